@@ -1,0 +1,3 @@
+from infernet_kit.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Everything that speaks to the chain: ABI encoding, contract artifacts, deployment."""

@@ -1,0 +1,233 @@
+"""The one place Infernet's on-chain data shapes are encoded and decoded (PROTOCOL.md section 1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from eth_abi.abi import decode, encode
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+UINT32_MAX = 2**32 - 1
+
+EIP712_DOMAIN_NAME = "InfernetCoordinator"
+EIP712_DOMAIN_VERSION = "1"
+
+SUBSCRIPTION_FIELDS: tuple[tuple[str, str], ...] = (
+    ("owner", "address"),
+    ("activeAt", "uint32"),
+    ("period", "uint32"),
+    ("frequency", "uint32"),
+    ("redundancy", "uint16"),
+    ("containerId", "bytes32"),
+    ("lazy", "bool"),
+    ("verifier", "address"),
+    ("paymentAmount", "uint256"),
+    ("paymentToken", "address"),
+    ("wallet", "address"),
+)
+SUBSCRIPTION_ABI_TYPE = "(" + ",".join(kind for _, kind in SUBSCRIPTION_FIELDS) + ")"
+
+
+def container_id(containers: str | Sequence[str]) -> bytes:
+    """`keccak256(abi.encode(string))` of the comma-joined container ids."""
+    joined = containers if isinstance(containers, str) else ",".join(containers)
+    return keccak(encode(["string"], [joined]))
+
+
+class Subscription(BaseModel):
+    """An Infernet subscription exactly as the coordinator stores it (field order is the ABI's)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    owner: str
+    active_at: int = Field(ge=0, le=UINT32_MAX)
+    period: int = Field(ge=0, le=UINT32_MAX)
+    frequency: int = Field(ge=0, le=UINT32_MAX)
+    redundancy: int = Field(ge=0, le=2**16 - 1)
+    container_id: bytes
+    lazy: bool = False
+    verifier: str = ZERO_ADDRESS
+    payment_amount: int = Field(default=0, ge=0, lt=2**256)
+    payment_token: str = ZERO_ADDRESS
+    wallet: str = ZERO_ADDRESS
+
+    @field_validator("owner", "verifier", "payment_token", "wallet")
+    @classmethod
+    def _checksum(cls, value: str) -> str:
+        return to_checksum_address(value)
+
+    @field_validator("container_id", mode="before")
+    @classmethod
+    def _bytes32(cls, value: Any) -> bytes:
+        raw = bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else bytes(value)
+        if len(raw) != 32:
+            raise ValueError("container_id must be 32 bytes")
+        return raw
+
+    @classmethod
+    def from_tuple(cls, values: Iterable[Any]) -> Subscription:
+        """From the tuple web3 returns for `getSubscription`."""
+        names = [name for name, _ in SUBSCRIPTION_FIELDS]
+        record = dict(zip(names, values, strict=True))
+        return cls(
+            owner=record["owner"],
+            active_at=record["activeAt"],
+            period=record["period"],
+            frequency=record["frequency"],
+            redundancy=record["redundancy"],
+            container_id=record["containerId"],
+            lazy=record["lazy"],
+            verifier=record["verifier"],
+            payment_amount=record["paymentAmount"],
+            payment_token=record["paymentToken"],
+            wallet=record["wallet"],
+        )
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The struct as web3 and eth-abi take it."""
+        return (
+            self.owner,
+            self.active_at,
+            self.period,
+            self.frequency,
+            self.redundancy,
+            self.container_id,
+            self.lazy,
+            self.verifier,
+            self.payment_amount,
+            self.payment_token,
+            self.wallet,
+        )
+
+    def as_message(self) -> dict[str, Any]:
+        """The struct as an EIP-712 message (Solidity field names)."""
+        return dict(zip((name for name, _ in SUBSCRIPTION_FIELDS), self.as_tuple(), strict=True))
+
+    @property
+    def cancelled(self) -> bool:
+        return self.active_at == UINT32_MAX
+
+
+def interval_at(active_at: int, period: int, timestamp: int) -> int:
+    """The subscription interval at `timestamp`, as the coordinator computes it."""
+    if period == 0:
+        return 1
+    return (timestamp - active_at) // period + 1
+
+
+def delegate_typed_data(
+    sub: Subscription, *, nonce: int, expiry: int, chain_id: int, coordinator: str
+) -> dict[str, Any]:
+    """The EIP-712 `DelegateSubscription` message a subscription owner's signer signs."""
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "DelegateSubscription": [
+                {"name": "nonce", "type": "uint32"},
+                {"name": "expiry", "type": "uint32"},
+                {"name": "sub", "type": "Subscription"},
+            ],
+            "Subscription": [{"name": name, "type": kind} for name, kind in SUBSCRIPTION_FIELDS],
+        },
+        "primaryType": "DelegateSubscription",
+        "domain": {
+            "name": EIP712_DOMAIN_NAME,
+            "version": EIP712_DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(coordinator),
+        },
+        "message": {"nonce": nonce, "expiry": expiry, "sub": sub.as_message()},
+    }
+
+
+class Signature(BaseModel):
+    """An EIP-712 signature in the node's REST form (r and s as integers)."""
+
+    nonce: int = Field(ge=0, le=UINT32_MAX)
+    expiry: int = Field(ge=0, le=UINT32_MAX)
+    v: int
+    r: int
+    s: int
+
+
+def sign_delegate_subscription(
+    sub: Subscription, *, nonce: int, expiry: int, chain_id: int, coordinator: str, private_key: str
+) -> Signature:
+    typed = delegate_typed_data(sub, nonce=nonce, expiry=expiry, chain_id=chain_id, coordinator=coordinator)
+    signed = Account.sign_message(encode_typed_data(full_message=typed), private_key)
+    return Signature(nonce=nonce, expiry=expiry, v=signed.v, r=signed.r, s=signed.s)
+
+
+def recover_delegate_signer(sub: Subscription, signature: Signature, *, chain_id: int, coordinator: str) -> str:
+    typed = delegate_typed_data(
+        sub, nonce=signature.nonce, expiry=signature.expiry, chain_id=chain_id, coordinator=coordinator
+    )
+    address: str = Account.recover_message(
+        encode_typed_data(full_message=typed), vrs=(signature.v, signature.r, signature.s)
+    )
+    return address
+
+
+def node_responded_key(subscription_id: int, interval: int, node: str) -> bytes:
+    return keccak(encode(["uint32", "uint32", "address"], [subscription_id, interval, node]))
+
+
+def redundancy_key(subscription_id: int, interval: int) -> bytes:
+    return keccak(encode(["uint32", "uint32"], [subscription_id, interval]))
+
+
+def delegate_key(owner: str, nonce: int) -> bytes:
+    return keccak(encode(["address", "uint32"], [owner, nonce]))
+
+
+def _hex_bytes(value: str) -> bytes:
+    return bytes.fromhex(value.removeprefix("0x"))
+
+
+def pack_pair(raw_hex: str, processed_hex: str) -> bytes:
+    """`abi.encode(bytes raw, bytes processed)`: how the node delivers a service's input and output."""
+    return encode(["bytes", "bytes"], [_hex_bytes(raw_hex), _hex_bytes(processed_hex)])
+
+
+def unpack_pair(data: bytes) -> tuple[bytes, bytes]:
+    raw, processed = decode(["bytes", "bytes"], data)
+    return bytes(raw), bytes(processed)
+
+
+def error_selectors(abi: Iterable[dict[str, Any]]) -> dict[bytes, str]:
+    """Custom-error selectors of an ABI, mapped to their names."""
+    selectors: dict[bytes, str] = {}
+    for item in abi:
+        if item.get("type") == "error":
+            signature = f"{item['name']}({','.join(_abi_type(arg) for arg in item.get('inputs', []))})"
+            selectors[keccak(text=signature)[:4]] = item["name"]
+    return selectors
+
+
+def _abi_type(arg: dict[str, Any]) -> str:
+    kind: str = arg["type"]
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in arg["components"]) + ")" + kind.removeprefix("tuple")
+    return kind
+
+
+def decode_revert(data: bytes | str | None, selectors: dict[bytes, str]) -> str:
+    """A revert's custom-error name (or `Error(string)` reason); `unknown revert 0x…` otherwise."""
+    raw = _hex_bytes(data) if isinstance(data, str) else (data or b"")
+    if raw[:4] == bytes.fromhex("08c379a0"):
+        (reason,) = decode(["string"], raw[4:])
+        return str(reason)
+    if name := selectors.get(raw[:4]):
+        return name
+    return f"unknown revert 0x{raw.hex()}" if raw else "revert without data"

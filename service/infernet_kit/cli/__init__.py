@@ -1,0 +1,47 @@
+"""The single `infernet-kit` entry point: kit verbs (deploy, serve, backend, node, demo, up, down)
+and the client verbs of the official `infernet-client` (job, results, sub, ...).
+
+Each area registers its own commands; command bodies import what they need, so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from infernet_kit.chain.cli import register as register_chain
+from infernet_kit.client.cli import register as register_client
+from infernet_kit.devstack.cli import register as register_devstack
+from infernet_kit.node.cli import register as register_node
+from infernet_kit.services.cli import register as register_services
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="infernet-kit",
+        help="Put LLM inference behind smart contracts and run the whole Infernet loop locally.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+
+    @app.callback(invoke_without_command=True)
+    def root(
+        ctx: typer.Context,
+        version: bool = typer.Option(False, "--version", help="Print the kit's version and exit."),
+    ) -> None:
+        """infernet-kit: the Infernet loop on one laptop."""
+        if version:
+            from infernet_kit import __version__
+
+            typer.echo(f"infernet-kit {__version__}")
+            raise typer.Exit()
+        if ctx.invoked_subcommand is None:
+            typer.echo(ctx.get_help())
+
+    for register in (register_devstack, register_chain, register_services, register_node, register_client):
+        register(app)
+    return app
+
+
+def main() -> None:
+    build_app()()

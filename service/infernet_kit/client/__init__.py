@@ -1,0 +1,1 @@
+"""Client library for the node's REST API and delegated subscriptions."""

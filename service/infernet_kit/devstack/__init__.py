@@ -1,0 +1,1 @@
+"""Local development stack: the offline inference backend, process launching, the demo."""

@@ -1,0 +1,132 @@
+"""The one way the kit starts, watches and stops local processes (anvil, services, nodes, backend)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+
+class ProcessError(RuntimeError):
+    """A managed process died or never became ready; the message carries its log tail."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
+    with contextlib.closing(socket.socket()) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def kit_command(*args: str) -> list[str]:
+    """The `infernet-kit` CLI run by this interpreter, so children use the same environment."""
+    return [sys.executable, "-m", "infernet_kit", *args]
+
+
+class ManagedProcess:
+    """A child process in its own session, logging to a file, stopped with its whole process group."""
+
+    def __init__(
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.command = list(command)
+        self.log_path = log_path
+        self.env = {**os.environ, **(env or {})}
+        self.cwd = cwd
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self) -> ManagedProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        return self
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def _check_alive(self) -> None:
+        if not self.running():
+            code = self._process.returncode if self._process else None
+            raise ProcessError(f"{self.name} exited with code {code}; last log lines:\n{self.log_tail()}")
+
+    def wait_for_port(self, port: int, *, host: str = "127.0.0.1", timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not port_is_open(port, host):
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise ProcessError(f"{self.name} did not open port {port} within {timeout:.0f}s")
+            time.sleep(0.05)
+
+    def wait_for_http(self, url: str, *, timeout: float = 30.0) -> None:
+        """Wait until `url` answers 2xx; fail at once with the log tail if the process dies."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._check_alive()
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url, timeout=1.0).is_success:
+                    return
+            if time.monotonic() > deadline:
+                raise ProcessError(f"{self.name} did not answer {url} within {timeout:.0f}s")
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM the process group, then SIGKILL whatever is left after `timeout`."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def __enter__(self) -> ManagedProcess:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""The Infernet-compatible node: REST API, job orchestration, chain listener and delivery."""

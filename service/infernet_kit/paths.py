@@ -1,0 +1,40 @@
+"""Where the kit's own files are: the project root, the Foundry binaries and the solc wrapper."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+ROOT_ENV = "INFERNET_KIT_ROOT"
+
+
+@cache
+def project_root() -> Path:
+    """The directory holding foundry.toml: `$INFERNET_KIT_ROOT`, else the nearest one above this package."""
+    if configured := os.environ.get(ROOT_ENV):
+        return Path(configured).resolve()
+    for directory in Path(__file__).resolve().parents:
+        if (directory / "foundry.toml").is_file():
+            return directory
+    raise FileNotFoundError(f"no foundry.toml above {__file__}; set {ROOT_ENV} to the infernet-kit checkout")
+
+
+def foundry_tool(name: str) -> Path:
+    """`forge`, `anvil` or `cast` as installed by `make setup` from npm."""
+    tool = project_root() / "node_modules" / ".bin" / name
+    if not tool.exists():
+        raise FileNotFoundError(f"{tool} is missing: run `make setup` to install the Foundry tools")
+    return tool
+
+
+def solc_wrapper() -> Path:
+    """The native-style solc command backed by the WebAssembly compiler."""
+    return project_root() / "tools" / "solc"
+
+
+def state_dir() -> Path:
+    """Scratch space for local stacks (logs, node databases, `up` state); git ignores it."""
+    directory = project_root() / ".kit"
+    directory.mkdir(exist_ok=True)
+    return directory

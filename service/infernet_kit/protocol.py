@@ -1,0 +1,59 @@
+"""The container protocol shared by the node and the inference services (PROTOCOL.md section 2)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class JobLocation(IntEnum):
+    """Where a job's input comes from and where its output goes."""
+
+    ONCHAIN = 0
+    OFFCHAIN = 1
+    STREAM = 2
+
+
+class ServiceRequest(BaseModel):
+    """Body of `POST /service_output`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source: JobLocation
+    destination: JobLocation
+    data: Any = None
+    requires_proof: bool = False
+
+
+class OnchainOutput(BaseModel):
+    """A service's answer for an on-chain destination: hex strings without `0x`, `""` when empty."""
+
+    raw_input: str = ""
+    processed_input: str = ""
+    raw_output: str = ""
+    processed_output: str = ""
+    proof: str = ""
+
+
+class ServiceError(BaseModel):
+    """Error body of a service: `code` is the HTTP status as a string."""
+
+    code: str
+    name: str
+    description: str
+
+
+class ComputeCapability(BaseModel):
+    id: str = "ml"
+    type: str
+    task: list[str] = Field(default_factory=list)
+
+
+class ServiceResources(BaseModel):
+    """Answer of `GET /service-resources`."""
+
+    service_id: str
+    hardware_capabilities: list[dict[str, Any]] = Field(default_factory=list)
+    compute_capability: list[ComputeCapability]
