@@ -1,0 +1,5 @@
+"""Fixtures for the node part of the local stack."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,8 @@
+"""The `infernet_kit` pytest plugin (entry point `pytest11`): installing the kit makes these fixtures available.
+
+Each area of the stack keeps its fixtures in its own module; this module only gathers them.
+"""
+
+from infernet_kit.testing.chain_fixtures import *  # noqa: F403
+from infernet_kit.testing.node_fixtures import *  # noqa: F403
+from infernet_kit.testing.service_fixtures import *  # noqa: F403
