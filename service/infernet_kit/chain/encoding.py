@@ -205,7 +205,7 @@ def unpack_pair(data: bytes) -> tuple[bytes, bytes]:
     return bytes(raw), bytes(processed)
 
 
-def error_selectors(abi: Iterable[dict[str, Any]]) -> dict[bytes, str]:
+def error_selectors(abi: Iterable[Any]) -> dict[bytes, str]:
     """Custom-error selectors of an ABI, mapped to their names."""
     selectors: dict[bytes, str] = {}
     for item in abi:

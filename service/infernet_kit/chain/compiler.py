@@ -1,0 +1,50 @@
+"""Compile Solidity through py-solc-x and the repo's WebAssembly-backed `solc`: no compiler download."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import solcx
+
+from infernet_kit.chain.artifacts import Artifact
+from infernet_kit.paths import project_root, solc_wrapper
+
+SDK_REMAPPING = "infernet-sdk/=contracts/src/"
+
+
+class CompileError(RuntimeError):
+    """solc reported errors; the message holds solc's formatted diagnostics."""
+
+
+def compile_sources(sources: dict[str, str], *, remappings: list[str] | None = None) -> dict[str, Artifact]:
+    """Compile `{virtual path: source}` with the SDK remapping; returns every contract by name."""
+    root = project_root()
+    standard_input: dict[str, Any] = {
+        "language": "Solidity",
+        "sources": {name: {"content": text} for name, text in sources.items()},
+        "settings": {
+            "remappings": [SDK_REMAPPING, *(remappings or [])],
+            "optimizer": {"enabled": True, "runs": 200},
+            "evmVersion": "cancun",
+            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+        },
+    }
+    try:
+        output = solcx.compile_standard(
+            standard_input, base_path=str(root), allow_paths=[str(root)], solc_binary=solc_wrapper()
+        )
+    except solcx.exceptions.SolcError as exc:
+        raise CompileError(str(exc)) from exc
+    errors = [e["formattedMessage"] for e in output.get("errors", []) if e.get("severity") == "error"]
+    if errors:
+        raise CompileError("\n".join(errors))
+    return {
+        name: Artifact(name=name, abi=data["abi"], bytecode=data["evm"]["bytecode"]["object"])
+        for contracts in output["contracts"].values()
+        for name, data in contracts.items()
+    }
+
+
+def compile_file(path: Path) -> dict[str, Artifact]:
+    return compile_sources({path.name: path.read_text()})

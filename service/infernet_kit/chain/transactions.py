@@ -1,0 +1,63 @@
+"""Signed transactions for scripts, the CLI and deployment: send, wait, and name the revert if any.
+
+The node has its own asynchronous sender (nonce management under concurrency); this one is for
+one caller sending one transaction at a time.
+"""
+
+from __future__ import annotations
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.middleware import SignAndSendRawMiddlewareBuilder
+from web3.types import TxParams, TxReceipt, Wei
+
+from infernet_kit.chain.encoding import decode_revert, error_selectors
+
+
+class TransactionReverted(RuntimeError):
+    """A transaction (or its simulation) reverted; `reason` is the custom error's name when known."""
+
+    def __init__(self, reason: str, tx_hash: str | None = None) -> None:
+        self.reason = reason
+        self.tx_hash = tx_hash
+        super().__init__(f"transaction reverted: {reason}" + (f" (tx {tx_hash})" if tx_hash else ""))
+
+
+def connect(rpc_url: str, private_key: str | None = None, *, timeout: float = 30.0) -> Web3:
+    """A Web3 for `rpc_url`; with a key, transactions are signed locally and sent from that account."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    if private_key:
+        account: LocalAccount = Account.from_key(private_key)
+        w3.middleware_onion.inject(SignAndSendRawMiddlewareBuilder.build(account), layer=0)
+        w3.eth.default_account = account.address
+    return w3
+
+
+def _revert_data(exc: Exception) -> str | None:
+    data = getattr(exc, "data", None)
+    if isinstance(data, str) and data.startswith("0x"):
+        return data
+    if isinstance(data, dict):
+        return str(data.get("data")) if data.get("data") else None
+    return None
+
+
+def transact(call: ContractFunction, *, value: int = 0, gas: int | None = None) -> TxReceipt:
+    """Simulate `call`, send it, wait for the receipt; raise `TransactionReverted` naming the error."""
+    w3 = call.w3
+    selectors = error_selectors(call.contract_abi)
+    params: TxParams = {"value": Wei(value)}
+    try:
+        call.call(params)
+        if gas is not None:
+            params["gas"] = gas
+        tx_hash = call.transact(params)
+    except (ContractCustomError, ContractLogicError) as exc:
+        raise TransactionReverted(decode_revert(_revert_data(exc), selectors)) from None
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+    if receipt["status"] != 1:
+        raise TransactionReverted("reverted on chain", tx_hash.to_0x_hex())
+    return receipt
