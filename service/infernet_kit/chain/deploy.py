@@ -1,0 +1,130 @@
+"""Deploy the Infernet core and the example consumers from Python, mirroring scripts/Deploy.s.sol.
+
+The core goes out in the reference order from one account, so the deployer's nonce fixes every
+address: deployed from anvil account #2 at nonce 0, the Registry lands where existing example
+consumers expect it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from web3 import Web3
+from web3.contract import Contract
+from web3.types import Nonce
+from web3.utils import get_create_address
+
+from infernet_kit.chain.artifacts import load_artifact
+from infernet_kit.paths import project_root
+
+# Deployed contract name for each core role, in deployment order (the Registry is constructed first
+# with the addresses the others will get).
+CORE_CONTRACTS: dict[str, str] = {
+    "registry": "Registry",
+    "coordinator": "EIP712Coordinator",
+    "inbox": "Inbox",
+    "reader": "Reader",
+    "fee": "Fee",
+    "wallet_factory": "WalletFactory",
+}
+EXAMPLE_CONSUMERS = ("TGICallbackConsumer", "HFCallbackConsumer", "RecurringConsumer", "DelegateConsumer")
+DEFAULT_FEE_BASIS_POINTS = 500
+
+
+class Deployment(BaseModel):
+    """Where the contracts of one chain live; stored as deployments/<chainid>.json."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    chain_id: int
+    deployer: str
+    registry: str
+    coordinator: str
+    inbox: str
+    reader: str
+    fee: str
+    wallet_factory: str
+    consumers: dict[str, str] = Field(default_factory=dict)
+
+    def contract(self, w3: Web3, name: str, address: str | None = None) -> Contract:
+        """A web3 contract for `name` at `address`, or at this deployment's address for that role."""
+        roles = {contract: role for role, contract in CORE_CONTRACTS.items()}
+        target = address or (getattr(self, roles[name]) if name in roles else self.consumers[name])
+        return w3.eth.contract(address=to_checksum_address(target), abi=load_artifact(name).abi)
+
+    def save(self, directory: Path | None = None) -> Path:
+        path = deployment_path(self.chain_id, directory)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.model_dump(by_alias=True), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, chain_id: int, directory: Path | None = None) -> Deployment:
+        path = deployment_path(chain_id, directory)
+        if not path.is_file():
+            raise FileNotFoundError(f"no deployment for chain {chain_id} at {path}: run `infernet-kit deploy`")
+        return cls.model_validate_json(path.read_text())
+
+
+def deployment_path(chain_id: int, directory: Path | None = None) -> Path:
+    return (directory or project_root() / "deployments") / f"{chain_id}.json"
+
+
+def _deploy(w3: Web3, deployer: LocalAccount, name: str, *args: Any) -> str:
+    artifact = load_artifact(name)
+    factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    tx = factory.constructor(*args).build_transaction(
+        {"from": deployer.address, "nonce": w3.eth.get_transaction_count(deployer.address)}
+    )
+    signed = deployer.sign_transaction(tx)
+    receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction), timeout=60)
+    if receipt["status"] != 1 or not receipt["contractAddress"]:
+        raise RuntimeError(f"deploying {name} failed (tx {receipt['transactionHash'].to_0x_hex()})")
+    return str(receipt["contractAddress"])
+
+
+def deploy(
+    w3: Web3,
+    deployer: LocalAccount,
+    *,
+    fee_recipient: str | None = None,
+    fee_basis_points: int = DEFAULT_FEE_BASIS_POINTS,
+    delegate_signer: str | None = None,
+    examples: bool = True,
+) -> Deployment:
+    """Deploy the core (and the example consumers) from `deployer`; returns where everything is."""
+    start = w3.eth.get_transaction_count(deployer.address)
+    planned = {
+        role: str(get_create_address(deployer.address, Nonce(start + i))) for i, role in enumerate(CORE_CONTRACTS)
+    }
+    constructor_args: dict[str, tuple[Any, ...]] = {
+        "registry": (
+            planned["coordinator"],
+            planned["inbox"],
+            planned["reader"],
+            planned["fee"],
+            planned["wallet_factory"],
+        ),
+        "coordinator": (planned["registry"],),
+        "inbox": (planned["registry"],),
+        "reader": (planned["registry"],),
+        "fee": (fee_recipient or deployer.address, fee_basis_points),
+        "wallet_factory": (planned["registry"],),
+    }
+    deployed = {role: _deploy(w3, deployer, CORE_CONTRACTS[role], *constructor_args[role]) for role in CORE_CONTRACTS}
+    if deployed != planned:
+        raise RuntimeError(f"core addresses differ from the planned ones: {deployed} != {planned}")
+    consumers: dict[str, str] = {}
+    if examples:
+        for name in EXAMPLE_CONSUMERS:
+            args: tuple[Any, ...] = (planned["registry"],)
+            if name == "DelegateConsumer":
+                args += (delegate_signer or deployer.address,)
+            consumers[name] = _deploy(w3, deployer, name, *args)
+    return Deployment(chain_id=w3.eth.chain_id, deployer=deployer.address, consumers=consumers, **deployed)
