@@ -10,7 +10,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 UINT32_MAX = 2**32 - 1
@@ -69,6 +69,11 @@ class Subscription(BaseModel):
         if len(raw) != 32:
             raise ValueError("container_id must be 32 bytes")
         return raw
+
+    @field_serializer("container_id", when_used="json")
+    def _container_id_hex(self, value: bytes) -> str:
+        """JSON carries the id as 0x-hex (the REST form), which the validator above reads back."""
+        return "0x" + value.hex()
 
     @classmethod
     def from_tuple(cls, values: Iterable[Any]) -> Subscription:
