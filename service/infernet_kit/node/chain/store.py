@@ -1,0 +1,246 @@
+"""What the chain side of a node must remember across restarts: its sync cursor, the subscriptions it
+tracks and every delivery it started, so a restart neither skips nor repeats an interval."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+from pydantic import BaseModel
+
+from infernet_kit.chain.encoding import Signature, Subscription
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chain_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chain_subscriptions (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chain_deliveries (
+    subscription_id INTEGER NOT NULL,
+    interval INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    tx_hash TEXT,
+    nonce INTEGER,
+    error TEXT,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (subscription_id, interval)
+);
+CREATE TABLE IF NOT EXISTS chain_delegated (
+    owner TEXT NOT NULL,
+    nonce INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL,
+    tx_hash TEXT,
+    error TEXT,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (owner, nonce)
+);
+"""
+
+
+class DeliveryStatus(StrEnum):
+    """`running`: work started, nothing sent. `sent`: a signed transaction exists (its hash is recorded
+    before it is broadcast). The other three are final."""
+
+    RUNNING = "running"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+FINAL_STATUSES = frozenset({DeliveryStatus.DELIVERED, DeliveryStatus.SKIPPED, DeliveryStatus.FAILED})
+
+
+class DeliveryRecord(BaseModel):
+    subscription_id: int
+    interval: int
+    status: DeliveryStatus
+    attempts: int = 0
+    tx_hash: str | None = None
+    nonce: int | None = None
+    error: str | None = None
+
+
+class DelegatedRequest(BaseModel):
+    """A delegated subscription accepted over REST and not yet delivered on chain."""
+
+    subscription: Subscription
+    signature: Signature
+    data: Any = None
+
+
+class DelegatedRecord(BaseModel):
+    request: DelegatedRequest
+    status: DeliveryStatus
+    tx_hash: str | None = None
+    error: str | None = None
+
+
+class ChainStore:
+    """SQLite (WAL) file in the node's data directory, separate from the job store."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path)
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        await self._db.execute("PRAGMA synchronous=NORMAL")
+        await self._db.executescript(_SCHEMA)
+        await self._db.commit()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("chain store is not open")
+        return self._db
+
+    # -- state ------------------------------------------------------------------------------------------
+
+    async def get_state(self, key: str) -> str | None:
+        async with self.db.execute("SELECT value FROM chain_state WHERE key = ?", (key,)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    async def set_state(self, values: dict[str, str]) -> None:
+        await self.db.executemany(
+            "INSERT INTO chain_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            list(values.items()),
+        )
+        await self.db.commit()
+
+    async def reset(self) -> None:
+        """Forget everything: the data directory was used with another chain or registry."""
+        for table in ("chain_state", "chain_subscriptions", "chain_deliveries", "chain_delegated"):
+            await self.db.execute(f"DELETE FROM {table}")  # fixed table names, no user input
+        await self.db.commit()
+
+    # -- tracked subscriptions ---------------------------------------------------------------------------
+
+    async def track(self, subscriptions: dict[int, Subscription], *, cursor: int) -> None:
+        """Add newly learned subscriptions and move the sync cursor in one transaction."""
+        await self.db.executemany(
+            "INSERT OR REPLACE INTO chain_subscriptions (id, body) VALUES (?, ?)",
+            [(sub_id, sub.model_dump_json()) for sub_id, sub in subscriptions.items()],
+        )
+        await self.db.execute(
+            "INSERT INTO chain_state (key, value) VALUES ('cursor', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (str(cursor),),
+        )
+        await self.db.commit()
+
+    async def untrack(self, subscription_ids: Iterable[int]) -> None:
+        await self.db.executemany("DELETE FROM chain_subscriptions WHERE id = ?", [(i,) for i in subscription_ids])
+        await self.db.commit()
+
+    async def tracked(self) -> dict[int, Subscription]:
+        async with self.db.execute("SELECT id, body FROM chain_subscriptions") as cursor:
+            rows = await cursor.fetchall()
+        return {int(row[0]): Subscription.model_validate_json(row[1]) for row in rows}
+
+    # -- deliveries --------------------------------------------------------------------------------------
+
+    async def save_delivery(self, record: DeliveryRecord) -> None:
+        await self.db.execute(
+            "INSERT OR REPLACE INTO chain_deliveries "
+            "(subscription_id, interval, status, attempts, tx_hash, nonce, error, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.subscription_id,
+                record.interval,
+                record.status.value,
+                record.attempts,
+                record.tx_hash,
+                record.nonce,
+                record.error,
+                time.time(),
+            ),
+        )
+        await self.db.commit()
+
+    async def delivery(self, subscription_id: int, interval: int) -> DeliveryRecord | None:
+        async with self.db.execute(
+            "SELECT subscription_id, interval, status, attempts, tx_hash, nonce, error FROM chain_deliveries "
+            "WHERE subscription_id = ? AND interval = ?",
+            (subscription_id, interval),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else _delivery(row)
+
+    async def deliveries(self, statuses: Iterable[DeliveryStatus] | None = None) -> list[DeliveryRecord]:
+        query = "SELECT subscription_id, interval, status, attempts, tx_hash, nonce, error FROM chain_deliveries"
+        params: list[str] = []
+        if statuses is not None:
+            params = [s.value for s in statuses]
+            query += f" WHERE status IN ({','.join('?' * len(params))})"
+        async with self.db.execute(query, params) as cursor:
+            rows = await cursor.fetchall()
+        return [_delivery(row) for row in rows]
+
+    # -- delegated subscriptions -------------------------------------------------------------------------
+
+    async def save_delegated(self, record: DelegatedRecord) -> None:
+        request = record.request
+        await self.db.execute(
+            "INSERT OR REPLACE INTO chain_delegated (owner, nonce, body, status, tx_hash, error, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                request.subscription.owner,
+                request.signature.nonce,
+                request.model_dump_json(),
+                record.status.value,
+                record.tx_hash,
+                record.error,
+                time.time(),
+            ),
+        )
+        await self.db.commit()
+
+    async def delegated(self, owner: str, nonce: int) -> DelegatedRecord | None:
+        async with self.db.execute(
+            "SELECT body, status, tx_hash, error FROM chain_delegated WHERE owner = ? AND nonce = ?", (owner, nonce)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else _delegated(row)
+
+    async def unfinished_delegated(self) -> list[DelegatedRecord]:
+        async with self.db.execute(
+            "SELECT body, status, tx_hash, error FROM chain_delegated WHERE status IN (?, ?)",
+            (DeliveryStatus.RUNNING.value, DeliveryStatus.SENT.value),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [_delegated(row) for row in rows]
+
+
+def _delivery(row: Any) -> DeliveryRecord:
+    return DeliveryRecord(
+        subscription_id=row[0],
+        interval=row[1],
+        status=DeliveryStatus(row[2]),
+        attempts=row[3],
+        tx_hash=row[4],
+        nonce=row[5],
+        error=row[6],
+    )
+
+
+def _delegated(row: Any) -> DelegatedRecord:
+    return DelegatedRecord(
+        request=DelegatedRequest.model_validate(json.loads(row[0])),
+        status=DeliveryStatus(row[1]),
+        tx_hash=row[2],
+        error=row[3],
+    )
