@@ -1,0 +1,203 @@
+"""Learns subscriptions and judges, by chain time, which (subscription, interval) this node owes an answer.
+
+New subscriptions come from the coordinator's `id` (one call per block) and the Reader in batches;
+cancellations from `SubscriptionCancelled` logs; whether an interval is still open from the Reader's
+redundancy counts and `nodeResponded`, both batched. Nothing is read per subscription per block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from infernet_kit.chain.encoding import ZERO_ADDRESS, Subscription, interval_at
+from infernet_kit.node.chain.config import SnapshotSyncConfig
+from infernet_kit.node.chain.lookup import ContainerLookup
+from infernet_kit.node.chain.rpc import Block, ChainClient
+from infernet_kit.node.chain.store import ChainStore
+
+log = logging.getLogger(__name__)
+
+
+class SubscriptionGuard(Protocol):
+    """The node's guardian, as far as subscriptions go: a rejection reason, or None to serve."""
+
+    def check_subscription(
+        self, containers: list[str], owner: str, *, delegated: bool, payment_token: str, payment_amount: int
+    ) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Due:
+    """An interval this node should answer, judged at `block` (chain time `timestamp`)."""
+
+    subscription_id: int
+    interval: int
+    subscription: Subscription
+    containers: list[str]
+    block: int
+    timestamp: int
+
+
+@dataclass
+class Advance:
+    due: list[Due] = field(default_factory=list)
+    # Intervals that need no answer from this node, with the reason (already answered, redundancy full).
+    settled: list[tuple[Due, str]] = field(default_factory=list)
+
+
+Handled = Callable[[int, int], bool]
+
+
+class SubscriptionListener:
+    """Keeps the set of live subscriptions this node serves, and turns each new block into due work."""
+
+    def __init__(
+        self,
+        client: ChainClient,
+        store: ChainStore,
+        lookup: ContainerLookup,
+        guard: SubscriptionGuard,
+        *,
+        node_address: str,
+        payment_address: str | None,
+        snapshot: SnapshotSyncConfig,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._lookup = lookup
+        self._guard = guard
+        self._node = node_address
+        self._payment_address = payment_address
+        self._snapshot = snapshot
+        self._subs: dict[int, Subscription] = {}
+        self._cursor = max(snapshot.starting_sub_id, 1) - 1  # highest subscription id already read
+        self._last_block: int | None = None  # newest block whose cancellations were applied
+
+    @property
+    def tracked(self) -> int:
+        return len(self._subs)
+
+    @property
+    def cursor(self) -> int:
+        return self._cursor
+
+    async def load(self) -> None:
+        """Resume from the store: tracked subscriptions (re-checked against today's config) and cursors."""
+        if (cursor := await self._store.get_state("cursor")) is not None:
+            self._cursor = max(self._cursor, int(cursor))
+        if (last := await self._store.get_state("last_block")) is not None:
+            self._last_block = int(last)
+        dropped = []
+        for sub_id, sub in (await self._store.tracked()).items():
+            if self._accept(sub_id, sub) is None:
+                dropped.append(sub_id)
+            else:
+                self._subs[sub_id] = sub
+        if dropped:
+            await self._store.untrack(dropped)
+        log.info("chain listener resumed: %d subscriptions tracked, cursor %d", len(self._subs), self._cursor)
+
+    async def advance(self, block: Block, handled: Handled) -> Advance:
+        """Everything that changed up to `block`, and what is due at its timestamp."""
+        await self._learn(block)
+        await self._apply_cancellations(block)
+        return await self._judge(block, handled)
+
+    # -- learning ----------------------------------------------------------------------------------------
+
+    async def _learn(self, block: Block) -> None:
+        next_id = await self._client.next_subscription_id(block.number)
+        batch = self._snapshot.batch_size
+        while self._cursor + 1 < next_id:
+            start = self._cursor + 1
+            end = min(start + batch, next_id)
+            subs = await self._client.subscriptions(start, end, block.number)
+            accepted: dict[int, Subscription] = {}
+            for offset, sub in enumerate(subs):
+                sub_id = start + offset
+                if self._accept(sub_id, sub) is not None:
+                    accepted[sub_id] = sub
+            self._subs.update(accepted)
+            self._cursor = end - 1
+            await self._store.track(accepted, cursor=self._cursor)
+            if self._cursor + 1 < next_id and self._snapshot.sleep > 0:
+                await asyncio.sleep(self._snapshot.sleep)
+
+    def _accept(self, sub_id: int, sub: Subscription) -> list[str] | None:
+        """The container chain to serve `sub` with, or None (logged once, at the moment it is learned)."""
+        if sub.owner == ZERO_ADDRESS or sub.cancelled:
+            return None
+        containers = self._lookup.containers(sub.container_id)
+        if containers is None:
+            return None  # not for this node: no log line per foreign subscription
+        reason = self._guard.check_subscription(
+            containers,
+            sub.owner,
+            delegated=False,
+            payment_token=sub.payment_token,
+            payment_amount=sub.payment_amount,
+        )
+        if reason is None and sub.payment_amount > 0 and self._payment_address is None:
+            reason = "Invalid payment: no wallet.payment_address configured"
+        if reason is not None:
+            log.info("not serving subscription=%d owner=%s: %s", sub_id, sub.owner, reason)
+            return None
+        return containers
+
+    async def _apply_cancellations(self, block: Block) -> None:
+        if self._last_block is not None:
+            cancelled = await self._client.cancelled(self._last_block + 1, block.number) & self._subs.keys()
+            for sub_id in cancelled:
+                log.info("subscription=%d cancelled; no further deliveries", sub_id)
+            await self._drop(cancelled)
+        self._last_block = block.number
+        await self._store.set_state({"last_block": str(block.number)})
+
+    async def _drop(self, ids: set[int]) -> None:
+        if ids:
+            for sub_id in ids:
+                self._subs.pop(sub_id, None)
+            await self._store.untrack(ids)
+
+    # -- judging -----------------------------------------------------------------------------------------
+
+    async def _judge(self, block: Block, handled: Handled) -> Advance:
+        candidates: list[Due] = []
+        finished: set[int] = set()
+        for sub_id, sub in self._subs.items():
+            if block.timestamp < sub.active_at:
+                continue
+            interval = interval_at(sub.active_at, sub.period, block.timestamp)
+            if interval > sub.frequency:
+                finished.add(sub_id)
+                continue
+            if handled(sub_id, interval):
+                # The last interval this node can ever answer is taken care of: stop tracking.
+                if interval == sub.frequency or sub.period == 0:
+                    finished.add(sub_id)
+                continue
+            containers = self._lookup.containers(sub.container_id) or []
+            candidates.append(Due(sub_id, interval, sub, containers, block.number, block.timestamp))
+        await self._drop(finished)
+        advance = Advance()
+        if not candidates:
+            return advance
+        pairs = [(due.subscription_id, due.interval) for due in candidates]
+        counts = await self._client.redundancy_counts(pairs, block.number)
+        answered = await self._client.node_responded(pairs, self._node, block.number)
+        for due, count, responded in zip(candidates, counts, answered, strict=True):
+            if responded:
+                advance.settled.append((due, "this node already responded"))
+            elif count >= due.subscription.redundancy:
+                advance.settled.append((due, f"redundancy full ({count}/{due.subscription.redundancy})"))
+            else:
+                advance.due.append(due)
+        return advance
+
+    async def forget(self, subscription_id: int) -> None:
+        """Stop tracking a subscription the chain reported gone (cancelled, not found)."""
+        await self._drop({subscription_id})

@@ -1,0 +1,316 @@
+"""Answers due intervals: read the consumer's inputs, run the containers, deliver with `deliverCompute`.
+
+Each (subscription, interval) is owned by exactly one task from dispatch until a final state, and every
+state change is written to the store first, so after a restart a sent transaction is followed up rather
+than sent again, and an interval that was only being computed is computed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+from web3.types import TxReceipt
+
+from infernet_kit.chain.encoding import ZERO_ADDRESS, pack_pair
+from infernet_kit.node.chain.listener import Due
+from infernet_kit.node.chain.rpc import ChainClient
+from infernet_kit.node.chain.store import FINAL_STATUSES, ChainStore, DeliveryRecord, DeliveryStatus
+from infernet_kit.node.chain.wallet import NodeWallet, Reverted
+from infernet_kit.protocol import JobLocation, OnchainOutput
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+RETRY_DELAY = 1.0
+# Reverts that settle an interval for good: resending could only fail the same way.
+FINAL_REVERTS = frozenset(
+    {
+        "IntervalMismatch",
+        "IntervalCompleted",
+        "NodeRespondedAlready",
+        "SubscriptionCompleted",
+        "SubscriptionNotFound",
+        "SubscriptionNotActive",
+        "SignatureExpired",
+        "SignerMismatch",
+    }
+)
+# Of those, the ones that mean the subscription itself is gone (cancelled or never existed).
+GONE_REVERTS = frozenset({"SubscriptionNotFound", "SubscriptionNotActive"})
+
+
+class ContainerOutputLike(Protocol):
+    container: str
+    output: Any
+
+
+class OrchestratorLike(Protocol):
+    async def run(
+        self,
+        containers: list[str],
+        data: Any,
+        *,
+        source: JobLocation,
+        destination: JobLocation,
+        requires_proof: bool = False,
+    ) -> Sequence[ContainerOutputLike]: ...
+
+
+class BadOutput(Exception):
+    """A container answered an on-chain job with something that is not the on-chain output shape."""
+
+
+@dataclass(frozen=True)
+class Packed:
+    input: bytes
+    output: bytes
+    proof: bytes
+
+
+def pack_output(outputs: Sequence[ContainerOutputLike]) -> Packed:
+    """The delivery's `input`, `output` and `proof` from the last container's on-chain answer."""
+    if not outputs:
+        raise BadOutput("the container chain produced no output")
+    last = outputs[-1]
+    try:
+        answer = OnchainOutput.model_validate(last.output)
+        return Packed(
+            input=pack_pair(answer.raw_input, answer.processed_input),
+            output=pack_pair(answer.raw_output, answer.processed_output),
+            proof=bytes.fromhex(answer.proof.removeprefix("0x")),
+        )
+    except (ValidationError, ValueError) as exc:
+        raise BadOutput(f"container {last.container} did not answer with on-chain output: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: DeliveryStatus
+    receipt: TxReceipt | None = None
+    error: str | None = None
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A failure's reason for logs and records: a container's own description when it has one."""
+    description = getattr(exc, "description", None)
+    container = getattr(exc, "container", None)
+    if description:
+        return f"container {container} failed: {description}" if container else str(description)
+    if isinstance(exc, Reverted):
+        return f"reverted: {exc.reason}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def run_with_retries(
+    attempt: Callable[[], Awaitable[TxReceipt]],
+    *,
+    label: str,
+    attempts_done: int,
+    on_retry: Callable[[int, str], Awaitable[None]],
+) -> Outcome:
+    """Call `attempt` until it delivers, hits a final revert, or `MAX_ATTEMPTS` attempts were made."""
+    attempts = attempts_done
+    while attempts < MAX_ATTEMPTS:
+        attempts += 1
+        try:
+            return Outcome(DeliveryStatus.DELIVERED, receipt=await attempt())
+        except Reverted as exc:
+            if exc.reason in FINAL_REVERTS:
+                return Outcome(DeliveryStatus.SKIPPED, error=exc.reason)
+            error = describe_failure(exc)
+        except BadOutput as exc:
+            return Outcome(DeliveryStatus.FAILED, error=str(exc))
+        except Exception as exc:
+            # Container failures, RPC trouble, a send the RPC refused, a receipt that never came: all may
+            # pass, and each attempt re-simulates first, so a retry never resends blindly.
+            error = describe_failure(exc)
+        if attempts >= MAX_ATTEMPTS:
+            return Outcome(DeliveryStatus.FAILED, error=f"{error} (after {attempts} attempts)")
+        log.warning("%s attempt %d/%d failed: %s; retrying", label, attempts, MAX_ATTEMPTS, error)
+        await on_retry(attempts, error)
+        await asyncio.sleep(RETRY_DELAY * 2 ** (attempts - 1))
+    return Outcome(DeliveryStatus.FAILED, error=f"gave up after {attempts} attempts")
+
+
+class DeliveryProcessor:
+    """Runs one task per due (subscription, interval) and remembers which ones are settled."""
+
+    def __init__(
+        self,
+        client: ChainClient,
+        wallet: NodeWallet,
+        store: ChainStore,
+        orchestrator: OrchestratorLike,
+        *,
+        node_wallet: str,
+        allowed_sim_errors: Sequence[str],
+        on_gone: Callable[[int], Awaitable[None]],
+    ) -> None:
+        self._client = client
+        self._wallet = wallet
+        self._store = store
+        self._orchestrator = orchestrator
+        self._node_wallet = node_wallet
+        self._allowed_sim_errors = list(allowed_sim_errors)
+        self._on_gone = on_gone
+        self._active: dict[tuple[int, int], asyncio.Task[None]] = {}
+        self._settled: dict[int, int] = {}  # highest interval settled per subscription
+
+    def pending(self) -> int:
+        return len(self._active)
+
+    def handled(self, subscription_id: int, interval: int) -> bool:
+        """In flight or settled: never dispatched again."""
+        return (subscription_id, interval) in self._active or self._settled.get(subscription_id, 0) >= interval
+
+    async def load(self) -> None:
+        """Resume from the store: settled intervals stay settled; sent transactions are followed up."""
+        for record in await self._store.deliveries():
+            if record.status in FINAL_STATUSES:
+                self._mark_settled(record.subscription_id, record.interval)
+            elif record.status is DeliveryStatus.SENT and record.tx_hash:
+                key = (record.subscription_id, record.interval)
+                self._spawn(key, self._recover(record))
+
+    async def settle(self, due: Due, reason: str) -> None:
+        """Record that an interval needs nothing from this node."""
+        self._mark_settled(due.subscription_id, due.interval)
+        await self._store.save_delivery(
+            DeliveryRecord(
+                subscription_id=due.subscription_id,
+                interval=due.interval,
+                status=DeliveryStatus.SKIPPED,
+                error=reason,
+            )
+        )
+        log.info("skip subscription=%d interval=%d: %s", due.subscription_id, due.interval, reason)
+
+    def dispatch(self, due: Due) -> None:
+        key = (due.subscription_id, due.interval)
+        if key not in self._active:
+            self._spawn(key, self._deliver(due))
+
+    async def stop(self) -> None:
+        tasks = list(self._active.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _spawn(self, key: tuple[int, int], work: Awaitable[None]) -> None:
+        async def own() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("delivery subscription=%d interval=%d crashed", *key)
+            finally:
+                self._active.pop(key, None)
+
+        self._active[key] = asyncio.create_task(own(), name=f"deliver-{key[0]}-{key[1]}")
+
+    def _mark_settled(self, subscription_id: int, interval: int) -> None:
+        self._settled[subscription_id] = max(self._settled.get(subscription_id, 0), interval)
+
+    # -- one interval ------------------------------------------------------------------------------------
+
+    async def _deliver(self, due: Due) -> None:
+        sub_id, interval = due.subscription_id, due.interval
+        label = f"subscription={sub_id} interval={interval}"
+        record = await self._store.delivery(sub_id, interval) or DeliveryRecord(
+            subscription_id=sub_id, interval=interval, status=DeliveryStatus.RUNNING
+        )
+        record = record.model_copy(update={"status": DeliveryStatus.RUNNING, "tx_hash": None, "nonce": None})
+        await self._store.save_delivery(record)
+
+        async def attempt() -> TxReceipt:
+            return await self._attempt(due, record)
+
+        async def on_retry(attempts: int, error: str) -> None:
+            nonlocal record
+            record = record.model_copy(update={"status": DeliveryStatus.RUNNING, "attempts": attempts, "error": error})
+            await self._store.save_delivery(record)
+
+        outcome = await run_with_retries(attempt, label=label, attempts_done=record.attempts, on_retry=on_retry)
+        await self._finish(due, record, outcome, label)
+
+    async def _attempt(self, due: Due, record: DeliveryRecord) -> TxReceipt:
+        sub = due.subscription
+        inputs = await self._client.container_inputs(
+            sub.owner, due.subscription_id, due.interval, due.timestamp, self._wallet.address, due.block
+        )
+        outputs = await self._orchestrator.run(
+            due.containers,
+            inputs.hex(),
+            source=JobLocation.ONCHAIN,
+            destination=JobLocation.ONCHAIN,
+            requires_proof=sub.verifier != ZERO_ADDRESS,
+        )
+        packed = pack_output(outputs)
+        call = self._client.coordinator.functions.deliverCompute(
+            due.subscription_id, due.interval, packed.input, packed.output, packed.proof, self._node_wallet
+        )
+
+        async def on_signed(tx_hash: str, nonce: int) -> None:
+            sent = record.model_copy(update={"status": DeliveryStatus.SENT, "tx_hash": tx_hash, "nonce": nonce})
+            await self._store.save_delivery(sent)
+            log.info(
+                "sending subscription=%d interval=%d tx=%s nonce=%d", due.subscription_id, due.interval, tx_hash, nonce
+            )
+
+        return await self._wallet.transact(call, on_signed=on_signed, allowed_sim_errors=self._allowed_sim_errors)
+
+    async def _finish(self, due: Due, record: DeliveryRecord, outcome: Outcome, label: str) -> None:
+        tx_hash = _tx_hash(outcome.receipt) if outcome.receipt else None
+        final = record.model_copy(update={"status": outcome.status, "error": outcome.error, "tx_hash": tx_hash})
+        await self._store.save_delivery(final)
+        self._mark_settled(due.subscription_id, due.interval)
+        if outcome.status is DeliveryStatus.DELIVERED and outcome.receipt is not None:
+            log.info(
+                "delivered %s tx=%s block=%d gas=%d",
+                label,
+                tx_hash,
+                outcome.receipt["blockNumber"],
+                outcome.receipt["gasUsed"],
+            )
+        elif outcome.status is DeliveryStatus.SKIPPED:
+            log.info("not delivering %s: %s", label, outcome.error)
+            if outcome.error in GONE_REVERTS:
+                await self._on_gone(due.subscription_id)
+        else:
+            log.error("delivery failed %s: %s", label, outcome.error)
+
+    async def _recover(self, record: DeliveryRecord) -> None:
+        """A transaction sent before a restart: wait for its receipt instead of sending again."""
+        label = f"subscription={record.subscription_id} interval={record.interval}"
+        assert record.tx_hash is not None
+        log.info("following up %s tx=%s sent before restart", label, record.tx_hash)
+        try:
+            receipt = await self._wallet.watch(record.tx_hash)
+        except TimeoutError as exc:
+            receipt, error = None, str(exc)
+        else:
+            error = "transaction never reached the chain" if receipt is None else "reverted on chain"
+        if receipt is not None and receipt["status"] == 1:
+            await self._store.save_delivery(record.model_copy(update={"status": DeliveryStatus.DELIVERED}))
+            self._mark_settled(record.subscription_id, record.interval)
+            log.info("delivered %s tx=%s block=%d (sent before restart)", label, record.tx_hash, receipt["blockNumber"])
+            return
+        # Not delivered: count the attempt; the listener proposes the interval again while it is open.
+        attempts = record.attempts + 1
+        status = DeliveryStatus.FAILED if attempts >= MAX_ATTEMPTS else DeliveryStatus.RUNNING
+        await self._store.save_delivery(
+            record.model_copy(update={"status": status, "attempts": attempts, "error": error})
+        )
+        if status is DeliveryStatus.FAILED:
+            self._mark_settled(record.subscription_id, record.interval)
+        log.warning("%s tx=%s: %s", label, record.tx_hash, error)
+
+
+def _tx_hash(receipt: TxReceipt) -> str:
+    return "0x" + bytes(receipt["transactionHash"]).hex()

@@ -1,0 +1,188 @@
+"""The node's chain side as one service the app starts and stops: it follows the chain head, hands new
+blocks to the listener, due intervals to the processor, and delegated subscriptions to their processor."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from infernet_kit.chain.encoding import Signature, Subscription
+from infernet_kit.node.chain.config import ChainConfig
+from infernet_kit.node.chain.delegation import DelegatedProcessor, DelegationRejected
+from infernet_kit.node.chain.listener import SubscriptionGuard, SubscriptionListener
+from infernet_kit.node.chain.lookup import ContainerLookup
+from infernet_kit.node.chain.processor import DeliveryProcessor, OrchestratorLike
+from infernet_kit.node.chain.rpc import Block, ChainClient
+from infernet_kit.node.chain.store import ChainStore
+from infernet_kit.node.chain.wallet import NodeWallet
+
+__all__ = ["ChainService", "DelegationRejected"]
+
+log = logging.getLogger(__name__)
+
+STORE_FILE = "chain.sqlite"
+# Beyond this many blocks behind, receipts are looked up directly rather than by scanning each block.
+MAX_BLOCK_SCAN = 32
+
+
+class ChainService:
+    """Serves subscriptions for the configured containers from the wallet in `config`."""
+
+    def __init__(
+        self,
+        config: ChainConfig,
+        orchestrator: OrchestratorLike,
+        containers: Mapping[str, Any],
+        guardian: SubscriptionGuard,
+        data_dir: Path,
+    ) -> None:
+        if not config.enabled or not config.rpc_url or not config.registry_address or not config.wallet.private_key:
+            raise ValueError("ChainService needs an enabled chain config with rpc_url, registry_address and a key")
+        self._config = config
+        self._client = ChainClient(config.rpc_url, config.registry_address)
+        self._wallet = NodeWallet(self._client, config.wallet.private_key, max_gas_limit=config.wallet.max_gas_limit)
+        self._store = ChainStore(Path(data_dir) / STORE_FILE)
+        self._lookup = ContainerLookup(containers.keys())
+        payment_address = config.wallet.payment_address
+        self._listener = SubscriptionListener(
+            self._client,
+            self._store,
+            self._lookup,
+            guardian,
+            node_address=self._wallet.address,
+            payment_address=payment_address,
+            snapshot=config.snapshot_sync,
+        )
+        self._processor = DeliveryProcessor(
+            self._client,
+            self._wallet,
+            self._store,
+            orchestrator,
+            node_wallet=config.wallet.node_wallet,
+            allowed_sim_errors=config.wallet.allowed_sim_errors,
+            on_gone=self._listener.forget,
+        )
+        self._delegated = DelegatedProcessor(
+            self._client,
+            self._wallet,
+            self._store,
+            orchestrator,
+            self._lookup,
+            guardian,
+            payment_address=payment_address,
+            allowed_sim_errors=config.wallet.allowed_sim_errors,
+            poll_period=config.snapshot_sync.sync_period,
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._head: int | None = None
+        self._judged: int | None = None
+        self._failing = False
+
+    @property
+    def address(self) -> str:
+        """The node's wallet address (the `node` that coordinators record as having answered)."""
+        return self._wallet.address
+
+    def pending_count(self) -> int:
+        """On-chain work in flight: due intervals being answered plus accepted delegated subscriptions."""
+        return self._processor.pending() + self._delegated.pending()
+
+    async def start(self) -> None:
+        await self._store.open()
+        try:
+            await self._client.connect()
+        except Exception as exc:
+            await self._store.close()
+            raise RuntimeError(f"chain: cannot use chain.rpc_url / chain.registry_address: {exc}") from None
+        await self._check_identity()
+        await self._listener.load()
+        await self._processor.load()
+        await self._delegated.load()
+        self._task = asyncio.create_task(self._follow(), name="chain-follow")
+        log.info(
+            "chain service started node=%s chain_id=%d coordinator=%s containers=%d chains",
+            self.address,
+            self._client.chain_id,
+            self._client.coordinator.address,
+            len(self._lookup),
+        )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self._processor.stop()
+        await self._delegated.stop()
+        self._wallet.cancel_waiters()
+        await self._store.close()
+        await self._client.close()
+        log.info("chain service stopped")
+
+    async def submit_delegated(self, subscription: Subscription, signature: Signature, data: Any) -> None:
+        """Accept a delegated subscription (delivered in the background) or raise `DelegationRejected`."""
+        await self._delegated.submit(subscription, signature, data)
+
+    async def _check_identity(self) -> None:
+        """State from another chain or registry (e.g. a restarted anvil) would skip subscriptions: drop it."""
+        identity = {
+            "chain_id": str(self._client.chain_id),
+            "genesis": self._client.genesis_hash,
+            "registry": self._client.registry_address,
+        }
+        stored = {key: await self._store.get_state(key) for key in identity}
+        if any(value is not None for value in stored.values()) and stored != identity:
+            log.warning("chain state in %s belongs to another chain or registry; starting over", self._store.path)
+            await self._store.reset()
+        await self._store.set_state(identity)
+
+    # -- following the head ------------------------------------------------------------------------------
+
+    async def _follow(self) -> None:
+        period = self._config.snapshot_sync.sync_period
+        while True:
+            try:
+                await self._step()
+                if self._failing:
+                    log.info("chain sync recovered at block %s", self._head)
+                self._failing = False
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # One line when the RPC goes away, not one per poll.
+                if not self._failing:
+                    log.warning("chain sync failed: %s: %s", type(exc).__name__, exc)
+                self._failing = True
+            await asyncio.sleep(period)
+
+    async def _step(self) -> None:
+        head = await self._client.block("latest")
+        if self._head is not None and head.number <= self._head:
+            return
+        await self._scan_receipts(head)
+        self._head = head.number
+        target = head.number - self._config.trail_head_blocks
+        if target < 0 or (self._judged is not None and target <= self._judged):
+            return
+        block = head if target == head.number else await self._client.block(target)
+        advance = await self._listener.advance(block, self._processor.handled)
+        for due, reason in advance.settled:
+            await self._processor.settle(due, reason)
+        for due in advance.due:
+            self._processor.dispatch(due)
+        self._judged = target
+
+    async def _scan_receipts(self, head: Block) -> None:
+        if not self._wallet.waiting:
+            await self._wallet.on_blocks([head])
+            return
+        start = head.number if self._head is None else self._head + 1
+        if head.number - start >= MAX_BLOCK_SCAN:
+            await self._wallet.on_blocks([head])
+            await self._wallet.poll_waiters()
+            return
+        blocks = [await self._client.block(number) for number in range(start, head.number)]
+        await self._wallet.on_blocks([*blocks, head])
