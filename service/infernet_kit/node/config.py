@@ -13,6 +13,7 @@ from eth_utils.address import is_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from infernet_kit.config import ConfigError, load_json_file
+from infernet_kit.node.chain.config import ChainConfig
 
 DEFAULT_PORT = 4000
 DEFAULT_CONTAINER_TIMEOUT = 180.0
@@ -150,25 +151,18 @@ class RateLimitConfig(_Section):
 
 class ServerConfig(_Section):
     port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
+    # Not in the reference: the address to listen on.
+    host: str = "0.0.0.0"
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
     # Not in the reference: the largest request body accepted, in bytes.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
-
-
-class ChainSection(BaseModel):
-    """Placeholder for the chain section until `node.chain.config.ChainConfig` is available: only `enabled` is
-    read here; everything else is kept for the chain service to validate."""
-
-    model_config = ConfigDict(extra="allow")
-
-    enabled: bool = False
 
 
 class NodeConfig(_Section):
     """The whole config.json."""
 
     containers: list[ContainerConfig] = Field(default_factory=list)
-    chain: ChainSection = Field(default_factory=ChainSection)
+    chain: ChainConfig = Field(default_factory=ChainConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     startup_wait: float = Field(default=1.0, ge=0)
     log_path: str | None = None
@@ -190,9 +184,9 @@ class NodeConfig(_Section):
     def secrets(self) -> list[str]:
         """Every secret value in the config (wallet key, bearer tokens, credential env values), for log masking."""
         found: list[str] = []
-        wallet = (self.chain.model_extra or {}).get("wallet")
-        if isinstance(wallet, dict) and isinstance(wallet.get("private_key"), str):
-            found.append(wallet["private_key"])
+        if self.chain.wallet.private_key is not None:
+            key = self.chain.wallet.private_key.get_secret_value()
+            found.extend((key, key.removeprefix("0x")))
         for container in self.containers:
             if container.bearer:
                 found.append(container.bearer)

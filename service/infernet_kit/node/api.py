@@ -1,0 +1,402 @@
+"""The node's REST API (PROTOCOL.md section 3), compatible with infernet-client 1.4 and the seeds' cURL lines.
+
+Every refusal is `{"error": str, "params": {...}}` with a 4xx status that fits; bad input never causes a 500.
+The client's address is the socket's peer address: a body's `id` or `ip` is ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from infernet_kit import __version__
+from infernet_kit.chain.encoding import Signature, Subscription
+from infernet_kit.node.config import NodeConfig, describe_validation_error
+from infernet_kit.node.guardian import CHAIN_DISABLED, DelegationRejected, Guardian, Rejection
+from infernet_kit.node.orchestrator import ContainerFailure, ContainerOutput, Orchestrator
+from infernet_kit.node.store import CRASH_REASON, JobStatus, JobStore
+from infernet_kit.protocol import JobLocation
+
+log = logging.getLogger(__name__)
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class ChainServiceLike(Protocol):
+    """What the API needs of the chain service (`node.chain.service.ChainService`)."""
+
+    address: str
+
+    def pending_count(self) -> int: ...
+
+    async def submit_delegated(self, subscription: Subscription, signature: Signature, data: Any) -> None: ...
+
+
+class Refused(Exception):
+    """Raised inside a handler to answer with a rejection."""
+
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(rejection.error)
+        self.rejection = rejection
+
+
+def bad_request(error: str, **params: Any) -> Refused:
+    return Refused(Rejection(400, error, params))
+
+
+# Request bodies.
+
+
+class OffchainJobRequest(BaseModel):
+    """`{"containers", "data", "requires_proof"?}`; anything else in the body (e.g. `id`, `ip`) is ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    containers: list[StrictStr]
+    data: dict[str, Any]
+    requires_proof: bool = False
+
+
+class DelegatedSubscriptionBody(BaseModel):
+    """A delegated subscription in the REST form: `containers` is the 0x-hex containerId hash."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    owner: StrictStr
+    active_at: int
+    period: int
+    frequency: int
+    redundancy: int
+    containers: StrictStr
+    lazy: bool
+    verifier: StrictStr
+    payment_amount: int
+    payment_token: StrictStr
+    wallet: StrictStr
+
+    def to_subscription(self) -> Subscription:
+        fields = self.model_dump()
+        fields["container_id"] = fields.pop("containers")
+        return Subscription.model_validate(fields)
+
+
+class DelegatedJobRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    subscription: DelegatedSubscriptionBody
+    signature: Signature
+    data: dict[str, Any]
+
+
+class StatusReport(BaseModel):
+    """`PUT /api/status` from a local process that ran a job itself."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: StrictStr
+    status: Literal["running", "success", "failed"]
+    containers: list[StrictStr]
+    result: dict[str, Any] | None = None
+
+
+def _parse(model: type[_M], value: Any, what: str) -> _M:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        reason = describe_validation_error(exc, source=what).replace("\n", "; ")
+        raise bad_request(f"Invalid {what}: {reason}") from None
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class NodeApi:
+    """The API's state and handlers."""
+
+    config: NodeConfig
+    store: JobStore
+    orchestrator: Orchestrator
+    guardian: Guardian
+    chain: ChainServiceLike | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    # Plumbing.
+
+    async def _read_json(self, request: Request) -> Any:
+        limit = self.config.server.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise Refused(Rejection(413, "Request body too large", {"limit_bytes": limit}))
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise Refused(Rejection(413, "Request body too large", {"limit_bytes": limit}))
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        if not raw.strip():
+            raise bad_request("Request body is empty: expected JSON")
+        try:
+            return json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise bad_request(f"Request body is not valid JSON: {exc}") from None
+
+    def endpoint(
+        self, handler: Callable[[Request, str], Awaitable[Response]], *, limited: bool = True
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap a handler with the peer address, the rate limit and JSON rejections."""
+
+        async def wrapped(request: Request) -> Response:
+            peer = request.client.host if request.client else ""
+            try:
+                if limited and (rejection := self.guardian.allow_request(peer)):
+                    log.info("client %s rate limited on %s", peer, request.url.path)
+                    return JSONResponse(
+                        rejection.body(),
+                        status_code=rejection.status,
+                        headers={"retry-after": str(max(1, round(rejection.params["retry_after"])))},
+                    )
+                return await handler(request, peer)
+            except Refused as refused:
+                return JSONResponse(refused.rejection.body(), status_code=refused.rejection.status)
+
+        return wrapped
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, grace: float) -> None:
+        """Let running jobs finish for up to `grace` seconds, then cancel the rest (they end `failed`)."""
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+    # Jobs.
+
+    async def _submit_offchain(self, request: OffchainJobRequest, peer: str) -> dict[str, Any]:
+        if rejection := self.guardian.check_offchain(
+            request.containers, client_ip=peer, requires_proof=request.requires_proof
+        ):
+            raise Refused(rejection)
+        job_id = str(uuid.uuid4())
+        await self.store.create(job_id, client=peer, containers=request.containers)
+        log.info("job %s accepted: containers=%s client=%s", job_id, ",".join(request.containers), peer)
+        self._spawn(self._run_job(job_id, request))
+        return {"id": job_id}
+
+    async def _finish(
+        self, job_id: str, status: JobStatus, result: dict[str, Any], intermediate: list[ContainerOutput]
+    ) -> None:
+        await self.store.finish(
+            job_id, status=status, result=result, intermediate=[o.model_dump() for o in intermediate]
+        )
+
+    async def _run_job(self, job_id: str, request: OffchainJobRequest) -> None:
+        try:
+            outputs = await self.orchestrator.run(
+                request.containers,
+                request.data,
+                source=JobLocation.OFFCHAIN,
+                destination=JobLocation.OFFCHAIN,
+                requires_proof=request.requires_proof,
+            )
+        except ContainerFailure as failure:
+            log.info("job %s failed: container=%s reason=%s", job_id, failure.container, failure.description)
+            await self._finish(
+                job_id, "failed", {"container": failure.container, "error": failure.description}, failure.completed
+            )
+            return
+        except asyncio.CancelledError:
+            log.info("job %s failed: %s", job_id, CRASH_REASON)
+            await self._finish(job_id, "failed", {"container": request.containers[-1], "error": CRASH_REASON}, [])
+            raise
+        except Exception as exc:
+            log.exception("job %s failed: internal error", job_id)
+            await self._finish(
+                job_id, "failed", {"container": request.containers[-1], "error": f"node error: {exc}"}, []
+            )
+            return
+        log.info("job %s success: container=%s", job_id, outputs[-1].container)
+        await self._finish(job_id, "success", outputs[-1].model_dump(), outputs[:-1])
+
+    async def _submit_delegated(self, body: dict[str, Any]) -> dict[str, Any]:
+        request = _parse(DelegatedJobRequest, body, "delegated subscription request")
+        if self.chain is None:
+            raise Refused(Rejection(400, CHAIN_DISABLED))
+        try:
+            subscription = request.subscription.to_subscription()
+        except ValidationError as exc:
+            reason = describe_validation_error(exc, source="subscription").replace("\n", "; ")
+            raise bad_request(f"Invalid subscription: {reason}") from None
+        try:
+            await self.chain.submit_delegated(subscription, request.signature, request.data)
+        except DelegationRejected as rejected:
+            log.info("delegated subscription owner=%s rejected: %s", subscription.owner, rejected.reason)
+            raise Refused(Rejection(400, rejected.reason, rejected.params)) from None
+        log.info("delegated subscription accepted: owner=%s nonce=%d", subscription.owner, request.signature.nonce)
+        return {}
+
+    async def _submit(self, body: Any, peer: str) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise bad_request("Invalid job request: expected a JSON object")
+        if "subscription" in body or "signature" in body:
+            return await self._submit_delegated(body)
+        return await self._submit_offchain(_parse(OffchainJobRequest, body, "job request"), peer)
+
+    async def post_job(self, request: Request, peer: str) -> Response:
+        return JSONResponse(await self._submit(await self._read_json(request), peer))
+
+    async def post_batch(self, request: Request, peer: str) -> Response:
+        body = await self._read_json(request)
+        if not isinstance(body, list):
+            raise bad_request("Invalid batch request: expected a JSON list of job requests")
+        answers: list[dict[str, Any]] = []
+        for item in body:
+            try:
+                answers.append(await self._submit(item, peer))
+            except Refused as refused:
+                answers.append(refused.rejection.body())
+        return JSONResponse(answers)
+
+    async def post_stream(self, request: Request, peer: str) -> Response:
+        job = _parse(OffchainJobRequest, await self._read_json(request), "job request")
+        if rejection := self.guardian.check_offchain(job.containers, client_ip=peer, requires_proof=job.requires_proof):
+            raise Refused(rejection)
+        job_id = str(uuid.uuid4())
+        await self.store.create(job_id, client=peer, containers=job.containers)
+        log.info("job %s accepted (stream): containers=%s client=%s", job_id, ",".join(job.containers), peer)
+        chunks = self.orchestrator.stream(job.containers, job.data, requires_proof=job.requires_proof)
+        try:
+            first = await anext(chunks)
+        except ContainerFailure as failure:
+            log.info("job %s failed: container=%s reason=%s", job_id, failure.container, failure.description)
+            await self._finish(
+                job_id, "failed", {"container": failure.container, "error": failure.description}, failure.completed
+            )
+            status = failure.status if failure.status is not None and 400 <= failure.status < 500 else 502
+            params = {"id": job_id, "container": failure.container}
+            return JSONResponse({"error": failure.description, "params": params}, status_code=status)
+        intermediate = first if isinstance(first, list) else []
+        return StreamingResponse(
+            self._stream_body(job_id, job.containers[-1], chunks, intermediate),
+            media_type="application/octet-stream",
+        )
+
+    async def _stream_body(
+        self,
+        job_id: str,
+        container: str,
+        chunks: AsyncIterator[bytes | list[ContainerOutput]],
+        intermediate: list[ContainerOutput],
+    ) -> AsyncIterator[bytes]:
+        yield f"{job_id}\n".encode()
+        received: list[bytes] = []
+        try:
+            async for chunk in chunks:
+                if isinstance(chunk, bytes):
+                    received.append(chunk)
+                    yield chunk
+        except ContainerFailure as failure:
+            log.info("job %s failed mid-stream: container=%s reason=%s", job_id, container, failure.description)
+            await self._finish(job_id, "failed", {"container": container, "error": failure.description}, intermediate)
+            return
+        except BaseException:
+            # The client went away (or the node is stopping): the job did not complete.
+            with contextlib.suppress(Exception):
+                interrupted = {"container": container, "error": "stream interrupted"}
+                await asyncio.shield(self._finish(job_id, "failed", interrupted, intermediate))
+            raise
+        output = b"".join(received).decode("utf-8", errors="replace")
+        log.info("job %s success (stream): container=%s bytes=%d", job_id, container, sum(map(len, received)))
+        await self._finish(job_id, "success", {"container": container, "output": output}, intermediate)
+
+    async def get_jobs(self, request: Request, peer: str) -> Response:
+        ids = request.query_params.getlist("id")
+        if ids:
+            intermediate = request.query_params.get("intermediate", "false").lower() == "true"
+            records = await self.store.get(ids)
+            return JSONResponse([record.as_rest(intermediate=intermediate) for record in records])
+        pending_text = request.query_params.get("pending")
+        pending: bool | None = None
+        if pending_text is not None:
+            if pending_text.lower() not in ("true", "false"):
+                raise bad_request("pending must be true or false", pending=pending_text)
+            pending = pending_text.lower() == "true"
+        return JSONResponse(await self.store.ids(client=peer, pending=pending))
+
+    async def put_status(self, request: Request, peer: str) -> Response:
+        if not _is_loopback(peer):
+            raise Refused(Rejection(403, "Only local clients may record job status", {"address": peer}))
+        report = _parse(StatusReport, await self._read_json(request), "status report")
+        await self.store.record(
+            report.id, client=peer, containers=report.containers, status=report.status, result=report.result
+        )
+        log.info("job %s status recorded: %s (from %s)", report.id, report.status, peer)
+        return JSONResponse({})
+
+    # Node information.
+
+    async def health(self, request: Request, peer: str) -> Response:
+        return JSONResponse({"status": "healthy"})
+
+    async def info(self, request: Request, peer: str) -> Response:
+        return JSONResponse(
+            {
+                "version": __version__,
+                "containers": [
+                    {"id": c.id, "description": c.description, "external": c.external, "image": c.image}
+                    for c in self.config.containers
+                ],
+                "pending": {
+                    "offchain": self.store.pending_count(),
+                    "onchain": self.chain.pending_count() if self.chain else 0,
+                },
+                "chain": {"enabled": self.chain is not None, "address": self.chain.address if self.chain else ""},
+            }
+        )
+
+    async def resources(self, request: Request, peer: str) -> Response:
+        return JSONResponse(await self.orchestrator.resources(request.query_params.get("model_id")))
+
+    def app(self) -> Starlette:
+        async def http_error(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, HTTPException)
+            params = {"path": request.url.path, "method": request.method}
+            return JSONResponse({"error": exc.detail, "params": params}, status_code=exc.status_code)
+
+        routes = [
+            Route("/health", self.endpoint(self.health, limited=False), methods=["GET"]),
+            Route("/info", self.endpoint(self.info), methods=["GET"]),
+            Route("/resources", self.endpoint(self.resources), methods=["GET"]),
+            Route("/api/jobs", self.endpoint(self.post_job), methods=["POST"]),
+            Route("/api/jobs", self.endpoint(self.get_jobs), methods=["GET"]),
+            Route("/api/jobs/batch", self.endpoint(self.post_batch), methods=["POST"]),
+            Route("/api/jobs/stream", self.endpoint(self.post_stream), methods=["POST"]),
+            Route("/api/status", self.endpoint(self.put_status), methods=["PUT"]),
+        ]
+        return Starlette(routes=routes, exception_handlers={HTTPException: http_error})

@@ -1,0 +1,211 @@
+"""Wiring and lifecycle of a node: containers, job store, orchestrator, chain service, REST server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import signal
+import socket
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from infernet_kit.config import ConfigError
+from infernet_kit.node.api import ChainServiceLike, NodeApi
+from infernet_kit.node.config import NodeConfig
+from infernet_kit.node.containers import ContainerProcesses
+from infernet_kit.node.guardian import Guardian
+from infernet_kit.node.orchestrator import Orchestrator
+from infernet_kit.node.store import JobStore
+
+log = logging.getLogger("infernet_kit.node")
+
+# How long a stopping node lets running off-chain jobs finish before failing them.
+DRAIN_SECONDS = 5.0
+
+
+class SecretMask(logging.Filter):
+    """Replaces every configured secret (wallet key, tokens) in a record's final text with `***`."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        values = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(s) for s in values), re.IGNORECASE) if values else None
+
+    def mask(self, text: str) -> str:
+        return self._pattern.sub("***", text) if self._pattern else text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._pattern is not None:
+            message = record.getMessage()
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.msg, record.args = self.mask(message), None
+            if record.exc_text:
+                record.exc_text = self.mask(record.exc_text)
+        return True
+
+
+def configure_logging(config: NodeConfig, *, base_dir: Path) -> None:
+    """One line per event to stderr and, when `log_path` is set, to that file; secrets masked in both."""
+    mask = SecretMask(config.secrets())
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if config.log_path:
+        path = Path(config.log_path)
+        path = path if path.is_absolute() else base_dir / path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(path, encoding="utf-8"))
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        handler.addFilter(mask)
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for noisy in ("httpx", "httpcore", "aiosqlite", "web3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class NoDelayHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with TCP_NODELAY set on every accepted connection, so a small answer is
+    sent at once instead of waiting on the client's delayed ACK (the reference node's 40 ms stall)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
+
+def _chain_service(
+    config: NodeConfig, orchestrator: Orchestrator, guardian: Guardian, data_dir: Path
+) -> ChainServiceLike | None:
+    if not config.chain.enabled:
+        return None
+    try:
+        from infernet_kit.node.chain.service import ChainService
+    except ImportError as exc:
+        raise ConfigError(f"chain.enabled: this build has no chain service ({exc})") from exc
+    service: Any = ChainService(config.chain, orchestrator, {c.id: c for c in config.containers}, guardian, data_dir)
+    return service  # type: ignore[no-any-return]
+
+
+class Node:
+    """Everything a running node holds; `start()` then `stop()`."""
+
+    def __init__(self, config: NodeConfig, data_dir: Path) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        containers = {c.id: c for c in config.containers}
+        self.processes = ContainerProcesses(
+            config.containers, log_dir=data_dir / "containers", startup_wait=config.startup_wait
+        )
+        self.guardian = Guardian(containers, chain_enabled=config.chain.enabled, rate_limit=config.server.rate_limit)
+        self.orchestrator = Orchestrator(containers)
+        self.store: JobStore | None = None
+        self.chain: ChainServiceLike | None = None
+        self.api: NodeApi | None = None
+
+    async def start(self) -> NodeApi:
+        self.processes.plan()  # raises ConfigError on an unusable command before anything starts
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        await self.processes.start()
+        self.store = await JobStore.open(self.data_dir)
+        self.chain = _chain_service(self.config, self.orchestrator, self.guardian, self.data_dir)
+        if self.chain is not None:
+            await self.chain.start()  # type: ignore[attr-defined]
+            log.info("chain service started: node address %s", self.chain.address)
+        self.api = NodeApi(self.config, self.store, self.orchestrator, self.guardian, self.chain)
+        return self.api
+
+    async def stop(self) -> None:
+        if self.api is not None:
+            await self.api.drain(DRAIN_SECONDS)
+        if self.chain is not None:
+            await self.chain.stop()  # type: ignore[attr-defined]
+        await self.orchestrator.aclose()
+        if self.store is not None:
+            await self.store.close()
+        await asyncio.to_thread(self.processes.stop)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal capture: `serve()` below owns SIGINT/SIGTERM so that the node
+    always runs its shutdown (uvicorn would re-raise the signal and end the process before it)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(config: NodeConfig, data_dir: Path) -> None:
+    """Run a node until SIGINT/SIGTERM, then stop it gracefully (also when the signal comes during start-up)."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    server: _Server | None = None
+
+    def on_signal(signum: int) -> None:
+        log.info("node received %s", signal.Signals(signum).name)
+        if server is not None and server.started:
+            server.should_exit = True
+        elif main is not None:
+            main.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    node = Node(config, data_dir)
+    try:
+        api = await node.start()
+        server = _Server(
+            uvicorn.Config(
+                api.app(),
+                host=config.server.host,
+                port=config.server.port,
+                http=NoDelayHttpToolsProtocol,
+                loop="none",
+                lifespan="off",
+                proxy_headers=False,  # the client's address is the socket's, never a header's
+                access_log=False,
+                log_config=None,
+                server_header=False,
+                backlog=4096,
+                timeout_keep_alive=30,
+            )
+        )
+        log.info(
+            "node listening on %s:%d with %d container(s), chain %s, data in %s",
+            config.server.host,
+            config.server.port,
+            len(config.containers),
+            "enabled" if config.chain.enabled else "disabled",
+            data_dir,
+        )
+        await server.serve()
+        if not server.started:
+            raise ConfigError(f"server.port: cannot listen on {config.server.host}:{config.server.port}")
+    except asyncio.CancelledError:
+        log.info("node start-up interrupted")
+    finally:
+        log.info("node stopping")
+        await node.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        log.info("node stopped")
+
+
+def run(config: NodeConfig, data_dir: Path) -> None:
+    """Blocking entry point for the CLI: uvloop when available."""
+    try:
+        import uvloop
+
+        uvloop.run(serve(config, data_dir))
+    except ImportError:
+        asyncio.run(serve(config, data_dir))

@@ -1,0 +1,213 @@
+"""Runs a job through its chain of containers over the container protocol (PROTOCOL.md section 2).
+
+All calls share one pooled HTTP client: keep-alive connections with a bound on how many are open, so a flood of
+jobs queues inside the node instead of opening a connection per job and overflowing a service's listen queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+from infernet_kit.node.config import ContainerConfig
+from infernet_kit.protocol import JobLocation
+
+DEFAULT_MAX_CONNECTIONS = 128
+_DESCRIPTION_LIMIT = 1000
+
+
+class ContainerOutput(BaseModel):
+    """One container's JSON answer within a job."""
+
+    container: str
+    output: Any
+
+
+class ContainerFailure(Exception):
+    """A container answered non-2xx, sent something that is not JSON, or could not be reached in time.
+
+    `completed` holds the outputs of the containers before it in the chain (intermediate results).
+    """
+
+    def __init__(
+        self,
+        container: str,
+        description: str,
+        completed: Sequence[ContainerOutput] = (),
+        *,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(f"{container}: {description}")
+        self.container = container
+        self.description = description
+        self.completed = list(completed)
+        self.status = status  # the container's HTTP status when it answered, None for transport errors
+
+
+def _describe_error(response: httpx.Response) -> str:
+    """The container's `description` when it sent a JSON error, else a short form of what it sent."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()[:_DESCRIPTION_LIMIT]
+        return f"HTTP {response.status_code}: {text}" if text else f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        for key in ("description", "error", "detail", "message"):
+            if isinstance(body.get(key), str) and body[key]:
+                return str(body[key])[:_DESCRIPTION_LIMIT]
+    return f"HTTP {response.status_code}: {json.dumps(body)[:_DESCRIPTION_LIMIT]}"
+
+
+def _describe_transport(error: httpx.HTTPError, container: ContainerConfig) -> str:
+    if isinstance(error, httpx.TimeoutException):
+        return f"no answer from {container.service_url} within {container.timeout:g}s"
+    reason = str(error) or type(error).__name__
+    return f"cannot reach {container.service_url}: {reason}"
+
+
+class Orchestrator:
+    """Sends jobs to containers and collects their answers."""
+
+    def __init__(
+        self, containers: Mapping[str, ContainerConfig], *, max_connections: int = DEFAULT_MAX_CONNECTIONS
+    ) -> None:
+        self._containers = dict(containers)
+        self._client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            timeout=httpx.Timeout(30.0),
+            trust_env=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _config(self, container_id: str, completed: Sequence[ContainerOutput]) -> ContainerConfig:
+        config = self._containers.get(container_id)
+        if config is None:
+            raise ContainerFailure(container_id, "Container not supported", completed)
+        return config
+
+    def _request(self, config: ContainerConfig, body: dict[str, Any], path: str = "/service_output") -> httpx.Request:
+        headers = {"content-type": "application/json"}
+        if config.bearer:
+            headers["authorization"] = f"Bearer {config.bearer}"
+        timeout = httpx.Timeout(config.timeout)
+        return self._client.build_request(
+            "POST",
+            config.service_url + path,
+            content=json.dumps(body, separators=(",", ":")).encode(),
+            headers=headers,
+            timeout=timeout,
+        )
+
+    async def _call(self, container_id: str, body: dict[str, Any], completed: Sequence[ContainerOutput]) -> Any:
+        config = self._config(container_id, completed)
+        try:
+            response = await self._client.send(self._request(config, body))
+        except httpx.HTTPError as exc:
+            raise ContainerFailure(container_id, _describe_transport(exc, config), completed) from exc
+        if not response.is_success:
+            raise ContainerFailure(container_id, _describe_error(response), completed, status=response.status_code)
+        try:
+            return response.json()
+        except ValueError:
+            raise ContainerFailure(container_id, "answer is not JSON", completed) from None
+
+    async def run(
+        self,
+        containers: list[str],
+        data: Any,
+        *,
+        source: JobLocation,
+        destination: JobLocation,
+        requires_proof: bool = False,
+    ) -> list[ContainerOutput]:
+        """Run `containers` in order; one output per container, the last is the job's result.
+
+        The first container gets `source` and `data`; each later one gets source off-chain and the previous
+        container's JSON answer; only the last gets `destination`.
+        """
+        if not containers:
+            raise ValueError("No containers specified")
+        outputs: list[ContainerOutput] = []
+        current = data
+        for index, container_id in enumerate(containers):
+            body = {
+                "source": int(source if index == 0 else JobLocation.OFFCHAIN),
+                "destination": int(destination if index == len(containers) - 1 else JobLocation.OFFCHAIN),
+                "data": current,
+                "requires_proof": requires_proof,
+            }
+            current = await self._call(container_id, body, outputs)
+            outputs.append(ContainerOutput(container=container_id, output=current))
+        return outputs
+
+    async def stream(
+        self, containers: list[str], data: Any, *, requires_proof: bool = False
+    ) -> AsyncIterator[bytes | list[ContainerOutput]]:
+        """Run all but the last container as usual, then stream the last one's bytes.
+
+        The first item is the list of intermediate outputs, so a failure before any byte is raised on the first
+        `anext()`; then come the raw bytes of the stream.
+        """
+        if not containers:
+            raise ValueError("No containers specified")
+        intermediate: list[ContainerOutput] = []
+        if len(containers) > 1:
+            intermediate = await self.run(
+                containers[:-1],
+                data,
+                source=JobLocation.OFFCHAIN,
+                destination=JobLocation.OFFCHAIN,
+                requires_proof=requires_proof,
+            )
+            data = intermediate[-1].output
+        last = containers[-1]
+        config = self._config(last, intermediate)
+        body = {
+            "source": int(JobLocation.OFFCHAIN),
+            "destination": int(JobLocation.STREAM),
+            "data": data,
+            "requires_proof": requires_proof,
+        }
+        try:
+            response = await self._client.send(self._request(config, body), stream=True)
+        except httpx.HTTPError as exc:
+            raise ContainerFailure(last, _describe_transport(exc, config), intermediate) from exc
+        try:
+            if not response.is_success:
+                await response.aread()
+                raise ContainerFailure(last, _describe_error(response), intermediate, status=response.status_code)
+            yield intermediate
+            try:
+                async for chunk in response.aiter_raw():
+                    if chunk:
+                        yield chunk
+            except httpx.HTTPError as exc:
+                raise ContainerFailure(last, _describe_transport(exc, config), intermediate) from exc
+        finally:
+            await response.aclose()
+
+    async def resources(self, model_id: str | None = None) -> dict[str, Any]:
+        """Each reachable container's `/service-resources` answer (or model support when `model_id` is given)."""
+
+        async def one(config: ContainerConfig) -> tuple[str, Any]:
+            params = {"model_id": model_id} if model_id is not None else None
+            headers = {"authorization": f"Bearer {config.bearer}"} if config.bearer else None
+            try:
+                response = await self._client.get(
+                    config.service_url + "/service-resources", params=params, headers=headers, timeout=5.0
+                )
+                if response.is_success:
+                    return config.id, response.json()
+            except (httpx.HTTPError, ValueError):
+                pass
+            return config.id, None
+
+        answers = await asyncio.gather(*(one(config) for config in self._containers.values()))
+        return {container_id: answer for container_id, answer in answers if answer is not None}
