@@ -26,7 +26,7 @@ from starlette.routing import Route
 from infernet_kit import __version__
 from infernet_kit.chain.encoding import Signature, Subscription
 from infernet_kit.node.config import NodeConfig, describe_validation_error
-from infernet_kit.node.guardian import CHAIN_DISABLED, DelegationRejected, Guardian, Rejection
+from infernet_kit.node.guardian import CHAIN_DISABLED, Guardian, Rejection
 from infernet_kit.node.orchestrator import ContainerFailure, ContainerOutput, Orchestrator
 from infernet_kit.node.store import CRASH_REASON, JobStatus, JobStore
 from infernet_kit.protocol import JobLocation
@@ -39,7 +39,8 @@ _M = TypeVar("_M", bound=BaseModel)
 class ChainServiceLike(Protocol):
     """What the API needs of the chain service (`node.chain.service.ChainService`)."""
 
-    address: str
+    @property
+    def address(self) -> str: ...
 
     def pending_count(self) -> int: ...
 
@@ -253,6 +254,8 @@ class NodeApi:
         except ValidationError as exc:
             reason = describe_validation_error(exc, source="subscription").replace("\n", "; ")
             raise bad_request(f"Invalid subscription: {reason}") from None
+        from infernet_kit.node.chain.delegation import DelegationRejected
+
         try:
             await self.chain.submit_delegated(subscription, request.signature, request.data)
         except DelegationRejected as rejected:

@@ -11,18 +11,21 @@ import socket
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from infernet_kit.config import ConfigError
-from infernet_kit.node.api import ChainServiceLike, NodeApi
+from infernet_kit.node.api import NodeApi
 from infernet_kit.node.config import NodeConfig
 from infernet_kit.node.containers import ContainerProcesses
 from infernet_kit.node.guardian import Guardian
 from infernet_kit.node.orchestrator import Orchestrator
 from infernet_kit.node.store import JobStore
+
+if TYPE_CHECKING:
+    from infernet_kit.node.chain.service import ChainService
 
 log = logging.getLogger("infernet_kit.node")
 
@@ -87,15 +90,12 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
 
 def _chain_service(
     config: NodeConfig, orchestrator: Orchestrator, guardian: Guardian, data_dir: Path
-) -> ChainServiceLike | None:
+) -> ChainService | None:
     if not config.chain.enabled:
         return None
-    try:
-        from infernet_kit.node.chain.service import ChainService
-    except ImportError as exc:
-        raise ConfigError(f"chain.enabled: this build has no chain service ({exc})") from exc
-    service: Any = ChainService(config.chain, orchestrator, {c.id: c for c in config.containers}, guardian, data_dir)
-    return service  # type: ignore[no-any-return]
+    from infernet_kit.node.chain.service import ChainService
+
+    return ChainService(config.chain, orchestrator, {c.id: c for c in config.containers}, guardian, data_dir)
 
 
 class Node:
@@ -111,7 +111,7 @@ class Node:
         self.guardian = Guardian(containers, chain_enabled=config.chain.enabled, rate_limit=config.server.rate_limit)
         self.orchestrator = Orchestrator(containers)
         self.store: JobStore | None = None
-        self.chain: ChainServiceLike | None = None
+        self.chain: ChainService | None = None
         self.api: NodeApi | None = None
 
     async def start(self) -> NodeApi:
@@ -121,7 +121,7 @@ class Node:
         self.store = await JobStore.open(self.data_dir)
         self.chain = _chain_service(self.config, self.orchestrator, self.guardian, self.data_dir)
         if self.chain is not None:
-            await self.chain.start()  # type: ignore[attr-defined]
+            await self.chain.start()
             log.info("chain service started: node address %s", self.chain.address)
         self.api = NodeApi(self.config, self.store, self.orchestrator, self.guardian, self.chain)
         return self.api
@@ -130,7 +130,7 @@ class Node:
         if self.api is not None:
             await self.api.drain(DRAIN_SECONDS)
         if self.chain is not None:
-            await self.chain.stop()  # type: ignore[attr-defined]
+            await self.chain.stop()
         await self.orchestrator.aclose()
         if self.store is not None:
             await self.store.close()

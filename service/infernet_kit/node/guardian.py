@@ -36,16 +36,6 @@ class Rejection:
         return {"error": self.error, "params": self.params}
 
 
-class DelegationRejected(Exception):
-    """Raised by the chain service's `submit_delegated` when a delegated subscription is refused;
-    the API answers 400 with `{"error": reason, "params": params}`."""
-
-    def __init__(self, reason: str, params: dict[str, Any] | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.params = params or {}
-
-
 class RateLimiter:
     """A token bucket per client address: `num_requests` per `period` seconds, refilled continuously."""
 
