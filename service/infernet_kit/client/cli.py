@@ -1,9 +1,400 @@
-"""Commands of the client area for the `infernet-kit` CLI."""
+"""Client verbs of the `infernet-kit` CLI, mirroring the official `infernet-client` (job, results, sub, ...).
+
+Every failure a user can cause prints one line on stderr saying what is wrong and exits with code 1;
+set INFERNET_KIT_DEBUG=1 to get the traceback of an unexpected error instead.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, NoReturn, ParamSpec, TextIO, TypeVar
+
+import click
 import typer
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+NODE_URL_ENV = "INFERNET_NODE_URL"
+DEFAULT_NODE_URL = "http://127.0.0.1:4000"
+DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+
+UrlOption = Annotated[
+    str,
+    typer.Option(
+        "--url",
+        envvar=[NODE_URL_ENV, "SERVER_URL"],
+        help=f"URL of the Infernet node (env {NODE_URL_ENV}).",
+    ),
+]
+OutputOption = Annotated[
+    str, typer.Option("--output", "-o", help="File to write the result to; '-' for stdout.", show_default=True)
+]
+InputOption = Annotated[str, typer.Option("--input", "-i", help="JSON file with the input data; '-' for stdin.")]
+RpcUrlOption = Annotated[
+    str, typer.Option("--rpc-url", "--rpc_url", envvar="RPC_URL", help="JSON-RPC URL of the chain (env RPC_URL).")
+]
+PrivateKeyOption = Annotated[
+    str,
+    typer.Option(
+        "--private-key",
+        "-pk",
+        envvar="PRIVATE_KEY",
+        help="Private key of the sender (env PRIVATE_KEY).",
+        show_default=False,
+    ),
+]
+WalletOption = Annotated[str, typer.Option("--wallet", "-w", help="Address of the Infernet payment wallet.")]
+TokenOption = Annotated[str, typer.Option("--token", "-t", help="Token address; the zero address (default) means ETH.")]
+AmountOption = Annotated[
+    str, typer.Option("--amount", "-a", help="Amount in wei, or a number and a unit: '1 ether', '100 gwei'.")
+]
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+
+class UserError(Exception):
+    """A problem the user can fix; the CLI prints its message as the one error line."""
+
+
+def fail(message: str) -> NoReturn:
+    """Print the one error line (first line of `message`) and exit 1."""
+    line = " ".join(message.split("\n", 1)[0].split()) or "failed"
+    typer.echo(f"Error: {line}", err=True)
+    raise typer.Exit(1)
+
+
+def one_line_errors(command: Callable[P, None]) -> Callable[P, None]:
+    """Wrap a command so every known failure becomes one `Error: …` line on stderr and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        from infernet_kit.client.errors import APIError, NodeUnreachableError, RpcUnreachableError
+        from infernet_kit.config import ConfigError
+
+        try:
+            command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.ClickException):
+            raise
+        except (UserError, ConfigError, RpcUnreachableError) as exc:
+            fail(str(exc))
+        except NodeUnreachableError as exc:
+            fail(f"{exc} (is the node running? set --url or {NODE_URL_ENV})")
+        except APIError as exc:
+            fail(describe_api_error(exc))
+        except TimeoutError as exc:
+            fail(str(exc) or "timed out")
+        except KeyboardInterrupt:
+            typer.echo("Interrupted.", err=True)
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if type(exc).__name__ == "TransactionReverted":
+                fail(str(exc))
+            if os.environ.get("INFERNET_KIT_DEBUG"):
+                raise
+            fail(f"unexpected {type(exc).__name__}: {exc} (set INFERNET_KIT_DEBUG=1 for the traceback)")
+
+    return wrapper
+
+
+def run(work: Awaitable[T]) -> T:
+    """Run one coroutine to completion (the CLI is synchronous at its edges)."""
+    return asyncio.run(_awaited(work))
+
+
+def with_node(url: str, call: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `call(client)` with a `NodeClient` for `url` that is closed afterwards."""
+    from infernet_kit.client.node import NodeClient
+
+    async def work() -> T:
+        async with NodeClient(url) as client:
+            return await call(client)
+
+    return run(work())
+
+
+async def _awaited(work: Awaitable[T]) -> T:
+    return await work
+
+
+def describe_api_error(exc: Any) -> str:
+    """`node rejected the request (400): Container not supported (container=foo)`."""
+    details = ", ".join(f"{key}={value}" for key, value in exc.params.items())
+    return f"node rejected the request ({exc.status_code}): {exc.message}" + (f" ({details})" if details else "")
+
+
+def read_json(path: str, what: str) -> Any:
+    """A JSON file (or '-' for stdin), tolerating `//` comments and trailing commas as the seeds print them."""
+    from infernet_kit.config import load_json_file, parse_json
+
+    if path == "-":
+        return parse_json(sys.stdin.read(), source=f"{what} (stdin)")
+    return load_json_file(path, what=what)
+
+
+def read_object(path: str, what: str) -> dict[str, Any]:
+    value = read_json(path, what)
+    if not isinstance(value, dict):
+        raise UserError(f"{what} {path} must hold a JSON object, not {type(value).__name__}")
+    return value
+
+
+def read_key_file(path: str) -> str:
+    """A private key from a file; errors never include the file's content."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            key = handle.read().strip()
+    except FileNotFoundError:
+        raise UserError(f"key file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read key file {path}: {getattr(exc, 'strerror', None) or 'not text'}") from None
+    return checked_private_key(key, f"key file {path}")
+
+
+def checked_private_key(key: str, source: str) -> str:
+    """The key as 0x-hex if it is a valid secp256k1 private key; the error never echoes it."""
+    from eth_account import Account
+
+    candidate = key.strip()
+    if not candidate.startswith("0x"):
+        candidate = "0x" + candidate
+    try:
+        Account.from_key(candidate)
+    except Exception:
+        raise UserError(f"{source} does not hold a valid private key (expected 32 bytes of hex)") from None
+    return candidate
+
+
+def write_output(result: Any, output: str) -> None:
+    """A string as is, anything else as indented JSON; to stdout or to the file `output`."""
+    text = result if isinstance(result, str) else json.dumps(result, indent=2)
+    if output == "-":
+        typer.echo(text)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    except OSError as exc:
+        raise UserError(f"cannot write output file {output}: {exc.strerror}") from None
+
+
+def split_containers(containers: str) -> list[str]:
+    names = [name.strip() for name in containers.split(",") if name.strip()]
+    if not names:
+        raise UserError("no containers given: pass -c <container>[,<container>...]")
+    return names
+
+
+def checksum(address: str, what: str) -> str:
+    from eth_utils.address import to_checksum_address
+
+    try:
+        return str(to_checksum_address(address))
+    except (ValueError, TypeError):
+        raise UserError(f"{what} is not an address: {address!r}") from None
+
+
+# -- node verbs ----------------------------------------------------------------------------------------------------
+
+
+def health(url: UrlOption = DEFAULT_NODE_URL) -> None:
+    """Health check of the node: prints healthy or unhealthy (exit 1)."""
+    healthy = with_node(url, lambda client: client.health())
+    typer.echo("healthy" if healthy else "unhealthy")
+    if not healthy:
+        raise typer.Exit(1)
+
+
+def info(url: UrlOption = DEFAULT_NODE_URL, output: OutputOption = "-") -> None:
+    """Node information: containers, pending jobs, chain settings."""
+    write_output(with_node(url, lambda client: client.get_info()), output)
+
+
+def resources(
+    url: UrlOption = DEFAULT_NODE_URL,
+    output: OutputOption = "-",
+    node: Annotated[str | None, typer.Option("--node", "-n", help="Node URL (same as --url).")] = None,
+    model_id: Annotated[
+        str | None, typer.Option("--model-id", "-m", help="Only ask which containers support this model.")
+    ] = None,
+) -> None:
+    """Resources of each container on the node."""
+    write_output(with_node(node or url, lambda client: client.get_resources(model_id)), output)
+
+
+def check_model(
+    model_id: Annotated[str, typer.Option("--model-id", "-m", help="Model id to check support for.")],
+    url: UrlOption = DEFAULT_NODE_URL,
+    output: OutputOption = "-",
+) -> None:
+    """Which containers on the node support a model."""
+    write_output(with_node(url, lambda client: client.check_model_support(model_id)), output)
+
+
+def job(
+    containers: Annotated[str, typer.Option("--containers", "-c", help="Comma-separated container ids.")],
+    input: InputOption = "-",
+    url: UrlOption = DEFAULT_NODE_URL,
+    output: OutputOption = "-",
+    sync: Annotated[bool, typer.Option("--sync", help="Wait for the job and print its output.")] = False,
+    retries: Annotated[int, typer.Option("--retries", help="Seconds to wait for the result with --sync.")] = 5,
+    requires_proof: Annotated[bool, typer.Option("--requires-proof", help="Ask the container for a proof.")] = False,
+) -> None:
+    """Request a job: prints the job id, or with --sync the job's output."""
+    from infernet_kit.client.node import NodeClient
+
+    names = split_containers(containers)
+    data = read_object(input, "input file")
+
+    async def work() -> Any:
+        async with NodeClient(url) as client:
+            job_id = await client.request_job({"containers": names, "data": data, "requires_proof": requires_proof})
+            if not sync:
+                return job_id
+            result = await client.get_job_result_sync(job_id, retries=retries)
+            if result is None:
+                raise UserError(f"job {job_id} not found on the node")
+            outcome: dict[str, Any] = dict(result["result"] or {})
+            if result["status"] == "failed":
+                raise UserError(f"job {job_id} failed: {outcome.get('error', 'no error message')}")
+            return outcome.get("output")
+
+    write_output(run(work()), output)
+
+
+def stream(
+    container: Annotated[str, typer.Option("--container", "-c", help="Container id to stream from.")],
+    input: InputOption = "-",
+    url: UrlOption = DEFAULT_NODE_URL,
+    output: OutputOption = "-",
+) -> None:
+    """Request a streamed job: prints the job id, then the output as it arrives."""
+    from infernet_kit.client.node import NodeClient
+
+    data = read_object(input, "input file")
+
+    async def work(sink: TextIO) -> None:
+        async with NodeClient(url) as client:
+            first = True
+            async for chunk in client.request_stream({"containers": [container], "data": data}):
+                text = chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else chunk
+                if first:
+                    typer.echo(f"Job ID: {text}")
+                    first = False
+                    continue
+                sink.write(text)
+                sink.flush()
+        sink.write("\n")
+
+    if output == "-":
+        run(work(sys.stdout))
+        return
+    try:
+        handle = open(output, "w", encoding="utf-8")  # noqa: SIM115 - closed below, opened before the loop
+    except OSError as exc:
+        raise UserError(f"cannot write output file {output}: {exc.strerror}") from None
+    with handle:
+        run(work(handle))
+
+
+def results(
+    id: Annotated[list[str], typer.Option("--id", help="A job id (repeatable).")],
+    url: UrlOption = DEFAULT_NODE_URL,
+    output: OutputOption = "-",
+    intermediate: Annotated[bool, typer.Option("--intermediate", help="Include intermediate results.")] = False,
+) -> None:
+    """Fetch job results."""
+    write_output(with_node(url, lambda client: client.get_job_results(id, intermediate)), output)
+
+
+def ids(
+    url: UrlOption = DEFAULT_NODE_URL,
+    output: OutputOption = "-",
+    status: Annotated[str, typer.Option("--status", help="pending, completed or all.")] = "all",
+) -> None:
+    """Job ids of this client."""
+    choices = {"pending": True, "completed": False, "all": None}
+    if status.lower() not in choices:
+        fail(f"--status must be pending, completed or all, not {status!r}")
+    write_output(with_node(url, lambda client: client.get_jobs(choices[status.lower()])), output)
+
+
+def sub(
+    address: Annotated[
+        str, typer.Option("--address", envvar="ADDRESS", help="Coordinator contract address (env ADDRESS).")
+    ],
+    expiry: Annotated[int, typer.Option("--expiry", help="Signature expiry, a UNIX timestamp.")],
+    params: Annotated[str, typer.Option("--params", help="Subscription parameters (JSON; comments allowed).")],
+    key: Annotated[
+        str | None, typer.Option("--key", help="File holding the signer's private key (or env PRIVATE_KEY).")
+    ] = None,
+    input: InputOption = "-",
+    rpc_url: RpcUrlOption = DEFAULT_RPC_URL,
+    url: UrlOption = DEFAULT_NODE_URL,
+    nonce: Annotated[int, typer.Option("--nonce", help="Signer nonce of the subscription.")] = 0,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to wait for the subscription on chain, then print its id.")
+    ] = 0,
+) -> None:
+    """Request a delegated subscription: results are delivered on chain to the owner contract."""
+    private_key = _signer_key(key)
+    sub_params = read_object(params, "params file")
+    data = read_object(input, "input file")
+    coordinator = checksum(address, "--address")
+
+    async def work() -> int | None:
+        from infernet_kit.client.chain_utils import RPC
+        from infernet_kit.client.node import NodeClient
+        from infernet_kit.client.onchain import subscription_from_params, wait_for_delegated_subscription
+
+        subscription = subscription_from_params(sub_params, params)
+        rpc = RPC(rpc_url)
+        chain_id = await rpc.get_chain_id()
+        async with NodeClient(url) as client:
+            await client.request_delegated_subscription(
+                sub=subscription,
+                rpc=rpc,
+                coordinator_address=coordinator,
+                expiry=expiry,
+                nonce=nonce,
+                private_key=private_key,
+                data=data,
+                chain_id=chain_id,
+            )
+        if wait <= 0:
+            return None
+        return await wait_for_delegated_subscription(rpc, coordinator, owner=subscription.owner, nonce=nonce, wait=wait)
+
+    subscription_id = run(work())
+    typer.echo("Success: Subscription created.")
+    if subscription_id is not None:
+        typer.echo(f"Subscription id: {subscription_id}")
+
+
+def _signer_key(key_file: str | None) -> str:
+    if key_file is not None:
+        return read_key_file(key_file)
+    if from_env := os.environ.get("PRIVATE_KEY"):
+        return checked_private_key(from_env, "environment variable PRIVATE_KEY")
+    raise UserError("no signer key: pass --key key-file.txt or set PRIVATE_KEY")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to `app`."""
+    """Add the client verbs to `app`."""
+    for name, command in (
+        ("health", health),
+        ("info", info),
+        ("resources", resources),
+        ("check-model", check_model),
+        ("job", job),
+        ("stream", stream),
+        ("results", results),
+        ("ids", ids),
+        ("sub", sub),
+    ):
+        app.command(name)(one_line_errors(command))
