@@ -384,6 +384,110 @@ def _signer_key(key_file: str | None) -> str:
     raise UserError("no signer key: pass --key key-file.txt or set PRIVATE_KEY")
 
 
+# -- payment wallet verbs -------------------------------------------------------------------------------------------
+
+
+def _amount(amount: str) -> int:
+    from infernet_kit.client.wallet import parse_amount
+
+    try:
+        return parse_amount(amount)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def create_wallet(
+    private_key: PrivateKeyOption,
+    rpc_url: RpcUrlOption = DEFAULT_RPC_URL,
+    factory: Annotated[
+        str | None,
+        typer.Option(
+            "--factory",
+            envvar="FACTORY_ADDRESS",
+            help="WalletFactory address (env FACTORY_ADDRESS); default: from deployments/<chain id>.json.",
+        ),
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="Owner of the new wallet; default: the key's account.")
+    ] = None,
+) -> None:
+    """Create an Infernet payment wallet with the WalletFactory."""
+    from infernet_kit.client import wallet
+
+    key = checked_private_key(private_key, "--private-key")
+    factory_address = checksum(factory, "--factory") if factory else _deployed(rpc_url, "wallet_factory")
+    result = wallet.create_wallet(rpc_url, key, factory_address, checksum(owner, "--owner") if owner else None)
+    typer.echo(f"Success: wallet created.\n\tAddress: {result.wallet}\n\tOwner: {result.owner}\n\ttx: {result.tx_hash}")
+
+
+def approve(
+    private_key: PrivateKeyOption,
+    wallet_address: WalletOption,
+    spender: Annotated[str, typer.Option("--spender", "-s", help="Address allowed to spend from the wallet.")],
+    amount: AmountOption,
+    token: TokenOption = ZERO_ADDRESS,
+    rpc_url: RpcUrlOption = DEFAULT_RPC_URL,
+) -> None:
+    """Approve a spender (a consumer contract) to pay from the wallet."""
+    from infernet_kit.client import wallet
+
+    key = checked_private_key(private_key, "--private-key")
+    result = wallet.approve(
+        rpc_url,
+        key,
+        checksum(wallet_address, "--wallet"),
+        checksum(spender, "--spender"),
+        checksum(token, "--token"),
+        _amount(amount),
+    )
+    typer.echo(
+        f"Success: approved spender: {spender} for\n\tamount: {amount}\n\ttoken: {token}\n\ttx: {result.tx_hash}"
+    )
+
+
+def fund(
+    private_key: PrivateKeyOption,
+    wallet_address: WalletOption,
+    amount: AmountOption,
+    token: TokenOption = ZERO_ADDRESS,
+    rpc_url: RpcUrlOption = DEFAULT_RPC_URL,
+) -> None:
+    """Fund a wallet with ETH or tokens."""
+    from infernet_kit.client import wallet
+
+    key = checked_private_key(private_key, "--private-key")
+    result = wallet.fund(
+        rpc_url, key, checksum(wallet_address, "--wallet"), checksum(token, "--token"), _amount(amount)
+    )
+    typer.echo(
+        f"Success: sent\n\tamount: {amount}\n\ttoken: {token}\n\tto wallet: {wallet_address}\n\ttx: {result.tx_hash}"
+    )
+
+
+def withdraw(
+    private_key: PrivateKeyOption,
+    wallet_address: WalletOption,
+    amount: AmountOption,
+    token: TokenOption = ZERO_ADDRESS,
+    rpc_url: RpcUrlOption = DEFAULT_RPC_URL,
+) -> None:
+    """Withdraw unlocked funds from a wallet (owner only)."""
+    from infernet_kit.client import wallet
+
+    key = checked_private_key(private_key, "--private-key")
+    result = wallet.withdraw(
+        rpc_url, key, checksum(wallet_address, "--wallet"), checksum(token, "--token"), _amount(amount)
+    )
+    typer.echo(f"Success: withdrawal of amount: {amount}\n\ttoken: {token}\n\ttx: {result.tx_hash}")
+
+
+def _deployed(rpc_url: str, role: str) -> str:
+    """The address of a core contract from the local deployment file of the RPC's chain."""
+    from infernet_kit.client.onchain import local_deployment
+
+    return str(getattr(local_deployment(rpc_url), role))
+
+
 def register(app: typer.Typer) -> None:
     """Add the client verbs to `app`."""
     for name, command in (
@@ -396,5 +500,9 @@ def register(app: typer.Typer) -> None:
         ("results", results),
         ("ids", ids),
         ("sub", sub),
+        ("create-wallet", create_wallet),
+        ("approve", approve),
+        ("fund", fund),
+        ("withdraw", withdraw),
     ):
         app.command(name)(one_line_errors(command))

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
-from typing import Any
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from eth_abi.abi import decode, encode
+from pydantic import BaseModel, ValidationError
+from web3 import Web3
+from web3.contract import Contract
 
-from infernet_kit.chain.encoding import delegate_key
+from infernet_kit.chain.encoding import UINT32_MAX, ZERO_ADDRESS, delegate_key, unpack_pair
 from infernet_kit.client.chain_utils import RPC, Subscription
 from infernet_kit.config import ConfigError
+
+if TYPE_CHECKING:
+    from infernet_kit.chain.deploy import Deployment
 
 SUBSCRIPTION_PARAM_NAMES = (
     "owner",
@@ -66,3 +74,221 @@ async def wait_for_delegated_subscription(
         if time.monotonic() > deadline:
             raise TimeoutError(f"no subscription for owner {owner} nonce {nonce} on chain after {wait:g}s")
         await asyncio.sleep(poll)
+
+
+# -- the local deployment ----------------------------------------------------------------------------------------
+
+
+def local_deployment(rpc_url: str) -> Deployment:
+    """The deployment file (deployments/<chain id>.json) of the chain at `rpc_url`."""
+    from infernet_kit.chain.deploy import Deployment
+    from infernet_kit.chain.transactions import connect
+    from infernet_kit.client.wallet import reachable
+
+    with reachable(rpc_url):
+        chain_id = int(connect(rpc_url).eth.chain_id)
+    try:
+        return Deployment.load(chain_id)
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+# -- callbacks: a consumer asks the coordinator, a node delivers ------------------------------------------------
+
+TGI_CONSUMER = "TGICallbackConsumer"
+HF_CONSUMER = "HFCallbackConsumer"
+COORDINATOR = "EIP712Coordinator"
+
+
+class CallbackResult(BaseModel):
+    """One request-and-callback round trip: what was asked, what came back, and the two transactions."""
+
+    subscription_id: int
+    request_tx: str
+    delivery_tx: str
+    node: str
+    output: Any
+    raw_output: str
+
+
+def delivered_output(w3: Web3, coordinator: Contract, tx_hash: bytes | str) -> bytes:
+    """The `output` argument of the delivery transaction (`deliverCompute` or `deliverComputeDelegatee`)."""
+    tx = w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+    _, arguments = coordinator.decode_function_input(tx["input"])
+    return bytes(arguments["output"])
+
+
+def await_callback(
+    w3: Web3, coordinator: Contract, subscription_id: int, *, from_block: int, timeout: float
+) -> tuple[str, str, bytes]:
+    """Wait for the subscription's first delivery: (delivery tx hash, node address, raw output)."""
+    from infernet_kit.chain.watch import wait_for_fulfillments
+
+    event = wait_for_fulfillments(coordinator, subscription_id, from_block=from_block, timeout=timeout)[0]
+    raw, _processed = unpack_pair(delivered_output(w3, coordinator, event["transactionHash"]))
+    return event["transactionHash"].to_0x_hex(), str(event["args"]["node"]), raw
+
+
+def request_compute(
+    w3: Web3,
+    consumer: Contract,
+    function: str,
+    input_bytes: bytes,
+    coordinator: Contract,
+    *,
+    decode_output: Any,
+    timeout: float = 60.0,
+) -> CallbackResult:
+    """Call `consumer.<function>(input_bytes)`, wait for the node's delivery, decode its raw output."""
+    from infernet_kit.chain.transactions import transact
+    from infernet_kit.chain.watch import created_subscription_id
+
+    receipt = transact(getattr(consumer.functions, function)(input_bytes))
+    subscription_id = created_subscription_id(coordinator, receipt)
+    delivery_tx, node, raw = await_callback(
+        w3, coordinator, subscription_id, from_block=receipt["blockNumber"], timeout=timeout
+    )
+    return CallbackResult(
+        subscription_id=subscription_id,
+        request_tx=receipt["transactionHash"].to_0x_hex(),
+        delivery_tx=delivery_tx,
+        node=node,
+        output=decode_output(raw),
+        raw_output="0x" + raw.hex(),
+    )
+
+
+def tgi_input(prompt: str) -> bytes:
+    """The seed's on-chain TGI input: `encode(["string"], [prompt])`."""
+    return encode(["string"], [prompt])
+
+
+def decode_tgi_output(raw: bytes) -> str:
+    (text,) = decode(["string"], raw)
+    return str(text)
+
+
+def request_tgi_callback(
+    w3: Web3, deployment: Deployment, prompt: str, *, consumer: str | None = None, timeout: float = 60.0
+) -> CallbackResult:
+    """The seed's on-chain flow: `TGICallbackConsumer.chatWithLLM(encode(["string"], [prompt]))`."""
+    return request_compute(
+        w3,
+        deployment.contract(w3, TGI_CONSUMER, consumer),
+        "chatWithLLM",
+        tgi_input(prompt),
+        deployment.contract(w3, COORDINATOR),
+        decode_output=decode_tgi_output,
+        timeout=timeout,
+    )
+
+
+class HFTaskId(IntEnum):
+    """Hugging Face task ids of the HF inference client service (PROTOCOL.md 2.2)."""
+
+    UNSET = 0
+    TEXT_GENERATION = 1
+    TEXT_CLASSIFICATION = 2
+    TOKEN_CLASSIFICATION = 3
+    SUMMARIZATION = 4
+
+
+HF_SCORE_SCALE = 10**6
+
+
+def hf_input(task: HFTaskId, prompt: str, model: str = "") -> bytes:
+    """The seed's on-chain HF input: `encode(["uint8", "string", "string"], [task, model, prompt])`."""
+    return encode(["uint8", "string", "string"], [int(task), model, prompt])
+
+
+def decode_hf_output(task: HFTaskId, raw: bytes) -> Any:
+    """A task's on-chain output, scores scaled back from 1e6 integers."""
+    if task in (HFTaskId.TEXT_GENERATION, HFTaskId.SUMMARIZATION):
+        (text,) = decode(["string"], raw)
+        return str(text) if task is HFTaskId.TEXT_GENERATION else {"summary_text": str(text)}
+    names, scores = decode(["string[]", "uint256[]"], raw)
+    key = "label" if task is HFTaskId.TEXT_CLASSIFICATION else "entity_group"
+    return [{key: str(name), "score": score / HF_SCORE_SCALE} for name, score in zip(names, scores, strict=True)]
+
+
+def request_hf_callback(
+    w3: Web3,
+    deployment: Deployment,
+    task: HFTaskId,
+    prompt: str,
+    *,
+    model: str = "",
+    consumer: str | None = None,
+    function: str = "requestTask",
+    timeout: float = 60.0,
+) -> CallbackResult:
+    """One HF task on chain through `HFCallbackConsumer`, decoded."""
+    return request_compute(
+        w3,
+        deployment.contract(w3, HF_CONSUMER, consumer),
+        function,
+        hf_input(task, prompt, model),
+        deployment.contract(w3, COORDINATOR),
+        decode_output=lambda raw: decode_hf_output(task, raw),
+        timeout=timeout,
+    )
+
+
+# -- delegated subscriptions: signed off chain, created on chain by the node ------------------------------------
+
+
+class DelegatedResult(BaseModel):
+    subscription_id: int
+    owner: str
+    nonce: int
+    expiry: int
+
+
+async def create_delegated_subscription(
+    node_url: str,
+    rpc: RPC,
+    coordinator: str,
+    *,
+    owner: str,
+    private_key: str,
+    containers: list[str],
+    data: dict[str, Any],
+    nonce: int | None = None,
+    expiry_in: int = 300,
+    period: int = 0,
+    frequency: int = 1,
+    redundancy: int = 1,
+    wait: float = 30.0,
+) -> DelegatedResult:
+    """The seeds' delegated flow: sign a subscription for `owner` (a Delegator), hand it to the node,
+    and return once the coordinator has created it."""
+    from infernet_kit.client.node import NodeClient
+
+    latest = await rpc.reachable(rpc.web3.eth.get_block("latest"))
+    now = int(latest["timestamp"])
+    nonce = random.randint(0, UINT32_MAX) if nonce is None else nonce
+    sub = Subscription(
+        owner=owner,
+        active_at=now,
+        period=period,
+        frequency=frequency,
+        redundancy=redundancy,
+        containers=containers,
+        lazy=False,
+        verifier=ZERO_ADDRESS,
+        payment_amount=0,
+        payment_token=ZERO_ADDRESS,
+        wallet=ZERO_ADDRESS,
+    )
+    async with NodeClient(node_url) as client:
+        await client.request_delegated_subscription(
+            sub=sub,
+            rpc=rpc,
+            coordinator_address=coordinator,
+            expiry=now + expiry_in,
+            nonce=nonce,
+            private_key=private_key,
+            data=data,
+        )
+    subscription_id = await wait_for_delegated_subscription(rpc, coordinator, owner=sub.owner, nonce=nonce, wait=wait)
+    return DelegatedResult(subscription_id=subscription_id, owner=sub.owner, nonce=nonce, expiry=now + expiry_in)

@@ -1,0 +1,266 @@
+"""The bodies of scripts/request_callback.py, create_delegated_subscription.py and request_hf.py.
+
+Each takes the RPC URL, keys and addresses from flags or the environment and defaults to the local
+stack: anvil's development accounts and the addresses in deployments/<chain id>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+DEFAULT_NODE_URL = "http://127.0.0.1:4000"
+SEED_PROMPT = "Is the sky blue during a clear day?"
+
+
+def _parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--rpc-url",
+        "--rpc_url",
+        default=os.environ.get("RPC_URL") or os.environ.get("INFERNET_RPC_URL") or DEFAULT_RPC_URL,
+        help="JSON-RPC URL (env RPC_URL; default %(default)s)",
+    )
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the delivery")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    return parser
+
+
+def _key(flag_value: str | None, env: str, default_account: int) -> str:
+    """A private key from the flag, else the environment, else anvil's development account."""
+    from infernet_kit.client.cli import UserError, checked_private_key
+    from infernet_kit.devstack.accounts import dev_account
+
+    if flag_value:
+        return checked_private_key(flag_value, "--private-key")
+    if value := os.environ.get(env):
+        return checked_private_key(value, f"environment variable {env}")
+    if flag_value == "":
+        raise UserError("empty private key")
+    return "0x" + bytes(dev_account(default_account).key).hex()
+
+
+def _run(
+    body: Callable[[argparse.Namespace], dict[str, Any]], parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> int:
+    """Run a script body; print its result, or one `Error:` line and exit 1."""
+    from infernet_kit.chain.transactions import TransactionReverted
+    from infernet_kit.chain.watch import CallbackTimeout
+    from infernet_kit.client.cli import UserError, describe_api_error
+    from infernet_kit.client.errors import APIError, NodeUnreachableError, RpcUnreachableError
+    from infernet_kit.config import ConfigError
+
+    args = parser.parse_args(argv)
+    try:
+        result = body(args)
+    except (UserError, ConfigError, RpcUnreachableError, NodeUnreachableError, TransactionReverted) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    except APIError as exc:
+        print(f"Error: {describe_api_error(exc)}", file=sys.stderr)
+        return 1
+    except (CallbackTimeout, TimeoutError) as exc:
+        print(f"Error: {exc} (is a node serving this chain?)", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value if isinstance(value, str | int) else json.dumps(value)}")
+    return 0
+
+
+def _w3_and_deployment(rpc_url: str, private_key: str) -> tuple[Any, Any]:
+    from infernet_kit.chain.transactions import connect
+    from infernet_kit.client.onchain import local_deployment
+    from infernet_kit.client.wallet import reachable
+
+    deployment = local_deployment(rpc_url)
+    with reachable(rpc_url):
+        return connect(rpc_url, private_key), deployment
+
+
+def request_callback(argv: Sequence[str] | None = None) -> int:
+    """scripts/request_callback.py: the seed's chatWithLLM round trip."""
+    parser = _parser(
+        "Call TGICallbackConsumer.chatWithLLM with the seed's encoded input, wait for the node's callback, "
+        "print the decoded answer, the subscription id and both transaction hashes."
+    )
+    parser.add_argument("--prompt", default=SEED_PROMPT, help="prompt (default: the seed's)")
+    parser.add_argument(
+        "--consumer",
+        default=os.environ.get("CONSUMER_ADDRESS"),
+        help="consumer address (env CONSUMER_ADDRESS; default: deployed TGICallbackConsumer)",
+    )
+    parser.add_argument("--private-key", default=None, help="caller's key (env PRIVATE_KEY; default: anvil account #0)")
+
+    def body(args: argparse.Namespace) -> dict[str, Any]:
+        from infernet_kit.client.onchain import request_tgi_callback
+        from infernet_kit.client.wallet import reachable
+        from infernet_kit.devstack.accounts import USER
+
+        w3, deployment = _w3_and_deployment(args.rpc_url, _key(args.private_key, "PRIVATE_KEY", USER))
+        with reachable(args.rpc_url):
+            result = request_tgi_callback(w3, deployment, args.prompt, consumer=args.consumer, timeout=args.timeout)
+        return {
+            "answer": result.output,
+            "subscription_id": result.subscription_id,
+            "request_tx": result.request_tx,
+            "delivery_tx": result.delivery_tx,
+            "node": result.node,
+        }
+
+    return _run(body, parser, argv)
+
+
+def request_hf(argv: Sequence[str] | None = None) -> int:
+    """scripts/request_hf.py: each HF task on chain through HFCallbackConsumer, decoded."""
+    from infernet_kit.client.onchain import HFTaskId
+
+    tasks = {task.name.lower(): task for task in HFTaskId if task is not HFTaskId.UNSET}
+    parser = _parser("Run Hugging Face tasks on chain through HFCallbackConsumer and print each decoded answer.")
+    parser.add_argument(
+        "--task", action="append", choices=sorted(tasks), help="task to run (repeatable; default: all four)"
+    )
+    parser.add_argument("--prompt", default=None, help="prompt/text for every task (default: one per task)")
+    parser.add_argument("--model", default="", help="model id ('' = the service's default model)")
+    parser.add_argument(
+        "--consumer",
+        default=os.environ.get("CONSUMER_ADDRESS"),
+        help="consumer address (env CONSUMER_ADDRESS; default: deployed HFCallbackConsumer)",
+    )
+    parser.add_argument("--private-key", default=None, help="caller's key (env PRIVATE_KEY; default: anvil account #0)")
+    defaults = {
+        HFTaskId.TEXT_GENERATION: SEED_PROMPT,
+        HFTaskId.TEXT_CLASSIFICATION: "I love this kit, it works offline!",
+        HFTaskId.TOKEN_CLASSIFICATION: "My name is Sarah and I live in London.",
+        HFTaskId.SUMMARIZATION: "The tower is 324 metres tall, about the same height as an 81-storey building, "
+        "and the tallest structure in Paris. Its base is square, measuring 125 metres on each side.",
+    }
+
+    def body(args: argparse.Namespace) -> dict[str, Any]:
+        from infernet_kit.client.onchain import request_hf_callback
+        from infernet_kit.client.wallet import reachable
+        from infernet_kit.devstack.accounts import USER
+
+        w3, deployment = _w3_and_deployment(args.rpc_url, _key(args.private_key, "PRIVATE_KEY", USER))
+        selected = [tasks[name] for name in args.task] if args.task else list(defaults)
+        answers: dict[str, Any] = {}
+        with reachable(args.rpc_url):
+            for task in selected:
+                result = request_hf_callback(
+                    w3,
+                    deployment,
+                    task,
+                    args.prompt or defaults[task],
+                    model=args.model,
+                    consumer=args.consumer,
+                    timeout=args.timeout,
+                )
+                answers[task.name.lower()] = {
+                    "output": result.output,
+                    "subscription_id": result.subscription_id,
+                    "request_tx": result.request_tx,
+                    "delivery_tx": result.delivery_tx,
+                }
+        return answers
+
+    return _run(body, parser, argv)
+
+
+def create_delegated_subscription(argv: Sequence[str] | None = None) -> int:
+    """scripts/create_delegated_subscription.py: the seeds' delegated flow."""
+    parser = _parser(
+        "Sign a delegated subscription for a Delegator consumer (EIP-712), send it to the node, and print the "
+        "subscription id once the coordinator has created it (and, with --wait-delivery, the delivered answer)."
+    )
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("INFERNET_NODE_URL") or DEFAULT_NODE_URL,
+        help="node URL (env INFERNET_NODE_URL; default %(default)s)",
+    )
+    parser.add_argument(
+        "--owner",
+        default=os.environ.get("OWNER_ADDRESS"),
+        help="subscription owner, a Delegator contract (env OWNER_ADDRESS; default: deployed DelegateConsumer)",
+    )
+    parser.add_argument(
+        "--coordinator",
+        default=os.environ.get("COORDINATOR_ADDRESS"),
+        help="coordinator (env COORDINATOR_ADDRESS; default: from the deployment)",
+    )
+    parser.add_argument(
+        "--private-key",
+        default=None,
+        help="the owner's signer key (env SIGNER_KEY; default: anvil account #2, the deployer)",
+    )
+    parser.add_argument("--containers", default="tgi_client_inference_service", help="comma-separated container ids")
+    parser.add_argument("--input", default=json.dumps({"text": SEED_PROMPT}), help="job input as JSON text")
+    parser.add_argument("--nonce", type=int, default=None, help="signer nonce (default: random, as the seeds do)")
+    parser.add_argument(
+        "--wait-delivery", action="store_true", help="also wait for the delivery and decode a TGI answer"
+    )
+
+    def body(args: argparse.Namespace) -> dict[str, Any]:
+        from infernet_kit.client.chain_utils import RPC
+        from infernet_kit.client.cli import UserError, checksum
+        from infernet_kit.client.onchain import (
+            COORDINATOR,
+            await_callback,
+            create_delegated_subscription,
+            decode_tgi_output,
+            local_deployment,
+        )
+        from infernet_kit.config import parse_json
+        from infernet_kit.devstack.accounts import DEPLOYER
+
+        key = _key(args.private_key, "SIGNER_KEY", DEPLOYER)
+        data = parse_json(args.input, source="--input")
+        if not isinstance(data, dict):
+            raise UserError("--input must be a JSON object")
+        deployment = None if args.owner and args.coordinator else local_deployment(args.rpc_url)
+        owner = checksum(args.owner, "--owner") if args.owner else deployment.consumers["DelegateConsumer"]  # type: ignore[union-attr]
+        coordinator = checksum(args.coordinator, "--coordinator") if args.coordinator else deployment.coordinator  # type: ignore[union-attr]
+        rpc = RPC(args.rpc_url)
+        start_block = asyncio.run(rpc.reachable(rpc.web3.eth.block_number))
+        created = asyncio.run(
+            create_delegated_subscription(
+                args.url,
+                rpc,
+                coordinator,
+                owner=owner,
+                private_key=key,
+                containers=[c.strip() for c in args.containers.split(",") if c.strip()],
+                data=data,
+                nonce=args.nonce,
+                wait=args.timeout,
+            )
+        )
+        result: dict[str, Any] = {
+            "subscription_id": created.subscription_id,
+            "owner": created.owner,
+            "nonce": created.nonce,
+        }
+        if args.wait_delivery:
+            from eth_utils.address import to_checksum_address
+
+            from infernet_kit.chain.artifacts import load_artifact
+            from infernet_kit.chain.transactions import connect
+            from infernet_kit.client.wallet import reachable
+
+            with reachable(args.rpc_url):
+                w3 = connect(args.rpc_url)
+                contract = w3.eth.contract(address=to_checksum_address(coordinator), abi=load_artifact(COORDINATOR).abi)
+                delivery_tx, node, raw = await_callback(
+                    w3, contract, created.subscription_id, from_block=start_block, timeout=args.timeout
+                )
+            result.update(delivery_tx=delivery_tx, node=node, answer=decode_tgi_output(raw))
+        return result
+
+    return _run(body, parser, argv)
