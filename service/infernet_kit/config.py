@@ -19,7 +19,9 @@ class ConfigError(ValueError):
 
 def strip_json_extras(text: str) -> str:
     """Drop `//` and `/* */` comments and trailing commas, leaving strings untouched."""
-    return _JSON_TOKENS.sub(lambda m: m.group(0) if m.group(0).startswith('"') else "", text)
+    keep_strings = lambda m: m.group(0) if m.group(0).startswith('"') else ""  # noqa: E731
+    # Twice: a trailing comma followed by a comment (`"a": 1, // note` then `}`) is seen only once the comment is gone.
+    return _JSON_TOKENS.sub(keep_strings, _JSON_TOKENS.sub(keep_strings, text))
 
 
 def parse_json(text: str, *, source: str) -> Any:

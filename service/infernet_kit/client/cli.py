@@ -246,10 +246,9 @@ def job(
     requires_proof: Annotated[bool, typer.Option("--requires-proof", help="Ask the container for a proof.")] = False,
 ) -> None:
     """Request a job: prints the job id, or with --sync the job's output."""
-    from infernet_kit.client.node import NodeClient
-
     names = split_containers(containers)
     data = read_object(input, "input file")
+    from infernet_kit.client.node import NodeClient
 
     async def work() -> Any:
         async with NodeClient(url) as client:

@@ -1,0 +1,57 @@
+"""Helpers for the client tests: run the real `infernet-kit` CLI in a child process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from infernet_kit.devstack.processes import kit_command
+
+# The seeds' files, as printed (comments and trailing commas included).
+SEED_PARAMS = """{
+    "owner": "%(owner)s", // Subscription Owner
+    "active_at": 0, // Instantly active
+    "period": 3, // 3 seconds between intervals
+    "frequency": 2, // Process 2 times
+    "redundancy": 2, // 2 nodes respond each time
+    "containers": ["%(container)s"], // comma-separated list of containers
+    "lazy": false,
+    "verifier": "0x0000000000000000000000000000000000000000",
+    "payment_amount": 0,
+    "payment_token": "0x0000000000000000000000000000000000000000",
+    "wallet": "0x0000000000000000000000000000000000000000",
+}
+"""
+SEED_TGI_INPUT = '{\n    "text": "Is the sky blue during a clear day?"\n}\n'
+SEED_HF_INPUT = """{
+    "task_id": 1,
+    "prompt": "Is the sky blue during a clear day?",
+    "model": "Qwen/Qwen2.5-72B-Instruct"
+}
+"""
+
+
+CliRunner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> CliRunner:
+    """Run `infernet-kit <args>` in `tmp_path`; returns the finished process (text output)."""
+
+    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        environment = {k: v for k, v in os.environ.items() if k not in {"PRIVATE_KEY", "INFERNET_NODE_URL", "RPC_URL"}}
+        return subprocess.run(
+            kit_command(*args),
+            cwd=tmp_path,
+            env={**environment, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    return run
