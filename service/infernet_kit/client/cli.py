@@ -348,26 +348,13 @@ def sub(
 
     async def work() -> int | None:
         from infernet_kit.client.chain_utils import RPC
-        from infernet_kit.client.node import NodeClient
-        from infernet_kit.client.onchain import subscription_from_params, wait_for_delegated_subscription
+        from infernet_kit.client.onchain import submit_delegated_subscription, subscription_from_params
 
         subscription = subscription_from_params(sub_params, params)
-        rpc = RPC(rpc_url)
-        chain_id = await rpc.get_chain_id()
-        async with NodeClient(url) as client:
-            await client.request_delegated_subscription(
-                sub=subscription,
-                rpc=rpc,
-                coordinator_address=coordinator,
-                expiry=expiry,
-                nonce=nonce,
-                private_key=private_key,
-                data=data,
-                chain_id=chain_id,
-            )
-        if wait <= 0:
-            return None
-        return await wait_for_delegated_subscription(rpc, coordinator, owner=subscription.owner, nonce=nonce, wait=wait)
+        return await submit_delegated_subscription(
+            url, RPC(rpc_url), coordinator, subscription,
+            private_key=private_key, data=data, nonce=nonce, expiry=expiry, wait=wait,
+        )  # fmt: skip
 
     subscription_id = run(work())
     typer.echo("Success: Subscription created.")
@@ -393,6 +380,12 @@ def _amount(amount: str) -> int:
         return parse_amount(amount)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+
+
+def _wallet_args(private_key: str, wallet_address: str, token: str, amount: str) -> tuple[str, str, str, int]:
+    """The checked (key, wallet, token, wei) of a wallet verb; errors name the flag, never the key."""
+    key = checked_private_key(private_key, "--private-key")
+    return key, checksum(wallet_address, "--wallet"), checksum(token, "--token"), _amount(amount)
 
 
 def create_wallet(
@@ -430,15 +423,8 @@ def approve(
     """Approve a spender (a consumer contract) to pay from the wallet."""
     from infernet_kit.client import wallet
 
-    key = checked_private_key(private_key, "--private-key")
-    result = wallet.approve(
-        rpc_url,
-        key,
-        checksum(wallet_address, "--wallet"),
-        checksum(spender, "--spender"),
-        checksum(token, "--token"),
-        _amount(amount),
-    )
+    key, target, token_address, wei = _wallet_args(private_key, wallet_address, token, amount)
+    result = wallet.approve(rpc_url, key, target, checksum(spender, "--spender"), token_address, wei)
     typer.echo(
         f"Success: approved spender: {spender} for\n\tamount: {amount}\n\ttoken: {token}\n\ttx: {result.tx_hash}"
     )
@@ -454,10 +440,7 @@ def fund(
     """Fund a wallet with ETH or tokens."""
     from infernet_kit.client import wallet
 
-    key = checked_private_key(private_key, "--private-key")
-    result = wallet.fund(
-        rpc_url, key, checksum(wallet_address, "--wallet"), checksum(token, "--token"), _amount(amount)
-    )
+    result = wallet.fund(rpc_url, *_wallet_args(private_key, wallet_address, token, amount))
     typer.echo(
         f"Success: sent\n\tamount: {amount}\n\ttoken: {token}\n\tto wallet: {wallet_address}\n\ttx: {result.tx_hash}"
     )
@@ -473,10 +456,7 @@ def withdraw(
     """Withdraw unlocked funds from a wallet (owner only)."""
     from infernet_kit.client import wallet
 
-    key = checked_private_key(private_key, "--private-key")
-    result = wallet.withdraw(
-        rpc_url, key, checksum(wallet_address, "--wallet"), checksum(token, "--token"), _amount(amount)
-    )
+    result = wallet.withdraw(rpc_url, *_wallet_args(private_key, wallet_address, token, amount))
     typer.echo(f"Success: withdrawal of amount: {amount}\n\ttoken: {token}\n\ttx: {result.tx_hash}")
 
 

@@ -262,8 +262,6 @@ async def create_delegated_subscription(
 ) -> DelegatedResult:
     """The seeds' delegated flow: sign a subscription for `owner` (a Delegator), hand it to the node,
     and return once the coordinator has created it."""
-    from infernet_kit.client.node import NodeClient
-
     latest = await rpc.reachable(rpc.web3.eth.get_block("latest"))
     now = int(latest["timestamp"])
     nonce = random.randint(0, UINT32_MAX) if nonce is None else nonce
@@ -280,15 +278,46 @@ async def create_delegated_subscription(
         payment_token=ZERO_ADDRESS,
         wallet=ZERO_ADDRESS,
     )
+    subscription_id = await submit_delegated_subscription(
+        node_url,
+        rpc,
+        coordinator,
+        sub,
+        private_key=private_key,
+        data=data,
+        nonce=nonce,
+        expiry=now + expiry_in,
+        wait=wait,
+    )
+    assert subscription_id is not None  # wait > 0 always waits for the id
+    return DelegatedResult(subscription_id=subscription_id, owner=sub.owner, nonce=nonce, expiry=now + expiry_in)
+
+
+async def submit_delegated_subscription(
+    node_url: str,
+    rpc: RPC,
+    coordinator: str,
+    sub: Subscription,
+    *,
+    private_key: str,
+    data: dict[str, Any],
+    nonce: int,
+    expiry: int,
+    wait: float = 0.0,
+) -> int | None:
+    """Sign `sub` and send it to the node; with `wait` > 0, return its on-chain id once created."""
+    from infernet_kit.client.node import NodeClient
+
     async with NodeClient(node_url) as client:
         await client.request_delegated_subscription(
             sub=sub,
             rpc=rpc,
             coordinator_address=coordinator,
-            expiry=now + expiry_in,
+            expiry=expiry,
             nonce=nonce,
             private_key=private_key,
             data=data,
         )
-    subscription_id = await wait_for_delegated_subscription(rpc, coordinator, owner=sub.owner, nonce=nonce, wait=wait)
-    return DelegatedResult(subscription_id=subscription_id, owner=sub.owner, nonce=nonce, expiry=now + expiry_in)
+    if wait <= 0:
+        return None
+    return await wait_for_delegated_subscription(rpc, coordinator, owner=sub.owner, nonce=nonce, wait=wait)
