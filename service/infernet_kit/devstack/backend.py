@@ -1,0 +1,304 @@
+"""The offline stand-in for a TGI server and the Hugging Face inference API (`infernet-kit backend`).
+
+One raw ASGI app (no framework: it is the baseline of the services benchmark, so it stays lean) serving:
+
+- TGI: `POST /` (the route `AsyncInferenceClient` calls when given a server URL; `"stream": true` in the
+  body switches to server-sent events), `POST /generate`, `POST /generate_stream` (SSE, one event per token
+  with `token.text`, the last one carrying `generated_text`), `GET /info`, `GET /health`.
+- HF inference: `POST /models/{model_id}` (the hf-inference route for every task but feature
+  extraction). The route does not name the task, so it is read from the body the client sends:
+  a `stream` key or `parameters.max_new_tokens` means text generation; `parameters.aggregation_strategy`
+  token classification; `parameters.generate_parameters`, `truncation` or `clean_up_tokenization_spaces`
+  summarization; anything else text classification.
+- Control (tests): `POST /_control/faults` `{"fail_next": N, "status": 503, "error": "msg", "error_type": null,
+  "latency_ms": 0}` fails the next N inference requests and/or delays every inference request;
+  `GET /_control/stats` gives `{"requests": n, "failed": n, "by_path": {...}}`; `POST /_control/reset`
+  clears faults and counters.
+
+Answers come from `infernet_kit.devstack.fake_models` (pure functions tests import too). State lives in the
+process, so run it with one worker (the default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic_core import from_json, to_json
+
+from infernet_kit.devstack import fake_models
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MODEL_ID = "infernet-kit/dev-backend"
+MAX_BODY = 4 * 1024 * 1024
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+
+
+class BackendRequestError(Exception):
+    """A request the fake model rejects, answered like TGI does: `{"error", "error_type"}`."""
+
+    def __init__(self, status: int, message: str, error_type: str = "validation") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error_type = error_type
+
+
+@dataclass
+class Faults:
+    """Faults injected through the control endpoint."""
+
+    fail_next: int = 0
+    status: int = 503
+    error: str = "injected fault"
+    error_type: str | None = None
+    latency_ms: float = 0.0
+
+
+@dataclass
+class BackendState:
+    faults: Faults = field(default_factory=Faults)
+    requests: int = 0
+    failed: int = 0
+    by_path: Counter[str] = field(default_factory=Counter)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BackendRequestError(400, "client disconnected")
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise BackendRequestError(413, "request body too large")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _send_json(send: Send, status: int, payload: Any) -> None:
+    body = to_json(payload)
+    await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = from_json(body) if body else None
+    except ValueError as exc:
+        raise BackendRequestError(422, f"body is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise BackendRequestError(422, "body must be a JSON object")
+    return payload
+
+
+def _text_input(payload: dict[str, Any]) -> str:
+    inputs = payload.get("inputs")
+    if not isinstance(inputs, str):
+        raise BackendRequestError(422, "`inputs` must be a string")
+    return inputs
+
+
+def _parameters(payload: dict[str, Any]) -> dict[str, Any]:
+    parameters = payload.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise BackendRequestError(422, "`parameters` must be an object")
+    return parameters
+
+
+def _optional_int(parameters: dict[str, Any], name: str) -> int | None:
+    value = parameters.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BackendRequestError(422, f"`{name}` must be an integer")
+    return value
+
+
+def _tokens(payload: dict[str, Any], model: str) -> list[str]:
+    parameters = _parameters(payload)
+    tokens = fake_models.generate_tokens(_text_input(payload), _optional_int(parameters, "max_new_tokens"), model)
+    return tokens
+
+
+def _generated_text(payload: dict[str, Any], model: str) -> str:
+    parameters = _parameters(payload)
+    return fake_models.generate(
+        _text_input(payload),
+        _optional_int(parameters, "max_new_tokens"),
+        model,
+        return_full_text=bool(parameters.get("return_full_text")),
+    )
+
+
+async def _send_token_stream(send: Send, tokens: list[str]) -> None:
+    """TGI's server-sent events: one `data:` event per token, the last one with the whole text."""
+    await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+    for index, text in enumerate(tokens, start=1):
+        event = {
+            "index": index,
+            "token": {"id": index, "text": text, "logprob": 0.0, "special": False},
+            "generated_text": "".join(tokens) if index == len(tokens) else None,
+            "details": None,
+        }
+        await send({"type": "http.response.body", "body": b"data:" + to_json(event) + b"\n\n", "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def hf_task_of(payload: dict[str, Any]) -> str:
+    """Which task an hf-inference body is for (the route does not say; see the module docstring)."""
+    parameters = _parameters(payload)
+    if "stream" in payload or "max_new_tokens" in parameters:
+        return "text-generation"
+    if "aggregation_strategy" in parameters:
+        return "token-classification"
+    if {"generate_parameters", "truncation", "clean_up_tokenization_spaces"} & parameters.keys():
+        return "summarization"
+    return "text-classification"
+
+
+def _summary_length(parameters: dict[str, Any]) -> int | None:
+    generate_parameters = parameters.get("generate_parameters") or {}
+    if not isinstance(generate_parameters, dict):
+        raise BackendRequestError(422, "`generate_parameters` must be an object")
+    return _optional_int(generate_parameters, "max_length")
+
+
+class DevBackend:
+    """The ASGI app; one instance per process holds the fault and counter state."""
+
+    def __init__(self) -> None:
+        self.state = BackendState()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        method: str = scope["method"]
+        path: str = scope["path"]
+        try:
+            if path.startswith("/_control/"):
+                await self._control(method, path, receive, send)
+            elif method == "GET":
+                await self._get(path, send)
+            elif method == "POST" and (path in ("/", "/generate", "/generate_stream") or path.startswith("/models/")):
+                await self._inference(path, receive, send)
+            else:
+                await _send_json(send, 404, {"error": f"no route {method} {path}", "error_type": "not_found"})
+        except BackendRequestError as exc:
+            await _send_json(send, exc.status, {"error": exc.message, "error_type": exc.error_type})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _get(self, path: str, send: Send) -> None:
+        if path == "/health":
+            await _send_json(send, 200, {})
+        elif path == "/info":
+            await _send_json(
+                send,
+                200,
+                {
+                    "model_id": MODEL_ID,
+                    "model_dtype": "none",
+                    "model_device_type": "cpu",
+                    "max_input_tokens": 4096,
+                    "max_total_tokens": 8192,
+                    "version": "dev",
+                    "router": "infernet-kit-dev-backend",
+                },
+            )
+        else:
+            await _send_json(send, 404, {"error": f"no route GET {path}", "error_type": "not_found"})
+
+    async def _inference(self, path: str, receive: Receive, send: Send) -> None:
+        state = self.state
+        body = await _read_body(receive)
+        state.requests += 1
+        state.by_path[path] += 1
+        faults = state.faults
+        if faults.latency_ms > 0:
+            await asyncio.sleep(faults.latency_ms / 1000)
+        if faults.fail_next > 0:
+            faults.fail_next -= 1
+            state.failed += 1
+            error: dict[str, Any] = {"error": faults.error}
+            if faults.error_type is not None:
+                error["error_type"] = faults.error_type
+            await _send_json(send, faults.status, error)
+            return
+        payload = _json_object(body)
+        if path.startswith("/models/"):
+            await self._hf(path.removeprefix("/models/"), payload, send)
+        elif path == "/generate_stream" or (path == "/" and payload.get("stream") is True):
+            await _send_token_stream(send, _tokens(payload, ""))
+        elif path == "/generate":
+            await _send_json(send, 200, {"generated_text": _generated_text(payload, "")})
+        else:
+            await _send_json(send, 200, [{"generated_text": _generated_text(payload, "")}])
+
+    async def _hf(self, model: str, payload: dict[str, Any], send: Send) -> None:
+        task = hf_task_of(payload)
+        if task == "text-generation":
+            if payload.get("stream") is True:
+                await _send_token_stream(send, _tokens(payload, model))
+            else:
+                await _send_json(send, 200, [{"generated_text": _generated_text(payload, model)}])
+            return
+        text = _text_input(payload)
+        if task == "token-classification":
+            await _send_json(send, 200, fake_models.token_classify(text))
+        elif task == "summarization":
+            summary = fake_models.summarize(text, _summary_length(_parameters(payload)))
+            await _send_json(send, 200, [summary])
+        else:
+            await _send_json(send, 200, [fake_models.classify(text)])
+
+    async def _control(self, method: str, path: str, receive: Receive, send: Send) -> None:
+        state = self.state
+        if method == "GET" and path == "/_control/stats":
+            await _send_json(
+                send, 200, {"requests": state.requests, "failed": state.failed, "by_path": dict(state.by_path)}
+            )
+        elif method == "POST" and path == "/_control/reset":
+            self.state = BackendState()
+            await _send_json(send, 200, {})
+        elif method == "POST" and path == "/_control/faults":
+            payload = _json_object(await _read_body(receive))
+            try:
+                state.faults = Faults(
+                    fail_next=int(payload.get("fail_next", 0)),
+                    status=int(payload.get("status", 503)),
+                    error=str(payload.get("error", "injected fault")),
+                    error_type=payload.get("error_type"),
+                    latency_ms=float(payload.get("latency_ms", 0.0)),
+                )
+            except (TypeError, ValueError) as exc:
+                raise BackendRequestError(400, f"bad fault spec: {exc}") from exc
+            await _send_json(send, 200, {})
+        else:
+            await _send_json(send, 404, {"error": f"no route {method} {path}", "error_type": "not_found"})
+
+
+def create_app() -> DevBackend:
+    """A fresh dev backend (its own fault and counter state)."""
+    return DevBackend()
