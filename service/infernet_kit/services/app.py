@@ -1,0 +1,193 @@
+"""The ASGI app shared by both services: routing, body limits, request parsing and the error model.
+
+A raw ASGI app rather than a framework: the container protocol has three routes, and each request's
+overhead goes straight into the node's job latency (PROTOCOL.md section 5).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any, Protocol
+from urllib.parse import parse_qs
+
+from pydantic import ValidationError
+from pydantic_core import to_json
+
+from infernet_kit.protocol import JobLocation, ServiceRequest, ServiceResources
+from infernet_kit.services.errors import ServiceFailure, bad_request, describe_validation
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+log = logging.getLogger("infernet_kit.services")
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_STREAM_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-cache")]
+
+
+class InferenceService(Protocol):
+    """What a service plugs into the app: its description and how it answers requests."""
+
+    service_id: str
+    max_body_bytes: int
+    proofs_message: str
+
+    def resources(self) -> ServiceResources: ...
+
+    async def supports_model(self, model_id: str) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def answer(self, request: ServiceRequest) -> Any:
+        """The JSON answer for an off-chain or on-chain destination."""
+
+    async def open_stream(self, request: ServiceRequest) -> AsyncIterator[bytes]:
+        """The byte stream for a stream destination; failures before the first chunk raise here."""
+
+
+async def _send_json(send: Send, status: int, payload: Any) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+    await send({"type": "http.response.body", "body": to_json(payload)})
+
+
+async def _send_failure(send: Send, failure: ServiceFailure) -> None:
+    await _send_json(send, failure.status, failure.body().model_dump())
+
+
+async def read_body(receive: Receive, limit: int, content_length: int | None) -> bytes:
+    """The whole request body, refusing (413) anything over `limit` bytes before reading it all."""
+    if content_length is not None and content_length > limit:
+        raise ServiceFailure(413, "PayloadTooLarge", f"request body of {content_length} bytes exceeds {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ServiceFailure(499, "ClientDisconnected", "client disconnected before sending the body")
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise ServiceFailure(413, "PayloadTooLarge", f"request body exceeds {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def parse_service_request(body: bytes) -> ServiceRequest:
+    """The `POST /service_output` body as a `ServiceRequest`; 400 naming what is wrong otherwise."""
+    if not body.strip():
+        raise bad_request("request body is empty; expected a JSON object", "InvalidJSON")
+    try:
+        request = ServiceRequest.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if errors and errors[0]["type"] == "json_invalid":
+            raise bad_request(f"request body is not valid JSON: {errors[0]['msg']}", "InvalidJSON") from exc
+        if errors and errors[0]["type"] == "model_type":
+            raise bad_request("request body must be a JSON object", "InvalidRequest") from exc
+        raise bad_request(f"invalid request: {describe_validation(exc)}") from exc
+    if request.source == JobLocation.STREAM:
+        raise bad_request("source must be 0 (on-chain) or 1 (off-chain); 2 (stream) is a destination only")
+    return request
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class ServiceApp:
+    """ASGI app around one `InferenceService`: `GET /`, `GET /service-resources`, `POST /service_output`."""
+
+    def __init__(self, service: InferenceService) -> None:
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.service.start()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.service.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method: str = scope["method"]
+        path: str = scope["path"]
+        try:
+            if path == "/service_output":
+                if method != "POST":
+                    raise ServiceFailure(405, "MethodNotAllowed", f"{method} /service_output: use POST")
+                await self._service_output(scope, receive, send)
+            elif path == "/":
+                if method not in ("GET", "HEAD"):
+                    raise ServiceFailure(405, "MethodNotAllowed", f"{method} /: use GET")
+                await _send_json(send, 200, {"status": "ready", "service_id": self.service.service_id})
+            elif path == "/service-resources":
+                if method != "GET":
+                    raise ServiceFailure(405, "MethodNotAllowed", f"{method} /service-resources: use GET")
+                await self._resources(scope, send)
+            else:
+                raise ServiceFailure(404, "NotFound", f"no route {method} {path}")
+        except ServiceFailure as failure:
+            if failure.status >= 500:
+                log.warning("request failed status=%d name=%s: %s", failure.status, failure.name, failure.description)
+            await _send_failure(send, failure)
+        except Exception as exc:
+            log.exception("unexpected error on %s %s", method, path)
+            await _send_failure(send, ServiceFailure(500, "InternalError", f"{type(exc).__name__}: {exc}"))
+
+    async def _resources(self, scope: Scope, send: Send) -> None:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        if "model_id" in query:
+            model_id = query["model_id"][0]
+            await _send_json(send, 200, {"supported": await self.service.supports_model(model_id)})
+        else:
+            await _send_json(send, 200, self.service.resources().model_dump())
+
+    async def _service_output(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await read_body(receive, self.service.max_body_bytes, _content_length(scope))
+        request = parse_service_request(body)
+        if request.requires_proof:
+            raise bad_request(self.service.proofs_message, "ProofsNotSupported")
+        if request.destination == JobLocation.STREAM:
+            await self._stream(await self.service.open_stream(request), send)
+            return
+        await _send_json(send, 200, await self.service.answer(request))
+
+    async def _stream(self, chunks: AsyncIterator[bytes], send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": _STREAM_HEADERS})
+        try:
+            async for chunk in chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        except Exception as exc:
+            # Headers are out: the only honest signal left is an unfinished response (the server closes it).
+            log.warning("stream cut short: %s: %s", type(exc).__name__, exc)
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()

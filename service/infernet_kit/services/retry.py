@@ -1,0 +1,110 @@
+"""Retry policy of both services (PROTOCOL.md section 2.3), built on tenacity.
+
+`tries` total attempts; after a failed attempt wait `delay`, then `delay = delay * backoff + jitter`
+(a `[low, high]` jitter adds `uniform(low, high)`, a number is added as is), capped at `max_delay` when set.
+Only transient failures are retried: connection errors, timeouts, HTTP 429 and 5xx, TGI "overloaded".
+A request the backend rejected as invalid (other 4xx, TGI validation errors) fails at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import httpx2
+from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, OverloadedError, TextGenerationError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+T = TypeVar("T")
+
+
+class RetryParams(BaseModel):
+    """The `retry_params` object of the seeds, with the reference defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tries: int = Field(default=3, ge=1)
+    delay: float = Field(default=3.0, ge=0)
+    backoff: float = Field(default=2.0, ge=0)
+    max_delay: float | None = Field(default=None, ge=0)
+    jitter: float | tuple[float, float] = (0.5, 1.5)
+
+    @field_validator("jitter")
+    @classmethod
+    def _ordered(cls, value: float | tuple[float, float]) -> float | tuple[float, float]:
+        if isinstance(value, tuple) and value[0] > value[1]:
+            raise ValueError("jitter [low, high] needs low <= high")
+        return value
+
+    def delays(self) -> list[float]:
+        """The waits between attempts, in order (`tries - 1` of them); random jitter is drawn anew each call."""
+        waits: list[float] = []
+        delay = self.delay
+        for _ in range(self.tries - 1):
+            waits.append(delay)
+            jitter = random.uniform(*self.jitter) if isinstance(self.jitter, tuple) else self.jitter
+            delay = delay * self.backoff + jitter
+            if self.max_delay is not None:
+                delay = min(delay, self.max_delay)
+        return waits
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The backend's HTTP status behind an error, following `raise ... from` chains."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, HfHubHTTPError):
+            return int(seen.response.status_code)
+        seen = seen.__cause__
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether another attempt may succeed: connection trouble, timeouts, 429, 5xx, an overloaded server."""
+    if isinstance(exc, OverloadedError | InferenceTimeoutError | TimeoutError | asyncio.TimeoutError):
+        return True
+    status = http_status(exc)
+    if status is not None:
+        return status == 429 or status >= 500
+    if isinstance(exc, TextGenerationError):
+        return False
+    return isinstance(exc, httpx2.TransportError | ConnectionError)
+
+
+class _Wait:
+    """tenacity wait strategy replaying `RetryParams.delays()` for one call."""
+
+    def __init__(self, delays: list[float]) -> None:
+        self._delays = delays
+
+    def __call__(self, state: RetryCallState) -> float:
+        index = min(state.attempt_number - 1, len(self._delays) - 1)
+        return self._delays[index] if self._delays else 0.0
+
+
+class Attempts:
+    """How many attempts one call took (for logs and error messages)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+async def call_with_retries(
+    params: RetryParams, call: Callable[[], Awaitable[T]], attempts: Attempts | None = None
+) -> T:
+    """Run `call` under `params`; the last failure is raised as it is."""
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(params.tries),
+        wait=_Wait(params.delays()),
+        retry=retry_if_exception(is_transient),
+        reraise=True,
+    )
+    counter = attempts or Attempts()
+    async for attempt in retrying:
+        with attempt:
+            counter.count += 1
+            return await call()
+    raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover

@@ -1,0 +1,180 @@
+"""Environment configuration of the two services, read once at start; errors name the variable at fault.
+
+The seeds' `env` blocks work verbatim (values are JSON, read with `infernet_kit.config.env_json`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from infernet_kit.config import ConfigError, env_json
+from infernet_kit.services.errors import describe_validation
+from infernet_kit.services.generation import GenerationParams
+from infernet_kit.services.hf_tasks import TASK_NAMES
+from infernet_kit.services.retry import RetryParams
+
+MAX_BODY_ENV = "SERVICE_MAX_BODY_BYTES"
+DEFAULT_MAX_BODY = 1024 * 1024
+
+TGI_TOKEN_ENV = "TGI_INF_TOKEN"
+TGI_POSITIONAL_ENV = "TGI_INF_WORKFLOW_POSITIONAL_ARGS"
+TGI_KW_ENV = "TGI_INF_WORKFLOW_KW_ARGS"
+# Seed 002's individual retry settings, each overriding the matching field of `retry_params`.
+TGI_RETRY_ENV = {
+    "tries": "TGI_REQUEST_TRIES",
+    "delay": "TGI_REQUEST_DELAY",
+    "max_delay": "TGI_REQUEST_MAX_DELAY",
+    "backoff": "TGI_REQUEST_BACKOFF",
+    "jitter": "TGI_REQUEST_JITTER",
+}
+
+HF_TOKEN_ENV = "HF_INF_TOKEN"
+HF_ENDPOINT_ENV = "HF_INF_ENDPOINT"
+HF_TIMEOUT_ENV = "HF_INF_TIMEOUT"
+HF_RETRY_ENV = "HF_INF_RETRY_PARAMS"
+HF_MODELS_ENV = "HF_INF_DEFAULT_MODELS"
+HF_HUB_ENDPOINT = "https://router.huggingface.co/hf-inference"
+DEFAULT_TIMEOUT = 30.0
+
+
+class TGISettings(BaseModel):
+    """The TGI client service's configuration."""
+
+    model_config = ConfigDict(frozen=True)
+
+    server_url: str
+    timeout: float | None = DEFAULT_TIMEOUT
+    headers: dict[str, str] = Field(default_factory=dict)
+    cookies: dict[str, str] = Field(default_factory=dict)
+    token: str | None = None
+    generation: GenerationParams = Field(default_factory=GenerationParams)
+    retry: RetryParams = Field(default_factory=RetryParams)
+    max_body_bytes: int = DEFAULT_MAX_BODY
+
+
+class HFSettings(BaseModel):
+    """The HF inference client service's configuration."""
+
+    model_config = ConfigDict(frozen=True)
+
+    endpoint: str = HF_HUB_ENDPOINT
+    token: str | None = None
+    timeout: float | None = DEFAULT_TIMEOUT
+    retry: RetryParams = Field(default_factory=RetryParams)
+    default_models: dict[str, str] = Field(default_factory=dict)
+    max_body_bytes: int = DEFAULT_MAX_BODY
+
+
+def _env(environ: Mapping[str, str] | None) -> dict[str, str]:
+    return dict(os.environ if environ is None else environ)
+
+
+def _validated(model: type[BaseModel], value: Any, source: str) -> Any:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {describe_validation(exc)}") from exc
+
+
+def _url(value: Any, source: str) -> str:
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{source}: the server URL must be an http:// or https:// URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _timeout(value: Any, source: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{source}: the timeout must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _string_map(value: Any, source: str, what: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ConfigError(f"{source}: {what} must be an object of strings, got {value!r}")
+    return dict(value)
+
+
+def _token(env: Mapping[str, str], name: str) -> str | None:
+    token = env.get(name, "").strip()
+    return token or None
+
+
+def _max_body(env: Mapping[str, str]) -> int:
+    value = env_json(MAX_BODY_ENV, DEFAULT_MAX_BODY, environ=dict(env))
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+        raise ConfigError(f"environment variable {MAX_BODY_ENV}: must be an integer >= 1024, got {value!r}")
+    return value
+
+
+def load_tgi_settings(environ: Mapping[str, str] | None = None) -> TGISettings:
+    """Read `TGI_INF_*` and `TGI_REQUEST_*`; raise `ConfigError` naming the variable at fault."""
+    env = _env(environ)
+    source = f"environment variable {TGI_POSITIONAL_ENV}"
+    positional = env_json(TGI_POSITIONAL_ENV, None, environ=env)
+    if not isinstance(positional, list) or not positional:
+        raise ConfigError(
+            f"{source}: must be a JSON list [server_url, timeout, headers?, cookies?] (server URL missing)"
+        )
+    if len(positional) > 4:
+        raise ConfigError(f"{source}: takes at most 4 items [server_url, timeout, headers, cookies]")
+    server_url = _url(positional[0], source)
+    timeout = _timeout(positional[1], source) if len(positional) > 1 else DEFAULT_TIMEOUT
+    headers = _string_map(positional[2] if len(positional) > 2 else None, source, "headers (item 3)")
+    cookies = _string_map(positional[3] if len(positional) > 3 else None, source, "cookies (item 4)")
+
+    kw_source = f"environment variable {TGI_KW_ENV}"
+    kwargs = env_json(TGI_KW_ENV, {}, environ=env)
+    if not isinstance(kwargs, dict):
+        raise ConfigError(f"{kw_source}: must be a JSON object of generation parameters, got {kwargs!r}")
+    kwargs = dict(kwargs)
+    retry_values = kwargs.pop("retry_params", None) or {}
+    if not isinstance(retry_values, dict):
+        raise ConfigError(f"{kw_source}: retry_params must be an object, got {retry_values!r}")
+    generation = _validated(GenerationParams, kwargs, kw_source)
+    retry = _validated(RetryParams, retry_values, f"{kw_source} (retry_params)")
+    for field, name in TGI_RETRY_ENV.items():
+        value = env_json(name, None, environ=env)
+        if value is not None:
+            retry = _validated(RetryParams, {**retry.model_dump(), field: value}, f"environment variable {name}")
+    return TGISettings(
+        server_url=server_url,
+        timeout=timeout,
+        headers=headers,
+        cookies=cookies,
+        token=_token(env, TGI_TOKEN_ENV),
+        generation=generation,
+        retry=retry,
+        max_body_bytes=_max_body(env),
+    )
+
+
+def load_hf_settings(environ: Mapping[str, str] | None = None) -> HFSettings:
+    """Read `HF_INF_*`; raise `ConfigError` naming the variable at fault."""
+    env = _env(environ)
+    endpoint = HF_HUB_ENDPOINT
+    if env.get(HF_ENDPOINT_ENV, "").strip():
+        endpoint = _url(env[HF_ENDPOINT_ENV].strip(), f"environment variable {HF_ENDPOINT_ENV}")
+    timeout = _timeout(env_json(HF_TIMEOUT_ENV, DEFAULT_TIMEOUT, environ=env), f"environment variable {HF_TIMEOUT_ENV}")
+    retry_values = env_json(HF_RETRY_ENV, {}, environ=env)
+    retry = _validated(RetryParams, retry_values, f"environment variable {HF_RETRY_ENV}")
+    models_source = f"environment variable {HF_MODELS_ENV}"
+    models = _string_map(env_json(HF_MODELS_ENV, None, environ=env), models_source, "default models")
+    unknown = sorted(set(models) - set(TASK_NAMES.values()))
+    if unknown:
+        raise ConfigError(f"{models_source}: unknown task(s) {unknown}; known: {sorted(TASK_NAMES.values())}")
+    return HFSettings(
+        endpoint=endpoint,
+        token=_token(env, HF_TOKEN_ENV),
+        timeout=timeout,
+        retry=retry,
+        default_models=models,
+        max_body_bytes=_max_body(env),
+    )

@@ -1,0 +1,144 @@
+"""The TGI client inference service (PROTOCOL.md section 2.1): text generation on a TGI server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+from huggingface_hub import AsyncInferenceClient
+
+from infernet_kit.protocol import ComputeCapability, JobLocation, ServiceRequest, ServiceResources
+from infernet_kit.services.app import ServiceApp
+from infernet_kit.services.calls import call_backend
+from infernet_kit.services.clients import close_client, inference_client
+from infernet_kit.services.errors import bad_request
+from infernet_kit.services.onchain import abi_input, encode_string, onchain_answer
+from infernet_kit.services.settings import TGISettings, load_tgi_settings
+
+SERVICE_ID = "tgi_client_inference_service"
+PROOFS_MESSAGE = "Proofs are not supported for TGI Client Inference Service"
+
+
+def offchain_prompt(data: Any) -> str:
+    """`{"text": str}` -> the prompt."""
+    if not isinstance(data, dict):
+        raise bad_request(f'data must be an object {{"text": str}}, got {type(data).__name__}', "InvalidInput")
+    text = data.get("text")
+    if not isinstance(text, str):
+        problem = "is missing" if "text" not in data else f"must be a string, got {type(text).__name__}"
+        raise bad_request(f"data.text {problem}", "InvalidInput")
+    return text
+
+
+class TGIService:
+    """Generates text on the configured TGI server; one pooled client per worker process."""
+
+    service_id = SERVICE_ID
+    proofs_message = PROOFS_MESSAGE
+
+    def __init__(self, settings: TGISettings) -> None:
+        self.settings = settings
+        self.max_body_bytes = settings.max_body_bytes
+        self._generation = settings.generation.kwargs()
+        self._client: AsyncInferenceClient | None = None
+
+    def _new_client(self) -> AsyncInferenceClient:
+        s = self.settings
+        return inference_client(
+            base_url=s.server_url, token=s.token, timeout=s.timeout, headers=s.headers, cookies=s.cookies
+        )
+
+    @property
+    def client(self) -> AsyncInferenceClient:
+        if self._client is None:
+            self._client = self._new_client()
+        return self._client
+
+    async def start(self) -> None:
+        self._client = self._new_client()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await close_client(self._client)
+            self._client = None
+
+    def resources(self) -> ServiceResources:
+        return ServiceResources(
+            service_id=self.service_id,
+            hardware_capabilities=[{"type": "cpu", "cores": os.cpu_count() or 1}],
+            compute_capability=[ComputeCapability(type="tgi_client", task=["text_generation"])],
+        )
+
+    async def supports_model(self, model_id: str) -> bool:
+        """Whether the TGI server serves `model_id` (its `GET /info`); False if it cannot be asked."""
+        try:
+            async with httpx2.AsyncClient(timeout=5.0) as http:
+                response = await http.get(f"{self.settings.server_url}/info", headers=self.settings.headers)
+            info = response.json() if response.is_success else {}
+        except (httpx2.HTTPError, ValueError):
+            return False
+        return isinstance(info, dict) and info.get("model_id") == model_id
+
+    def _prompt(self, request: ServiceRequest) -> tuple[str, bytes]:
+        """The prompt and the raw on-chain input (empty for off-chain sources)."""
+        if request.source == JobLocation.ONCHAIN:
+            (prompt,) = abi_input(request.data, ["string"], "abi.encode(string prompt)")
+            return str(prompt), bytes.fromhex(request.data.removeprefix("0x"))
+        return offchain_prompt(request.data), b""
+
+    async def _generate(self, prompt: str) -> str:
+        async def call() -> str:
+            text = await self.client.text_generation(prompt, **self._generation)
+            return str(text)
+
+        return await call_backend(self.settings.retry, call, "tgi generate")
+
+    async def answer(self, request: ServiceRequest) -> Any:
+        prompt, raw_input = self._prompt(request)
+        generated = await self._generate(prompt)
+        if request.destination == JobLocation.ONCHAIN:
+            return onchain_answer(raw_input=raw_input, raw_output=encode_string(generated))
+        return {"output": generated}
+
+    async def open_stream(self, request: ServiceRequest) -> AsyncIterator[bytes]:
+        prompt, _ = self._prompt(request)
+        return await open_token_stream(self._new_client(), self.settings.retry, prompt, self._generation)
+
+
+async def open_token_stream(
+    client: AsyncInferenceClient, retry: Any, prompt: str, parameters: dict[str, Any], model: str | None = None
+) -> AsyncIterator[bytes]:
+    """Stream generated tokens' text as bytes, retrying until the first token arrives.
+
+    Streams use their own short-lived client: the library keeps every streamed response in the client's
+    exit stack until the client is closed, which would grow without bound on the shared one.
+    """
+
+    async def first_token() -> tuple[AsyncIterator[str], str | None]:
+        tokens = await client.text_generation(prompt, stream=True, model=model, **parameters)
+        iterator = aiter(tokens)
+        return iterator, await anext(iterator, None)
+
+    try:
+        iterator, first = await call_backend(retry, first_token, "text generation stream")
+    except BaseException:
+        await close_client(client)
+        raise
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            if first is not None:
+                yield first.encode()
+            async for token in iterator:
+                yield token.encode()
+        finally:
+            await close_client(client)
+
+    return chunks()
+
+
+def create_app() -> ServiceApp:
+    """ASGI app factory (`uvicorn --factory`): settings from the environment."""
+    return ServiceApp(TGIService(load_tgi_settings()))
