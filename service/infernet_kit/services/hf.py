@@ -3,17 +3,17 @@ or any HF-compatible endpoint (`HF_INF_ENDPOINT`, e.g. the dev backend)."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 from huggingface_hub import AsyncInferenceClient
 
-from infernet_kit.protocol import ComputeCapability, JobLocation, ServiceRequest, ServiceResources
+from infernet_kit.protocol import JobLocation, ServiceRequest
 from infernet_kit.services.app import ServiceApp
+from infernet_kit.services.base import BackendService
 from infernet_kit.services.calls import call_backend
-from infernet_kit.services.clients import close_client, inference_client
+from infernet_kit.services.clients import inference_client
 from infernet_kit.services.errors import bad_request
 from infernet_kit.services.hf_tasks import (
     DEFAULT_MODELS,
@@ -37,44 +37,25 @@ ONCHAIN_SHAPE = "abi.encode(uint8 task_id, string model_id, string prompt)"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 
 
-class HFService:
+class HFService(BackendService):
     """Runs the four tasks through one pooled `AsyncInferenceClient` per worker process."""
 
     service_id = SERVICE_ID
     proofs_message = PROOFS_MESSAGE
+    capability_type = "hf_client"
+    tasks = tuple(TASK_NAMES.values())
 
     def __init__(self, settings: HFSettings) -> None:
+        super().__init__()
         self.settings = settings
         self.max_body_bytes = settings.max_body_bytes
         self.models = {**DEFAULT_MODELS, **settings.default_models}
-        self._client: AsyncInferenceClient | None = None
 
     def _new_client(self) -> AsyncInferenceClient:
         s = self.settings
         # An ambient Hugging Face login is only ever sent to the Hugging Face router itself.
         return inference_client(
             base_url=None, token=s.token, timeout=s.timeout, ambient_token=s.endpoint == HF_HUB_ENDPOINT
-        )
-
-    @property
-    def client(self) -> AsyncInferenceClient:
-        if self._client is None:
-            self._client = self._new_client()
-        return self._client
-
-    async def start(self) -> None:
-        self._client = self._new_client()
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await close_client(self._client)
-            self._client = None
-
-    def resources(self) -> ServiceResources:
-        return ServiceResources(
-            service_id=self.service_id,
-            hardware_capabilities=[{"type": "cpu", "cores": os.cpu_count() or 1}],
-            compute_capability=[ComputeCapability(type="hf_client", task=list(TASK_NAMES.values()))],
         )
 
     async def supports_model(self, model_id: str) -> bool:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
 from huggingface_hub import AsyncInferenceClient
 
-from infernet_kit.protocol import ComputeCapability, JobLocation, ServiceRequest, ServiceResources
+from infernet_kit.protocol import JobLocation, ServiceRequest
 from infernet_kit.services.app import ServiceApp
+from infernet_kit.services.base import BackendService
 from infernet_kit.services.calls import call_backend
 from infernet_kit.services.clients import close_client, inference_client
 from infernet_kit.services.errors import bad_request
@@ -32,43 +32,24 @@ def offchain_prompt(data: Any) -> str:
     return text
 
 
-class TGIService:
+class TGIService(BackendService):
     """Generates text on the configured TGI server; one pooled client per worker process."""
 
     service_id = SERVICE_ID
     proofs_message = PROOFS_MESSAGE
+    capability_type = "tgi_client"
+    tasks = ("text_generation",)
 
     def __init__(self, settings: TGISettings) -> None:
+        super().__init__()
         self.settings = settings
         self.max_body_bytes = settings.max_body_bytes
         self._generation = settings.generation.kwargs()
-        self._client: AsyncInferenceClient | None = None
 
     def _new_client(self) -> AsyncInferenceClient:
         s = self.settings
         return inference_client(
             base_url=s.server_url, token=s.token, timeout=s.timeout, headers=s.headers, cookies=s.cookies
-        )
-
-    @property
-    def client(self) -> AsyncInferenceClient:
-        if self._client is None:
-            self._client = self._new_client()
-        return self._client
-
-    async def start(self) -> None:
-        self._client = self._new_client()
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await close_client(self._client)
-            self._client = None
-
-    def resources(self) -> ServiceResources:
-        return ServiceResources(
-            service_id=self.service_id,
-            hardware_capabilities=[{"type": "cpu", "cores": os.cpu_count() or 1}],
-            compute_capability=[ComputeCapability(type="tgi_client", task=["text_generation"])],
         )
 
     async def supports_model(self, model_id: str) -> bool:

@@ -1,0 +1,47 @@
+"""What the two services share: the per-worker backend client's lifecycle and the resources description."""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+
+from huggingface_hub import AsyncInferenceClient
+
+from infernet_kit.protocol import ComputeCapability, ServiceResources
+from infernet_kit.services.clients import close_client
+
+
+class BackendService(ABC):
+    """A service holding one pooled inference client per worker, created at start and closed at shutdown."""
+
+    service_id: str
+    capability_type: str
+    tasks: tuple[str, ...]
+
+    def __init__(self) -> None:
+        self._client: AsyncInferenceClient | None = None
+
+    @abstractmethod
+    def _new_client(self) -> AsyncInferenceClient:
+        """A client configured from the service's settings."""
+
+    @property
+    def client(self) -> AsyncInferenceClient:
+        if self._client is None:
+            self._client = self._new_client()
+        return self._client
+
+    async def start(self) -> None:
+        self._client = self._new_client()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await close_client(self._client)
+            self._client = None
+
+    def resources(self) -> ServiceResources:
+        return ServiceResources(
+            service_id=self.service_id,
+            hardware_capabilities=[{"type": "cpu", "cores": os.cpu_count() or 1}],
+            compute_capability=[ComputeCapability(type=self.capability_type, task=list(self.tasks))],
+        )
