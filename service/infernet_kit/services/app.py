@@ -7,6 +7,7 @@ overhead goes straight into the node's job latency (PROTOCOL.md section 5).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
 from urllib.parse import parse_qs
@@ -111,6 +112,7 @@ class ServiceApp:
 
     def __init__(self, service: InferenceService) -> None:
         self.service = service
+        self._pid = os.getpid()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -145,7 +147,8 @@ class ServiceApp:
             elif path == "/":
                 if method not in ("GET", "HEAD"):
                     raise ServiceFailure(405, "MethodNotAllowed", f"{method} /: use GET")
-                await _send_json(send, 200, {"status": "ready", "service_id": self.service.service_id})
+                ready = {"status": "ready", "service_id": self.service.service_id, "worker": self._pid}
+                await _send_json(send, 200, ready)
             elif path == "/service-resources":
                 if method != "GET":
                     raise ServiceFailure(405, "MethodNotAllowed", f"{method} /service-resources: use GET")

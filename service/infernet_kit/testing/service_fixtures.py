@@ -6,7 +6,7 @@
   by environment to use the dev backend, with short retry delays; each yields the service's base URL.
 
 Expected answers are computed with `infernet_kit.devstack.fake_models`. To run a service with another
-configuration, use `run_service(kind, env, log_dir)` (a context manager yielding the base URL).
+configuration, use `run_service(kind, env, log_dir)` (a context manager yielding a `RunningService`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from infernet_kit.devstack.processes import ManagedProcess, free_port, kit_comma
 
 __all__ = [
     "DevBackendHandle",
+    "RunningService",
     "dev_backend",
     "fast_retry_params",
     "hf_service",
@@ -90,16 +91,24 @@ def hf_service_env(backend_url: str) -> dict[str, str]:
     }
 
 
+@dataclass
+class RunningService:
+    """A service started by `run_service`: its base URL and its supervisor process."""
+
+    url: str
+    process: ManagedProcess
+
+
 @contextmanager
-def run_service(kind: str, env: Mapping[str, str], log_dir: Path, *, workers: int = 2) -> Iterator[str]:
-    """Run `infernet-kit serve <kind>` with `env` on a free port until the block ends; yields its base URL."""
+def run_service(kind: str, env: Mapping[str, str], log_dir: Path, *, workers: int = 2) -> Iterator[RunningService]:
+    """Run `infernet-kit serve <kind>` with `env` on a free port until the block ends."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = kit_command("serve", kind, f"--bind=127.0.0.1:{port}", f"--workers={workers}", "--log-level=warning")
     process = ManagedProcess(f"{kind} service", command, log_path=log_dir / f"{kind}-{port}.log", env=dict(env))
     with process:
         process.wait_for_http(f"{url}/", timeout=60)
-        yield url
+        yield RunningService(url=url, process=process)
 
 
 @pytest.fixture(scope="session")
@@ -118,12 +127,12 @@ def dev_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevBackend
 @pytest.fixture(scope="session")
 def tgi_service(dev_backend: DevBackendHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The TGI client service (2 workers) in front of the dev backend; yields its base URL."""
-    with run_service("tgi", tgi_service_env(dev_backend.url), tmp_path_factory.mktemp("tgi-service")) as url:
-        yield url
+    with run_service("tgi", tgi_service_env(dev_backend.url), tmp_path_factory.mktemp("tgi-service")) as service:
+        yield service.url
 
 
 @pytest.fixture(scope="session")
 def hf_service(dev_backend: DevBackendHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The HF inference client service (2 workers) using the dev backend as its endpoint; yields its base URL."""
-    with run_service("hf", hf_service_env(dev_backend.url), tmp_path_factory.mktemp("hf-service")) as url:
-        yield url
+    with run_service("hf", hf_service_env(dev_backend.url), tmp_path_factory.mktemp("hf-service")) as service:
+        yield service.url
