@@ -118,7 +118,7 @@ def _parse(model: type[_M], value: Any, what: str) -> _M:
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        reason = describe_validation_error(exc, source=what).replace("\n", "; ")
+        reason = describe_validation_error(exc, source="").replace("\n", "; ")
         raise bad_request(f"Invalid {what}: {reason}") from None
 
 
@@ -247,13 +247,13 @@ class NodeApi:
 
     async def _submit_delegated(self, body: dict[str, Any]) -> dict[str, Any]:
         request = _parse(DelegatedJobRequest, body, "delegated subscription request")
-        if self.chain is None:
-            raise Refused(Rejection(400, CHAIN_DISABLED))
         try:
             subscription = request.subscription.to_subscription()
         except ValidationError as exc:
-            reason = describe_validation_error(exc, source="subscription").replace("\n", "; ")
+            reason = describe_validation_error(exc, source="").replace("\n", "; ")
             raise bad_request(f"Invalid subscription: {reason}") from None
+        if self.chain is None:
+            raise Refused(Rejection(400, CHAIN_DISABLED))
         from infernet_kit.node.chain.delegation import DelegationRejected
 
         try:

@@ -208,7 +208,8 @@ def describe_validation_error(error: ValidationError, *, source: str) -> str:
     for item in error.errors(include_url=False, include_input=False):
         key = _location(tuple(item["loc"]))
         message = str(item["msg"]).removeprefix("Value error, ")
-        lines.append(f"{source}: {key}: {message}" if key else f"{source}: {message}")
+        text = f"{key}: {message}" if key else message
+        lines.append(f"{source}: {text}" if source else text)
     return "\n".join(lines)
 
 

@@ -1,0 +1,289 @@
+"""The node's REST API through a real node process and a real container (the echo container)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container
+
+
+def wait_for_job(url: str, job_id: str, *, intermediate: bool = False, timeout: float = 20.0) -> dict[str, Any]:
+    """Poll `GET /api/jobs` until the job is no longer running."""
+    deadline = time.monotonic() + timeout
+    params: list[tuple[str, str]] = [("id", job_id)] + ([("intermediate", "true")] if intermediate else [])
+    while True:
+        response = httpx.get(f"{url}/api/jobs", params=params, timeout=5)
+        response.raise_for_status()
+        (job,) = response.json()
+        if job["status"] != "running":
+            return dict(job)
+        assert time.monotonic() < deadline, f"job {job_id} still running after {timeout}s"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def node(node_launcher: NodeLauncher, echo_container: str) -> RunningNode:
+    return node_launcher(
+        {
+            "containers": [
+                node_container("echo", echo_container, description="echoes its input"),
+                node_container("echo2", echo_container),
+                node_container("internal", echo_container, external=False),
+                node_container("prover", echo_container, generates_proofs=True),
+                node_container("lan-only", echo_container, allowed_ips=["10.0.0.0/8"]),
+                node_container("local-only", echo_container, allowed_ips=["127.0.0.0/8"]),
+                node_container("slow", echo_container, timeout=0.5),
+            ],
+            "server": {"rate_limit": {"num_requests": 100000, "period": 1}, "max_body_bytes": 4096},
+        }
+    )
+
+
+def post(node: RunningNode, path: str, body: Any = None, **kw: Any) -> httpx.Response:
+    if body is not None:
+        kw["json"] = body
+    return httpx.post(f"{node.url}{path}", timeout=10, **kw)
+
+
+def test_health_info_resources(node: RunningNode) -> None:
+    assert httpx.get(f"{node.url}/health").json() == {"status": "healthy"}
+    info = httpx.get(f"{node.url}/info").json()
+    assert info["chain"] == {"enabled": False, "address": ""}
+    assert info["pending"] == {"offchain": 0, "onchain": 0}
+    assert {"id": "echo", "description": "echoes its input", "external": True, "image": "infernet-kit/echo"} in info[
+        "containers"
+    ]
+    resources = httpx.get(f"{node.url}/resources").json()
+    assert resources["echo"]["service_id"] == "echo"
+    assert httpx.get(f"{node.url}/resources", params={"model_id": "echo"}).json()["echo"] == {"supported": True}
+
+
+def test_offchain_job_and_ids_of_the_caller(node: RunningNode) -> None:
+    response = post(node, "/api/jobs", {"containers": ["echo"], "data": {"text": "hi"}})
+    assert response.status_code == 200
+    job_id = response.json()["id"]
+    job = wait_for_job(node.url, job_id)
+    assert job == {
+        "id": job_id,
+        "status": "success",
+        "result": {
+            "container": "echo",
+            "output": {
+                "output": {
+                    "received": {"source": 1, "destination": 1, "data": {"text": "hi"}, "requires_proof": False},
+                    "authorization": None,
+                }
+            },
+        },
+    }
+    assert job_id in httpx.get(f"{node.url}/api/jobs").json()
+    assert job_id in httpx.get(f"{node.url}/api/jobs", params={"pending": "false"}).json()
+    assert job_id not in httpx.get(f"{node.url}/api/jobs", params={"pending": "true"}).json()
+
+
+def test_client_chosen_id_and_ip_in_the_body_are_ignored(node: RunningNode) -> None:
+    response = post(node, "/api/jobs", {"containers": ["lan-only"], "data": {}, "id": "mine", "ip": "10.1.2.3"})
+    assert response.status_code == 403
+    assert response.json() == {
+        "error": "Container not allowed for address",
+        "params": {"container": "lan-only", "address": "127.0.0.1"},
+    }
+    forwarded = post(
+        node, "/api/jobs", {"containers": ["lan-only"], "data": {}}, headers={"X-Forwarded-For": "10.1.2.3"}
+    )
+    assert forwarded.status_code == 403
+    accepted = post(node, "/api/jobs", {"containers": ["local-only"], "data": {}, "id": "mine"})
+    assert accepted.status_code == 200 and accepted.json()["id"] != "mine"
+
+
+def test_chained_job_with_intermediate_results(node: RunningNode) -> None:
+    job_id = post(node, "/api/jobs", {"containers": ["echo", "echo2"], "data": {"n": 7}}).json()["id"]
+    job = wait_for_job(node.url, job_id, intermediate=True)
+    assert job["status"] == "success"
+    (first,) = job["intermediate_results"]
+    assert first["container"] == "echo"
+    assert job["result"]["container"] == "echo2"
+    assert job["result"]["output"]["output"]["received"]["data"] == first["output"]
+    without = httpx.get(f"{node.url}/api/jobs", params={"id": job_id}).json()[0]
+    assert "intermediate_results" not in without
+
+
+def test_failing_container_fails_the_job_with_its_description(node: RunningNode) -> None:
+    job_id = post(node, "/api/jobs", {"containers": ["echo", "echo2"], "data": {"fail": 500, "description": "boom"}})
+    job = wait_for_job(node.url, job_id.json()["id"], intermediate=True)
+    assert job["status"] == "failed"
+    assert job["result"] == {"container": "echo", "error": "boom"}
+    assert job["intermediate_results"] == []
+    timed_out = wait_for_job(
+        node.url, post(node, "/api/jobs", {"containers": ["slow"], "data": {"sleep": 3}}).json()["id"]
+    )
+    assert timed_out["status"] == "failed" and "within 0.5s" in timed_out["result"]["error"]
+
+
+def test_batch_answers_each_request_in_order(node: RunningNode) -> None:
+    response = post(
+        node,
+        "/api/jobs/batch",
+        [
+            {"containers": ["echo"], "data": {"i": 0}},
+            {"containers": ["nope"], "data": {}},
+            {"containers": "echo", "data": {}},
+            {"containers": [], "data": {}},
+            {"containers": ["internal"], "data": {}},
+            {"containers": ["echo"], "data": {}, "requires_proof": True},
+            {"subscription": {}, "signature": {}, "data": {}},
+            {"containers": ["echo2"], "data": {"i": 1}},
+        ],
+    )
+    assert response.status_code == 200
+    answers = response.json()
+    assert set(answers[0]) == {"id"} and set(answers[7]) == {"id"}
+    assert answers[1] == {"error": "Container not supported", "params": {"container": "nope"}}
+    assert answers[2]["error"].startswith("Invalid job request: containers: ")
+    assert answers[3] == {"error": "No containers specified", "params": {}}
+    assert answers[4] == {"error": "First container must be external", "params": {"container": "internal"}}
+    assert answers[5] == {"error": "Container does not generate proof", "params": {"container": "echo"}}
+    assert answers[6]["error"].startswith("Invalid delegated subscription request: ")
+    results = [wait_for_job(node.url, answers[i]["id"]) for i in (0, 7)]
+    assert [r["result"]["output"]["output"]["received"]["data"] for r in results] == [{"i": 0}, {"i": 1}]
+
+
+def test_stream_sends_the_id_then_the_bytes(node: RunningNode) -> None:
+    with httpx.stream("POST", f"{node.url}/api/jobs/stream", json={"containers": ["echo"], "data": {"s": 1}}) as r:
+        assert r.status_code == 200
+        body = r.read()
+    job_id, _, streamed = body.partition(b"\n")
+    answer = json.loads(streamed)
+    assert answer["output"]["received"] == {"source": 1, "destination": 2, "data": {"s": 1}, "requires_proof": False}
+    job = wait_for_job(node.url, job_id.decode())
+    assert job["status"] == "success" and job["result"] == {"container": "echo", "output": streamed.decode()}
+    failed = post(node, "/api/jobs/stream", {"containers": ["echo"], "data": {"fail": 400, "description": "no"}})
+    assert failed.status_code == 400 and failed.json()["error"] == "no"
+    assert wait_for_job(node.url, failed.json()["params"]["id"])["result"] == {"container": "echo", "error": "no"}
+
+
+def test_delegated_request_without_chain(node: RunningNode) -> None:
+    body = {
+        "subscription": {
+            "owner": "0x" + "11" * 20,
+            "active_at": 0,
+            "period": 0,
+            "frequency": 1,
+            "redundancy": 1,
+            "containers": "0x" + "22" * 32,
+            "lazy": False,
+            "verifier": "0x" + "00" * 20,
+            "payment_amount": 0,
+            "payment_token": "0x" + "00" * 20,
+            "wallet": "0x" + "00" * 20,
+        },
+        "signature": {"nonce": 1, "expiry": 2**31, "v": 27, "r": 1, "s": 2},
+        "data": {},
+    }
+    response = post(node, "/api/jobs", body)
+    assert (response.status_code, response.json()["error"]) == (400, "Chain not enabled")
+    body["subscription"]["owner"] = "0x12"  # type: ignore[index]
+    bad = post(node, "/api/jobs", body)
+    assert bad.status_code == 400 and "owner" in bad.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", "Request body is empty"),
+        (b"{not json", "Request body is not valid JSON"),
+        (b"[1, 2]", "Invalid job request: expected a JSON object"),
+        (b'{"data": {}}', "Invalid job request: containers: Field required"),
+        (b'{"containers": ["echo"], "data": "text"}', "Invalid job request: data: "),
+        (b'{"containers": ["echo"], "data": {}, "requires_proof": "maybe"}', "Invalid job request: requires_proof: "),
+        (b'{"containers": [1], "data": {}}', "Invalid job request: containers[0]: "),
+        (b"\xff\xfe", "Request body is not valid JSON"),
+    ],
+)
+def test_malformed_bodies_are_400_with_the_reason(node: RunningNode, raw: bytes, reason: str) -> None:
+    response = post(node, "/api/jobs", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(reason)
+
+
+def test_body_limit_is_413_with_and_without_content_length(node: RunningNode) -> None:
+    big = {"containers": ["echo"], "data": {"text": "x" * 5000}}
+    response = post(node, "/api/jobs", big)
+    assert response.status_code == 413
+    assert response.json() == {"error": "Request body too large", "params": {"limit_bytes": 4096}}
+
+    def chunks() -> Any:
+        yield json.dumps(big).encode()
+
+    chunked = post(node, "/api/jobs", content=chunks(), headers={"content-type": "application/json"})
+    assert chunked.status_code == 413
+    assert httpx.get(f"{node.url}/health").status_code == 200
+
+
+def test_unknown_routes_and_methods_answer_json(node: RunningNode) -> None:
+    missing = httpx.get(f"{node.url}/nope")
+    assert missing.status_code == 404 and "error" in missing.json()
+    wrong = httpx.delete(f"{node.url}/api/jobs")
+    assert wrong.status_code == 405 and wrong.json()["error"] == "Method Not Allowed"
+    assert httpx.get(f"{node.url}/api/jobs", params={"pending": "perhaps"}).status_code == 400
+
+
+def test_status_reports_from_local_clients(node: RunningNode) -> None:
+    report = {
+        "id": "external-1",
+        "status": "success",
+        "containers": ["echo"],
+        "result": {"container": "echo", "output": 1},
+    }
+    assert httpx.put(f"{node.url}/api/status", json=report).json() == {}
+    job = wait_for_job(node.url, "external-1")
+    assert job["result"] == {"container": "echo", "output": 1}
+    bad = httpx.put(f"{node.url}/api/status", json={"id": "x", "status": "done", "containers": []})
+    assert bad.status_code == 400 and "status" in bad.json()["error"]
+
+
+def _non_loopback_address() -> str | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+            address = str(probe.getsockname()[0])
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+def test_status_refused_from_a_non_local_address(node: RunningNode) -> None:
+    address = _non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    transport = httpx.HTTPTransport(local_address=address)
+    with httpx.Client(transport=transport) as client:
+        url = node.url.replace("127.0.0.1", address)
+        response = client.put(f"{url}/api/status", json={"id": "x", "status": "success", "containers": ["echo"]})
+        assert response.status_code == 403
+        assert response.json()["params"] == {"address": address}
+        refused = client.post(f"{url}/api/jobs", json={"containers": ["local-only"], "data": {}})
+        assert refused.status_code == 403 and refused.json()["params"]["address"] == address
+
+
+def test_rate_limit_per_client(infernet_node: Any, echo_container: str) -> None:
+    limited = infernet_node(
+        {
+            "containers": [node_container("echo", echo_container)],
+            "server": {"rate_limit": {"num_requests": 5, "period": 60}},
+        }
+    )
+    codes = [httpx.get(f"{limited.url}/api/jobs").status_code for _ in range(7)]
+    assert codes == [200] * 5 + [429] * 2
+    refused = post(limited, "/api/jobs", {"containers": ["echo"], "data": {}})
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "Rate limit exceeded"
+    assert refused.json()["params"]["limit"] == 5
+    assert int(refused.headers["retry-after"]) >= 1
+    assert httpx.get(f"{limited.url}/health").status_code == 200
