@@ -4,27 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from typing import Any
 
 import httpx
 import pytest
 
-from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container
-
-
-def wait_for_job(url: str, job_id: str, *, intermediate: bool = False, timeout: float = 20.0) -> dict[str, Any]:
-    """Poll `GET /api/jobs` until the job is no longer running."""
-    deadline = time.monotonic() + timeout
-    params: list[tuple[str, str]] = [("id", job_id)] + ([("intermediate", "true")] if intermediate else [])
-    while True:
-        response = httpx.get(f"{url}/api/jobs", params=params, timeout=5)
-        response.raise_for_status()
-        (job,) = response.json()
-        if job["status"] != "running":
-            return dict(job)
-        assert time.monotonic() < deadline, f"job {job_id} still running after {timeout}s"
-        time.sleep(0.05)
+from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container, wait_for_job
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@
   Start a node again on the same `data_dir` to test restarts.
 - `node_launcher` (module scope): the same factory as a `NodeLauncher`, for a node shared by a test module.
 - `node_container(id, url, **fields)`: a container entry for such a config.
+- `wait_for_job(url, job_id, intermediate=False)`: poll `GET /api/jobs` until the job is done; its record.
 - `echo_container` (session): the echo container (`infernet_kit.testing.echo_container`); yields its URL.
 """
 
@@ -18,11 +19,13 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
 import pytest
 
 from infernet_kit.devstack.processes import ManagedProcess, free_port, kit_command
@@ -35,7 +38,25 @@ __all__ = [
     "infernet_node",
     "node_container",
     "node_launcher",
+    "wait_for_job",
 ]
+
+
+def wait_for_job(url: str, job_id: str, *, intermediate: bool = False, timeout: float = 30.0) -> dict[str, Any]:
+    """Poll the node at `url` until job `job_id` is no longer running; its `GET /api/jobs` record."""
+    deadline = time.monotonic() + timeout
+    params: list[tuple[str, str]] = [("id", job_id)] + ([("intermediate", "true")] if intermediate else [])
+    while True:
+        response = httpx.get(f"{url}/api/jobs", params=params, timeout=5)
+        response.raise_for_status()
+        records = response.json()
+        if len(records) != 1:
+            raise AssertionError(f"node does not know job {job_id}: {records}")
+        if records[0]["status"] != "running":
+            return dict(records[0])
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still running after {timeout}s")
+        time.sleep(0.02)
 
 
 def node_container(container_id: str, url: str, **fields: Any) -> dict[str, Any]:

@@ -1,0 +1,182 @@
+"""Node process lifecycle: bad config stops it with the key's name, results survive a restart, a crash
+fails the jobs it interrupted, containers with a `command` are started and stopped by the node."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from infernet_kit.config import ConfigError
+from infernet_kit.devstack.processes import free_port, kit_command, port_is_open
+from infernet_kit.node.config import ContainerConfig
+from infernet_kit.node.containers import ContainerProcesses, serve_arguments
+from infernet_kit.node.store import CRASH_REASON
+from infernet_kit.testing.node_fixtures import NodeFactory, node_container, wait_for_job
+
+
+def run_node_cli(tmp_path: Path, config: Any) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "config.json"
+    path.write_text(config if isinstance(config, str) else json.dumps(config))
+    return subprocess.run(
+        kit_command("node", "--config", str(path), "--data-dir", str(tmp_path / "data")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+SECRET_KEY = "0x" + "5e" * 32
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        (
+            {
+                "containers": [{"id": "a", "port": "three"}],
+                "chain": {"enabled": True, "rpc_url": "http://x", "wallet": {"private_key": SECRET_KEY}},
+            },
+            ["containers[0].port", "chain: enabled is true but registry_address missing"],
+        ),
+        (
+            {"containers": [{"id": "tgi", "port": 3001, "command": "--bind=0.0.0.0:3002"}]},
+            ["containers[id=tgi].command"],
+        ),
+        ('{"containers": [}', ["invalid JSON at line 1"]),
+    ],
+)
+def test_bad_config_exits_with_a_message_naming_the_key(tmp_path: Path, config: Any, named: list[str]) -> None:
+    result = run_node_cli(tmp_path, config)
+    assert result.returncode == 2
+    for text in named:
+        assert text in result.stderr
+    assert SECRET_KEY not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("entry", "named"),
+    [
+        (
+            {"id": "x", "image": "ritualnetwork/other:latest", "port": 3001, "command": "--workers=1"},
+            "containers[id=x].image",
+        ),
+        ({"id": "tgi", "port": 3001, "command": "--bind 0.0.0.0:3002"}, "--bind port 3002 differs"),
+    ],
+)
+def test_unusable_commands_are_config_errors(entry: dict[str, Any], named: str) -> None:
+    processes = ContainerProcesses(
+        [ContainerConfig.model_validate(entry)], log_dir=Path("/nonexistent"), startup_wait=0
+    )
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        processes.plan()
+
+
+def test_seed_commands_map_to_kit_services() -> None:
+    seed_000 = ContainerConfig.model_validate(
+        {
+            "id": "tgi_client_inference_service",
+            "image": "ritualnetwork/tgi_client_inference_service:latest",
+            "port": "3000",
+            "command": "--bind=0.0.0.0:3000 --workers=2",
+        }
+    )
+    seed_001 = ContainerConfig.model_validate(
+        {
+            "id": "hf_inference_client_service",
+            "image": "ritualnetwork/hf_inference_client_service:latest",
+            "port": "3000",
+            "command": "--bind=0.0.0.0:3000 --workers=2",
+        }
+    )
+    seed_002 = ContainerConfig.model_validate(
+        {
+            "id": "tgi_client_inference_service",
+            "image": "your_org/tgi_client_inference_service:latest",
+            "port": "3000",
+            "command": "--bind= --workers=2",
+        }
+    )
+    assert serve_arguments(seed_000) == ["tgi", "--bind=0.0.0.0:3000", "--workers=2"]
+    assert serve_arguments(seed_001) == ["hf", "--bind=0.0.0.0:3000", "--workers=2"]
+    assert serve_arguments(seed_002) == ["tgi", "--bind=127.0.0.1:3000", "--workers=2"]
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    result = subprocess.run(
+        kit_command("node", "--config", str(tmp_path / "absent.json")), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0 and "node config not found" in result.stderr
+
+
+def test_results_survive_restart_and_crashed_jobs_fail(infernet_node: NodeFactory, echo_container: str) -> None:
+    config = {"containers": [node_container("echo", echo_container)], "log_path": "node.log"}
+    first = infernet_node(config)
+    done_id = httpx.post(f"{first.url}/api/jobs", json={"containers": ["echo"], "data": {"keep": 1}}).json()["id"]
+    done = wait_for_job(first.url, done_id)
+    assert done["status"] == "success"
+    slow_id = httpx.post(f"{first.url}/api/jobs", json={"containers": ["echo"], "data": {"sleep": 30}}).json()["id"]
+    assert httpx.get(f"{first.url}/api/jobs", params={"pending": "true"}).json() == [slow_id]
+    assert httpx.get(f"{first.url}/info").json()["pending"]["offchain"] == 1
+    first.kill()
+
+    second = infernet_node(config, data_dir=first.data_dir, port=first.port)
+    jobs = httpx.get(f"{second.url}/api/jobs", params=[("id", done_id), ("id", slow_id)]).json()
+    assert jobs[0] == done
+    assert jobs[1] == {"id": slow_id, "status": "failed", "result": {"container": "echo", "error": CRASH_REASON}}
+    assert httpx.get(f"{second.url}/api/jobs", params={"pending": "false"}).json() == [done_id, slow_id]
+    assert f"job {slow_id} failed: {CRASH_REASON}" in second.log_text()
+
+
+def test_graceful_stop_fails_jobs_still_running(infernet_node: NodeFactory, echo_container: str) -> None:
+    config = {"containers": [node_container("echo", echo_container)]}
+    first = infernet_node(config)
+    slow_id = httpx.post(f"{first.url}/api/jobs", json={"containers": ["echo"], "data": {"sleep": 30}}).json()["id"]
+    started = time.monotonic()
+    first.stop()
+    assert time.monotonic() - started < 12
+    second = infernet_node(config, data_dir=first.data_dir)
+    (job,) = httpx.get(f"{second.url}/api/jobs", params={"id": slow_id}).json()
+    assert job["status"] == "failed" and job["result"]["error"] == CRASH_REASON
+
+
+def test_command_containers_are_started_and_stopped(infernet_node: NodeFactory, dev_backend: Any) -> None:
+    from infernet_kit.devstack.fake_models import generate
+
+    from infernet_kit.testing.service_fixtures import tgi_service_env
+
+    port = free_port()
+    entry = {
+        "id": "tgi_client_inference_service",
+        "image": "ritualnetwork/tgi_client_inference_service:latest",
+        "external": True,
+        "port": str(port),
+        "allowed_delegate_addresses": [],
+        "allowed_addresses": [],
+        "allowed_ips": [],
+        "command": f"--bind=0.0.0.0:{port} --workers=2",
+        "env": {"TGI_INF_TOKEN": "hf_secret_token_value", **tgi_service_env(dev_backend.url)},
+    }
+    node = infernet_node({"containers": [entry], "log_path": "node.log"})
+    assert port_is_open(port)
+    prompt = "Is the sky blue during a clear day?"
+    job_id = httpx.post(
+        f"{node.url}/api/jobs", json={"containers": ["tgi_client_inference_service"], "data": {"text": prompt}}
+    ).json()["id"]
+    job = wait_for_job(node.url, job_id)
+    assert job["result"] == {"container": "tgi_client_inference_service", "output": {"output": generate(prompt)}}
+    node.stop()
+    deadline = time.monotonic() + 10
+    while port_is_open(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not port_is_open(port)
+    log = node.log_text()
+    assert "container tgi_client_inference_service: ready" in log
+    assert "hf_secret_token_value" not in log
