@@ -14,11 +14,13 @@ import httpx
 import pytest
 
 from infernet_kit.config import ConfigError
+from infernet_kit.devstack.fake_models import generate
 from infernet_kit.devstack.processes import free_port, kit_command, port_is_open
 from infernet_kit.node.config import ContainerConfig
 from infernet_kit.node.containers import ContainerProcesses, serve_arguments
 from infernet_kit.node.store import CRASH_REASON
 from infernet_kit.testing.node_fixtures import NodeFactory, node_container, wait_for_job
+from infernet_kit.testing.service_fixtures import DevBackendHandle, tgi_service_env
 
 
 def run_node_cli(tmp_path: Path, config: Any) -> subprocess.CompletedProcess[str]:
@@ -147,11 +149,7 @@ def test_graceful_stop_fails_jobs_still_running(infernet_node: NodeFactory, echo
     assert job["status"] == "failed" and job["result"]["error"] == CRASH_REASON
 
 
-def test_command_containers_are_started_and_stopped(infernet_node: NodeFactory, dev_backend: Any) -> None:
-    from infernet_kit.devstack.fake_models import generate
-
-    from infernet_kit.testing.service_fixtures import tgi_service_env
-
+def test_command_containers_are_started_and_stopped(infernet_node: NodeFactory, dev_backend: DevBackendHandle) -> None:
     port = free_port()
     entry = {
         "id": "tgi_client_inference_service",

@@ -45,7 +45,7 @@ __all__ = [
 def wait_for_job(url: str, job_id: str, *, intermediate: bool = False, timeout: float = 30.0) -> dict[str, Any]:
     """Poll the node at `url` until job `job_id` is no longer running; its `GET /api/jobs` record."""
     deadline = time.monotonic() + timeout
-    params: list[tuple[str, str]] = [("id", job_id)] + ([("intermediate", "true")] if intermediate else [])
+    params = {"id": job_id, **({"intermediate": "true"} if intermediate else {})}
     while True:
         response = httpx.get(f"{url}/api/jobs", params=params, timeout=5)
         response.raise_for_status()
