@@ -89,7 +89,8 @@ async def _read_body(receive: Receive) -> bytes:
 
 async def _send_json(send: Send, status: int, payload: Any) -> None:
     body = to_json(payload)
-    await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+    headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

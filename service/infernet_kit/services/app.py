@@ -52,8 +52,10 @@ class InferenceService(Protocol):
 
 
 async def _send_json(send: Send, status: int, payload: Any) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
-    await send({"type": "http.response.body", "body": to_json(payload)})
+    body = to_json(payload)
+    headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _send_failure(send: Send, failure: ServiceFailure) -> None:

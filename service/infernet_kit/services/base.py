@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from huggingface_hub import AsyncInferenceClient
 
 from infernet_kit.protocol import ComputeCapability, ServiceResources
-from infernet_kit.services.clients import close_client
+from infernet_kit.services.clients import close_client, use_inline_executor
 
 
 class BackendService(ABC):
@@ -32,6 +32,7 @@ class BackendService(ABC):
         return self._client
 
     async def start(self) -> None:
+        use_inline_executor()
         self._client = self._new_client()
 
     async def close(self) -> None:

@@ -1,28 +1,37 @@
 """The backend HTTP client of a service worker: one `AsyncInferenceClient` and one connection pool per process.
 
-`huggingface_hub` builds a fresh `httpx2.AsyncClient` per inference client, with httpx's small default pool;
-under 64 requests in flight that means connection churn, so the factory installed here keeps a large pool.
+`huggingface_hub` builds an `httpx2.AsyncClient` per inference client; the factory installed here gives it
+the aiohttp transport (`infernet_kit.services.transport`) with a pool sized for many requests in flight.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any, TypeVar
+
 import httpx2
 from huggingface_hub import AsyncInferenceClient, set_async_client_factory
-from huggingface_hub.utils._http import async_hf_request_event_hook, async_hf_response_event_hook
+from huggingface_hub.utils._http import async_hf_response_event_hook
 
-POOL_LIMITS = httpx2.Limits(max_connections=512, max_keepalive_connections=256, keepalive_expiry=30.0)
+from infernet_kit.services.transport import AiohttpTransport, LeanAsyncClient
+
 # The library looks the token up on every call when none is given (environment, then a file read), and would
 # send an ambient Hugging Face login to whatever server is configured. A placeholder stops the look-up; the
 # `authorization` header below decides what is really sent (None removes the header).
 _NO_TOKEN = "no-token"
+T = TypeVar("T")
 
 
 def _pooled_async_client() -> httpx2.AsyncClient:
-    return httpx2.AsyncClient(
-        event_hooks={"request": [async_hf_request_event_hook], "response": [async_hf_response_event_hook]},
+    # The library's request hook only stamps a random trace id and logs at debug level; the response hook
+    # reads error bodies so failures carry the backend's message, so it stays.
+    return LeanAsyncClient(
+        AiohttpTransport(),
+        event_hooks={"response": [async_hf_response_event_hook]},
         follow_redirects=True,
         timeout=None,
-        limits=POOL_LIMITS,
     )
 
 
@@ -55,3 +64,25 @@ def inference_client(
 async def close_client(client: AsyncInferenceClient) -> None:
     """Close an inference client and its connection pool."""
     await client.close()  # type: ignore[no-untyped-call]
+
+
+class InlineExecutor(Executor):
+    """Runs submitted functions at once on the calling thread.
+
+    The inference client hands each parsed response to `asyncio.to_thread` just to return it unchanged; a
+    thread hop per request costs more than the whole call. Installed as a worker's default executor, where
+    nothing else uses it (uvloop resolves host names on its own thread pool).
+    """
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+def use_inline_executor() -> None:
+    """Make the running loop's default executor inline (call from the worker's event loop)."""
+    asyncio.get_running_loop().set_default_executor(InlineExecutor())

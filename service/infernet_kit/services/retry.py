@@ -95,14 +95,26 @@ class Attempts:
 async def call_with_retries(
     params: RetryParams, call: Callable[[], Awaitable[T]], attempts: Attempts | None = None
 ) -> T:
-    """Run `call` under `params`; the last failure is raised as it is."""
+    """Run `call` under `params`; the last failure is raised as it is.
+
+    The first attempt runs bare: tenacity's bookkeeping is only set up once a transient failure happened,
+    which keeps the common path (one successful attempt) cheap.
+    """
+    counter = attempts or Attempts()
+    counter.count += 1
+    try:
+        return await call()
+    except Exception as exc:
+        if params.tries <= 1 or not is_transient(exc):
+            raise
+    delays = params.delays()
+    await asyncio.sleep(delays[0])
     retrying = AsyncRetrying(
-        stop=stop_after_attempt(params.tries),
-        wait=_Wait(params.delays()),
+        stop=stop_after_attempt(params.tries - 1),
+        wait=_Wait(delays[1:]),
         retry=retry_if_exception(is_transient),
         reraise=True,
     )
-    counter = attempts or Attempts()
     async for attempt in retrying:
         with attempt:
             counter.count += 1
