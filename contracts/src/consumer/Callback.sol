@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.19;
+
+import {BaseConsumer} from "./Base.sol";
+
+/// @title CallbackConsumer
+/// @notice One-shot requests: `_requestCompute` creates a subscription served once (frequency 1, period 0) and
+///         keeps its inputs, which nodes read back through `getContainerInputs`.
+abstract contract CallbackConsumer is BaseConsumer {
+    /// @notice subscription id => inputs given to `_requestCompute`.
+    mapping(uint32 => bytes) internal subscriptionInputs;
+
+    /// @param registry the Infernet Registry
+    constructor(address registry) BaseConsumer(registry) {}
+
+    /// @notice Requests one output of `containerId` for `inputs`.
+    /// @param containerId comma-joined container ids
+    /// @param inputs inputs handed to the containers
+    /// @param redundancy number of nodes that should answer
+    /// @param paymentToken payment token (`address(0)` for ETH)
+    /// @param paymentAmount paid per delivery (0: free)
+    /// @param wallet the consumer's payment wallet
+    /// @param verifier proof verifier (must be `address(0)`)
+    /// @return the subscription id
+    function _requestCompute(
+        string memory containerId,
+        bytes memory inputs,
+        uint16 redundancy,
+        address paymentToken,
+        uint256 paymentAmount,
+        address wallet,
+        address verifier
+    ) internal returns (uint32) {
+        uint32 subscriptionId = COORDINATOR.createSubscription(
+            containerId, 1, 0, redundancy, false, paymentToken, paymentAmount, wallet, verifier
+        );
+        subscriptionInputs[subscriptionId] = inputs;
+        return subscriptionId;
+    }
+
+    /// @inheritdoc BaseConsumer
+    function getContainerInputs(uint32 subscriptionId, uint32, uint32, address)
+        external
+        view
+        virtual
+        override
+        returns (bytes memory)
+    {
+        return subscriptionInputs[subscriptionId];
+    }
+}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.19;
+
+import {vm} from "kit-test/Vm.sol";
+import {KitTestBase} from "./utils/KitTestBase.sol";
+import {Subscription} from "infernet-sdk/Coordinator.sol";
+import {Wallet} from "infernet-sdk/payments/Wallet.sol";
+import {NoopCallbackConsumer, NoopSubscriptionConsumer, NoopDelegatorConsumer} from "./fixtures/Consumers.sol";
+
+/// @notice One main path per test, consumers doing nothing in their callback (as the reference measured), so
+///         `forge snapshot` (.gas-snapshot) tracks the coordinator's own cost.
+contract GasTest is KitTestBase {
+    NoopCallbackConsumer internal callback;
+    NoopSubscriptionConsumer internal subscriber;
+    NoopDelegatorConsumer internal delegator;
+    bytes internal inputs = abi.encode("Is the sky blue during a clear day?");
+    bytes internal output = abi.encode(abi.encode("Yes, the sky is blue during a clear day."), bytes(""));
+    uint32 internal oneShot;
+    uint32 internal redundant;
+    uint32 internal lazy;
+    Subscription internal sub;
+    uint8 internal v;
+    bytes32 internal r;
+    bytes32 internal s;
+
+    function setUp() public override {
+        super.setUp();
+        callback =
+            NoopCallbackConsumer(deployArtifact("Consumers.sol:NoopCallbackConsumer", abi.encode(address(registry))));
+        subscriber = NoopSubscriptionConsumer(
+            deployArtifact("Consumers.sol:NoopSubscriptionConsumer", abi.encode(address(registry)))
+        );
+        delegator = NoopDelegatorConsumer(
+            deployArtifact("Consumers.sol:NoopDelegatorConsumer", abi.encode(address(registry), signer))
+        );
+        oneShot = callback.request("tgi_client_inference_service", inputs, 1, address(0), 0, address(0), address(0));
+        redundant = callback.request("tgi_client_inference_service", inputs, 2, address(0), 0, address(0), address(0));
+        vm.prank(NODE1);
+        coordinator.deliverCompute(redundant, 1, inputs, output, EMPTY, address(0));
+        lazy = subscriber.create("tgi_client_inference_service", 1, 0, 1, true);
+
+        sub = Subscription({
+            owner: address(delegator),
+            activeAt: uint32(clock),
+            period: 0,
+            frequency: 1,
+            redundancy: 1,
+            containerId: containerHash("tgi_client_inference_service"),
+            lazy: false,
+            verifier: payable(address(0)),
+            paymentAmount: 0,
+            paymentToken: address(0),
+            wallet: payable(address(0))
+        });
+        (v, r, s) = vm.sign(SIGNER_KEY, coordinator.delegateSubscriptionDigest(1, uint32(clock + 600), sub));
+    }
+
+    function test_Gas_RequestCompute() public {
+        callback.request("tgi_client_inference_service", inputs, 1, address(0), 0, address(0), address(0));
+    }
+
+    function test_Gas_DeliverCompute() public {
+        vm.prank(NODE1);
+        coordinator.deliverCompute(oneShot, 1, inputs, output, EMPTY, address(0));
+    }
+
+    function test_Gas_DeliverComputeSecondNode() public {
+        vm.prank(NODE2);
+        coordinator.deliverCompute(redundant, 1, inputs, output, EMPTY, address(0));
+    }
+
+    function test_Gas_DeliverComputeLazy() public {
+        vm.prank(NODE1);
+        coordinator.deliverCompute(lazy, 1, inputs, output, EMPTY, address(0));
+    }
+
+    function test_Gas_CreateSubscriptionDelegatee() public {
+        coordinator.createSubscriptionDelegatee(1, uint32(clock + 600), sub, v, r, s);
+    }
+
+    function test_Gas_DeliverComputeDelegatee() public {
+        vm.prank(NODE1);
+        coordinator.deliverComputeDelegatee(1, uint32(clock + 600), sub, v, r, s, 1, inputs, output, EMPTY, address(0));
+    }
+
+    function test_Gas_DeliverComputePaidEth() public {
+        Wallet consumerWallet = Wallet(payable(walletFactory.createWallet(address(this))));
+        Wallet nodeWallet = Wallet(payable(walletFactory.createWallet(NODE1)));
+        vm.deal(address(consumerWallet), 1 ether);
+        consumerWallet.approve(address(callback), address(0), 1 ether);
+        uint32 id = callback.request(
+            "tgi_client_inference_service", inputs, 1, address(0), 0.01 ether, address(consumerWallet), address(0)
+        );
+        vm.prank(NODE1);
+        coordinator.deliverCompute(id, 1, inputs, output, EMPTY, address(nodeWallet));
+    }
+}

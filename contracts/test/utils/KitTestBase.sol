@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.19;
+
+import {Test} from "kit-test/Test.sol";
+import {vm} from "kit-test/Vm.sol";
+import {Deploy} from "../../../scripts/Deploy.s.sol";
+import {Registry} from "infernet-sdk/Registry.sol";
+import {EIP712Coordinator} from "infernet-sdk/EIP712Coordinator.sol";
+import {Coordinator, Subscription} from "infernet-sdk/Coordinator.sol";
+import {Inbox} from "infernet-sdk/Inbox.sol";
+import {Reader} from "infernet-sdk/utility/Reader.sol";
+import {Fee} from "infernet-sdk/payments/Fee.sol";
+import {WalletFactory} from "infernet-sdk/payments/WalletFactory.sol";
+
+/// @notice Deploys the whole kit through the deployment script (so tests exercise it) and offers helpers.
+abstract contract KitTestBase is Test {
+    Deploy internal deployer;
+    Deploy.Deployment internal d;
+    Registry internal registry;
+    EIP712Coordinator internal coordinator;
+    Inbox internal inbox;
+    Reader internal reader;
+    Fee internal fee;
+    WalletFactory internal walletFactory;
+
+    uint256 internal constant SIGNER_KEY = 0xA11CE;
+    address internal signer;
+
+    address internal constant FEE_RECIPIENT = address(0xFEE0);
+    address internal constant NODE1 = address(0x1001);
+    address internal constant NODE2 = address(0x1002);
+    address internal constant NODE3 = address(0x1003);
+
+    bytes internal constant EMPTY = "";
+
+    /// @dev The test's clock. Tests move time with `skipTime`/`warpTo` and read it from here: under via-IR,
+    ///      `block.timestamp` may be read once per call frame, so it does not see `vm.warp` inside a test.
+    uint256 internal clock;
+
+    function warpTo(uint256 timestamp) internal {
+        clock = timestamp;
+        vm.warp(timestamp);
+    }
+
+    function skipTime(uint256 secondsToSkip) internal {
+        warpTo(clock + secondsToSkip);
+    }
+
+    function setUp() public virtual {
+        warpTo(1_700_000_000);
+        signer = vm.addr(SIGNER_KEY);
+        deployer = Deploy(vm.deployCode("Deploy.s.sol:Deploy"));
+        d = deployer.deploy(address(deployer), signer);
+        registry = Registry(d.registry);
+        coordinator = EIP712Coordinator(d.coordinator);
+        inbox = Inbox(d.inbox);
+        reader = Reader(d.reader);
+        fee = Fee(d.fee);
+        walletFactory = WalletFactory(d.walletFactory);
+        // The deployment makes its deployer (here the Deploy contract, which takes no ETH) the fee recipient.
+        vm.prank(address(deployer));
+        fee.update(FEE_RECIPIENT, 500);
+    }
+
+    /// @dev Deploys `name` (an artifact like "Consumers.sol:RecordingConsumer") from forge's output. Creating
+    ///      contracts with `new` would embed their bytecode in every test contract, which makes via-IR builds slow.
+    function deployArtifact(string memory name, bytes memory constructorArgs) internal returns (address) {
+        return vm.deployCode(name, constructorArgs);
+    }
+
+    /// @dev The output shape nodes deliver: `abi.encode(bytes raw, bytes processed)`.
+    function nodeOutput(bytes memory raw) internal pure returns (bytes memory) {
+        return abi.encode(raw, bytes(""));
+    }
+
+    function deliver(address node, uint32 subscriptionId, uint32 interval, bytes memory output) internal {
+        vm.prank(node);
+        coordinator.deliverCompute(subscriptionId, interval, EMPTY, output, EMPTY, address(0));
+    }
+
+    function containerHash(string memory containerId) internal pure returns (bytes32) {
+        return keccak256(abi.encode(containerId));
+    }
+}

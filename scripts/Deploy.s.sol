@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.19;
+
+// Deploys the Infernet core and the example consumers, then writes `deployments/<chainid>.json`.
+//
+//   PRIVATE_KEY=0x... node_modules/.bin/forge script scripts/Deploy.s.sol --rpc-url http://127.0.0.1:8545 --broadcast
+//
+// Order and constructor arguments (scripts/deploy.py mirrors them exactly; nonces count from the deployer's
+// current nonce n). The Registry is created first with the addresses the next five creations will get:
+//   n+0 Registry(coordinator, inbox, reader, fee, walletFactory)
+//   n+1 EIP712Coordinator(registry)
+//   n+2 Inbox(registry)
+//   n+3 Reader(registry)
+//   n+4 Fee(deployer, 500)                 fee recipient = deployer, 500 basis points (5 %)
+//   n+5 WalletFactory(registry)
+//   n+6 TGICallbackConsumer(registry)
+//   n+7 HFCallbackConsumer(registry)
+//   n+8 RecurringConsumer(registry)
+//   n+9 DelegateConsumer(registry, signer)  signer = env DELEGATE_SIGNER, default: the deployer
+// From anvil account #2 at nonce 0 this yields the reference addresses (Registry 0x663F3ad6..., Coordinator
+// 0x2E983A1B..., Inbox 0x8438Ad1C..., Reader 0xBC9129Dc..., Fee 0x6e989C01..., WalletFactory 0xF6168876...).
+// JSON keys: registry, coordinator, inbox, reader, fee, walletFactory, tgiCallbackConsumer, hfCallbackConsumer,
+// recurringConsumer, delegateConsumer, deployer, chainId.
+
+import {Script} from "kit-test/Script.sol";
+import {vm} from "kit-test/Vm.sol";
+import {Registry} from "infernet-sdk/Registry.sol";
+import {EIP712Coordinator} from "infernet-sdk/EIP712Coordinator.sol";
+import {Inbox} from "infernet-sdk/Inbox.sol";
+import {Reader} from "infernet-sdk/utility/Reader.sol";
+import {Fee} from "infernet-sdk/payments/Fee.sol";
+import {WalletFactory} from "infernet-sdk/payments/WalletFactory.sol";
+import {TGICallbackConsumer} from "../contracts/examples/TGICallbackConsumer.sol";
+import {HFCallbackConsumer} from "../contracts/examples/HFCallbackConsumer.sol";
+import {RecurringConsumer} from "../contracts/examples/RecurringConsumer.sol";
+import {DelegateConsumer} from "../contracts/examples/DelegateConsumer.sol";
+
+contract Deploy is Script {
+    /// @notice Protocol fee in basis points set at deployment.
+    uint16 internal constant FEE_BASIS_POINTS = 500;
+
+    struct Deployment {
+        address registry;
+        address coordinator;
+        address inbox;
+        address reader;
+        address fee;
+        address walletFactory;
+        address tgiCallbackConsumer;
+        address hfCallbackConsumer;
+        address recurringConsumer;
+        address delegateConsumer;
+    }
+
+    /// @notice Deploys with the key in env PRIVATE_KEY and writes deployments/<chainid>.json.
+    function run() external returns (Deployment memory d) {
+        uint256 key = vm.envUint("PRIVATE_KEY");
+        address deployer = vm.addr(key);
+        address signer = vm.envOr("DELEGATE_SIGNER", deployer);
+        vm.startBroadcast(key);
+        d = deploy(deployer, signer);
+        vm.stopBroadcast();
+        _write(d, deployer);
+    }
+
+    /// @notice Deploys everything from `deployer` (the current broadcaster or caller) in the documented order.
+    function deploy(address deployer, address signer) public returns (Deployment memory d) {
+        uint256 nonce = vm.getNonce(deployer);
+        Registry registry = new Registry(
+            computeCreateAddress(deployer, nonce + 1),
+            computeCreateAddress(deployer, nonce + 2),
+            computeCreateAddress(deployer, nonce + 3),
+            computeCreateAddress(deployer, nonce + 4),
+            computeCreateAddress(deployer, nonce + 5)
+        );
+        d.registry = address(registry);
+        d.coordinator = address(new EIP712Coordinator(registry));
+        d.inbox = address(new Inbox(registry));
+        d.reader = address(new Reader(registry));
+        d.fee = address(new Fee(deployer, FEE_BASIS_POINTS));
+        d.walletFactory = address(new WalletFactory(registry));
+        require(
+            d.coordinator == registry.COORDINATOR() && d.inbox == registry.INBOX() && d.reader == registry.READER()
+                && d.fee == registry.FEE() && d.walletFactory == registry.WALLET_FACTORY(),
+            "Deploy: core addresses differ from the ones precomputed for the Registry"
+        );
+        d.tgiCallbackConsumer = address(new TGICallbackConsumer(d.registry));
+        d.hfCallbackConsumer = address(new HFCallbackConsumer(d.registry));
+        d.recurringConsumer = address(new RecurringConsumer(d.registry));
+        d.delegateConsumer = address(new DelegateConsumer(d.registry, signer));
+    }
+
+    function _write(Deployment memory d, address deployer) internal {
+        string memory json = string.concat(
+            "{\n",
+            _entry("registry", d.registry),
+            _entry("coordinator", d.coordinator),
+            _entry("inbox", d.inbox),
+            _entry("reader", d.reader),
+            _entry("fee", d.fee),
+            _entry("walletFactory", d.walletFactory),
+            _entry("tgiCallbackConsumer", d.tgiCallbackConsumer),
+            _entry("hfCallbackConsumer", d.hfCallbackConsumer),
+            _entry("recurringConsumer", d.recurringConsumer),
+            _entry("delegateConsumer", d.delegateConsumer),
+            _entry("deployer", deployer),
+            '  "chainId": ',
+            vm.toString(block.chainid),
+            "\n}\n"
+        );
+        vm.createDir("deployments", true);
+        vm.writeFile(string.concat("deployments/", vm.toString(block.chainid), ".json"), json);
+    }
+
+    function _entry(string memory name, address value) private pure returns (string memory) {
+        return string.concat('  "', name, '": "', vm.toString(value), '",\n');
+    }
+}
