@@ -19,8 +19,8 @@ pragma solidity ^0.8.19;
 //   n+9 DelegateConsumer(registry, signer)  signer = env DELEGATE_SIGNER, default: the deployer
 // From anvil account #2 at nonce 0 this yields the reference addresses (Registry 0x663F3ad6..., Coordinator
 // 0x2E983A1B..., Inbox 0x8438Ad1C..., Reader 0xBC9129Dc..., Fee 0x6e989C01..., WalletFactory 0xF6168876...).
-// JSON keys: registry, coordinator, inbox, reader, fee, walletFactory, tgiCallbackConsumer, hfCallbackConsumer,
-// recurringConsumer, delegateConsumer, deployer, chainId.
+// JSON (the Python deployer's shape): chainId, deployer, registry, coordinator, inbox, reader, fee, walletFactory,
+// consumers {TGICallbackConsumer, HFCallbackConsumer, RecurringConsumer, DelegateConsumer}.
 
 import {Script} from "kit-test/Script.sol";
 import {vm} from "kit-test/Vm.sol";
@@ -56,11 +56,15 @@ contract Deploy is Script {
     function run() external returns (Deployment memory d) {
         uint256 key = vm.envUint("PRIVATE_KEY");
         address deployer = vm.addr(key);
-        address signer = vm.envOr("DELEGATE_SIGNER", deployer);
-        vm.startBroadcast(key);
-        d = deploy(deployer, signer);
-        vm.stopBroadcast();
+        d = deployWithKey(key, vm.envOr("DELEGATE_SIGNER", deployer));
         _write(d, deployer);
+    }
+
+    /// @notice Broadcasts the deployment from the account of `key` (no file written).
+    function deployWithKey(uint256 key, address signer) public returns (Deployment memory d) {
+        vm.startBroadcast(key);
+        d = deploy(vm.addr(key), signer);
+        vm.stopBroadcast();
     }
 
     /// @notice Deploys everything from `deployer` (the current broadcaster or caller) in the documented order.
@@ -90,29 +94,41 @@ contract Deploy is Script {
         d.delegateConsumer = address(new DelegateConsumer(d.registry, signer));
     }
 
+    /// @dev Same shape as the Python deployer's file (infernet_kit.chain.deploy.Deployment).
     function _write(Deployment memory d, address deployer) internal {
+        string memory consumers = string.concat(
+            "{\n",
+            _entry("    ", "TGICallbackConsumer", d.tgiCallbackConsumer, true),
+            _entry("    ", "HFCallbackConsumer", d.hfCallbackConsumer, true),
+            _entry("    ", "RecurringConsumer", d.recurringConsumer, true),
+            _entry("    ", "DelegateConsumer", d.delegateConsumer, false),
+            "  }\n"
+        );
         string memory json = string.concat(
             "{\n",
-            _entry("registry", d.registry),
-            _entry("coordinator", d.coordinator),
-            _entry("inbox", d.inbox),
-            _entry("reader", d.reader),
-            _entry("fee", d.fee),
-            _entry("walletFactory", d.walletFactory),
-            _entry("tgiCallbackConsumer", d.tgiCallbackConsumer),
-            _entry("hfCallbackConsumer", d.hfCallbackConsumer),
-            _entry("recurringConsumer", d.recurringConsumer),
-            _entry("delegateConsumer", d.delegateConsumer),
-            _entry("deployer", deployer),
             '  "chainId": ',
             vm.toString(block.chainid),
-            "\n}\n"
+            ",\n",
+            _entry("  ", "deployer", deployer, true),
+            _entry("  ", "registry", d.registry, true),
+            _entry("  ", "coordinator", d.coordinator, true),
+            _entry("  ", "inbox", d.inbox, true),
+            _entry("  ", "reader", d.reader, true),
+            _entry("  ", "fee", d.fee, true),
+            _entry("  ", "walletFactory", d.walletFactory, true),
+            '  "consumers": ',
+            consumers,
+            "}\n"
         );
         vm.createDir("deployments", true);
         vm.writeFile(string.concat("deployments/", vm.toString(block.chainid), ".json"), json);
     }
 
-    function _entry(string memory name, address value) private pure returns (string memory) {
-        return string.concat('  "', name, '": "', vm.toString(value), '",\n');
+    function _entry(string memory indent, string memory name, address value, bool comma)
+        private
+        pure
+        returns (string memory)
+    {
+        return string.concat(indent, '"', name, '": "', vm.toString(value), comma ? '",\n' : '"\n');
     }
 }

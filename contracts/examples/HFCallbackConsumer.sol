@@ -34,22 +34,21 @@ contract HFCallbackConsumer is CallbackConsumer {
 
     /// @notice `taskId` is not 1..4 (0 is UNSET).
     error UnsupportedTask(uint8 taskId);
+    /// @notice The inputs are not `abi.encode(uint8, string, string)`.
+    error MalformedInputs();
 
     /// @param registry the Infernet Registry
     constructor(address registry) CallbackConsumer(registry) {}
 
-    /// @notice Requests task `taskId` of `model` (or the default model) on `prompt`.
-    /// @param taskId 1 text generation, 2 text classification, 3 token classification, 4 summarization
-    /// @param model Hugging Face model id, `""` for the default
-    /// @param prompt the prompt or text
+    /// @notice Requests one task, input encoded as in the HF service documentation.
+    /// @param inputs `abi.encode(uint8 taskId, string model, string prompt)`; taskId 1 text generation, 2 text
+    ///        classification, 3 token classification, 4 summarization; `""` model = the service's default
     /// @return subscriptionId the subscription serving the request
-    function requestTask(uint8 taskId, string calldata model, string calldata prompt)
-        external
-        returns (uint32 subscriptionId)
-    {
+    function requestTask(bytes calldata inputs) external returns (uint32 subscriptionId) {
+        if (inputs.length < 96) revert MalformedInputs();
+        uint8 taskId = abi.decode(inputs[:32], (uint8));
         if (taskId == 0 || taskId > SUMMARIZATION) revert UnsupportedTask(taskId);
-        subscriptionId =
-            _requestCompute(CONTAINER_ID, abi.encode(taskId, model, prompt), 1, address(0), 0, address(0), address(0));
+        subscriptionId = _requestCompute(CONTAINER_ID, inputs, 1, address(0), 0, address(0), address(0));
         taskOf[subscriptionId] = taskId;
         emit TaskRequested(subscriptionId, msg.sender, taskId);
     }

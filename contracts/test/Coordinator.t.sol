@@ -80,6 +80,22 @@ contract CoordinatorTest is KitTestBase {
         assertEq(callback.getContainerInputs(id, 1, uint32(clock), NODE1), inputs);
     }
 
+    function test_CallbackInputsOfAnySize() public {
+        uint32 empty = callback.request("svc", "", 1, address(0), 0, address(0), address(0));
+        assertEq(callback.getContainerInputs(empty, 1, 0, NODE1).length, 0);
+
+        bytes memory large = new bytes(24_576); // one byte over what a data contract holds: kept in storage
+        large[0] = 0x01;
+        large[24_575] = 0xff;
+        uint32 big = callback.request("svc", large, 1, address(0), 0, address(0), address(0));
+        assertEq(callback.getContainerInputs(big, 1, 0, NODE1), large);
+
+        bytes memory edge = new bytes(24_575); // the largest data contract
+        edge[24_574] = 0x07;
+        uint32 fits = callback.request("svc", edge, 1, address(0), 0, address(0), address(0));
+        assertEq(callback.subscriptionInputs(fits), edge);
+    }
+
     function test_GetSubscriptionOfUnknownIdIsZero() public view {
         Subscription memory sub = coordinator.getSubscription(42);
         assertEq(sub.owner, address(0));

@@ -56,7 +56,7 @@ contract ExamplesTest is KitTestBase {
     }
 
     function test_HFTextGenerationAndSummarization() public {
-        uint32 gen = hf.requestTask(1, "", "Is the sky blue during a clear day?");
+        uint32 gen = hf.requestTask(abi.encode(uint8(1), "", "Is the sky blue during a clear day?"));
         assertEq(
             hf.getContainerInputs(gen, 1, 0, NODE1), abi.encode(uint8(1), "", "Is the sky blue during a clear day?")
         );
@@ -64,7 +64,7 @@ contract ExamplesTest is KitTestBase {
         deliver(NODE1, gen, 1, nodeOutput(abi.encode("Yes.")));
         assertEq(hf.generatedText(gen), "Yes.");
 
-        uint32 sum = hf.requestTask(4, "facebook/bart-large-cnn", "A long text.");
+        uint32 sum = hf.requestTask(abi.encode(uint8(4), "facebook/bart-large-cnn", "A long text."));
         deliver(NODE1, sum, 1, nodeOutput(abi.encode("Short.")));
         assertEq(hf.summary(sum), "Short.");
         assertEq(hf.taskOf(sum), 4);
@@ -78,7 +78,7 @@ contract ExamplesTest is KitTestBase {
         scores[0] = 998_765;
         scores[1] = 1_235;
 
-        uint32 cls = hf.requestTask(2, "", "I love it");
+        uint32 cls = hf.requestTask(abi.encode(uint8(2), "", "I love it"));
         deliver(NODE1, cls, 1, nodeOutput(abi.encode(labels, scores)));
         (string[] memory gotLabels, uint256[] memory gotScores) = hf.classification(cls);
         assertEq(gotLabels.length, 2);
@@ -91,7 +91,7 @@ contract ExamplesTest is KitTestBase {
         groups[0] = "PER";
         uint256[] memory groupScores = new uint256[](1);
         groupScores[0] = 999_000;
-        uint32 tok = hf.requestTask(3, "dslim/bert-base-NER", "My name is Sarah");
+        uint32 tok = hf.requestTask(abi.encode(uint8(3), "dslim/bert-base-NER", "My name is Sarah"));
         deliver(NODE1, tok, 1, nodeOutput(abi.encode(groups, groupScores)));
         (string[] memory gotGroups, uint256[] memory gotGroupScores) = hf.tokenClassification(tok);
         assertEq(gotGroups[0], "PER");
@@ -100,9 +100,11 @@ contract ExamplesTest is KitTestBase {
 
     function test_HFRejectsUnsetTask() public {
         vm.expectRevert(abi.encodeWithSelector(HFCallbackConsumer.UnsupportedTask.selector, uint8(0)));
-        hf.requestTask(0, "", "x");
+        hf.requestTask(abi.encode(uint8(0), "", "x"));
         vm.expectRevert(abi.encodeWithSelector(HFCallbackConsumer.UnsupportedTask.selector, uint8(5)));
-        hf.requestTask(5, "", "x");
+        hf.requestTask(abi.encode(uint8(5), "", "x"));
+        vm.expectRevert(HFCallbackConsumer.MalformedInputs.selector);
+        hf.requestTask(abi.encode(uint8(1)));
     }
 
     function test_RecurringGivesEachIntervalItsInput() public {

@@ -2,13 +2,18 @@
 pragma solidity ^0.8.19;
 
 import {BaseConsumer} from "./Base.sol";
+import {CodeStore} from "../utility/CodeStore.sol";
 
 /// @title CallbackConsumer
 /// @notice One-shot requests: `_requestCompute` creates a subscription served once (frequency 1, period 0) and
 ///         keeps its inputs, which nodes read back through `getContainerInputs`.
+/// @dev Inputs are kept as contract code (`CodeStore`), far cheaper than storage for prompts; inputs too large
+///      for a contract (over 24,575 bytes) fall back to storage.
 abstract contract CallbackConsumer is BaseConsumer {
-    /// @notice subscription id => inputs given to `_requestCompute`.
-    mapping(uint32 => bytes) internal subscriptionInputs;
+    /// @dev subscription id => data contract holding its inputs.
+    mapping(uint32 => address) private inputsPointer;
+    /// @dev subscription id => inputs too large for a data contract.
+    mapping(uint32 => bytes) private largeInputs;
 
     /// @param registry the Infernet Registry
     constructor(address registry) BaseConsumer(registry) {}
@@ -34,8 +39,18 @@ abstract contract CallbackConsumer is BaseConsumer {
         uint32 subscriptionId = COORDINATOR.createSubscription(
             containerId, 1, 0, redundancy, false, paymentToken, paymentAmount, wallet, verifier
         );
-        subscriptionInputs[subscriptionId] = inputs;
+        if (inputs.length != 0) {
+            if (CodeStore.fits(inputs)) inputsPointer[subscriptionId] = CodeStore.write(inputs);
+            else largeInputs[subscriptionId] = inputs;
+        }
         return subscriptionId;
+    }
+
+    /// @notice The inputs given to `_requestCompute` for `subscriptionId` (empty if none).
+    /// @param subscriptionId the subscription
+    function subscriptionInputs(uint32 subscriptionId) public view returns (bytes memory) {
+        address pointer = inputsPointer[subscriptionId];
+        return pointer != address(0) ? CodeStore.read(pointer) : largeInputs[subscriptionId];
     }
 
     /// @inheritdoc BaseConsumer
@@ -46,6 +61,6 @@ abstract contract CallbackConsumer is BaseConsumer {
         override
         returns (bytes memory)
     {
-        return subscriptionInputs[subscriptionId];
+        return subscriptionInputs(subscriptionId);
     }
 }

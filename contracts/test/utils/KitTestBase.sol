@@ -3,7 +3,6 @@ pragma solidity ^0.8.19;
 
 import {Test} from "kit-test/Test.sol";
 import {vm} from "kit-test/Vm.sol";
-import {Deploy} from "../../../scripts/Deploy.s.sol";
 import {Registry} from "infernet-sdk/Registry.sol";
 import {EIP712Coordinator} from "infernet-sdk/EIP712Coordinator.sol";
 import {Coordinator, Subscription} from "infernet-sdk/Coordinator.sol";
@@ -12,10 +11,29 @@ import {Reader} from "infernet-sdk/utility/Reader.sol";
 import {Fee} from "infernet-sdk/payments/Fee.sol";
 import {WalletFactory} from "infernet-sdk/payments/WalletFactory.sol";
 
+/// @notice The part of scripts/Deploy.s.sol tests call. Declared here rather than imported, so editing the script
+///         does not recompile every test (the script is deployed from its compiled artifact).
+interface IKitDeploy {
+    struct Deployment {
+        address registry;
+        address coordinator;
+        address inbox;
+        address reader;
+        address fee;
+        address walletFactory;
+        address tgiCallbackConsumer;
+        address hfCallbackConsumer;
+        address recurringConsumer;
+        address delegateConsumer;
+    }
+
+    function deploy(address deployer, address signer) external returns (Deployment memory);
+}
+
 /// @notice Deploys the whole kit through the deployment script (so tests exercise it) and offers helpers.
 abstract contract KitTestBase is Test {
-    Deploy internal deployer;
-    Deploy.Deployment internal d;
+    IKitDeploy internal deployer;
+    IKitDeploy.Deployment internal d;
     Registry internal registry;
     EIP712Coordinator internal coordinator;
     Inbox internal inbox;
@@ -49,7 +67,7 @@ abstract contract KitTestBase is Test {
     function setUp() public virtual {
         warpTo(1_700_000_000);
         signer = vm.addr(SIGNER_KEY);
-        deployer = Deploy(vm.deployCode("Deploy.s.sol:Deploy"));
+        deployer = IKitDeploy(vm.deployCode("Deploy.s.sol:Deploy"));
         d = deployer.deploy(address(deployer), signer);
         registry = Registry(d.registry);
         coordinator = EIP712Coordinator(d.coordinator);
