@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound=BaseModel)
 
+STREAM_ID_GAP = 0.02  # seconds between a stream's id line and its first bytes
+
 
 class ChainServiceLike(Protocol):
     """What the API needs of the chain service (`node.chain.service.ChainService`)."""
@@ -318,6 +320,9 @@ class NodeApi:
         intermediate: list[ContainerOutput],
     ) -> AsyncIterator[bytes]:
         yield f"{job_id}\n".encode()
+        # infernet-client takes its first read of the body as the id line: give that line a moment on the wire
+        # before the first streamed bytes, or both may arrive in one read (a model's first token is slower).
+        await asyncio.sleep(STREAM_ID_GAP)
         received: list[bytes] = []
         try:
             async for chunk in chunks:

@@ -1,0 +1,231 @@
+"""Node benchmarks. Each section prints its figures next to a baseline measured in the same run.
+
+offchain: jobs/s and p50/p99 latency of an off-chain job through node -> TGI service -> dev backend
+  (POST /api/jobs, then poll GET /api/jobs until done, as a client does), against the TGI service called
+  directly (POST /service_output), 1 at a time and 64 in flight. Goal: the node adds under 3 ms at p50.
+
+Run: .venv/bin/python bench/node.py [--section offchain] [--jobs N]
+Everything runs on loopback; every loop is bounded by a request count or a deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infernet_kit.devstack.processes import ManagedProcess, free_port, kit_command
+
+PROMPT = "Is the sky blue during a clear day?"
+POLL_DEADLINE = 30.0  # seconds a single job may take before the run is declared broken
+
+
+class HttpConnection:
+    """A minimal keep-alive HTTP/1.1 client, so the load generator costs little CPU next to the measured parts."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        assert self._reader is not None
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self._writer.write(head.encode() + body)
+        raw_head = await self._reader.readuntil(b"\r\n\r\n")
+        lines = raw_head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        if headers.get("transfer-encoding") == "chunked":
+            chunks = []
+            while True:
+                size = int((await self._reader.readuntil(b"\r\n")).strip(), 16)
+                data = await self._reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                chunks.append(data[:-2])
+            return status, b"".join(chunks)
+        return status, await self._reader.readexactly(int(headers.get("content-length", "0")))
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(Exception):
+                await self._writer.wait_closed()
+
+
+@dataclass
+class Figures:
+    label: str
+    concurrency: int
+    count: int
+    seconds: float
+    latencies: list[float]
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
+
+    def line(self) -> str:
+        return (
+            f"{self.label:<34} c={self.concurrency:<3} n={self.count:<5} {self.rate:8.1f}/s  "
+            f"p50 {self.percentile(50):7.2f} ms  p99 {self.percentile(99):7.2f} ms  errors {self.errors}"
+        )
+
+
+Operation = Callable[[HttpConnection], Awaitable[bool]]
+
+
+async def measure(label: str, port: int, operation: Operation, *, count: int, concurrency: int) -> Figures:
+    """Run `operation` `count` times with `concurrency` workers, each on its own keep-alive connection."""
+    latencies: list[float] = []
+    errors = 0
+    remaining = iter(range(count))
+
+    async def worker() -> None:
+        nonlocal errors
+        connection = HttpConnection("127.0.0.1", port)
+        try:
+            for _ in remaining:
+                started = time.perf_counter()
+                ok = await operation(connection)
+                latencies.append(time.perf_counter() - started)
+                errors += 0 if ok else 1
+        finally:
+            await connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Figures(label, concurrency, count, time.perf_counter() - started, latencies, errors)
+
+
+def direct_call(body: bytes) -> Operation:
+    async def call(connection: HttpConnection) -> bool:
+        status, _ = await connection.request("POST", "/service_output", body)
+        return status == 200
+
+    return call
+
+
+def node_job(body: bytes, *, poll_interval: float) -> Operation:
+    """POST the job, then poll its result until it is no longer running (what infernet-client does)."""
+
+    async def job(connection: HttpConnection) -> bool:
+        status, answer = await connection.request("POST", "/api/jobs", body)
+        if status != 200:
+            return False
+        path = f"/api/jobs?id={json.loads(answer)['id']}"
+        deadline = time.monotonic() + POLL_DEADLINE
+        while time.monotonic() < deadline:
+            status, answer = await connection.request("GET", path)
+            (record,) = json.loads(answer)
+            if record["status"] != "running":
+                return bool(record["status"] == "success")
+            if poll_interval:
+                await asyncio.sleep(poll_interval)
+        return False
+
+    return job
+
+
+@contextlib.contextmanager
+def offchain_stack(log_dir: Path) -> Iterator[tuple[int, int]]:
+    """Dev backend, TGI service (2 workers) and a node in front of it; yields (service port, node port)."""
+    backend_port, service_port, node_port = free_port(), free_port(), free_port()
+    backend = ManagedProcess(
+        "dev backend", kit_command("backend", f"--port={backend_port}"), log_path=log_dir / "backend.log"
+    )
+    env = {
+        "TGI_INF_WORKFLOW_POSITIONAL_ARGS": json.dumps([f"http://127.0.0.1:{backend_port}", 30]),
+        "TGI_INF_WORKFLOW_KW_ARGS": json.dumps({"max_new_tokens": 20}),
+    }
+    service = ManagedProcess(
+        "tgi service",
+        kit_command("serve", "tgi", f"--bind=127.0.0.1:{service_port}", "--workers=2", "--log-level=warning"),
+        log_path=log_dir / "service.log",
+        env=env,
+    )
+    config = {
+        "containers": [{"id": "tgi", "url": f"http://127.0.0.1:{service_port}", "external": True}],
+        "server": {"port": node_port, "rate_limit": {"num_requests": 10_000_000, "period": 1}},
+        "log_path": str(log_dir / "node.log"),
+    }
+    config_path = log_dir / "config.json"
+    config_path.write_text(json.dumps(config))
+    node = ManagedProcess(
+        "node",
+        kit_command("node", "--config", str(config_path), "--data-dir", str(log_dir / "data")),
+        log_path=log_dir / "node.stderr",
+    )
+    with backend, service, node:
+        backend.wait_for_http(f"http://127.0.0.1:{backend_port}/health", timeout=60)
+        service.wait_for_http(f"http://127.0.0.1:{service_port}/", timeout=60)
+        node.wait_for_http(f"http://127.0.0.1:{node_port}/health", timeout=90)
+        yield service_port, node_port
+
+
+async def offchain(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-node-") as tmp, offchain_stack(Path(tmp)) as ports:
+        service_port, node_port = ports
+        direct_body = json.dumps({"source": 1, "destination": 1, "data": {"text": PROMPT}}).encode()
+        job_body = json.dumps({"containers": ["tgi"], "data": {"text": PROMPT}}).encode()
+        serial = max(50, args.jobs // 10)
+        # Warm up both paths (connections, worker processes, SQLite pages).
+        await measure("warm-up", service_port, direct_call(direct_body), count=200, concurrency=8)
+        await measure("warm-up", node_port, node_job(job_body, poll_interval=0.001), count=200, concurrency=8)
+        print(f"off-chain jobs: TGI service (2 workers) -> dev backend; node in front; {args.jobs} jobs at 64")
+        pairs = []
+        for concurrency, count, poll in ((1, serial, 0.0), (64, args.jobs, 0.002)):
+            direct = await measure(
+                "service directly", service_port, direct_call(direct_body), count=count, concurrency=concurrency
+            )
+            via_node = await measure(
+                "node (POST + poll)",
+                node_port,
+                node_job(job_body, poll_interval=poll),
+                count=count,
+                concurrency=concurrency,
+            )
+            pairs.append((direct, via_node))
+            print(direct.line())
+            print(via_node.line())
+            added = via_node.percentile(50) - direct.percentile(50)
+            print(f"{'  node adds at p50':<34} c={concurrency:<3} {added:+.2f} ms (goal < 3 ms)")
+        if any(d.errors or n.errors for d, n in pairs):
+            print("ERRORS occurred: see the figures above", file=sys.stderr)
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], Awaitable[None]]] = {"offchain": offchain}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--section", choices=[*SECTIONS, "all"], default="all")
+    parser.add_argument("--jobs", type=int, default=3000, help="jobs per measurement at 64 in flight")
+    args = parser.parse_args()
+    chosen = list(SECTIONS) if args.section == "all" else [args.section]
+    for name in chosen:
+        asyncio.run(SECTIONS[name](args))
+
+
+if __name__ == "__main__":
+    main()
