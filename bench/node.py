@@ -14,14 +14,13 @@ import argparse
 import asyncio
 import contextlib
 import json
-import statistics
+import os
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from infernet_kit.devstack.processes import ManagedProcess, free_port, kit_command
 
@@ -66,6 +65,12 @@ class HttpConnection:
             self._writer.close()
             with contextlib.suppress(Exception):
                 await self._writer.wait_closed()
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), to report the node's CPU cost per job."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -148,8 +153,8 @@ def node_job(body: bytes, *, poll_interval: float) -> Operation:
 
 
 @contextlib.contextmanager
-def offchain_stack(log_dir: Path) -> Iterator[tuple[int, int]]:
-    """Dev backend, TGI service (2 workers) and a node in front of it; yields (service port, node port)."""
+def offchain_stack(log_dir: Path) -> Iterator[tuple[int, int, int]]:
+    """Dev backend, TGI service (2 workers) and a node in front of it; yields (service port, node port, node pid)."""
     backend_port, service_port, node_port = free_port(), free_port(), free_port()
     backend = ManagedProcess(
         "dev backend", kit_command("backend", f"--port={backend_port}"), log_path=log_dir / "backend.log"
@@ -180,12 +185,13 @@ def offchain_stack(log_dir: Path) -> Iterator[tuple[int, int]]:
         backend.wait_for_http(f"http://127.0.0.1:{backend_port}/health", timeout=60)
         service.wait_for_http(f"http://127.0.0.1:{service_port}/", timeout=60)
         node.wait_for_http(f"http://127.0.0.1:{node_port}/health", timeout=90)
-        yield service_port, node_port
+        assert node.pid is not None
+        yield service_port, node_port, node.pid
 
 
 async def offchain(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-node-") as tmp, offchain_stack(Path(tmp)) as ports:
-        service_port, node_port = ports
+        service_port, node_port, node_pid = ports
         direct_body = json.dumps({"source": 1, "destination": 1, "data": {"text": PROMPT}}).encode()
         job_body = json.dumps({"containers": ["tgi"], "data": {"text": PROMPT}}).encode()
         serial = max(50, args.jobs // 10)
@@ -198,6 +204,7 @@ async def offchain(args: argparse.Namespace) -> None:
             direct = await measure(
                 "service directly", service_port, direct_call(direct_body), count=count, concurrency=concurrency
             )
+            cpu_before = process_cpu_seconds(node_pid)
             via_node = await measure(
                 "node (POST + poll)",
                 node_port,
@@ -205,9 +212,10 @@ async def offchain(args: argparse.Namespace) -> None:
                 count=count,
                 concurrency=concurrency,
             )
+            node_cpu = (process_cpu_seconds(node_pid) - cpu_before) / count * 1000
             pairs.append((direct, via_node))
             print(direct.line())
-            print(via_node.line())
+            print(via_node.line() + f"  node CPU {node_cpu:.2f} ms/job")
             added = via_node.percentile(50) - direct.percentile(50)
             print(f"{'  node adds at p50':<34} c={concurrency:<3} {added:+.2f} ms (goal < 3 ms)")
         if any(d.errors or n.errors for d, n in pairs):
