@@ -48,14 +48,15 @@ def expected_tgi(prompt: str = SKY) -> str:
 async def test_python_seed_tgi(node_url: str) -> None:
     code = seeds.adapt(seeds.TGI_OFFCHAIN_PYTHON, {"http://127.0.0.1:4000": node_url})
     variables = await seeds.run_python_snippet(code, {})
-    assert variables["result"] == expected_tgi()
+    # The container's answer, as the reference node returns it: `{"output": <generated text>}`.
+    assert variables["result"] == {"output": expected_tgi()}
     await variables["client"].aclose()
 
 
 async def test_python_seed_hf(node_url: str) -> None:
     code = seeds.adapt(seeds.HF_OFFCHAIN_PYTHON, {"http://127.0.0.1:4000": node_url})
     variables = await seeds.run_python_snippet(code, {})
-    assert variables["result"] == fake_models.generate("Is the sky ", model="Qwen/Qwen2.5-72B-Instruct")
+    assert variables["result"] == {"output": fake_models.generate("Is the sky ", model="Qwen/Qwen2.5-72B-Instruct")}
     await variables["client"].aclose()
 
 
@@ -75,7 +76,7 @@ def test_cli_seed_job_sync(
     assert command[0] == "infernet-kit"
     result = cli(*command[1:], env={"INFERNET_NODE_URL": node_url})
     assert result.returncode == 0, result.stderr
-    assert result.stdout == expected() + "\n"
+    assert json.loads(result.stdout) == {"output": expected()}
 
 
 def test_cli_job_without_sync_prints_an_id_that_results_finds(cli: CliRunner, tmp_path: Path, node_url: str) -> None:
@@ -91,7 +92,11 @@ def test_cli_job_without_sync_prints_an_id_that_results_finds(cli: CliRunner, tm
         [job] = json.loads(fetched.stdout)
         if job["status"] != "running":
             break
-    assert job == {"id": job_id, "status": "success", "result": {"container": TGI, "output": expected_tgi()}}
+    assert job == {
+        "id": job_id,
+        "status": "success",
+        "result": {"container": TGI, "output": {"output": expected_tgi()}},
+    }
     ids = cli("ids", "--url", node_url, "--status", "completed")
     assert job_id in json.loads(ids.stdout)
 
@@ -103,7 +108,7 @@ def test_curl_seed(node_url: str, snippet: str, container: str) -> None:
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
-    job_id = curl(seeds.adapt(snippet, {"http://127.0.0.1:4000": node_url}) + " --silent --show-error")["id"]
+    job_id = curl(seeds.adapt(snippet, {"http://127.0.0.1:4000": node_url}))["id"]
     for _ in range(100):
         [job] = curl(f"curl --silent --show-error '{node_url}/api/jobs?id={job_id}'")
         if job["status"] != "running":
@@ -113,7 +118,7 @@ def test_curl_seed(node_url: str, snippet: str, container: str) -> None:
     assert job == {
         "id": job_id,
         "status": "success",
-        "result": {"container": container, "output": fake_models.generate(SKY, model=model)},
+        "result": {"container": container, "output": {"output": fake_models.generate(SKY, model=model)}},
     }
 
 
@@ -125,7 +130,8 @@ async def test_official_request_job_form_and_batch(node_url: str) -> None:
         assert await client.health() is True
         job_id = await client.request_job({"containers": [TGI], "data": {"text": "hello there"}})
         job = await client.get_job_result_sync(job_id)
-        assert job is not None and job["result"] == {"container": TGI, "output": fake_models.generate("hello there")}
+        assert job is not None
+        assert job["result"] == {"container": TGI, "output": {"output": fake_models.generate("hello there")}}
 
         answers = await client.request_jobs(
             [
@@ -137,7 +143,10 @@ async def test_official_request_job_form_and_batch(node_url: str) -> None:
         assert "id" in answers[0] and "id" in answers[2]
         assert "error" in answers[1] and "not supported" in answers[1]["error"].lower()  # type: ignore[typeddict-item]
         results = {r["id"]: r for r in [await client.get_job_result_sync(a["id"]) for a in (answers[0], answers[2])]}  # type: ignore[typeddict-item,misc]
-        assert results[answers[2]["id"]]["result"] == {"container": HF, "output": fake_models.classify("I like it")}  # type: ignore[typeddict-item,index]
+        assert results[answers[2]["id"]]["result"] == {
+            "container": HF,
+            "output": {"output": fake_models.classify("I like it")},
+        }  # type: ignore[typeddict-item,index]
 
         assert job_id in await client.get_jobs()
         assert job_id in await client.get_jobs(pending=False)
