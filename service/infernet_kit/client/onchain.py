@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from enum import IntEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eth_abi.abi import decode, encode
 from pydantic import BaseModel, ValidationError
 from web3 import Web3
 from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 
 from infernet_kit.chain.encoding import UINT32_MAX, ZERO_ADDRESS, delegate_key, unpack_pair
 from infernet_kit.client.chain_utils import RPC, Subscription
@@ -79,16 +82,21 @@ async def wait_for_delegated_subscription(
 # -- the local deployment ----------------------------------------------------------------------------------------
 
 
-def local_deployment(rpc_url: str) -> Deployment:
-    """The deployment file (deployments/<chain id>.json) of the chain at `rpc_url`."""
+DEPLOYMENTS_DIR_ENV = "INFERNET_DEPLOYMENTS_DIR"
+
+
+def local_deployment(rpc_url: str, directory: str | Path | None = None) -> Deployment:
+    """The deployment file `<chain id>.json` of the chain at `rpc_url`, from `directory`, else
+    `$INFERNET_DEPLOYMENTS_DIR`, else the checkout's deployments/ (where `infernet-kit deploy` writes)."""
     from infernet_kit.chain.deploy import Deployment
     from infernet_kit.chain.transactions import connect
     from infernet_kit.client.wallet import reachable
 
     with reachable(rpc_url):
         chain_id = int(connect(rpc_url).eth.chain_id)
+    folder = directory or os.environ.get(DEPLOYMENTS_DIR_ENV) or None
     try:
-        return Deployment.load(chain_id)
+        return Deployment.load(chain_id, Path(folder) if folder else None)
     except FileNotFoundError as exc:
         raise ConfigError(str(exc)) from None
 
@@ -130,20 +138,13 @@ def await_callback(
 
 
 def request_compute(
-    w3: Web3,
-    consumer: Contract,
-    function: str,
-    input_bytes: bytes,
-    coordinator: Contract,
-    *,
-    decode_output: Any,
-    timeout: float = 60.0,
+    w3: Web3, call: ContractFunction, coordinator: Contract, *, decode_output: Any, timeout: float = 60.0
 ) -> CallbackResult:
-    """Call `consumer.<function>(input_bytes)`, wait for the node's delivery, decode its raw output."""
+    """Send `call` (a consumer function that requests compute), wait for the node's delivery, decode it."""
     from infernet_kit.chain.transactions import transact
     from infernet_kit.chain.watch import created_subscription_id
 
-    receipt = transact(getattr(consumer.functions, function)(input_bytes))
+    receipt = transact(call)
     subscription_id = created_subscription_id(coordinator, receipt)
     delivery_tx, node, raw = await_callback(
         w3, coordinator, subscription_id, from_block=receipt["blockNumber"], timeout=timeout
@@ -174,9 +175,7 @@ def request_tgi_callback(
     """The seed's on-chain flow: `TGICallbackConsumer.chatWithLLM(encode(["string"], [prompt]))`."""
     return request_compute(
         w3,
-        deployment.contract(w3, TGI_CONSUMER, consumer),
-        "chatWithLLM",
-        tgi_input(prompt),
+        deployment.contract(w3, TGI_CONSUMER, consumer).functions.chatWithLLM(tgi_input(prompt)),
         deployment.contract(w3, COORDINATOR),
         decode_output=decode_tgi_output,
         timeout=timeout,
@@ -219,15 +218,13 @@ def request_hf_callback(
     *,
     model: str = "",
     consumer: str | None = None,
-    function: str = "requestTask",
     timeout: float = 60.0,
 ) -> CallbackResult:
-    """One HF task on chain through `HFCallbackConsumer`, decoded."""
+    """One HF task on chain: `HFCallbackConsumer.requestTask(task, model, prompt)`, which sends the
+    seed's input `abi.encode(uint8 task, string model, string prompt)`; the answer decoded."""
     return request_compute(
         w3,
-        deployment.contract(w3, HF_CONSUMER, consumer),
-        function,
-        hf_input(task, prompt, model),
+        deployment.contract(w3, HF_CONSUMER, consumer).functions.requestTask(int(task), model, prompt),
         deployment.contract(w3, COORDINATOR),
         decode_output=lambda raw: decode_hf_output(task, raw),
         timeout=timeout,

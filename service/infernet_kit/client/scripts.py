@@ -27,6 +27,11 @@ def _parser(description: str) -> argparse.ArgumentParser:
         default=os.environ.get("RPC_URL") or os.environ.get("INFERNET_RPC_URL") or DEFAULT_RPC_URL,
         help="JSON-RPC URL (env RPC_URL; default %(default)s)",
     )
+    parser.add_argument(
+        "--deployments-dir",
+        default=os.environ.get("INFERNET_DEPLOYMENTS_DIR"),
+        help="folder with <chain id>.json (env INFERNET_DEPLOYMENTS_DIR; default: the checkout's deployments/)",
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the delivery")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     return parser
@@ -76,12 +81,12 @@ def _run(
     return 0
 
 
-def _w3_and_deployment(rpc_url: str, private_key: str) -> tuple[Any, Any]:
+def _w3_and_deployment(rpc_url: str, private_key: str, directory: str | None) -> tuple[Any, Any]:
     from infernet_kit.chain.transactions import connect
     from infernet_kit.client.onchain import local_deployment
     from infernet_kit.client.wallet import reachable
 
-    deployment = local_deployment(rpc_url)
+    deployment = local_deployment(rpc_url, directory)
     with reachable(rpc_url):
         return connect(rpc_url, private_key), deployment
 
@@ -105,7 +110,9 @@ def request_callback(argv: Sequence[str] | None = None) -> int:
         from infernet_kit.client.wallet import reachable
         from infernet_kit.devstack.accounts import USER
 
-        w3, deployment = _w3_and_deployment(args.rpc_url, _key(args.private_key, "PRIVATE_KEY", USER))
+        w3, deployment = _w3_and_deployment(
+            args.rpc_url, _key(args.private_key, "PRIVATE_KEY", USER), args.deployments_dir
+        )
         with reachable(args.rpc_url):
             result = request_tgi_callback(w3, deployment, args.prompt, consumer=args.consumer, timeout=args.timeout)
         return {
@@ -149,7 +156,9 @@ def request_hf(argv: Sequence[str] | None = None) -> int:
         from infernet_kit.client.wallet import reachable
         from infernet_kit.devstack.accounts import USER
 
-        w3, deployment = _w3_and_deployment(args.rpc_url, _key(args.private_key, "PRIVATE_KEY", USER))
+        w3, deployment = _w3_and_deployment(
+            args.rpc_url, _key(args.private_key, "PRIVATE_KEY", USER), args.deployments_dir
+        )
         selected = [tasks[name] for name in args.task] if args.task else list(defaults)
         answers: dict[str, Any] = {}
         with reachable(args.rpc_url):
@@ -224,7 +233,7 @@ def create_delegated_subscription(argv: Sequence[str] | None = None) -> int:
         data = parse_json(args.input, source="--input")
         if not isinstance(data, dict):
             raise UserError("--input must be a JSON object")
-        deployment = None if args.owner and args.coordinator else local_deployment(args.rpc_url)
+        deployment = None if args.owner and args.coordinator else local_deployment(args.rpc_url, args.deployments_dir)
         owner = checksum(args.owner, "--owner") if args.owner else deployment.consumers["DelegateConsumer"]  # type: ignore[union-attr]
         coordinator = checksum(args.coordinator, "--coordinator") if args.coordinator else deployment.coordinator  # type: ignore[union-attr]
         rpc = RPC(args.rpc_url)

@@ -1,0 +1,226 @@
+"""On-chain and delegated flows against the live local stack: anvil, the deployed contracts, a chain-enabled
+node in front of the real services. Covers the scripts, `request_delegated_subscription` (the seed snippet)
+and the `sub` CLI, each checked on chain through the coordinator and the consumers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from eth_abi.abi import decode
+from web3 import Web3
+
+from infernet_kit.chain.encoding import ZERO_ADDRESS, container_id, delegate_key
+from infernet_kit.devstack import fake_models
+from infernet_kit.devstack.accounts import DEPLOYER, NODE_OPERATORS, dev_account
+from infernet_kit.paths import project_root
+
+from . import seed_snippets as seeds
+from .conftest import CliRunner
+from .test_cli_errors import assert_one_line_error
+
+TGI = "tgi_client_inference_service"
+HF = "hf_inference_client_service"
+SKY = "Is the sky blue during a clear day?"
+SIGNER_KEY = "0x" + bytes(dev_account(DEPLOYER).key).hex()  # DelegateConsumer's signer: the deployer
+
+
+@pytest.fixture(scope="module")
+def stack(
+    anvil: Any, infernet_deployment: Any, node_launcher: Any, tgi_service: str, hf_service: str, tmp_path_factory: Any
+) -> SimpleNamespace:
+    """A chain-enabled node serving both seed containers, plus the deployment written where scripts find it."""
+    from infernet_kit.testing.node_fixtures import node_container
+
+    operator = dev_account(NODE_OPERATORS[0])
+    config = {
+        "containers": [node_container(TGI, tgi_service), node_container(HF, hf_service)],
+        "chain": {
+            "enabled": True,
+            "rpc_url": anvil.url,
+            "registry_address": infernet_deployment.registry,
+            "trail_head_blocks": 0,
+            "wallet": {"private_key": "0x" + bytes(operator.key).hex()},
+            "snapshot_sync": {"sleep": 0.1, "sync_period": 0.2},
+        },
+        "server": {"rate_limit": {"num_requests": 100_000, "period": 1}},
+    }
+    node = node_launcher(config)
+    deployments = tmp_path_factory.mktemp("deployments")
+    infernet_deployment.save(deployments)
+    return SimpleNamespace(
+        node_url=node.url,
+        rpc_url=anvil.url,
+        w3=anvil.w3,
+        deployment=infernet_deployment,
+        deployments_dir=str(deployments),
+        coordinator=infernet_deployment.contract(anvil.w3, "EIP712Coordinator"),
+        delegate_consumer=infernet_deployment.contract(anvil.w3, "DelegateConsumer"),
+    )
+
+
+def run_script(name: str, *args: str, stack: SimpleNamespace) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(project_root() / "scripts" / name), "--rpc-url", stack.rpc_url, "--json", *args],
+        env={"INFERNET_DEPLOYMENTS_DIR": stack.deployments_dir, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def receipt_ok(w3: Web3, tx_hash: str) -> None:
+    assert w3.eth.get_transaction_receipt(tx_hash)["status"] == 1  # type: ignore[arg-type]
+
+
+def wait_created(stack: SimpleNamespace, owner: str, nonce: int, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if subscription_id := stack.coordinator.functions.delegateCreatedIds(delegate_key(owner, nonce)).call():
+            return int(subscription_id)
+        time.sleep(0.2)
+    raise AssertionError(f"no delegated subscription for {owner} nonce {nonce} after {timeout}s")
+
+
+def wait_delegated_output(stack: SimpleNamespace, subscription_id: int, interval: int = 1, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        raw = stack.delegate_consumer.functions.outputs(subscription_id, interval).call()
+        if raw:
+            (text,) = decode(["string"], raw)
+            return str(text)
+        time.sleep(0.2)
+    raise AssertionError(f"subscription {subscription_id} interval {interval} not delivered after {timeout}s")
+
+
+# -- on-chain callbacks through the scripts -----------------------------------------------------------------------
+
+
+def test_request_callback_script(stack: SimpleNamespace) -> None:
+    result = run_script("request_callback.py", stack=stack)
+    assert result["answer"] == fake_models.generate(SKY)
+    consumer = stack.deployment.contract(stack.w3, "TGICallbackConsumer")
+    assert consumer.functions.outputs(result["subscription_id"]).call() == result["answer"]
+    receipt_ok(stack.w3, result["request_tx"])
+    receipt_ok(stack.w3, result["delivery_tx"])
+    assert result["request_tx"] != result["delivery_tx"]
+    assert result["node"] == dev_account(NODE_OPERATORS[0]).address
+
+
+def test_request_hf_script_every_task(stack: SimpleNamespace) -> None:
+    from infernet_kit.services.hf_tasks import DEFAULT_MODELS
+
+    answers = run_script("request_hf.py", stack=stack)
+    prompts = {
+        "text_generation": SKY,
+        "text_classification": "I love this kit, it works offline!",
+        "token_classification": "My name is Sarah and I live in London.",
+    }
+    assert answers["text_generation"]["output"] == fake_models.generate(SKY, model=DEFAULT_MODELS["text_generation"])
+    assert answers["text_classification"]["output"] == fake_models.classify(prompts["text_classification"])
+    expected_entities = [
+        {"entity_group": e["entity_group"], "score": e["score"]}
+        for e in fake_models.token_classify(prompts["token_classification"])
+    ]
+    assert answers["token_classification"]["output"] == expected_entities
+    assert answers["summarization"]["output"]["summary_text"].startswith("The tower is 324")
+    for answer in answers.values():
+        receipt_ok(stack.w3, answer["delivery_tx"])
+
+
+# -- delegated subscriptions ----------------------------------------------------------------------------------------
+
+
+async def test_python_seed_delegated_subscription(stack: SimpleNamespace) -> None:
+    owner = stack.delegate_consumer.address
+    code = seeds.adapt(
+        seeds.TGI_DELEGATED_PYTHON,
+        {
+            'owner="0x..."': f'owner="{owner}"',
+            'private_key="0x..."': f'private_key="{SIGNER_KEY}"',
+            "http://127.0.0.1:4000": stack.node_url,
+            "http://127.0.0.1:8545": stack.rpc_url,
+            # Chain time, not the wall clock: anvil's clock may run ahead once tests move it.
+            "int(time() + 10)": "int(time() + 600)",
+        },
+    )
+    namespace: dict[str, Any] = {
+        "time": time.time,
+        "random": __import__("random"),
+        "ZERO_ADDRESS": ZERO_ADDRESS,
+        "global_config": SimpleNamespace(coordinator_address=stack.deployment.coordinator),
+    }
+    variables = await seeds.run_python_snippet(code, namespace)
+    await variables["client"].aclose()
+    subscription_id = wait_created(stack, owner, variables["nonce"])
+    stored = stack.coordinator.functions.getSubscription(subscription_id).call()
+    assert stored[0] == owner
+    assert bytes(stored[5]) == container_id([TGI])
+    assert wait_delegated_output(stack, subscription_id) == fake_models.generate(SKY)
+
+
+def write_sub_files(tmp_path: Path, owner: str, **changes: str) -> None:
+    params = seeds.PARAMS_JSON.replace("0x00Bd138aBD7....................", owner)
+    for old, new in changes.items():
+        params = params.replace(old, new)
+    (tmp_path / "params.json").write_text(params)
+    (tmp_path / "input.json").write_text(seeds.TGI_INPUT_JSON)
+    (tmp_path / "key-file.txt").write_text(SIGNER_KEY + "\n")
+
+
+def test_cli_sub_creates_the_subscription_on_chain(cli: CliRunner, tmp_path: Path, stack: SimpleNamespace) -> None:
+    owner = stack.delegate_consumer.address
+    now = max(int(stack.w3.eth.get_block("latest")["timestamp"]), int(time.time()))
+    # The seed's params.json as printed, with the owner and an active_at the user fills in: a few seconds
+    # ahead, so that interval 1 (3 s long) is still open when the node delivers after the CLI has started.
+    active_at = now + 5
+    write_sub_files(tmp_path, owner, **{'"active_at": 0,': f'"active_at": {active_at},'})
+    command = seeds.adapt(
+        seeds.CLI_SUB,
+        {
+            "http://some-rpc-url.com": stack.rpc_url,
+            "--address 0x..": f"--address {stack.deployment.coordinator}",
+            "--expiry 1713376164": f"--expiry {now + 600}",
+        },
+    ).split()
+    result = cli(*command[1:], "--url", stack.node_url, "--nonce", "4242", "--wait", "60")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Success: Subscription created."
+    subscription_id = int(lines[1].removeprefix("Subscription id: "))
+    assert subscription_id == wait_created(stack, owner, 4242)
+    stored = stack.coordinator.functions.getSubscription(subscription_id).call()
+    assert (stored[0], stored[1], stored[2], stored[3], stored[4]) == (owner, active_at, 3, 2, 2)
+    assert wait_delegated_output(stack, subscription_id) == fake_models.generate(SKY)
+
+
+def test_cli_sub_seed_params_as_printed_are_refused(cli: CliRunner, tmp_path: Path, stack: SimpleNamespace) -> None:
+    """active_at 0 with period 3 and frequency 2: every interval is long past, so the node refuses it."""
+    write_sub_files(tmp_path, stack.delegate_consumer.address)
+    now = int(stack.w3.eth.get_block("latest")["timestamp"])
+    args = ["sub", "--rpc-url", stack.rpc_url, "--address", stack.deployment.coordinator, "--expiry", str(now + 600)]
+    result = cli(
+        *args, "--key", "key-file.txt", "--params", "params.json", "--input", "input.json", "--url", stack.node_url
+    )
+    assert_one_line_error(result, "Subscription completed")
+
+
+def test_cli_sub_wrong_signer_is_refused(cli: CliRunner, tmp_path: Path, stack: SimpleNamespace) -> None:
+    now = int(stack.w3.eth.get_block("latest")["timestamp"])
+    write_sub_files(tmp_path, stack.delegate_consumer.address, **{'"active_at": 0,': f'"active_at": {now},'})
+    (tmp_path / "key-file.txt").write_text("0x" + bytes(dev_account(7).key).hex())
+    args = ["sub", "--rpc-url", stack.rpc_url, "--address", stack.deployment.coordinator, "--expiry", str(now + 600)]
+    result = cli(
+        *args, "--key", "key-file.txt", "--params", "params.json", "--input", "input.json", "--url", stack.node_url
+    )
+    line = assert_one_line_error(result, "Signer mismatch")
+    assert bytes(dev_account(7).key).hex() not in result.stderr + line
