@@ -6,8 +6,6 @@ import os
 
 import typer
 
-from infernet_kit.devstack.accounts import DEPLOYER
-
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 
 
@@ -29,7 +27,7 @@ def register(app: typer.Typer) -> None:
 
         from infernet_kit.chain.deploy import deploy as deploy_contracts
         from infernet_kit.chain.transactions import connect
-        from infernet_kit.devstack.accounts import dev_account
+        from infernet_kit.devstack.accounts import DEPLOYER, dev_account
 
         key = os.environ.get(key_env)
         deployer = Account.from_key(key) if key else dev_account(DEPLOYER)
