@@ -1,10 +1,15 @@
-"""Helpers for the client tests: run the real `infernet-kit` CLI in a child process."""
+"""Helpers for the client tests: run the `infernet-kit` CLI in a child process (`cli`) or in-process (`kit`).
+
+`cli` proves the real program (exit code, stderr, no traceback); `kit` runs the same app through click's
+test runner, which is much faster on a loaded machine, for the many bad-input cases.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -55,3 +60,34 @@ def cli(tmp_path: Path) -> CliRunner:
         )
 
     return run
+
+
+@dataclass
+class Finished:
+    """What a CLI run left behind, shaped like `subprocess.CompletedProcess`."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Finished]:
+    """Run `infernet-kit <args>` in-process, in `tmp_path`, with a clean client environment."""
+    from typer.testing import CliRunner as TyperRunner
+
+    from infernet_kit.cli import build_app
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("PRIVATE_KEY", "INFERNET_NODE_URL", "SERVER_URL", "RPC_URL", "ADDRESS", "FACTORY_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    app = build_app()
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Finished:
+        result = TyperRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+        return Finished(result.exit_code, result.stdout, result.stderr)
+
+    return run
+
+
+KitRunner = Callable[..., Finished]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from infernet_kit.devstack.processes import free_port
 
-from .conftest import SEED_PARAMS, SEED_TGI_INPUT, CliRunner
+from .conftest import SEED_PARAMS, SEED_TGI_INPUT, CliRunner, KitRunner
 
 ANVIL_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 COORDINATOR = "0x2E983A1Ba5e8b38AAAeC4B440B9dDcFBf72E15d1"
@@ -28,19 +28,19 @@ def test_missing_input_file(cli: CliRunner) -> None:
     assert_one_line_error(cli("job", "-c", "tgi_client_inference_service", "-i", "nope.json"), "not found", "nope.json")
 
 
-def test_bad_json_input(cli: CliRunner, tmp_path: Path) -> None:
+def test_bad_json_input(kit: KitRunner, tmp_path: Path) -> None:
     (tmp_path / "input.json").write_text('{"text": "unterminated}')
-    assert_one_line_error(cli("job", "-c", "x", "-i", "input.json"), "input.json", "invalid JSON", "line 1")
+    assert_one_line_error(kit("job", "-c", "x", "-i", "input.json"), "input.json", "invalid JSON", "line 1")
 
 
-def test_input_must_be_an_object(cli: CliRunner, tmp_path: Path) -> None:
+def test_input_must_be_an_object(kit: KitRunner, tmp_path: Path) -> None:
     (tmp_path / "input.json").write_text("[1, 2]")
-    assert_one_line_error(cli("job", "-c", "x", "-i", "input.json"), "JSON object")
+    assert_one_line_error(kit("job", "-c", "x", "-i", "input.json"), "JSON object")
 
 
-def test_unreadable_input_file(cli: CliRunner, tmp_path: Path) -> None:
+def test_unreadable_input_file(kit: KitRunner, tmp_path: Path) -> None:
     (tmp_path / "dir.json").mkdir()
-    assert_one_line_error(cli("job", "-c", "x", "-i", "dir.json"), "cannot read", "dir.json")
+    assert_one_line_error(kit("job", "-c", "x", "-i", "dir.json"), "cannot read", "dir.json")
 
 
 def test_node_not_reachable(cli: CliRunner, tmp_path: Path) -> None:
@@ -54,12 +54,12 @@ def test_node_not_reachable(cli: CliRunner, tmp_path: Path) -> None:
     assert_one_line_error(cli("health", env={"INFERNET_NODE_URL": url}), "not reachable", url)
 
 
-def test_empty_container_list(cli: CliRunner, tmp_path: Path) -> None:
+def test_empty_container_list(kit: KitRunner, tmp_path: Path) -> None:
     (tmp_path / "input.json").write_text(SEED_TGI_INPUT)
-    assert_one_line_error(cli("job", "-c", " , ", "-i", "input.json"), "no containers")
+    assert_one_line_error(kit("job", "-c", " , ", "-i", "input.json"), "no containers")
 
 
-def test_sub_key_file_errors_never_echo_the_key(cli: CliRunner, tmp_path: Path) -> None:
+def test_sub_key_file_errors_never_echo_the_key(kit: KitRunner, tmp_path: Path) -> None:
     (tmp_path / "input.json").write_text(SEED_TGI_INPUT)
     (tmp_path / "params.json").write_text(SEED_PARAMS % {"owner": COORDINATOR, "container": "x"})
     base = [
@@ -73,16 +73,16 @@ def test_sub_key_file_errors_never_echo_the_key(cli: CliRunner, tmp_path: Path) 
         "--input",
         "input.json",
     ]
-    assert_one_line_error(cli(*base, "--key", "missing-key.txt"), "key file not found", "missing-key.txt")
+    assert_one_line_error(kit(*base, "--key", "missing-key.txt"), "key file not found", "missing-key.txt")
     secret = "deadbeef" * 7  # 28 bytes: not a key, and must not be printed
     (tmp_path / "key.txt").write_text(secret + "\n")
-    result = cli(*base, "--key", "key.txt")
+    result = kit(*base, "--key", "key.txt")
     assert "valid private key" in assert_one_line_error(result)
     assert secret not in result.stderr + result.stdout
-    assert_one_line_error(cli(*base), "no signer key")
+    assert_one_line_error(kit(*base), "no signer key")
 
 
-def test_sub_params_errors_name_the_field(cli: CliRunner, tmp_path: Path) -> None:
+def test_sub_params_errors_name_the_field(kit: KitRunner, tmp_path: Path) -> None:
     (tmp_path / "input.json").write_text(SEED_TGI_INPUT)
     (tmp_path / "key.txt").write_text(ANVIL_KEY_0)
     base = ["sub", "--address", COORDINATOR, "--expiry", "1713376164", "--key", "key.txt", "--input", "input.json"]
@@ -90,25 +90,25 @@ def test_sub_params_errors_name_the_field(cli: CliRunner, tmp_path: Path) -> Non
     (tmp_path / "params.json").write_text(
         SEED_PARAMS % {"owner": "0x00Bd138aBD7....................", "container": "x"}
     )
-    assert_one_line_error(cli(*base, "--params", "params.json"), "params.json", "owner")
+    assert_one_line_error(kit(*base, "--params", "params.json"), "params.json", "owner")
     (tmp_path / "params.json").write_text(f'{{"owner": "{COORDINATOR}", // no more\n}}')
-    assert_one_line_error(cli(*base, "--params", "params.json"), "missing subscription field", "frequency")
-    assert_one_line_error(cli(*base, "--params", "absent.json"), "params file not found")
+    assert_one_line_error(kit(*base, "--params", "params.json"), "missing subscription field", "frequency")
+    assert_one_line_error(kit(*base, "--params", "absent.json"), "params file not found")
 
 
-def test_sub_rpc_not_reachable(cli: CliRunner, tmp_path: Path) -> None:
+def test_sub_rpc_not_reachable(kit: KitRunner, tmp_path: Path) -> None:
     (tmp_path / "input.json").write_text(SEED_TGI_INPUT)
     (tmp_path / "key.txt").write_text(ANVIL_KEY_0)
     (tmp_path / "params.json").write_text(SEED_PARAMS % {"owner": COORDINATOR, "container": "x"})
     rpc = f"http://127.0.0.1:{free_port()}"
     args = ["sub", "--rpc_url", rpc, "--address", COORDINATOR, "--expiry", "1713376164", "--key", "key.txt"]
-    assert_one_line_error(cli(*args, "--params", "params.json", "--input", "input.json"), "RPC not reachable", rpc)
+    assert_one_line_error(kit(*args, "--params", "params.json", "--input", "input.json"), "RPC not reachable", rpc)
 
 
-def test_wallet_verbs_reject_bad_amount_and_key(cli: CliRunner) -> None:
+def test_wallet_verbs_reject_bad_amount_and_key(kit: KitRunner) -> None:
     wallet = "0x7749f632935738EA2Dd32EBEcbb8B9145E1efeF6"
-    result = cli("fund", "--private-key", "0x1234", "--wallet", wallet, "--amount", "1 ether")
+    result = kit("fund", "--private-key", "0x1234", "--wallet", wallet, "--amount", "1 ether")
     assert_one_line_error(result, "--private-key", "valid private key")
     assert "0x1234" not in result.stderr
-    assert_one_line_error(cli("fund", "-pk", ANVIL_KEY_0, "-w", wallet, "-a", "1 bitcoin"), "unknown unit", "bitcoin")
-    assert_one_line_error(cli("withdraw", "-pk", ANVIL_KEY_0, "-w", "0x12", "-a", "1"), "--wallet", "not an address")
+    assert_one_line_error(kit("fund", "-pk", ANVIL_KEY_0, "-w", wallet, "-a", "1 bitcoin"), "unknown unit", "bitcoin")
+    assert_one_line_error(kit("withdraw", "-pk", ANVIL_KEY_0, "-w", "0x12", "-a", "1"), "--wallet", "not an address")

@@ -18,7 +18,7 @@ from infernet_kit.devstack import fake_models
 from infernet_kit.devstack.processes import free_port
 
 from . import seed_snippets as seeds
-from .conftest import CliRunner
+from .conftest import CliRunner, KitRunner
 from .test_cli_errors import assert_one_line_error
 
 TGI = "tgi_client_inference_service"
@@ -79,15 +79,15 @@ def test_cli_seed_job_sync(
     assert json.loads(result.stdout) == {"output": expected()}
 
 
-def test_cli_job_without_sync_prints_an_id_that_results_finds(cli: CliRunner, tmp_path: Path, node_url: str) -> None:
+def test_cli_job_without_sync_prints_an_id_that_results_finds(kit: KitRunner, tmp_path: Path, node_url: str) -> None:
     (tmp_path / "input.json").write_text(seeds.TGI_INPUT_JSON)
-    submitted = cli("job", "-c", TGI, "-i", "input.json", "--url", node_url)
+    submitted = kit("job", "-c", TGI, "-i", "input.json", "--url", node_url)
     assert submitted.returncode == 0, submitted.stderr
     job_id = submitted.stdout.strip()
     uuid.UUID(job_id)
     # Poll through the CLI until done (the dev backend answers in milliseconds).
     for _ in range(50):
-        fetched = cli("results", "--id", job_id, "--url", node_url)
+        fetched = kit("results", "--id", job_id, "--url", node_url)
         assert fetched.returncode == 0, fetched.stderr
         [job] = json.loads(fetched.stdout)
         if job["status"] != "running":
@@ -97,7 +97,7 @@ def test_cli_job_without_sync_prints_an_id_that_results_finds(cli: CliRunner, tm
         "status": "success",
         "result": {"container": TGI, "output": {"output": expected_tgi()}},
     }
-    ids = cli("ids", "--url", node_url, "--status", "completed")
+    ids = kit("ids", "--url", node_url, "--status", "completed")
     assert job_id in json.loads(ids.stdout)
 
 
@@ -172,16 +172,16 @@ async def test_stream(node_url: str) -> None:
     assert body.decode() == expected_tgi()
 
 
-def test_cli_stream_info_health_resources(cli: CliRunner, tmp_path: Path, node_url: str) -> None:
+def test_cli_stream_info_health_resources(kit: KitRunner, tmp_path: Path, node_url: str) -> None:
     (tmp_path / "input.json").write_text(seeds.TGI_INPUT_JSON)
-    streamed = cli("stream", "-c", TGI, "-i", "input.json", "--url", node_url)
+    streamed = kit("stream", "-c", TGI, "-i", "input.json", "--url", node_url)
     assert streamed.returncode == 0, streamed.stderr
     first, rest = streamed.stdout.split("\n", 1)
     assert first.startswith("Job ID: ")
     assert rest == expected_tgi() + "\n"
-    assert cli("health", "--url", node_url).stdout == "healthy\n"
-    assert {c["id"] for c in json.loads(cli("info", "--url", node_url).stdout)["containers"]} == {TGI, HF}
-    assert set(json.loads(cli("resources", "--url", node_url).stdout)) == {TGI, HF}
+    assert kit("health", "--url", node_url).stdout == "healthy\n"
+    assert {c["id"] for c in json.loads(kit("info", "--url", node_url).stdout)["containers"]} == {TGI, HF}
+    assert set(json.loads(kit("resources", "--url", node_url).stdout)) == {TGI, HF}
 
 
 # -- errors ------------------------------------------------------------------------------------------------------
@@ -202,15 +202,15 @@ async def test_unreachable_node_is_a_connection_error() -> None:
             await client.health()
 
 
-def test_cli_unknown_container(cli: CliRunner, tmp_path: Path, node_url: str) -> None:
+def test_cli_unknown_container(kit: KitRunner, tmp_path: Path, node_url: str) -> None:
     (tmp_path / "input.json").write_text(seeds.TGI_INPUT_JSON)
-    result = cli("job", "-c", "no_such_container", "-i", "input.json", "--sync", "--url", node_url)
+    result = kit("job", "-c", "no_such_container", "-i", "input.json", "--sync", "--url", node_url)
     assert_one_line_error(result, "node rejected the request (4", "not supported", "no_such_container")
 
 
-def test_cli_failed_job_says_why(cli: CliRunner, tmp_path: Path, node_url: str) -> None:
+def test_cli_failed_job_says_why(kit: KitRunner, tmp_path: Path, node_url: str) -> None:
     """A container's 400 (TGI refuses proofs) makes the job fail; --sync prints the reason and exits 1."""
     (tmp_path / "input.json").write_text(seeds.TGI_INPUT_JSON)
-    result = cli("job", "-c", TGI, "-i", "input.json", "--sync", "--requires-proof", "--url", node_url)
+    result = kit("job", "-c", TGI, "-i", "input.json", "--sync", "--requires-proof", "--url", node_url)
     line = assert_one_line_error(result)
     assert ("failed" in line and "proof" in line.lower()) or "proof" in line.lower(), line

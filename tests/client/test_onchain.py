@@ -22,7 +22,7 @@ from infernet_kit.devstack.accounts import DEPLOYER, NODE_OPERATORS, dev_account
 from infernet_kit.paths import project_root
 
 from . import seed_snippets as seeds
-from .conftest import CliRunner
+from .conftest import CliRunner, KitRunner
 from .test_cli_errors import assert_one_line_error
 
 TGI = "tgi_client_inference_service"
@@ -203,24 +203,45 @@ def test_cli_sub_creates_the_subscription_on_chain(cli: CliRunner, tmp_path: Pat
     assert wait_delegated_output(stack, subscription_id) == fake_models.generate(SKY)
 
 
-def test_cli_sub_seed_params_as_printed_are_refused(cli: CliRunner, tmp_path: Path, stack: SimpleNamespace) -> None:
+def test_cli_sub_seed_params_as_printed_are_refused(kit: KitRunner, tmp_path: Path, stack: SimpleNamespace) -> None:
     """active_at 0 with period 3 and frequency 2: every interval is long past, so the node refuses it."""
     write_sub_files(tmp_path, stack.delegate_consumer.address)
     now = int(stack.w3.eth.get_block("latest")["timestamp"])
     args = ["sub", "--rpc-url", stack.rpc_url, "--address", stack.deployment.coordinator, "--expiry", str(now + 600)]
-    result = cli(
+    result = kit(
         *args, "--key", "key-file.txt", "--params", "params.json", "--input", "input.json", "--url", stack.node_url
     )
     assert_one_line_error(result, "Subscription completed")
 
 
-def test_cli_sub_wrong_signer_is_refused(cli: CliRunner, tmp_path: Path, stack: SimpleNamespace) -> None:
+def test_cli_sub_wrong_signer_is_refused(kit: KitRunner, tmp_path: Path, stack: SimpleNamespace) -> None:
     now = int(stack.w3.eth.get_block("latest")["timestamp"])
     write_sub_files(tmp_path, stack.delegate_consumer.address, **{'"active_at": 0,': f'"active_at": {now},'})
     (tmp_path / "key-file.txt").write_text("0x" + bytes(dev_account(7).key).hex())
     args = ["sub", "--rpc-url", stack.rpc_url, "--address", stack.deployment.coordinator, "--expiry", str(now + 600)]
-    result = cli(
+    result = kit(
         *args, "--key", "key-file.txt", "--params", "params.json", "--input", "input.json", "--url", stack.node_url
     )
     line = assert_one_line_error(result, "Signer mismatch")
     assert bytes(dev_account(7).key).hex() not in result.stderr + line
+
+
+def test_create_delegated_subscription_script(stack: SimpleNamespace) -> None:
+    result = run_script(
+        "create_delegated_subscription.py", "--url", stack.node_url, "--wait-delivery", "--nonce", "777", stack=stack
+    )
+    owner = stack.delegate_consumer.address
+    assert (result["owner"], result["nonce"]) == (owner, 777)
+    assert result["subscription_id"] == wait_created(stack, owner, 777)
+    assert result["answer"] == fake_models.generate(SKY)
+    assert wait_delegated_output(stack, result["subscription_id"]) == result["answer"]
+    receipt_ok(stack.w3, result["delivery_tx"])
+
+
+@pytest.mark.parametrize("script", ["request_callback.py", "request_hf.py", "create_delegated_subscription.py"])
+def test_scripts_have_help(script: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(project_root() / "scripts" / script), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--rpc-url" in done.stdout and "usage:" in done.stdout

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import aiohttp
+import httpx
 from eth_account import Account
 from eth_account.messages import SignableMessage, encode_typed_data
 from eth_account.signers.local import LocalAccount
@@ -115,13 +116,30 @@ class RPC:
 
     def __init__(self, rpc_url: str, *, timeout: float = 60.0) -> None:
         self.url = rpc_url
-        self._web3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        self.timeout = timeout
+        self._web3: AsyncWeb3[Any] | None = None
         self._account: LocalAccount | None = None
         self._chain_id: int | None = None
 
     @property
     def web3(self) -> AsyncWeb3[Any]:
+        """The async web3 (created on first use; its HTTP session lives until `aclose`)."""
+        if self._web3 is None:
+            self._web3 = AsyncWeb3(AsyncHTTPProvider(self.url, request_kwargs={"timeout": self.timeout}))
+            if self._account is not None:
+                self.web3.eth.default_account = self._account.address
         return self._web3
+
+    async def aclose(self) -> None:
+        if self._web3 is not None:
+            await self._web3.provider.disconnect()
+            self._web3 = None
+
+    async def __aenter__(self) -> RPC:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     @property
     def account(self) -> LocalAccount:
@@ -132,7 +150,8 @@ class RPC:
     async def initialize_with_private_key(self, private_key: str) -> RPC:
         """Sign and send transactions from the key's account (the key stays in memory only)."""
         self._account = Account.from_key(private_key)
-        self._web3.eth.default_account = self._account.address
+        if self._web3 is not None:
+            self.web3.eth.default_account = self._account.address
         return self
 
     @staticmethod
@@ -140,12 +159,22 @@ class RPC:
         return to_checksum_address(address)
 
     def get_contract(self, address: str, abi: list[dict[str, Any]]) -> Any:
-        return self._web3.eth.contract(address=to_checksum_address(address), abi=abi)
+        return self.web3.eth.contract(address=to_checksum_address(address), abi=abi)
 
     async def get_chain_id(self) -> int:
-        """The chain id (asked once); `RpcUnreachableError` names the URL when nothing answers."""
+        """The chain id (asked once, with a one-off request: signing needs nothing else, and a caller that
+        never closes this RPC leaves no session behind); `RpcUnreachableError` names the URL on failure."""
         if self._chain_id is None:
-            self._chain_id = int(await self.reachable(self._web3.eth.chain_id))
+            body = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
+            try:
+                async with httpx.AsyncClient(timeout=self.timeout) as http:
+                    response = await http.post(self.url, json=body)
+                response.raise_for_status()
+                self._chain_id = int(response.json()["result"], 16)
+            except httpx.TransportError as exc:
+                raise RpcUnreachableError(self.url, str(exc) or type(exc).__name__) from None
+            except (httpx.HTTPStatusError, ValueError, KeyError, TypeError) as exc:
+                raise RpcUnreachableError(self.url, f"no chain id in the answer ({exc})") from None
         return self._chain_id
 
     async def reachable(self, call: Awaitable[T]) -> T:
@@ -156,10 +185,10 @@ class RPC:
             raise RpcUnreachableError(self.url, str(exc) or type(exc).__name__) from None
 
     async def get_balance(self, address: str) -> int:
-        return int(await self.reachable(self._web3.eth.get_balance(to_checksum_address(address))))
+        return int(await self.reachable(self.web3.eth.get_balance(to_checksum_address(address))))
 
     async def get_nonce(self, address: str) -> int:
-        return int(await self.reachable(self._web3.eth.get_transaction_count(to_checksum_address(address))))
+        return int(await self.reachable(self.web3.eth.get_transaction_count(to_checksum_address(address))))
 
     async def send_transaction(self, tx: TxParams) -> bytes:
         """Fill in nonce, gas and chain id, sign with the account, send; returns the hash."""
@@ -168,11 +197,11 @@ class RPC:
         filled.setdefault("nonce", await self.get_nonce(account.address))
         filled.setdefault("chainId", await self.get_chain_id())
         if "gas" not in filled:
-            filled["gas"] = await self._web3.eth.estimate_gas(filled)  # type: ignore[arg-type]
+            filled["gas"] = await self.web3.eth.estimate_gas(filled)  # type: ignore[arg-type]
         if "gasPrice" not in filled and "maxFeePerGas" not in filled:
-            filled["gasPrice"] = await self._web3.eth.gas_price
+            filled["gasPrice"] = await self.web3.eth.gas_price
         signed = account.sign_transaction(filled)
-        return bytes(await self._web3.eth.send_raw_transaction(signed.raw_transaction))
+        return bytes(await self.web3.eth.send_raw_transaction(signed.raw_transaction))
 
     async def get_tx_receipt(self, tx_hash: bytes, timeout: float = 120.0) -> TxReceipt:  # noqa: ASYNC109
-        return await self._web3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout)  # type: ignore[arg-type]
+        return await self.web3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout)  # type: ignore[arg-type]

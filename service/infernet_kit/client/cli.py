@@ -351,10 +351,11 @@ def sub(
         from infernet_kit.client.onchain import submit_delegated_subscription, subscription_from_params
 
         subscription = subscription_from_params(sub_params, params)
-        return await submit_delegated_subscription(
-            url, RPC(rpc_url), coordinator, subscription,
-            private_key=private_key, data=data, nonce=nonce, expiry=expiry, wait=wait,
-        )  # fmt: skip
+        async with RPC(rpc_url) as rpc:
+            return await submit_delegated_subscription(
+                url, rpc, coordinator, subscription,
+                private_key=private_key, data=data, nonce=nonce, expiry=expiry, wait=wait,
+            )  # fmt: skip
 
     subscription_id = run(work())
     typer.echo("Success: Subscription created.")

@@ -13,12 +13,11 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from infernet_kit.client.chain_utils import RPC, Subscription
 from infernet_kit.client.errors import APIError, NodeUnreachableError
 from infernet_kit.client.types import (
     ErrorResponse,
@@ -30,6 +29,10 @@ from infernet_kit.client.types import (
     ModelSupport,
     NodeInfo,
 )
+
+if TYPE_CHECKING:
+    # Only for annotations: off-chain use of the client never loads web3 and eth-account.
+    from infernet_kit.client.chain_utils import RPC, Subscription
 
 DEFAULT_NODE_URL = "http://127.0.0.1:4000"
 T = TypeVar("T")

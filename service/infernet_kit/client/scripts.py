@@ -236,21 +236,18 @@ def create_delegated_subscription(argv: Sequence[str] | None = None) -> int:
         deployment = None if args.owner and args.coordinator else local_deployment(args.rpc_url, args.deployments_dir)
         owner = checksum(args.owner, "--owner") if args.owner else deployment.consumers["DelegateConsumer"]  # type: ignore[union-attr]
         coordinator = checksum(args.coordinator, "--coordinator") if args.coordinator else deployment.coordinator  # type: ignore[union-attr]
-        rpc = RPC(args.rpc_url)
-        start_block = asyncio.run(rpc.reachable(rpc.web3.eth.block_number))
-        created = asyncio.run(
-            create_delegated_subscription(
-                args.url,
-                rpc,
-                coordinator,
-                owner=owner,
-                private_key=key,
-                containers=[c.strip() for c in args.containers.split(",") if c.strip()],
-                data=data,
-                nonce=args.nonce,
-                wait=args.timeout,
-            )
-        )
+
+        async def create() -> tuple[int, Any]:
+            async with RPC(args.rpc_url) as rpc:
+                start = await rpc.reachable(rpc.web3.eth.block_number)
+                created = await create_delegated_subscription(
+                    args.url, rpc, coordinator, owner=owner, private_key=key,
+                    containers=[c.strip() for c in args.containers.split(",") if c.strip()],
+                    data=data, nonce=args.nonce, wait=args.timeout,
+                )  # fmt: skip
+                return int(start), created
+
+        start_block, created = asyncio.run(create())
         result: dict[str, Any] = {
             "subscription_id": created.subscription_id,
             "owner": created.owner,

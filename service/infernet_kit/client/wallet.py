@@ -14,6 +14,7 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 from pydantic import BaseModel
 from web3 import Web3
+from web3.logs import DISCARD
 
 from infernet_kit.chain.artifacts import load_artifact
 from infernet_kit.chain.encoding import ZERO_ADDRESS
@@ -80,7 +81,7 @@ def create_wallet(rpc_url: str, private_key: str, factory: str, owner: str | Non
         contract = w3.eth.contract(address=to_checksum_address(factory), abi=load_artifact("WalletFactory").abi)
         wallet_owner = to_checksum_address(owner) if owner else str(w3.eth.default_account)
         receipt = transact(contract.functions.createWallet(wallet_owner))
-        events = contract.events.WalletCreated().process_receipt(receipt)
+        events = contract.events.WalletCreated().process_receipt(receipt, errors=DISCARD)
         if not events:
             raise TransactionReverted(
                 "createWallet emitted no WalletCreated event", receipt["transactionHash"].to_0x_hex()
