@@ -22,8 +22,14 @@ from infernet_kit.devstack.accounts import DEPLOYER, NODE_OPERATORS, dev_account
 from infernet_kit.paths import project_root
 
 from . import seed_snippets as seeds
-from .conftest import CliRunner, KitRunner
+from .conftest import (
+    CliRunner,
+    KitRunner,
+    requires_contracts,
+)
 from .test_cli_errors import assert_one_line_error
+
+pytestmark = requires_contracts
 
 TGI = "tgi_client_inference_service"
 HF = "hf_inference_client_service"

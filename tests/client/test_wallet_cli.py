@@ -13,8 +13,13 @@ from web3 import Web3
 from infernet_kit.chain.encoding import ZERO_ADDRESS
 from infernet_kit.devstack.accounts import dev_account
 
-from .conftest import KitRunner
+from .conftest import (
+    KitRunner,
+    requires_contracts,
+)
 from .test_cli_errors import assert_one_line_error
+
+pytestmark = requires_contracts
 
 OWNER = dev_account(8)
 STRANGER = dev_account(9)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from web3.contract import Contract
+from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
 
 
@@ -14,7 +15,7 @@ class CallbackTimeout(TimeoutError):
 
 def created_subscription_id(coordinator: Contract, receipt: TxReceipt) -> int:
     """The id of the subscription a request transaction created (its `SubscriptionCreated` event)."""
-    events = coordinator.events.SubscriptionCreated().process_receipt(receipt)
+    events = coordinator.events.SubscriptionCreated().process_receipt(receipt, errors=DISCARD)
     if not events:
         raise LookupError(f"transaction {receipt['transactionHash'].to_0x_hex()} created no subscription")
     return int(events[0]["args"]["id"])
