@@ -194,7 +194,7 @@ class NodeClient:
         quickly at first so that a fast job is seen as soon as it is done.
         """
         deadline = time.monotonic() + max(retries, 1) * poll_interval
-        delay = min(0.02, poll_interval)
+        delay = min(0.05, poll_interval)
         while True:
             results = await self.get_job_results([job_id], timeout=timeout)
             if not results:
