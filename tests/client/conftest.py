@@ -15,12 +15,6 @@ from pathlib import Path
 import pytest
 
 from infernet_kit.devstack.processes import kit_command
-from infernet_kit.paths import project_root
-
-# Until the contracts are on this branch's main, there is nothing to deploy: the on-chain tests wait for them.
-requires_contracts = pytest.mark.skipif(
-    not (project_root() / "out" / "EIP712Coordinator.sol").is_dir(), reason="contracts not built (run `make build`)"
-)
 
 # The seeds' files, as printed (comments and trailing commas included).
 SEED_PARAMS = """{

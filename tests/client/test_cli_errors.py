@@ -12,9 +12,9 @@ ANVIL_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff8
 COORDINATOR = "0x2E983A1Ba5e8b38AAAeC4B440B9dDcFBf72E15d1"
 
 
-def assert_one_line_error(result: object, *fragments: str) -> str:
-    code, err = result.returncode, result.stderr  # type: ignore[attr-defined]
-    assert code == 1, (code, result.stdout, err)  # type: ignore[attr-defined]
+def assert_one_line_error(result: object, *fragments: str, code: int = 1) -> str:
+    returncode, err = result.returncode, result.stderr  # type: ignore[attr-defined]
+    assert returncode == code, (returncode, result.stdout, err)  # type: ignore[attr-defined]
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("Error: "), err
@@ -26,6 +26,11 @@ def assert_one_line_error(result: object, *fragments: str) -> str:
 
 def test_missing_input_file(cli: CliRunner) -> None:
     assert_one_line_error(cli("job", "-c", "tgi_client_inference_service", "-i", "nope.json"), "not found", "nope.json")
+
+
+def test_usage_errors_are_one_line_too(cli: CliRunner) -> None:
+    assert_one_line_error(cli("job", "-i", "input.json"), "Missing option", "--containers", code=2)
+    assert_one_line_error(cli("ids", "--bogus"), "No such option", code=2)
 
 
 def test_bad_json_input(kit: KitRunner, tmp_path: Path) -> None:

@@ -25,11 +25,8 @@ from . import seed_snippets as seeds
 from .conftest import (
     CliRunner,
     KitRunner,
-    requires_contracts,
 )
 from .test_cli_errors import assert_one_line_error
-
-pytestmark = requires_contracts
 
 TGI = "tgi_client_inference_service"
 HF = "hf_inference_client_service"
@@ -251,3 +248,20 @@ def test_scripts_have_help(script: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "--rpc-url" in done.stdout and "usage:" in done.stdout
+
+
+async def test_official_positional_delegated_form(stack: SimpleNamespace) -> None:
+    """infernet-client 1.4's order: (subscription, rpc, coordinator_address, expiry, nonce, private_key, data)."""
+    from infernet_kit.client.chain_utils import RPC, Subscription
+    from infernet_kit.client.node import NodeClient
+
+    owner = stack.delegate_consumer.address
+    now = max(int(stack.w3.eth.get_block("latest")["timestamp"]), int(time.time()))
+    sub = Subscription(owner, now, 0, 1, 1, [TGI], False, ZERO_ADDRESS, 0, ZERO_ADDRESS, ZERO_ADDRESS)
+    async with NodeClient(stack.node_url) as client, RPC(stack.rpc_url) as rpc:
+        data = {"text": "official form"}
+        await client.request_delegated_subscription(
+            sub, rpc, stack.deployment.coordinator, now + 600, 9001, SIGNER_KEY, data
+        )
+    subscription_id = wait_created(stack, owner, 9001)
+    assert wait_delegated_output(stack, subscription_id) == fake_models.generate("official form")

@@ -15,11 +15,8 @@ from infernet_kit.devstack.accounts import dev_account
 
 from .conftest import (
     KitRunner,
-    requires_contracts,
 )
 from .test_cli_errors import assert_one_line_error
-
-pytestmark = requires_contracts
 
 OWNER = dev_account(8)
 STRANGER = dev_account(9)

@@ -44,4 +44,17 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    build_app()()
+    """Run the CLI; a usage error (missing option, bad value, unknown command) is one `Error:` line, exit 2."""
+    import sys
+
+    command = typer.main.get_command(build_app())
+    try:
+        code = command.main(standalone_mode=False)
+    except typer.TyperException as exc:  # click's ClickException family, as vendored by typer
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        typer.echo(f"Error: {message} (see --help)", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        typer.echo("Aborted!", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -14,7 +14,6 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, NoReturn, ParamSpec, TextIO, TypeVar
 
-import click
 import typer
 
 T = TypeVar("T")
@@ -79,7 +78,7 @@ def one_line_errors(command: Callable[P, None]) -> Callable[P, None]:
 
         try:
             command(*args, **kwargs)
-        except (typer.Exit, typer.Abort, click.ClickException):
+        except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except (UserError, ConfigError, RpcUnreachableError) as exc:
             fail(str(exc))

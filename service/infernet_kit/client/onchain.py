@@ -220,11 +220,11 @@ def request_hf_callback(
     consumer: str | None = None,
     timeout: float = 60.0,
 ) -> CallbackResult:
-    """One HF task on chain: `HFCallbackConsumer.requestTask(task, model, prompt)`, which sends the
-    seed's input `abi.encode(uint8 task, string model, string prompt)`; the answer decoded."""
+    """One HF task on chain: `HFCallbackConsumer.requestTask` with the seed's input
+    `encode(["uint8", "string", "string"], [task, model, prompt])`; the answer decoded."""
     return request_compute(
         w3,
-        deployment.contract(w3, HF_CONSUMER, consumer).functions.requestTask(int(task), model, prompt),
+        deployment.contract(w3, HF_CONSUMER, consumer).functions.requestTask(hf_input(task, prompt, model)),
         deployment.contract(w3, COORDINATOR),
         decode_output=lambda raw: decode_hf_output(task, raw),
         timeout=timeout,
