@@ -25,15 +25,16 @@ pragma solidity ^0.8.19;
 import {Script} from "kit-test/Script.sol";
 import {vm} from "kit-test/Vm.sol";
 import {Registry} from "infernet-sdk/Registry.sol";
-import {EIP712Coordinator} from "infernet-sdk/EIP712Coordinator.sol";
-import {Inbox} from "infernet-sdk/Inbox.sol";
-import {Reader} from "infernet-sdk/utility/Reader.sol";
-import {Fee} from "infernet-sdk/payments/Fee.sol";
-import {WalletFactory} from "infernet-sdk/payments/WalletFactory.sol";
-import {TGICallbackConsumer} from "../contracts/examples/TGICallbackConsumer.sol";
-import {HFCallbackConsumer} from "../contracts/examples/HFCallbackConsumer.sol";
-import {RecurringConsumer} from "../contracts/examples/RecurringConsumer.sol";
-import {DelegateConsumer} from "../contracts/examples/DelegateConsumer.sol";
+// Imported so `forge script` / `forge build` compile every artifact `_create` deploys.
+import {EIP712Coordinator as _EIP712Coordinator} from "infernet-sdk/EIP712Coordinator.sol";
+import {Inbox as _Inbox} from "infernet-sdk/Inbox.sol";
+import {Reader as _Reader} from "infernet-sdk/utility/Reader.sol";
+import {Fee as _Fee} from "infernet-sdk/payments/Fee.sol";
+import {WalletFactory as _WalletFactory} from "infernet-sdk/payments/WalletFactory.sol";
+import {TGICallbackConsumer as _TGICallbackConsumer} from "../contracts/examples/TGICallbackConsumer.sol";
+import {HFCallbackConsumer as _HFCallbackConsumer} from "../contracts/examples/HFCallbackConsumer.sol";
+import {RecurringConsumer as _RecurringConsumer} from "../contracts/examples/RecurringConsumer.sol";
+import {DelegateConsumer as _DelegateConsumer} from "../contracts/examples/DelegateConsumer.sol";
 
 contract Deploy is Script {
     /// @notice Protocol fee in basis points set at deployment.
@@ -70,28 +71,40 @@ contract Deploy is Script {
     /// @notice Deploys everything from `deployer` (the current broadcaster or caller) in the documented order.
     function deploy(address deployer, address signer) public returns (Deployment memory d) {
         uint256 nonce = vm.getNonce(deployer);
-        Registry registry = new Registry(
-            computeCreateAddress(deployer, nonce + 1),
-            computeCreateAddress(deployer, nonce + 2),
-            computeCreateAddress(deployer, nonce + 3),
-            computeCreateAddress(deployer, nonce + 4),
-            computeCreateAddress(deployer, nonce + 5)
+        Registry registry = Registry(
+            _create(
+                "Registry.sol:Registry",
+                abi.encode(
+                    computeCreateAddress(deployer, nonce + 1),
+                    computeCreateAddress(deployer, nonce + 2),
+                    computeCreateAddress(deployer, nonce + 3),
+                    computeCreateAddress(deployer, nonce + 4),
+                    computeCreateAddress(deployer, nonce + 5)
+                )
+            )
         );
         d.registry = address(registry);
-        d.coordinator = address(new EIP712Coordinator(registry));
-        d.inbox = address(new Inbox(registry));
-        d.reader = address(new Reader(registry));
-        d.fee = address(new Fee(deployer, FEE_BASIS_POINTS));
-        d.walletFactory = address(new WalletFactory(registry));
+        bytes memory withRegistry = abi.encode(registry);
+        d.coordinator = _create("EIP712Coordinator.sol:EIP712Coordinator", withRegistry);
+        d.inbox = _create("Inbox.sol:Inbox", withRegistry);
+        d.reader = _create("Reader.sol:Reader", withRegistry);
+        d.fee = _create("Fee.sol:Fee", abi.encode(deployer, FEE_BASIS_POINTS));
+        d.walletFactory = _create("WalletFactory.sol:WalletFactory", withRegistry);
         require(
             d.coordinator == registry.COORDINATOR() && d.inbox == registry.INBOX() && d.reader == registry.READER()
                 && d.fee == registry.FEE() && d.walletFactory == registry.WALLET_FACTORY(),
             "Deploy: core addresses differ from the ones precomputed for the Registry"
         );
-        d.tgiCallbackConsumer = address(new TGICallbackConsumer(d.registry));
-        d.hfCallbackConsumer = address(new HFCallbackConsumer(d.registry));
-        d.recurringConsumer = address(new RecurringConsumer(d.registry));
-        d.delegateConsumer = address(new DelegateConsumer(d.registry, signer));
+        d.tgiCallbackConsumer = _create("TGICallbackConsumer.sol:TGICallbackConsumer", withRegistry);
+        d.hfCallbackConsumer = _create("HFCallbackConsumer.sol:HFCallbackConsumer", withRegistry);
+        d.recurringConsumer = _create("RecurringConsumer.sol:RecurringConsumer", withRegistry);
+        d.delegateConsumer = _create("DelegateConsumer.sol:DelegateConsumer", abi.encode(registry, signer));
+    }
+
+    /// @dev CREATE from forge's compiled artifact. Equivalent to `new`, but keeps this script from embedding (and,
+    ///      under via-IR, re-optimizing) every contract's bytecode, which would make builds several times slower.
+    function _create(string memory artifact, bytes memory constructorArgs) internal returns (address) {
+        return vm.deployCode(artifact, constructorArgs);
     }
 
     /// @dev Same shape as the Python deployer's file (infernet_kit.chain.deploy.Deployment).

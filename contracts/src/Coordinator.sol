@@ -195,15 +195,18 @@ contract Coordinator {
     }
 
     /// @notice The interval current at this block: 1 for one-shot subscriptions, else
-    ///         `(block.timestamp - activeAt) / period + 1`; 0 while not yet active.
+    ///         `(block.timestamp - activeAt) / period + 1`; 0 while not yet active. Saturates at
+    ///         `type(uint32).max` instead of wrapping (a wrapped interval could pass the frequency check).
     /// @param activeAt the subscription's `activeAt`
     /// @param period the subscription's `period`
     function getSubscriptionInterval(uint32 activeAt, uint32 period) public view returns (uint32) {
         if (period == 0) return 1;
         if (block.timestamp < activeAt) return 0;
+        uint256 interval;
         unchecked {
-            return uint32((block.timestamp - activeAt) / period + 1);
+            interval = (block.timestamp - activeAt) / period + 1;
         }
+        return interval > type(uint32).max ? type(uint32).max : uint32(interval);
     }
 
     /*//////////////////////////////////////////////////////////////

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.19;
 
 import {Registry} from "./Registry.sol";
+import {CodeStore} from "./utility/CodeStore.sol";
 
 /// @notice One stored output (field order is ABI).
 struct InboxItem {
@@ -22,13 +23,29 @@ struct InboxItem {
 /// @title Inbox
 /// @notice Stores outputs of lazy subscriptions (written by the coordinator on delivery) and outputs nodes write
 ///         on their own; items are append-only per (containerId, node).
+/// @dev An item takes one storage slot (timestamp, ids and the address of a data contract); its bytes live in
+///      that data contract's code (`CodeStore`: `uint32 inputLength ++ uint32 outputLength ++ input ++ output ++
+///      proof`), which costs a fraction of storing them in slots. Payloads too large for a contract are kept in
+///      storage instead.
 contract Inbox {
+    /// @dev One slot: the item's metadata and where its bytes are (`address(0)`: empty or oversized).
+    struct Entry {
+        uint32 timestamp;
+        uint32 subscriptionId;
+        uint32 interval;
+        address data;
+    }
+
+    /// @dev Length prefix of a stored payload: two uint32 lengths.
+    uint256 private constant HEADER = 8;
+
     /// @notice The coordinator allowed to write on behalf of nodes.
     address public immutable COORDINATOR;
 
-    mapping(bytes32 => mapping(address => InboxItem[])) internal items;
+    mapping(bytes32 => mapping(address => Entry[])) internal entries;
+    mapping(bytes32 => mapping(address => mapping(uint256 => InboxItem))) internal oversized;
 
-    /// @notice A new item was stored at `items[containerId][node][index]`.
+    /// @notice A new item was stored at index `index` of (containerId, node).
     event NewInboxItem(bytes32 indexed containerId, address indexed node, uint256 index);
 
     /// @notice Only the coordinator may call `writeViaCoordinator`. `0x9ec853e6`
@@ -80,17 +97,25 @@ contract Inbox {
     /// @param containerId container id hash
     /// @param node the node that delivered it
     /// @param index its index
-    function read(bytes32 containerId, address node, uint256 index) external view returns (InboxItem memory) {
-        InboxItem[] storage list = items[containerId][node];
+    function read(bytes32 containerId, address node, uint256 index) external view returns (InboxItem memory item) {
+        Entry[] storage list = entries[containerId][node];
         if (index >= list.length) revert InboxItemNotFound();
-        return list[index];
+        Entry memory entry = list[index];
+        if (entry.data != address(0)) {
+            (item.input, item.output, item.proof) = _load(entry.data);
+        } else {
+            item = oversized[containerId][node][index];
+        }
+        item.timestamp = entry.timestamp;
+        item.subscriptionId = entry.subscriptionId;
+        item.interval = entry.interval;
     }
 
     /// @notice Number of items stored for (containerId, node).
     /// @param containerId container id hash
     /// @param node the node
     function itemCount(bytes32 containerId, address node) external view returns (uint256) {
-        return items[containerId][node].length;
+        return entries[containerId][node].length;
     }
 
     function _write(
@@ -102,15 +127,36 @@ contract Inbox {
         bytes calldata output,
         bytes calldata proof
     ) internal returns (uint256 index) {
-        InboxItem[] storage list = items[containerId][node];
+        Entry[] storage list = entries[containerId][node];
         index = list.length;
-        InboxItem storage item = list.push();
-        item.timestamp = uint32(block.timestamp);
-        item.subscriptionId = subscriptionId;
-        item.interval = interval;
-        if (input.length != 0) item.input = input;
-        if (output.length != 0) item.output = output;
-        if (proof.length != 0) item.proof = proof;
+        address data;
+        if (input.length + output.length + proof.length != 0) {
+            bytes memory payload =
+                abi.encodePacked(uint32(input.length), uint32(output.length), input, output, proof);
+            if (CodeStore.fits(payload)) {
+                data = CodeStore.write(payload);
+            } else {
+                InboxItem storage big = oversized[containerId][node][index];
+                big.input = input;
+                big.output = output;
+                big.proof = proof;
+            }
+        }
+        list.push(Entry(uint32(block.timestamp), subscriptionId, interval, data));
         emit NewInboxItem(containerId, node, index);
+    }
+
+    /// @dev Splits a stored payload back into (input, output, proof).
+    function _load(address data) private view returns (bytes memory input, bytes memory output, bytes memory proof) {
+        bytes memory header = CodeStore.read(data, 0, HEADER);
+        uint256 inputLength = uint32(bytes4(header));
+        uint256 outputLength;
+        assembly ("memory-safe") {
+            outputLength := shr(224, shl(32, mload(add(header, 0x20))))
+        }
+        uint256 proofStart = HEADER + inputLength + outputLength;
+        input = CodeStore.read(data, HEADER, inputLength);
+        output = CodeStore.read(data, HEADER + inputLength, outputLength);
+        proof = CodeStore.read(data, proofStart, CodeStore.size(data) - proofStart);
     }
 }

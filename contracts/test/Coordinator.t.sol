@@ -384,6 +384,32 @@ contract CoordinatorTest is KitTestBase {
         inbox.writeViaCoordinator(bytes32(0), NODE1, 1, 1, "", "", "");
     }
 
+    function test_InboxEmptyAndOversizedItems() public {
+        bytes32 cid = bytes32(uint256(2));
+        vm.prank(NODE1);
+        inbox.write(cid, "", "", "");
+        InboxItem memory empty = inbox.read(cid, NODE1, 0);
+        assertEq(empty.input.length + empty.output.length + empty.proof.length, 0);
+        assertEq(empty.timestamp, clock);
+
+        bytes memory big = new bytes(30_000); // beyond a data contract: kept in storage
+        big[0] = 0x11;
+        big[29_999] = 0x22;
+        vm.prank(NODE1);
+        inbox.write(cid, "in", big, hex"0203");
+        InboxItem memory item = inbox.read(cid, NODE1, 1);
+        assertEq(item.input, bytes("in"));
+        assertEq(item.output, big);
+        assertEq(item.proof, hex"0203");
+
+        vm.prank(NODE1);
+        inbox.write(cid, "", hex"ff", "");
+        item = inbox.read(cid, NODE1, 2);
+        assertEq(item.input.length, 0);
+        assertEq(item.output, hex"ff");
+        assertEq(item.proof.length, 0);
+    }
+
     /*//////////////////////////////////////////////////////////////
                                  READER
     //////////////////////////////////////////////////////////////*/

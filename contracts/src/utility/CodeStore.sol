@@ -30,12 +30,21 @@ library CodeStore {
     }
 
     /// @notice The bytes stored at `pointer` (empty for `address(0)`).
-    function read(address pointer) internal view returns (bytes memory data) {
-        uint256 size = pointer.code.length;
-        if (size <= 1) return data;
-        data = new bytes(size - 1);
+    function read(address pointer) internal view returns (bytes memory) {
+        return read(pointer, 0, size(pointer));
+    }
+
+    /// @notice `length` bytes stored at `pointer`, from `start`.
+    function read(address pointer, uint256 start, uint256 length) internal view returns (bytes memory data) {
+        data = new bytes(length);
         assembly ("memory-safe") {
-            extcodecopy(pointer, add(data, 0x20), 1, sub(size, 1))
+            extcodecopy(pointer, add(data, 0x20), add(start, 1), length)
         }
+    }
+
+    /// @notice Number of bytes stored at `pointer`.
+    function size(address pointer) internal view returns (uint256) {
+        uint256 codeSize = pointer.code.length;
+        return codeSize == 0 ? 0 : codeSize - 1;
     }
 }
