@@ -1,0 +1,131 @@
+"""Fixtures for nodes that serve subscriptions on a local chain.
+
+- `chain_node`: a factory `start(*, containers, chain=None, deployment=None, account=None, ...) -> ChainNode` that
+  runs `infernet-kit node` (through `infernet_node`) with the chain enabled against `chain`/`deployment` (the
+  session's `anvil` and `infernet_deployment` unless given) and a fresh funded key of its own, so each node's
+  transaction count is exactly what it sent. It serves subscriptions from the coordinator's current `id` on
+  (older ones belong to earlier tests). `chain_node.restart(node)` starts the same node again (same key, config
+  and data directory).
+- `private_chain` (module): a fresh anvil with the core and examples deployed, for tests that move chain time;
+  the session chain's clock must stay near the wall clock, which signature expiries are judged against.
+- `wait_until(predicate, timeout=..., what=...)`: poll until true, failing with `what`.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from infernet_kit.chain.deploy import Deployment, deploy
+from infernet_kit.devstack.accounts import DEPLOYER, dev_account
+from infernet_kit.devstack.anvil import Anvil
+from infernet_kit.testing.node_fixtures import NodeFactory, RunningNode
+
+__all__ = ["ChainNode", "ChainNodeFactory", "chain_node", "private_chain", "wait_until"]
+
+FUNDING_WEI = 100 * 10**18
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1, what: str = "") -> Any:
+    """Poll `predicate` until it returns something truthy; that value, or an AssertionError naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+@dataclass
+class ChainNode:
+    """A node process with the chain enabled, and the account it sends from."""
+
+    node: RunningNode
+    account: LocalAccount
+    chain: Anvil
+    config: dict[str, Any]
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    @property
+    def url(self) -> str:
+        return self.node.url
+
+    def sent(self) -> int:
+        """How many transactions this node's key has sent (mined or pending)."""
+        return int(self.chain.w3.eth.get_transaction_count(self.account.address, "pending"))
+
+    def log_text(self) -> str:
+        return self.node.log_text()
+
+
+class ChainNodeFactory:
+    """Starts chain-enabled nodes on the session chain (or a given one)."""
+
+    def __init__(self, nodes: NodeFactory, chain: Anvil, deployment: Deployment) -> None:
+        self._nodes = nodes
+        self._chain = chain
+        self._deployment = deployment
+
+    def __call__(
+        self,
+        *,
+        containers: list[dict[str, Any]],
+        chain: Anvil | None = None,
+        deployment: Deployment | None = None,
+        account: LocalAccount | None = None,
+        chain_settings: dict[str, Any] | None = None,
+        data_dir: Path | None = None,
+    ) -> ChainNode:
+        chain = chain or self._chain
+        deployment = deployment or self._deployment
+        if account is None:
+            account = Account.create()
+            chain.rpc("anvil_setBalance", account.address, hex(FUNDING_WEI))
+        coordinator = deployment.contract(chain.w3, "EIP712Coordinator")
+        settings: dict[str, Any] = {
+            "enabled": True,
+            "rpc_url": chain.url,
+            "registry_address": deployment.registry,
+            "trail_head_blocks": 0,
+            "wallet": {"private_key": account.key.to_0x_hex(), "max_gas_limit": 5_000_000},
+            "snapshot_sync": {"sync_period": 0.1, "starting_sub_id": int(coordinator.functions.id().call())},
+        }
+        for key, value in (chain_settings or {}).items():
+            if isinstance(value, dict) and isinstance(settings.get(key), dict):
+                settings[key] = {**settings[key], **value}
+            else:
+                settings[key] = value
+        config = {"containers": copy.deepcopy(containers), "chain": settings}
+        node = self._nodes(config, data_dir=data_dir)
+        return ChainNode(node=node, account=account, chain=chain, config=config)
+
+    def restart(self, previous: ChainNode) -> ChainNode:
+        """The same node (key, config, data directory) started again after a stop or a kill."""
+        node = self._nodes(previous.config, data_dir=previous.node.data_dir)
+        return ChainNode(node=node, account=previous.account, chain=previous.chain, config=previous.config)
+
+
+@pytest.fixture
+def chain_node(infernet_node: NodeFactory, anvil: Anvil, infernet_deployment: Deployment) -> ChainNodeFactory:
+    """Start chain-enabled node processes with fresh funded keys; all are stopped at teardown."""
+    return ChainNodeFactory(infernet_node, anvil, infernet_deployment)
+
+
+@pytest.fixture(scope="module")
+def private_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Anvil, Deployment]]:
+    """A fresh anvil and deployment for one test module, free to move its clock."""
+    with Anvil(log_path=tmp_path_factory.mktemp("private-anvil") / "anvil.log") as chain:
+        yield chain, deploy(chain.w3, dev_account(DEPLOYER))

@@ -1,0 +1,175 @@
+"""Delegated subscriptions over the node's REST API: checked against the chain before acceptance, created and
+delivered in one `deliverComputeDelegatee` transaction, and refused with a 4xx naming the reason."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import httpx
+import pytest
+from eth_abi.abi import decode
+from eth_account import Account
+
+from infernet_kit.chain.deploy import Deployment
+from infernet_kit.chain.encoding import (
+    ZERO_ADDRESS,
+    Signature,
+    Subscription,
+    container_id,
+    delegate_key,
+    sign_delegate_subscription,
+)
+from infernet_kit.chain.watch import wait_for_fulfillments
+from infernet_kit.devstack import fake_models
+from infernet_kit.devstack.accounts import DEPLOYER, dev_account
+from infernet_kit.devstack.anvil import Anvil
+from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory, wait_until
+from infernet_kit.testing.node_fixtures import node_container
+
+TGI = "tgi_client_inference_service"
+# The example DelegateConsumer's signer is its deployer.
+SIGNER_KEY = dev_account(DEPLOYER).key.to_0x_hex()
+
+
+def _subscription(owner: str, chain_time: int, **fields: Any) -> Subscription:
+    values: dict[str, Any] = {
+        "owner": owner,
+        "active_at": chain_time,
+        "period": 0,
+        "frequency": 1,
+        "redundancy": 1,
+        "container_id": container_id(TGI),
+    }
+    return Subscription(**{**values, **fields})
+
+
+def _body(sub: Subscription, signature: Signature, data: dict[str, Any]) -> dict[str, Any]:
+    """The REST form of a delegated subscription (PROTOCOL.md section 3)."""
+    return {
+        "subscription": {
+            "owner": sub.owner,
+            "active_at": sub.active_at,
+            "period": sub.period,
+            "frequency": sub.frequency,
+            "redundancy": sub.redundancy,
+            "containers": "0x" + sub.container_id.hex(),
+            "lazy": sub.lazy,
+            "verifier": sub.verifier,
+            "payment_amount": sub.payment_amount,
+            "payment_token": sub.payment_token,
+            "wallet": sub.wallet,
+        },
+        "signature": signature.model_dump(),
+        "data": data,
+    }
+
+
+def _sign(sub: Subscription, deployment: Deployment, *, expiry: int, key: str = SIGNER_KEY, **kw: Any) -> Signature:
+    return sign_delegate_subscription(
+        sub,
+        nonce=kw.get("nonce", secrets.randbelow(2**32)),
+        expiry=expiry,
+        chain_id=kw.get("chain_id", deployment.chain_id),
+        coordinator=kw.get("coordinator", deployment.coordinator),
+        private_key=key,
+    )
+
+
+@pytest.fixture
+def node(chain_node: ChainNodeFactory, tgi_service: str) -> ChainNode:
+    return chain_node(containers=[node_container(TGI, tgi_service)])
+
+
+def test_delegated_subscription_is_created_and_delivered(
+    node: ChainNode, anvil: Anvil, infernet_deployment: Deployment
+) -> None:
+    consumer = infernet_deployment.contract(anvil.w3, "DelegateConsumer")
+    coordinator = infernet_deployment.contract(anvil.w3, "EIP712Coordinator")
+    prompt = "What is a delegated subscription?"
+    sub = _subscription(consumer.address, anvil.timestamp())
+    signature = _sign(sub, infernet_deployment, expiry=anvil.timestamp() + 300)
+    start_block = anvil.w3.eth.block_number
+
+    response = httpx.post(f"{node.url}/api/jobs", json=_body(sub, signature, {"text": prompt}), timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.json() == {}
+
+    key = delegate_key(sub.owner, signature.nonce)
+    sub_id = wait_until(lambda: coordinator.functions.delegateCreatedIds(key).call(), what="the subscription")
+    [fulfilled] = wait_for_fulfillments(coordinator, sub_id, from_block=start_block)
+    assert fulfilled["args"]["node"] == node.address
+    (text,) = decode(["string"], consumer.functions.outputs(sub_id, 1).call())
+    assert text == fake_models.generate(prompt)
+
+    # The same signed subscription again: already on chain, accepted, and not delivered twice.
+    again = httpx.post(f"{node.url}/api/jobs", json=_body(sub, signature, {"text": prompt}), timeout=10)
+    assert again.status_code == 200, again.text
+    time.sleep(1.0)
+    assert consumer.functions.deliveries(sub_id).call() == 1
+    assert node.sent() == 1
+
+
+def test_bad_delegations_are_refused_with_the_reason(
+    node: ChainNode, anvil: Anvil, infernet_deployment: Deployment
+) -> None:
+    owner = infernet_deployment.contract(anvil.w3, "DelegateConsumer").address
+    now = anvil.timestamp()
+    sub = _subscription(owner, now)
+    data = {"text": "never delivered"}
+    stranger = Account.create().key.to_0x_hex()
+    cases: list[tuple[Subscription, Signature, str]] = [
+        (sub, _sign(sub, infernet_deployment, expiry=now - 1), "Signature expired"),
+        (sub, _sign(sub, infernet_deployment, expiry=now + 300, chain_id=1), "Signer mismatch"),
+        (
+            sub,
+            _sign(sub, infernet_deployment, expiry=now + 300, key=stranger),
+            "Signer mismatch",
+        ),
+        (
+            sub,
+            _sign(sub, infernet_deployment, expiry=now + 300, coordinator=infernet_deployment.inbox),
+            "Signer mismatch",
+        ),
+        (
+            _subscription(owner, now - 100, period=10, frequency=2),
+            _sign(_subscription(owner, now - 100, period=10, frequency=2), infernet_deployment, expiry=now + 300),
+            "Subscription completed",
+        ),
+        (
+            _subscription(infernet_deployment.registry, now),
+            _sign(_subscription(infernet_deployment.registry, now), infernet_deployment, expiry=now + 300),
+            "Signer mismatch",
+        ),
+    ]
+    for bad_sub, signature, reason in cases:
+        response = httpx.post(f"{node.url}/api/jobs", json=_body(bad_sub, signature, data), timeout=10)
+        assert 400 <= response.status_code < 500, (reason, response.status_code, response.text)
+        assert response.json()["error"] == reason, response.text
+
+    tampered = _sign(sub, infernet_deployment, expiry=now + 300).model_copy(update={"s": 12345})
+    response = httpx.post(f"{node.url}/api/jobs", json=_body(sub, tampered, data), timeout=10)
+    assert 400 <= response.status_code < 500, response.text
+
+    unknown = _subscription(owner, now, container_id=container_id("not-on-this-node"))
+    response = httpx.post(
+        f"{node.url}/api/jobs", json=_body(unknown, _sign(unknown, infernet_deployment, expiry=now + 300), data)
+    )
+    assert 400 <= response.status_code < 500, response.text
+    assert node.sent() == 0
+
+
+def test_allowed_delegate_addresses_are_enforced(
+    chain_node: ChainNodeFactory, tgi_service: str, anvil: Anvil, infernet_deployment: Deployment
+) -> None:
+    node = chain_node(containers=[node_container(TGI, tgi_service, allowed_delegate_addresses=[ZERO_ADDRESS])])
+    owner = infernet_deployment.contract(anvil.w3, "DelegateConsumer").address
+    sub = _subscription(owner, anvil.timestamp())
+    signature = _sign(sub, infernet_deployment, expiry=anvil.timestamp() + 300)
+
+    response = httpx.post(f"{node.url}/api/jobs", json=_body(sub, signature, {"text": "x"}), timeout=10)
+
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["error"] == "Container not allowed for address"
+    assert node.sent() == 0

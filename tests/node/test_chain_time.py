@@ -1,0 +1,196 @@
+"""Subscriptions over chain time: recurring intervals, cancellation, and a node killed and restarted mid-way.
+
+These tests move the clock of their own chain (`private_chain`): chain time, not the wall clock, decides what
+is due, so each interval is reached with `evm_setNextBlockTimestamp` instead of by sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from web3 import Web3
+from web3.contract import Contract
+from web3.types import TxReceipt
+
+from infernet_kit.chain.deploy import Deployment
+from infernet_kit.chain.transactions import connect, transact
+from infernet_kit.chain.watch import created_subscription_id, wait_for_fulfillments
+from infernet_kit.devstack import fake_models
+from infernet_kit.devstack.accounts import USER, dev_account
+from infernet_kit.devstack.anvil import Anvil
+from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory, wait_until
+from infernet_kit.testing.node_fixtures import node_container
+
+TGI = "tgi_client_inference_service"
+PERIOD = 3
+
+
+@pytest.fixture
+def chain(private_chain: tuple[Anvil, Deployment]) -> Anvil:
+    return private_chain[0]
+
+
+@pytest.fixture
+def deployment(private_chain: tuple[Anvil, Deployment]) -> Deployment:
+    return private_chain[1]
+
+
+@pytest.fixture
+def user(chain: Anvil) -> Web3:
+    return connect(chain.url, dev_account(USER).key.to_0x_hex())
+
+
+@pytest.fixture
+def start_node(chain_node: ChainNodeFactory, tgi_service: str, chain: Anvil, deployment: Deployment) -> Any:
+    def start() -> ChainNode:
+        return chain_node(containers=[node_container(TGI, tgi_service)], chain=chain, deployment=deployment)
+
+    return start
+
+
+@pytest.fixture
+def manual_mining(chain: Anvil) -> Iterator[None]:
+    """Blocks only when the test mines them, so a sent transaction can be caught before inclusion."""
+    chain.rpc("evm_setAutomine", False)
+    try:
+        yield
+    finally:
+        chain.rpc("evm_setAutomine", True)
+
+
+class Recurring:
+    """A RecurringConsumer subscription and the moves through its intervals."""
+
+    def __init__(self, chain: Anvil, user: Web3, deployment: Deployment, receipt: TxReceipt) -> None:
+        self.chain = chain
+        self.consumer: Contract = deployment.contract(user, "RecurringConsumer")
+        self.coordinator: Contract = deployment.contract(user, "EIP712Coordinator")
+        self.block = receipt["blockNumber"]
+        self.id = created_subscription_id(self.coordinator, receipt)
+        self.active_at = int(self.coordinator.functions.getSubscription(self.id).call()[1])
+
+    @classmethod
+    def start(cls, chain: Anvil, user: Web3, deployment: Deployment, prompt: str, frequency: int) -> Recurring:
+        consumer = deployment.contract(user, "RecurringConsumer")
+        receipt = transact(consumer.functions.start(prompt, frequency, PERIOD, 1, False))
+        return cls(chain, user, deployment, receipt)
+
+    def enter(self, interval: int) -> None:
+        """Mine a block at the first second of `interval` (the node's delivery then lands inside it)."""
+        target = self.active_at + (interval - 1) * PERIOD
+        self.chain.rpc("evm_setNextBlockTimestamp", max(target, self.chain.timestamp() + 1))
+        self.chain.mine()
+
+    def wait_delivered(self, count: int) -> None:
+        wait_for_fulfillments(self.coordinator, self.id, count=count, from_block=self.block)
+
+    def deliveries(self) -> int:
+        return int(self.consumer.functions.deliveries(self.id).call())
+
+    def output(self, interval: int) -> str:
+        return str(self.consumer.functions.outputs(self.id, interval).call())
+
+
+def test_recurring_subscription_is_delivered_exactly_frequency_times(
+    start_node: Any, chain: Anvil, user: Web3, deployment: Deployment
+) -> None:
+    node = start_node()
+    sub = Recurring.start(chain, user, deployment, "forecast", frequency=2)
+
+    for interval in (1, 2):
+        sub.enter(interval)
+        sub.wait_delivered(interval)
+    sub.enter(3)
+    sub.enter(4)
+    _settle(node)
+
+    assert sub.deliveries() == 2
+    assert [sub.output(i) for i in (1, 2, 3)] == [
+        fake_models.generate("forecast (interval 1)"),
+        fake_models.generate("forecast (interval 2)"),
+        "",
+    ]
+    assert node.sent() == 2
+
+
+def test_cancelled_subscription_gets_no_more_deliveries(
+    start_node: Any, chain: Anvil, user: Web3, deployment: Deployment
+) -> None:
+    node = start_node()
+    sub = Recurring.start(chain, user, deployment, "until cancelled", frequency=3)
+    sub.enter(1)
+    sub.wait_delivered(1)
+
+    transact(sub.consumer.functions.cancel(sub.id))
+    wait_until(lambda: f"subscription={sub.id} cancelled" in node.log_text(), what="the node to see the cancellation")
+    sub.enter(2)
+    sub.enter(3)
+    _settle(node)
+
+    assert sub.deliveries() == 1
+    assert node.sent() == 1
+
+
+def test_node_killed_and_restarted_mid_subscription_skips_and_repeats_nothing(
+    start_node: Any, chain_node: ChainNodeFactory, chain: Anvil, user: Web3, deployment: Deployment
+) -> None:
+    node = start_node()
+    sub = Recurring.start(chain, user, deployment, "survive a crash", frequency=3)
+    sub.enter(1)
+    sub.wait_delivered(1)
+
+    node.node.kill()
+    sub.enter(2)  # interval 2 opens while the node is down
+    node = chain_node.restart(node)
+    sub.wait_delivered(2)
+    sub.enter(3)
+    sub.wait_delivered(3)
+    sub.enter(4)
+    _settle(node)
+
+    assert sub.deliveries() == 3
+    assert [sub.output(i) for i in (1, 2, 3)] == [
+        fake_models.generate(f"survive a crash (interval {i})") for i in (1, 2, 3)
+    ]
+    assert node.sent() == 3
+
+
+@pytest.mark.usefixtures("manual_mining")
+def test_transaction_in_flight_at_a_crash_is_followed_up_not_resent(
+    start_node: Any, chain_node: ChainNodeFactory, chain: Anvil, user: Web3, deployment: Deployment
+) -> None:
+    node = start_node()
+    consumer = deployment.contract(user, "RecurringConsumer")
+    request = consumer.functions.start("in flight", 1, 0, 1, False).transact()
+    chain.mine()
+    sub = Recurring(chain, user, deployment, user.eth.get_transaction_receipt(request))
+
+    wait_until(lambda: node.sent() == 1, what="the node to send its delivery")  # sent, not yet mined
+    node.node.kill()
+    node = chain_node.restart(node)
+    wait_until(
+        lambda: f"following up subscription={sub.id} interval=1" in node.log_text(),
+        what="the restarted node to pick up its sent transaction",
+    )
+    _settle(node)
+    assert node.sent() == 1  # nothing sent again while the first transaction waits
+
+    chain.mine()
+    sub.wait_delivered(1)
+    wait_until(
+        lambda: f"delivered subscription={sub.id} interval=1" in node.log_text(),
+        what="the restarted node to record the delivery",
+    )
+    chain.mine()
+    _settle(node)
+    assert sub.deliveries() == 1
+    assert node.sent() == 1
+
+
+def _settle(node: ChainNode, seconds: float = 1.0) -> None:
+    """Give the node (polling every 0.1 s) time to act on the latest block, had it anything to do."""
+    time.sleep(seconds)
+    assert node.node.process.running(), node.node.log_tail()
