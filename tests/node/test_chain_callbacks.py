@@ -48,9 +48,9 @@ def test_tgi_callback_answer_is_stored_by_the_consumer(
     assert fulfilled["args"]["node"] == node.address
     assert consumer.functions.outputs(sub_id).call() == fake_models.generate(prompt)
     assert node.sent() == 1
-    log = node.log_text()
-    assert f"delivered subscription={sub_id} interval=1 tx={fulfilled['transactionHash'].to_0x_hex()}" in log
-    assert node.account.key.hex()[2:] not in log
+    line = f"delivered subscription={sub_id} interval=1 tx={fulfilled['transactionHash'].to_0x_hex()}"
+    wait_until(lambda: line in node.log_text(), what="the delivery's log line")
+    assert node.account.key.hex().removeprefix("0x") not in node.log_text()
 
 
 def test_hf_callbacks_for_every_task_are_decoded_in_storage(
