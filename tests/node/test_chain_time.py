@@ -64,7 +64,10 @@ def manual_mining(chain: Anvil) -> Iterator[None]:
 class Recurring:
     """A RecurringConsumer subscription and the moves through its intervals."""
 
-    def __init__(self, chain: Anvil, user: Web3, deployment: Deployment, receipt: TxReceipt) -> None:
+    def __init__(
+        self, chain: Anvil, user: Web3, deployment: Deployment, receipt: TxReceipt, period: int = PERIOD
+    ) -> None:
+        self.period = period
         self.chain = chain
         self.consumer: Contract = deployment.contract(user, "RecurringConsumer")
         self.coordinator: Contract = deployment.contract(user, "EIP712Coordinator")
@@ -73,14 +76,16 @@ class Recurring:
         self.active_at = int(self.coordinator.functions.getSubscription(self.id).call()[1])
 
     @classmethod
-    def start(cls, chain: Anvil, user: Web3, deployment: Deployment, prompt: str, frequency: int) -> Recurring:
+    def start(
+        cls, chain: Anvil, user: Web3, deployment: Deployment, prompt: str, frequency: int, period: int = PERIOD
+    ) -> Recurring:
         consumer = deployment.contract(user, "RecurringConsumer")
-        receipt = transact(consumer.functions.start(prompt, frequency, PERIOD, 1, False))
-        return cls(chain, user, deployment, receipt)
+        receipt = transact(consumer.functions.start(prompt, frequency, period, 1, False))
+        return cls(chain, user, deployment, receipt, period)
 
     def enter(self, interval: int) -> None:
         """Mine a block at the first second of `interval` (the node's delivery then lands inside it)."""
-        target = self.active_at + (interval - 1) * PERIOD
+        target = self.active_at + (interval - 1) * self.period
         self.chain.rpc("evm_setNextBlockTimestamp", max(target, self.chain.timestamp() + 1))
         self.chain.mine()
 
@@ -138,7 +143,9 @@ def test_node_killed_and_restarted_mid_subscription_skips_and_repeats_nothing(
     start_node: Any, chain_node: ChainNodeFactory, chain: Anvil, user: Web3, deployment: Deployment
 ) -> None:
     node = start_node()
-    sub = Recurring.start(chain, user, deployment, "survive a crash", frequency=3)
+    # A restart takes seconds of wall time, and anvil's clock moves with it: a long period keeps interval 2
+    # open until the restarted node answers.
+    sub = Recurring.start(chain, user, deployment, "survive a crash", frequency=3, period=60)
     sub.enter(1)
     sub.wait_delivered(1)
 

@@ -4,6 +4,6 @@ Each area of the stack keeps its fixtures in its own module; this module only ga
 """
 
 from infernet_kit.testing.chain_fixtures import *  # noqa: F403
+from infernet_kit.testing.chain_node_fixtures import *  # noqa: F403
 from infernet_kit.testing.node_fixtures import *  # noqa: F403
 from infernet_kit.testing.service_fixtures import *  # noqa: F403
-from infernet_kit.testing.chain_node_fixtures import *  # noqa: F403

@@ -150,6 +150,7 @@ class DeliveryProcessor:
         node_wallet: str,
         allowed_sim_errors: Sequence[str],
         on_gone: Callable[[int], Awaitable[None]],
+        on_passed: Callable[[Due], Awaitable[None]],
     ) -> None:
         self._client = client
         self._wallet = wallet
@@ -158,6 +159,7 @@ class DeliveryProcessor:
         self._node_wallet = node_wallet
         self._allowed_sim_errors = list(allowed_sim_errors)
         self._on_gone = on_gone
+        self._on_passed = on_passed
         self._active: dict[tuple[int, int], asyncio.Task[None]] = {}
         self._settled: dict[int, int] = {}  # highest interval settled per subscription
 
@@ -282,6 +284,8 @@ class DeliveryProcessor:
             log.info("not delivering %s: %s", label, outcome.error)
             if outcome.error in GONE_REVERTS:
                 await self._on_gone(due.subscription_id)
+            elif outcome.error == "IntervalMismatch":
+                await self._on_passed(due)
         else:
             log.error("delivery failed %s: %s", label, outcome.error)
 

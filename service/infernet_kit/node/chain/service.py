@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from infernet_kit.chain.encoding import Signature, Subscription
+from infernet_kit.chain.encoding import Signature, Subscription, interval_at
 from infernet_kit.node.chain.config import ChainConfig
 from infernet_kit.node.chain.delegation import DelegatedProcessor, DelegationRejected
-from infernet_kit.node.chain.listener import SubscriptionGuard, SubscriptionListener
+from infernet_kit.node.chain.listener import Due, SubscriptionGuard, SubscriptionListener
 from infernet_kit.node.chain.lookup import ContainerLookup
 from infernet_kit.node.chain.processor import DeliveryProcessor, OrchestratorLike
 from infernet_kit.node.chain.rpc import Block, ChainClient
@@ -64,6 +65,7 @@ class ChainService:
             node_wallet=config.wallet.node_wallet,
             allowed_sim_errors=config.wallet.allowed_sim_errors,
             on_gone=self._listener.forget,
+            on_passed=self._catch_up,
         )
         self._delegated = DelegatedProcessor(
             self._client,
@@ -174,6 +176,19 @@ class ChainService:
         for due in advance.due:
             self._processor.dispatch(due)
         self._judged = target
+
+    async def _catch_up(self, due: Due) -> None:
+        """The interval closed before the delivery got in. If the chain (its next block's time) is already in a
+        later open interval, answer that one now rather than when the next block arrives."""
+        sub = due.subscription
+        if sub.period == 0:
+            return
+        chain_time = await self._client.pending_timestamp()
+        interval = interval_at(sub.active_at, sub.period, chain_time)
+        if interval <= due.interval or interval > sub.frequency:
+            return
+        if not self._processor.handled(due.subscription_id, interval):
+            self._processor.dispatch(replace(due, interval=interval, timestamp=chain_time))
 
     async def _scan_receipts(self, head: Block) -> None:
         if not self._wallet.waiting:
