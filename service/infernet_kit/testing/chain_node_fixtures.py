@@ -100,7 +100,7 @@ class ChainNodeFactory:
             "rpc_url": chain.url,
             "registry_address": deployment.registry,
             "trail_head_blocks": 0,
-            "wallet": {"private_key": account.key.to_0x_hex(), "max_gas_limit": 5_000_000},
+            "wallet": {"private_key": "0x" + bytes(account.key).hex(), "max_gas_limit": 5_000_000},
             "snapshot_sync": {"sync_period": 0.1, "starting_sub_id": int(coordinator.functions.id().call())},
         }
         for key, value in (chain_settings or {}).items():

@@ -1,0 +1,235 @@
+"""On-chain latency of a node: from a consumer's request transaction to the node's callback transaction.
+
+For anvil with automining and with 1-second blocks, a real node process (default chain settings) serves
+TGICallbackConsumer requests through the real TGI service and the dev backend:
+- one subscription at a time (`--samples` requests in a row), and
+- `--burst` subscriptions requested at once.
+It prints seconds (wall clock, request sent -> callback seen) and blocks (request block -> callback block),
+next to a baseline measured on the same chain in the same run: a plain transfer's send -> receipt.
+
+Goals: with 1-second blocks the callback lands in the block after the request at p50; a burst of 200 is
+fully delivered within 5 blocks of its last request.
+
+    python bench/node_onchain.py [--samples 10] [--burst 200] [--modes automine,1s]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_abi.abi import encode
+from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
+from web3 import Web3
+from web3.contract import Contract
+
+from infernet_kit.chain.deploy import Deployment, deploy
+from infernet_kit.devstack.accounts import DEPLOYER, dev_account
+from infernet_kit.devstack.anvil import Anvil
+from infernet_kit.devstack.processes import ManagedProcess, free_port, kit_command
+from infernet_kit.testing.service_fixtures import run_service, tgi_service_env
+
+TGI = "tgi_client_inference_service"
+FULFILLED_TOPIC = "0x" + keccak(text="SubscriptionFulfilled(uint32,address)").hex()
+CREATED_TOPIC = "0x" + keccak(text="SubscriptionCreated(uint32)").hex()
+NODE_ACCOUNT = 3
+# Requesters for bursts: several accounts, so no single sender's nonce queue limits the request rate.
+REQUESTERS = (0, 1, 6, 7, 8, 9)
+
+
+@dataclass
+class Sample:
+    seconds: float
+    blocks: int
+
+
+@contextmanager
+def stack(workdir: Path, block_time: float | None) -> Iterator[tuple[Anvil, Deployment]]:
+    """Anvil, the deployment, the dev backend, the TGI service and one node with default chain settings."""
+    with ExitStack() as stack:
+        chain = stack.enter_context(Anvil(log_path=workdir / "anvil.log", block_time=block_time))
+        deployment = deploy(chain.w3, dev_account(DEPLOYER))
+        backend_port = free_port()
+        backend = stack.enter_context(
+            ManagedProcess("backend", kit_command("backend", f"--port={backend_port}"), log_path=workdir / "be.log")
+        )
+        backend.wait_for_http(f"http://127.0.0.1:{backend_port}/health", timeout=60)
+        tgi = stack.enter_context(run_service("tgi", tgi_service_env(f"http://127.0.0.1:{backend_port}"), workdir))
+        port = free_port()
+        config = {
+            "containers": [{"id": TGI, "image": "bench/tgi", "url": tgi, "external": True}],
+            "chain": {
+                "enabled": True,
+                "rpc_url": chain.url,
+                "registry_address": deployment.registry,
+                "wallet": {"private_key": dev_account(NODE_ACCOUNT).key.to_0x_hex()},
+            },
+            "server": {"port": port, "rate_limit": {"num_requests": 100_000, "period": 1}},
+        }
+        (workdir / "config.json").write_text(json.dumps(config))
+        command = kit_command("node", "--config", str(workdir / "config.json"), "--data-dir", str(workdir / "data"))
+        node = stack.enter_context(ManagedProcess("node", command, log_path=workdir / "node.log"))
+        node.wait_for_http(f"http://127.0.0.1:{port}/health", timeout=90)
+        yield chain, deployment
+
+
+def _signed_requests(w3: Web3, consumer: Contract, accounts: list[LocalAccount], count: int) -> list[bytes]:
+    nonces = {a.address: w3.eth.get_transaction_count(a.address, "pending") for a in accounts}
+    fees = {"maxFeePerGas": 50 * 10**9, "maxPriorityFeePerGas": 10**9}
+    raw = []
+    for i in range(count):
+        account = accounts[i % len(accounts)]
+        inputs = encode(["string"], [f"bench prompt {i} {time.time_ns()}"])
+        tx = consumer.functions.chatWithLLM(inputs).build_transaction(
+            {"from": account.address, "nonce": nonces[account.address], "gas": 400_000, "chainId": 31337, **fees}
+        )
+        nonces[account.address] += 1
+        raw.append(bytes(account.sign_transaction(tx).raw_transaction))
+    return raw
+
+
+def _created_id(receipt: Any) -> int:
+    for log in receipt["logs"]:
+        if log["topics"] and "0x" + bytes(log["topics"][0]).hex() == CREATED_TOPIC:
+            return int.from_bytes(bytes(log["topics"][1]), "big")
+    raise LookupError("request created no subscription")
+
+
+def _fulfilled(w3: Web3, coordinator: str, from_block: int) -> dict[int, int]:
+    """subscription id -> block of its (first) callback, from `from_block` on."""
+    logs = w3.eth.get_logs({"address": coordinator, "fromBlock": from_block, "topics": [FULFILLED_TOPIC]})
+    found: dict[int, int] = {}
+    for log in logs:
+        found.setdefault(int.from_bytes(bytes(log["topics"][1]), "big"), int(log["blockNumber"]))
+    return found
+
+
+def baseline(chain: Anvil, samples: int) -> list[Sample]:
+    """A plain transfer: send -> receipt, the floor under any callback's latency on this chain."""
+    w3 = chain.w3
+    sender = dev_account(9)
+    out = []
+    for _ in range(samples):
+        tx = {
+            "to": dev_account(8).address,
+            "value": 1,
+            "gas": 21_000,
+            "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
+            "chainId": 31337,
+            "maxFeePerGas": 50 * 10**9,
+            "maxPriorityFeePerGas": 10**9,
+        }
+        head = w3.eth.block_number
+        start = time.perf_counter()
+        tx_hash = w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
+        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.01)
+        out.append(Sample(time.perf_counter() - start, int(receipt["blockNumber"]) - head))
+    return out
+
+
+def one_at_a_time(chain: Anvil, deployment: Deployment, samples: int) -> list[Sample]:
+    w3 = chain.w3
+    consumer = deployment.contract(w3, "TGICallbackConsumer")
+    out = []
+    for _ in range(samples):
+        [raw] = _signed_requests(w3, consumer, [dev_account(0)], 1)
+        start = time.perf_counter()
+        receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(raw), timeout=30, poll_latency=0.01)
+        sub_id = _created_id(receipt)
+        while (block := _fulfilled(w3, deployment.coordinator, receipt["blockNumber"]).get(sub_id)) is None:
+            if time.perf_counter() - start > 60:
+                raise TimeoutError(f"no callback for subscription {sub_id}")
+            time.sleep(0.01)
+        out.append(Sample(time.perf_counter() - start, block - int(receipt["blockNumber"])))
+    return out
+
+
+def burst(chain: Anvil, deployment: Deployment, count: int) -> tuple[list[Sample], float, int]:
+    """`count` requests at once: per-request samples, seconds until the last callback, and the blocks from the
+    last request's block to the last callback's block."""
+    w3 = chain.w3
+    consumer = deployment.contract(w3, "TGICallbackConsumer")
+    raw = _signed_requests(w3, consumer, [dev_account(i) for i in REQUESTERS], count)
+    first_block = w3.eth.block_number + 1
+    start = time.perf_counter()
+    hashes = [w3.eth.send_raw_transaction(tx) for tx in raw]
+    sent_at = time.perf_counter()
+    receipts = [w3.eth.wait_for_transaction_receipt(h, timeout=60, poll_latency=0.05) for h in hashes]
+    requested = {_created_id(r): int(r["blockNumber"]) for r in receipts}
+    done: dict[int, tuple[int, float]] = {}
+    while len(done) < len(requested):
+        now = time.perf_counter()
+        for sub_id, block in _fulfilled(w3, deployment.coordinator, first_block).items():
+            if sub_id in requested and sub_id not in done:
+                done[sub_id] = (block, now)
+        if now - start > 180:
+            raise TimeoutError(f"{len(done)} of {len(requested)} callbacks after 180 s")
+        time.sleep(0.05)
+    samples = [Sample(done[s][1] - sent_at, done[s][0] - requested[s]) for s in requested]
+    last_request = max(requested.values())
+    last_callback = max(block for block, _ in done.values())
+    return samples, max(t for _, t in done.values()) - start, last_callback - last_request
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _line(name: str, samples: list[Sample]) -> str:
+    seconds = [s.seconds for s in samples]
+    blocks = [float(s.blocks) for s in samples]
+    return (
+        f"  {name:<26} n={len(samples):<4} seconds p50 {_pct(seconds, 0.5):6.3f} p99 {_pct(seconds, 0.99):6.3f}"
+        f"  blocks p50 {statistics.median(blocks):4.1f} max {max(blocks):3.0f}"
+    )
+
+
+def run(samples: int, burst_size: int, modes: list[str]) -> bool:
+    ok = True
+    for mode in modes:
+        block_time = None if mode == "automine" else float(mode.removesuffix("s"))
+        with tempfile.TemporaryDirectory(prefix=f"bench-onchain-{mode}-") as tmp, stack(Path(tmp), block_time) as (
+            chain,
+            deployment,
+        ):
+            base = baseline(chain, samples)
+            single = one_at_a_time(chain, deployment, samples)
+            many, total, span = burst(chain, deployment, burst_size)
+            print(f"anvil {mode}:")
+            print(_line("baseline transfer", base))
+            print(_line("1 subscription", single))
+            print(_line(f"{burst_size} concurrent", many))
+            print(f"  {burst_size} concurrent: all delivered {total:.2f} s after the first request was sent, ")
+            print(f"    last callback {span} block(s) after the last request's block")
+            if block_time is not None:
+                p50_blocks = statistics.median(s.blocks for s in single)
+                goal_single = p50_blocks <= 1
+                goal_burst = span <= 5
+                print(f"  goal: callback in the next block at p50: {'met' if goal_single else 'MISSED'}")
+                print(f"  goal: {burst_size} within 5 blocks: {'met' if goal_burst else 'MISSED'} ({span})")
+                ok = ok and goal_single and goal_burst
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=10)
+    parser.add_argument("--burst", type=int, default=200)
+    parser.add_argument("--modes", default="automine,1s", help="comma-separated: automine and/or <n>s block times")
+    args = parser.parse_args(argv)
+    return 0 if run(args.samples, args.burst, args.modes.split(",")) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
