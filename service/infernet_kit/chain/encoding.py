@@ -220,6 +220,15 @@ def error_selectors(abi: Iterable[Any]) -> dict[bytes, str]:
     return selectors
 
 
+def function_signatures(abi: Iterable[dict[str, Any]]) -> set[str]:
+    """Canonical signatures (`name(type,...)`) of an ABI's functions, to check fixed calldata against."""
+    return {
+        f"{item['name']}({','.join(_abi_type(arg) for arg in item.get('inputs', []))})"
+        for item in abi
+        if item.get("type") == "function"
+    }
+
+
 def _abi_type(arg: dict[str, Any]) -> str:
     kind: str = arg["type"]
     if kind.startswith("tuple"):

@@ -8,14 +8,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from web3.logs import DISCARD
-from web3.types import TxReceipt
-
 from infernet_kit.chain.encoding import ZERO_ADDRESS, Signature, Subscription, interval_at, recover_delegate_signer
 from infernet_kit.node.chain.listener import SubscriptionGuard
 from infernet_kit.node.chain.lookup import ContainerLookup
 from infernet_kit.node.chain.processor import OrchestratorLike, pack_output, run_with_retries
-from infernet_kit.node.chain.rpc import ChainClient
+from infernet_kit.node.chain.rpc import ChainClient, Receipt
 from infernet_kit.node.chain.store import (
     FINAL_STATUSES,
     ChainStore,
@@ -146,7 +143,7 @@ class DelegatedProcessor:
     async def _check_signer(self, sub: Subscription, signature: Signature) -> None:
         try:
             recovered = recover_delegate_signer(
-                sub, signature, chain_id=self._client.chain_id, coordinator=self._client.coordinator.address
+                sub, signature, chain_id=self._client.chain_id, coordinator=self._client.coordinator
             )
         except Exception as exc:  # malformed v/r/s: eth_keys raises several types
             raise DelegationRejected("Invalid signature", {"detail": str(exc)}) from None
@@ -163,7 +160,7 @@ class DelegatedProcessor:
                     "signer": expected,
                     "recovered": recovered,
                     "detail": f"signature does not match chain {self._client.chain_id} and coordinator "
-                    f"{self._client.coordinator.address} for the owner's signer",
+                    f"{self._client.coordinator} for the owner's signer",
                 },
             )
 
@@ -190,12 +187,12 @@ class DelegatedProcessor:
         label = f"delegated owner={sub.owner} nonce={signature.nonce}"
         if record.status is DeliveryStatus.SENT and record.tx_hash:
             receipt = await self._wallet.watch(record.tx_hash)
-            if receipt is not None and receipt["status"] == 1:
+            if receipt is not None and receipt.status == 1:
                 await self._finish(record, DeliveryStatus.DELIVERED, receipt, None, label)
                 return
         attempts_record = record
 
-        async def attempt() -> TxReceipt:
+        async def attempt() -> Receipt:
             return await self._attempt(attempts_record)
 
         async def on_retry(attempts: int, error: str) -> None:
@@ -204,7 +201,7 @@ class DelegatedProcessor:
         outcome = await run_with_retries(attempt, label=label, attempts_done=0, on_retry=on_retry)
         await self._finish(record, outcome.status, outcome.receipt, outcome.error, label)
 
-    async def _attempt(self, record: DelegatedRecord) -> TxReceipt:
+    async def _attempt(self, record: DelegatedRecord) -> Receipt:
         request = record.request
         sub, signature = request.subscription, request.signature
         containers = self._lookup.containers(sub.container_id) or []
@@ -218,13 +215,9 @@ class DelegatedProcessor:
         )
         packed = pack_output(outputs)
         interval = interval_at(sub.active_at, sub.period, chain_time)
-        call = self._client.coordinator.functions.deliverComputeDelegatee(
-            signature.nonce,
-            signature.expiry,
-            sub.as_tuple(),
-            signature.v,
-            signature.r.to_bytes(32, "big"),
-            signature.s.to_bytes(32, "big"),
+        call = self._client.deliver_compute_delegatee(
+            sub,
+            signature,
             interval,
             packed.input,
             packed.output,
@@ -256,24 +249,23 @@ class DelegatedProcessor:
         self,
         record: DelegatedRecord,
         status: DeliveryStatus,
-        receipt: TxReceipt | None,
+        receipt: Receipt | None,
         error: str | None,
         label: str,
     ) -> None:
-        tx_hash = "0x" + bytes(receipt["transactionHash"]).hex() if receipt is not None else record.tx_hash
+        tx_hash = receipt.tx_hash if receipt is not None else record.tx_hash
         await self._store.save_delegated(
             record.model_copy(update={"status": status, "tx_hash": tx_hash, "error": error})
         )
         if status is DeliveryStatus.DELIVERED and receipt is not None:
-            created = self._client.coordinator.events.SubscriptionCreated().process_receipt(receipt, errors=DISCARD)
-            sub_id = int(created[0]["args"]["id"]) if created else 0
+            sub_id = receipt.created_subscription(self._client.coordinator) or 0
             log.info(
                 "delivered %s subscription=%d tx=%s block=%d gas=%d",
                 label,
                 sub_id,
                 tx_hash,
-                receipt["blockNumber"],
-                receipt["gasUsed"],
+                receipt.block_number,
+                receipt.gas_used,
             )
         elif status in FINAL_STATUSES:
             log.log(

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pydantic import ValidationError
-from web3.types import TxReceipt
 
 from infernet_kit.chain.encoding import ZERO_ADDRESS, pack_pair
 from infernet_kit.node.chain.listener import Due
-from infernet_kit.node.chain.rpc import ChainClient
+from infernet_kit.node.chain.rpc import ChainClient, Receipt
 from infernet_kit.node.chain.store import FINAL_STATUSES, ChainStore, DeliveryRecord, DeliveryStatus
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
 from infernet_kit.protocol import JobLocation, OnchainOutput
@@ -91,7 +90,7 @@ def pack_output(outputs: Sequence[ContainerOutputLike]) -> Packed:
 @dataclass(frozen=True)
 class Outcome:
     status: DeliveryStatus
-    receipt: TxReceipt | None = None
+    receipt: Receipt | None = None
     error: str | None = None
 
 
@@ -107,7 +106,7 @@ def describe_failure(exc: BaseException) -> str:
 
 
 async def run_with_retries(
-    attempt: Callable[[], Awaitable[TxReceipt]],
+    attempt: Callable[[], Awaitable[Receipt]],
     *,
     label: str,
     attempts_done: int,
@@ -230,7 +229,7 @@ class DeliveryProcessor:
         record = record.model_copy(update={"status": DeliveryStatus.RUNNING, "tx_hash": None, "nonce": None})
         await self._store.save_delivery(record)
 
-        async def attempt() -> TxReceipt:
+        async def attempt() -> Receipt:
             return await self._attempt(due, record)
 
         async def on_retry(attempts: int, error: str) -> None:
@@ -241,7 +240,7 @@ class DeliveryProcessor:
         outcome = await run_with_retries(attempt, label=label, attempts_done=record.attempts, on_retry=on_retry)
         await self._finish(due, record, outcome, label)
 
-    async def _attempt(self, due: Due, record: DeliveryRecord) -> TxReceipt:
+    async def _attempt(self, due: Due, record: DeliveryRecord) -> Receipt:
         sub = due.subscription
         inputs = await self._client.container_inputs(
             sub.owner, due.subscription_id, due.interval, due.timestamp, self._wallet.address, due.block
@@ -254,7 +253,7 @@ class DeliveryProcessor:
             requires_proof=sub.verifier != ZERO_ADDRESS,
         )
         packed = pack_output(outputs)
-        call = self._client.coordinator.functions.deliverCompute(
+        call = self._client.deliver_compute(
             due.subscription_id, due.interval, packed.input, packed.output, packed.proof, self._node_wallet
         )
 
@@ -268,7 +267,7 @@ class DeliveryProcessor:
         return await self._wallet.transact(call, on_signed=on_signed, allowed_sim_errors=self._allowed_sim_errors)
 
     async def _finish(self, due: Due, record: DeliveryRecord, outcome: Outcome, label: str) -> None:
-        tx_hash = _tx_hash(outcome.receipt) if outcome.receipt else None
+        tx_hash = outcome.receipt.tx_hash if outcome.receipt else None
         final = record.model_copy(update={"status": outcome.status, "error": outcome.error, "tx_hash": tx_hash})
         await self._store.save_delivery(final)
         self._mark_settled(due.subscription_id, due.interval)
@@ -277,8 +276,8 @@ class DeliveryProcessor:
                 "delivered %s tx=%s block=%d gas=%d",
                 label,
                 tx_hash,
-                outcome.receipt["blockNumber"],
-                outcome.receipt["gasUsed"],
+                outcome.receipt.block_number,
+                outcome.receipt.gas_used,
             )
         elif outcome.status is DeliveryStatus.SKIPPED:
             log.info("not delivering %s: %s", label, outcome.error)
@@ -300,10 +299,10 @@ class DeliveryProcessor:
             receipt, error = None, str(exc)
         else:
             error = "transaction never reached the chain" if receipt is None else "reverted on chain"
-        if receipt is not None and receipt["status"] == 1:
+        if receipt is not None and receipt.status == 1:
             await self._store.save_delivery(record.model_copy(update={"status": DeliveryStatus.DELIVERED}))
             self._mark_settled(record.subscription_id, record.interval)
-            log.info("delivered %s tx=%s block=%d (sent before restart)", label, record.tx_hash, receipt["blockNumber"])
+            log.info("delivered %s tx=%s block=%d (sent before restart)", label, record.tx_hash, receipt.block_number)
             return
         # Not delivered: count the attempt; the listener proposes the interval again while it is open.
         attempts = record.attempts + 1
@@ -314,7 +313,3 @@ class DeliveryProcessor:
         if status is DeliveryStatus.FAILED:
             self._mark_settled(record.subscription_id, record.interval)
         log.warning("%s tx=%s: %s", label, record.tx_hash, error)
-
-
-def _tx_hash(receipt: TxReceipt) -> str:
-    return "0x" + bytes(receipt["transactionHash"]).hex()

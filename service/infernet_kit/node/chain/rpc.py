@@ -1,4 +1,10 @@
-"""Every read the node makes from the chain, batched where the chain allows it (Reader, JSON-RPC batches)."""
+"""Every read and write the node makes on the chain, as JSON-RPC through one AsyncWeb3 provider.
+
+Calldata is encoded with eth-abi against fixed signatures (checked against the deployed ABIs at connect),
+not through web3's contract layer: that layer costs milliseconds of CPU per call, which decides how fast a
+node answers a burst of subscriptions. The provider keeps its HTTP connections alive (web3's default
+session opens a new connection per request). Reads that would be one call per subscription are batched.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +12,82 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from aiohttp import ClientSession, ClientTimeout, TCPConnector
 from eth_abi.abi import decode, encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
-from web3.contract import AsyncContract
-from web3.exceptions import ContractLogicError, TransactionNotFound
 from web3.providers import AsyncHTTPProvider
-from web3.types import BlockIdentifier, TxReceipt
+from web3.types import RPCEndpoint
 
 from infernet_kit.chain.artifacts import load_artifact
 from infernet_kit.chain.encoding import (
+    SUBSCRIPTION_ABI_TYPE,
+    Signature,
     Subscription,
     decode_revert,
     delegate_key,
     error_selectors,
+    function_signatures,
     node_responded_key,
-    redundancy_key,
 )
 
-_CANCELLED_TOPIC = "0x" + keccak(text="SubscriptionCancelled(uint32)").hex()
-# Consumers and Delegators are user contracts: call them by signature, not by one of our ABIs.
-_GET_CONTAINER_INPUTS = keccak(text="getContainerInputs(uint32,uint32,uint32,address)")[:4]
-_GET_SIGNER = keccak(text="getSigner()")[:4]
+BlockId = int | str
+
+
+def _selector(signature: str) -> bytes:
+    return keccak(text=signature)[:4]
+
+
+def _topic(signature: str) -> str:
+    return "0x" + keccak(text=signature).hex()
+
+
+# Coordinator and Reader functions the node uses (PROTOCOL.md section 1), by their canonical signatures.
+_DELIVER = "deliverCompute(uint32,uint32,bytes,bytes,bytes,address)"
+_DELIVER_DELEGATEE = (
+    f"deliverComputeDelegatee(uint32,uint32,{SUBSCRIPTION_ABI_TYPE},uint8,bytes32,bytes32,uint32,"
+    "bytes,bytes,bytes,address)"
+)
+_ID = "id()"
+_NODE_RESPONDED = "nodeResponded(bytes32)"
+_DELEGATE_CREATED = "delegateCreatedIds(bytes32)"
+_READ_SUBSCRIPTIONS = "readSubscriptionBatch(uint32,uint32)"
+_READ_REDUNDANCY = "readRedundancyCountBatch(uint32[],uint32[])"
+# Consumers and Delegators are users' contracts: called by signature.
+_GET_CONTAINER_INPUTS = "getContainerInputs(uint32,uint32,uint32,address)"
+_GET_SIGNER = "getSigner()"
+
+CREATED_TOPIC = _topic("SubscriptionCreated(uint32)")
+CANCELLED_TOPIC = _topic("SubscriptionCancelled(uint32)")
 # Larger JSON-RPC batches are split so one HTTP request stays small.
-_RPC_BATCH = 200
+RPC_BATCH = 200
+
+
+class RpcError(Exception):
+    """The node's RPC answered with an error; `data` holds revert data when a call reverted."""
+
+    def __init__(self, method: str, message: str, data: Any = None) -> None:
+        self.method = method
+        self.message = message
+        self.data = data
+        super().__init__(f"{method}: {message}")
+
+
+@dataclass(frozen=True)
+class Call:
+    """A contract call: target and calldata."""
+
+    to: str
+    data: bytes
+
+    def params(self, sender: str) -> dict[str, str]:
+        return {"from": sender, "to": self.to, "data": "0x" + self.data.hex()}
 
 
 @dataclass(frozen=True)
 class Block:
-    """The parts of a block header the node works from: chain time and the transactions it holds."""
+    """The parts of a block the node works from: chain time and the transactions it holds."""
 
     number: int
     timestamp: int
@@ -44,176 +96,284 @@ class Block:
     base_fee: int | None
 
 
+@dataclass(frozen=True)
+class Receipt:
+    tx_hash: str
+    status: int
+    block_number: int
+    gas_used: int
+    logs: tuple[dict[str, Any], ...]
+
+    def created_subscription(self, coordinator: str) -> int | None:
+        """The id in this transaction's `SubscriptionCreated` event, if the coordinator emitted one."""
+        for log in self.logs:
+            topics = log.get("topics") or []
+            if topics and topics[0] == CREATED_TOPIC and str(log.get("address", "")).lower() == coordinator.lower():
+                return int(topics[1], 16)
+        return None
+
+
+def _block(raw: dict[str, Any]) -> Block:
+    base_fee = raw.get("baseFeePerGas")
+    return Block(
+        number=int(raw["number"], 16),
+        timestamp=int(raw["timestamp"], 16),
+        hash=str(raw["hash"]).lower(),
+        transactions=frozenset(str(tx).lower() for tx in raw.get("transactions", [])),
+        base_fee=int(base_fee, 16) if base_fee is not None else None,
+    )
+
+
+def _receipt(raw: dict[str, Any]) -> Receipt:
+    return Receipt(
+        tx_hash=str(raw["transactionHash"]).lower(),
+        status=int(raw.get("status", "0x0"), 16),
+        block_number=int(raw["blockNumber"], 16),
+        gas_used=int(raw["gasUsed"], 16),
+        logs=tuple(raw.get("logs", [])),
+    )
+
+
+def _block_param(block: BlockId) -> str:
+    return hex(block) if isinstance(block, int) else block
+
+
 class ChainClient:
-    """One AsyncWeb3 connection, the core contracts found through the Registry, and batched reads."""
+    """One AsyncWeb3 provider with kept-alive connections, the core contracts found through the Registry."""
 
     def __init__(self, rpc_url: str, registry_address: str, *, timeout: float = 30.0) -> None:
+        self._timeout = timeout
         self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
         self.registry_address = to_checksum_address(registry_address)
-        self._coordinator: AsyncContract | None = None
-        self._reader: AsyncContract | None = None
+        self.coordinator = ""
+        self.reader = ""
         self.chain_id = 0
         self.genesis_hash = ""
         self.selectors: dict[bytes, str] = {}
 
+    @property
+    def _provider(self) -> AsyncHTTPProvider:
+        return self.w3.provider
+
     async def connect(self) -> None:
-        """Find the coordinator and reader through the Registry; fail clearly if nothing is deployed there."""
-        self.chain_id = await self.w3.eth.chain_id
-        genesis = await self.w3.eth.get_block(0)
-        self.genesis_hash = _hex(genesis["hash"])
-        if not await self.w3.eth.get_code(self.registry_address):
+        """Find the coordinator and reader through the Registry; fail clearly if they are not what we speak."""
+        session = ClientSession(
+            connector=TCPConnector(limit=64, keepalive_timeout=30),
+            timeout=ClientTimeout(total=self._timeout),
+            raise_for_status=True,
+        )
+        await self._provider.cache_async_session(session)
+        self.chain_id = int(await self.request("eth_chainId", []), 16)
+        self.genesis_hash = (await self.block(0)).hash
+        if await self.request("eth_getCode", [self.registry_address, "latest"]) in ("0x", "0x0", None):
             raise RuntimeError(f"no contract at registry_address {self.registry_address} on chain {self.chain_id}")
-        registry = self.w3.eth.contract(address=self.registry_address, abi=load_artifact("Registry").abi)
+        self.coordinator = await self._address_from_registry("COORDINATOR()")
+        self.reader = await self._address_from_registry("READER()")
         coordinator_abi = load_artifact("EIP712Coordinator").abi
-        self._coordinator = self.w3.eth.contract(
-            address=await registry.functions.COORDINATOR().call(), abi=coordinator_abi
-        )
-        self._reader = self.w3.eth.contract(
-            address=await registry.functions.READER().call(), abi=load_artifact("Reader").abi
-        )
+        _require_functions(coordinator_abi, "coordinator", [_DELIVER, _DELIVER_DELEGATEE, _ID, _NODE_RESPONDED])
+        _require_functions(load_artifact("Reader").abi, "reader", [_READ_SUBSCRIPTIONS, _READ_REDUNDANCY])
         self.selectors = error_selectors(coordinator_abi)
+        for consumer_base in ("CallbackConsumer", "SubscriptionConsumer"):
+            # Consumer reverts (e.g. NotCoordinator) surface through the coordinator's delivery.
+            self.selectors.update(error_selectors(load_artifact(consumer_base).abi))
+
+    async def _address_from_registry(self, getter: str) -> str:
+        (address,) = decode(["address"], await self.call(Call(self.registry_address, _selector(getter))))
+        return to_checksum_address(address)
 
     async def close(self) -> None:
-        await self.w3.provider.disconnect()
+        await self._provider.disconnect()
 
-    @property
-    def coordinator(self) -> AsyncContract:
-        if self._coordinator is None:
-            raise RuntimeError("chain client is not connected")
-        return self._coordinator
+    # -- JSON-RPC ----------------------------------------------------------------------------------------
 
-    @property
-    def reader(self) -> AsyncContract:
-        if self._reader is None:
-            raise RuntimeError("chain client is not connected")
-        return self._reader
+    async def request(self, method: str, params: list[Any]) -> Any:
+        response = await self._provider.make_request(RPCEndpoint(method), params)
+        return _result(method, cast(dict[str, Any], response))
+
+    async def batch(self, requests: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        """Several requests in one HTTP round trip each `RPC_BATCH`; results in order."""
+        results: list[Any] = []
+        for offset in range(0, len(requests), RPC_BATCH):
+            chunk = requests[offset : offset + RPC_BATCH]
+            if len(chunk) == 1:
+                results.append(await self.request(*chunk[0]))
+                continue
+            responses = await self._provider.make_batch_request([(RPCEndpoint(m), p) for m, p in chunk])
+            if not isinstance(responses, list):
+                raise RpcError("batch", str(cast(dict[str, Any], responses).get("error")))
+            results.extend(_result(m, cast(dict[str, Any], r)) for (m, _), r in zip(chunk, responses, strict=True))
+        return results
+
+    async def call(self, call: Call, block: BlockId = "latest") -> bytes:
+        result = await self.request("eth_call", [{"to": call.to, "data": "0x" + call.data.hex()}, _block_param(block)])
+        return bytes.fromhex(str(result).removeprefix("0x"))
 
     def revert_reason(self, data: Any) -> str:
-        """A revert's custom-error name, from any of the shapes web3 hands revert data over in."""
+        """A revert's custom-error name, from the shapes RPCs hand revert data over in."""
         if isinstance(data, dict):
             data = data.get("data")
         return decode_revert(data if isinstance(data, (str, bytes)) else None, self.selectors)
 
-    # -- blocks ------------------------------------------------------------------------------------------
+    # -- blocks and transactions -------------------------------------------------------------------------
 
-    async def block(self, identifier: BlockIdentifier = "latest") -> Block:
-        raw = await self.w3.eth.get_block(identifier)
-        return Block(
-            number=int(raw["number"]),
-            timestamp=int(raw["timestamp"]),
-            hash=_hex(raw["hash"]),
-            transactions=frozenset(_hex(tx) for tx in raw["transactions"]),
-            base_fee=int(raw["baseFeePerGas"]) if raw.get("baseFeePerGas") is not None else None,
-        )
+    async def block(self, block: BlockId = "latest") -> Block:
+        raw = await self.request("eth_getBlockByNumber", [_block_param(block), False])
+        if raw is None:
+            raise RpcError("eth_getBlockByNumber", f"no block {block}")
+        return _block(raw)
 
     async def pending_timestamp(self) -> int:
-        """The timestamp the next block will carry, as the chain itself reports it; latest's if unknown."""
+        """The timestamp the next block will carry, as the chain reports it; latest's if it will not say."""
         try:
-            return int((await self.w3.eth.get_block("pending"))["timestamp"])
-        except (ValueError, KeyError, TypeError):
+            return (await self.block("pending")).timestamp
+        except (RpcError, KeyError, TypeError, ValueError):
             return (await self.block("latest")).timestamp
+
+    async def nonce(self, address: str) -> int:
+        return int(await self.request("eth_getTransactionCount", [address, "pending"]), 16)
+
+    async def receipts(self, tx_hashes: Sequence[str]) -> list[Receipt | None]:
+        raw = await self.batch([("eth_getTransactionReceipt", [h]) for h in tx_hashes])
+        return [_receipt(r) if r else None for r in raw]
+
+    async def receipt(self, tx_hash: str) -> Receipt | None:
+        [receipt] = await self.receipts([tx_hash])
+        return receipt
+
+    async def transaction_known(self, tx_hash: str) -> bool:
+        """Whether the RPC still knows a transaction (mined or waiting in its pool)."""
+        return await self.request("eth_getTransactionByHash", [tx_hash]) is not None
 
     # -- subscriptions -----------------------------------------------------------------------------------
 
-    async def next_subscription_id(self, block: int) -> int:
+    async def next_subscription_id(self, block: BlockId) -> int:
         """The coordinator's `id`: one past the newest subscription."""
-        return int(await self.coordinator.functions.id().call(block_identifier=block))
+        (value,) = decode(["uint32"], await self.call(Call(self.coordinator, _selector(_ID)), block))
+        return int(value)
 
-    async def subscriptions(self, start: int, end: int, block: int) -> list[Subscription]:
+    async def subscriptions(self, start: int, end: int, block: BlockId) -> list[Subscription]:
         """Subscriptions `start` to `end - 1`, in one Reader call."""
-        raw = await self.reader.functions.readSubscriptionBatch(start, end).call(block_identifier=block)
-        return [Subscription.from_tuple(item) for item in raw]
+        data = _selector(_READ_SUBSCRIPTIONS) + encode(["uint32", "uint32"], [start, end])
+        (items,) = decode([f"{SUBSCRIPTION_ABI_TYPE}[]"], await self.call(Call(self.reader, data), block))
+        return [Subscription.from_tuple(item) for item in items]
 
-    async def redundancy_counts(self, pairs: Sequence[tuple[int, int]], block: int) -> list[int]:
+    async def redundancy_counts(self, pairs: Sequence[tuple[int, int]], block: BlockId) -> list[int]:
         """How many nodes answered each (subscription, interval), in one Reader call."""
         if not pairs:
             return []
-        ids = [p[0] for p in pairs]
-        intervals = [p[1] for p in pairs]
-        counts = await self.reader.functions.readRedundancyCountBatch(ids, intervals).call(block_identifier=block)
+        args = [[p[0] for p in pairs], [p[1] for p in pairs]]
+        data = _selector(_READ_REDUNDANCY) + encode(["uint32[]", "uint32[]"], args)
+        (counts,) = decode(["uint16[]"], await self.call(Call(self.reader, data), block))
         return [int(c) for c in counts]
 
-    async def node_responded(self, pairs: Sequence[tuple[int, int]], node: str, block: int) -> list[bool]:
+    async def node_responded(self, pairs: Sequence[tuple[int, int]], node: str, block: BlockId) -> list[bool]:
         """Whether `node` already answered each (subscription, interval), in JSON-RPC batches."""
-        results: list[bool] = []
-        function = self.coordinator.functions.nodeResponded
-        for offset in range(0, len(pairs), _RPC_BATCH):
-            chunk = pairs[offset : offset + _RPC_BATCH]
-            if len(chunk) == 1:
-                sub_id, interval = chunk[0]
-                key = node_responded_key(sub_id, interval, node)
-                results.append(bool(await function(key).call(block_identifier=block)))
-                continue
-            async with self.w3.batch_requests() as batch:
-                for sub_id, interval in chunk:
-                    batch.add(function(node_responded_key(sub_id, interval, node)).call(block_identifier=block))
-                answers = await batch.async_execute()
-            results.extend(bool(answer) for answer in answers)
-        return results
+        selector = _selector(_NODE_RESPONDED)
+        requests = [
+            (
+                "eth_call",
+                [
+                    {"to": self.coordinator, "data": "0x" + (selector + node_responded_key(s, i, node)).hex()},
+                    _block_param(block),
+                ],
+            )
+            for s, i in pairs
+        ]
+        return [int(str(r), 16) != 0 for r in await self.batch(requests)]
 
     async def cancelled(self, from_block: int, to_block: int) -> set[int]:
         """Ids of subscriptions cancelled in the block range (their `SubscriptionCancelled` logs)."""
         if from_block > to_block:
             return set()
-        logs = await self.w3.eth.get_logs(
-            {
-                "address": self.coordinator.address,
-                "fromBlock": from_block,
-                "toBlock": to_block,
-                "topics": [_CANCELLED_TOPIC],
-            }
+        logs = await self.request(
+            "eth_getLogs",
+            [
+                {
+                    "address": self.coordinator,
+                    "fromBlock": hex(from_block),
+                    "toBlock": hex(to_block),
+                    "topics": [CANCELLED_TOPIC],
+                }
+            ],
         )
-        return {int.from_bytes(bytes(log["topics"][1]), "big") for log in logs}
-
-    async def redundancy_count(self, subscription_id: int, interval: int) -> int:
-        key = redundancy_key(subscription_id, interval)
-        return int(await self.coordinator.functions.redundancyCount(key).call())
-
-    # -- consumers and delegators ------------------------------------------------------------------------
+        return {int(log["topics"][1], 16) for log in logs}
 
     async def container_inputs(
-        self, owner: str, subscription_id: int, interval: int, timestamp: int, node: str, block: BlockIdentifier
+        self, owner: str, subscription_id: int, interval: int, timestamp: int, node: str, block: BlockId
     ) -> bytes:
         """The consumer's `getContainerInputs(subscriptionId, interval, timestamp, caller)`."""
-        data = _GET_CONTAINER_INPUTS + encode(
-            ["uint32", "uint32", "uint32", "address"], [subscription_id, interval, timestamp, node]
-        )
-        raw = await self.w3.eth.call({"to": to_checksum_address(owner), "data": data}, block_identifier=block)
-        (inputs,) = decode(["bytes"], raw)
+        args = encode(["uint32", "uint32", "uint32", "address"], [subscription_id, interval, timestamp, node])
+        (inputs,) = decode(["bytes"], await self.call(Call(owner, _selector(_GET_CONTAINER_INPUTS) + args), block))
         return bytes(inputs)
 
     async def delegate_signer(self, owner: str) -> str | None:
         """`Delegator(owner).getSigner()`, or None when the owner has no such function."""
         try:
-            raw = await self.w3.eth.call({"to": to_checksum_address(owner), "data": _GET_SIGNER})
-            (signer,) = decode(["address"], raw)
-        except (ContractLogicError, ValueError, TypeError):
+            (signer,) = decode(["address"], await self.call(Call(owner, _selector(_GET_SIGNER))))
+        except (RpcError, ValueError, TypeError, Exception):
             return None
         return to_checksum_address(signer)
 
     async def delegate_created_id(self, owner: str, nonce: int) -> int:
         """The id a delegated subscription `(owner, nonce)` already has on chain; 0 when none."""
-        key = delegate_key(owner, nonce)
-        return int(await self.coordinator.functions.delegateCreatedIds(key).call())
+        data = _selector(_DELEGATE_CREATED) + delegate_key(owner, nonce)
+        (value,) = decode(["uint32"], await self.call(Call(self.coordinator, data)))
+        return int(value)
 
-    # -- transactions ------------------------------------------------------------------------------------
+    # -- deliveries --------------------------------------------------------------------------------------
 
-    async def receipt(self, tx_hash: str) -> TxReceipt | None:
-        try:
-            return await self.w3.eth.get_transaction_receipt(cast(Any, tx_hash))
-        except TransactionNotFound:
-            return None
+    def deliver_compute(
+        self, subscription_id: int, interval: int, inputs: bytes, output: bytes, proof: bytes, node_wallet: str
+    ) -> Call:
+        args = encode(
+            ["uint32", "uint32", "bytes", "bytes", "bytes", "address"],
+            [subscription_id, interval, inputs, output, proof, node_wallet],
+        )
+        return Call(self.coordinator, _selector(_DELIVER) + args)
 
-    async def transaction_known(self, tx_hash: str) -> bool:
-        """Whether the node's RPC still knows a transaction (mined or waiting in its pool)."""
-        try:
-            await self.w3.eth.get_transaction(cast(Any, tx_hash))
-        except TransactionNotFound:
-            return False
-        return True
+    def deliver_compute_delegatee(
+        self,
+        sub: Subscription,
+        signature: Signature,
+        interval: int,
+        inputs: bytes,
+        output: bytes,
+        proof: bytes,
+        node_wallet: str,
+    ) -> Call:
+        types = ["uint32", "uint32", SUBSCRIPTION_ABI_TYPE, "uint8", "bytes32", "bytes32", "uint32"]
+        types += ["bytes", "bytes", "bytes", "address"]
+        args = encode(
+            types,
+            [
+                signature.nonce,
+                signature.expiry,
+                sub.as_tuple(),
+                signature.v,
+                signature.r.to_bytes(32, "big"),
+                signature.s.to_bytes(32, "big"),
+                interval,
+                inputs,
+                output,
+                proof,
+                node_wallet,
+            ],
+        )
+        return Call(self.coordinator, _selector(_DELIVER_DELEGATEE) + args)
 
 
-def _hex(value: Any) -> str:
-    if isinstance(value, str):
-        return value.lower() if value.startswith("0x") else "0x" + value.lower()
-    return "0x" + bytes(value).hex()
+def _result(method: str, response: dict[str, Any]) -> Any:
+    error = response.get("error")
+    if error is not None:
+        if isinstance(error, dict):
+            raise RpcError(method, str(error.get("message", error)), error.get("data"))
+        raise RpcError(method, str(error))
+    return response.get("result")
+
+
+def _require_functions(abi: list[dict[str, Any]], what: str, signatures: list[str]) -> None:
+    """Fail at start, naming the function, if our fixed calldata would not match the deployed ABI."""
+    present = function_signatures(abi)
+    missing = [s for s in signatures if s not in present]
+    if missing:
+        raise RuntimeError(f"the {what} ABI lacks {', '.join(missing)}: incompatible contracts")

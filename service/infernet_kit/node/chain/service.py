@@ -108,7 +108,7 @@ class ChainService:
             "chain service started node=%s chain_id=%d coordinator=%s containers=%d chains",
             self.address,
             self._client.chain_id,
-            self._client.coordinator.address,
+            self._client.coordinator,
             len(self._lookup),
         )
 

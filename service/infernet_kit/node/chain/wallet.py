@@ -2,8 +2,8 @@
 
 Many deliveries go out at once from one key. Nonces are handed out and broadcast under one lock, so a
 failed broadcast never leaves a gap behind later transactions: on any send error the counter is re-read
-from the chain before the lock is released. Receipts are found by scanning new blocks for our hashes,
-so waiting for hundreds of transactions costs nothing per transaction per poll.
+from the chain before the lock is released. Receipts are found by scanning new blocks for our hashes, so
+waiting for hundreds of transactions costs nothing per transaction per poll.
 """
 
 from __future__ import annotations
@@ -11,16 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from pydantic import SecretStr
-from web3.contract.async_contract import AsyncContractFunction
-from web3.exceptions import ContractLogicError, Web3RPCError
-from web3.types import Nonce, TxParams, TxReceipt, Wei
 
-from infernet_kit.node.chain.rpc import Block, ChainClient
+from infernet_kit.node.chain.rpc import Block, Call, ChainClient, Receipt, RpcError
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +52,7 @@ class NodeWallet:
         self.max_gas_limit = max_gas_limit
         self._lock = asyncio.Lock()
         self._nonce: int | None = None
-        self._waiters: dict[str, asyncio.Future[TxReceipt]] = {}
+        self._waiters: dict[str, asyncio.Future[Receipt]] = {}
         self._base_fee: int | None = None
         self._tip: int | None = None
 
@@ -68,18 +65,15 @@ class NodeWallet:
 
     # -- simulation --------------------------------------------------------------------------------------
 
-    async def simulate(self, call: AsyncContractFunction) -> int:
+    async def simulate(self, call: Call) -> int:
         """Run `call` against the pending block; its gas estimate, or `Reverted` naming the error."""
         try:
-            gas = await call.estimate_gas({"from": self._account.address, "value": Wei(0)}, block_identifier="pending")
-        except ContractLogicError as exc:
-            raise Reverted(self._client.revert_reason(exc.data) if exc.data else str(exc.message)) from None
-        except Web3RPCError as exc:
-            data = exc.rpc_response.get("error", {}).get("data") if exc.rpc_response else None
-            if data:
-                raise Reverted(self._client.revert_reason(data)) from None
+            gas = await self._client.request("eth_estimateGas", [call.params(self.address), "pending"])
+        except RpcError as exc:
+            if exc.data is not None or "revert" in exc.message.lower():
+                raise Reverted(self._client.revert_reason(exc.data) if exc.data else exc.message) from None
             raise
-        return int(gas)
+        return int(gas, 16)
 
     def gas_limit(self, estimate: int) -> int:
         """The estimate plus a margin, never above `max_gas_limit` (`Reverted` if the estimate already is)."""
@@ -89,25 +83,30 @@ class NodeWallet:
 
     # -- sending -----------------------------------------------------------------------------------------
 
-    async def send(self, call: AsyncContractFunction, *, gas: int, on_signed: OnSigned) -> str:
+    async def send(self, call: Call, *, gas: int, on_signed: OnSigned) -> str:
         """Sign and broadcast `call`; `on_signed(tx_hash, nonce)` runs before the broadcast, so a crash
         after it leaves a record of a transaction that may exist, never of one that cannot."""
         async with self._lock:
             for attempt in (1, 2):
                 if self._nonce is None:
-                    self._nonce = await self._client.w3.eth.get_transaction_count(self._account.address, "pending")
+                    self._nonce = await self._client.nonce(self.address)
                 nonce = self._nonce
-                params = await self._fees()
-                params.update({"from": self._account.address, "nonce": Nonce(nonce), "gas": gas, "value": Wei(0)})
-                params["chainId"] = self._client.chain_id
-                tx = await call.build_transaction(params)
-                signed = self._account.sign_transaction(cast(dict[str, Any], tx))
+                tx: dict[str, Any] = {
+                    "to": call.to,
+                    "data": call.data,
+                    "gas": gas,
+                    "nonce": nonce,
+                    "value": 0,
+                    "chainId": self._client.chain_id,
+                    **await self._fees(),
+                }
+                signed = self._account.sign_transaction(tx)
                 tx_hash = "0x" + bytes(signed.hash).hex()
                 await on_signed(tx_hash, nonce)
                 self._waiters[tx_hash] = asyncio.get_running_loop().create_future()
                 try:
-                    await self._client.w3.eth.send_raw_transaction(signed.raw_transaction)
-                except (Web3RPCError, ValueError, OSError) as exc:
+                    await self._client.request("eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()])
+                except (RpcError, OSError, ValueError) as exc:
                     self._waiters.pop(tx_hash, None)
                     self._nonce = None  # re-read from the chain before the next use
                     message = str(exc).lower()
@@ -117,23 +116,21 @@ class NodeWallet:
                     raise SendFailed(_short(str(exc))) from None
                 self._nonce = nonce + 1
                 return tx_hash
-        raise SendFailed("nonce kept being refused")  # pragma: no cover - loop always returns or raises
+        raise SendFailed("nonce kept being refused")  # pragma: no cover - the loop returns or raises
 
-    async def _fees(self) -> TxParams:
+    async def _fees(self) -> dict[str, int]:
         if self._tip is None:
             try:
-                self._tip = int(await self._client.w3.eth.max_priority_fee)
-            except (Web3RPCError, ValueError):
+                self._tip = int(await self._client.request("eth_maxPriorityFeePerGas", []), 16)
+            except RpcError:
                 self._tip = 0
         if self._base_fee is None:
             self._base_fee = (await self._client.block("latest")).base_fee
         if self._base_fee is None:
-            return {"gasPrice": await self._client.w3.eth.gas_price}
-        return {"maxFeePerGas": Wei(2 * self._base_fee + self._tip), "maxPriorityFeePerGas": Wei(self._tip)}
+            return {"gasPrice": int(await self._client.request("eth_gasPrice", []), 16)}
+        return {"maxFeePerGas": 2 * self._base_fee + self._tip, "maxPriorityFeePerGas": self._tip}
 
-    async def transact(
-        self, call: AsyncContractFunction, *, on_signed: OnSigned, allowed_sim_errors: Sequence[str] = ()
-    ) -> TxReceipt:
+    async def transact(self, call: Call, *, on_signed: OnSigned, allowed_sim_errors: Sequence[str] = ()) -> Receipt:
         """Simulate, send and confirm `call`. A simulated revert raises `Reverted` and sends nothing, unless
         its reason contains one of `allowed_sim_errors` (then it is sent with the full gas cap)."""
         try:
@@ -145,40 +142,39 @@ class NodeWallet:
             gas = self.max_gas_limit
         tx_hash = await self.send(call, gas=gas, on_signed=on_signed)
         receipt = await self.wait(tx_hash)
-        if receipt["status"] != 1:
+        if receipt.status != 1:
             raise Reverted("reverted on chain", tx_hash=tx_hash)
         return receipt
 
     # -- receipts ----------------------------------------------------------------------------------------
 
-    async def on_blocks(self, blocks: list[Block]) -> None:
-        """Resolve the waiters of our transactions mined in `blocks` (new blocks, oldest first)."""
-        if blocks and blocks[-1].base_fee is not None:
-            self._base_fee = blocks[-1].base_fee
-        for block in blocks:
-            for tx_hash in block.transactions & self._waiters.keys():
-                await self._resolve(tx_hash)
-
     @property
     def waiting(self) -> int:
         return len(self._waiters)
 
+    async def on_blocks(self, blocks: list[Block]) -> None:
+        """Resolve the waiters of our transactions mined in `blocks` (new blocks, oldest first)."""
+        if blocks and blocks[-1].base_fee is not None:
+            self._base_fee = blocks[-1].base_fee
+        mined = [tx for block in blocks for tx in block.transactions & self._waiters.keys()]
+        if mined:
+            await self._resolve(mined)
+
     async def poll_waiters(self) -> None:
         """Look every awaited receipt up directly (after falling far behind the head)."""
-        for tx_hash in list(self._waiters):
-            await self._resolve(tx_hash)
+        if self._waiters:
+            await self._resolve(list(self._waiters))
 
-    async def _resolve(self, tx_hash: str) -> bool:
-        receipt = await self._client.receipt(tx_hash)
-        waiter = self._waiters.get(tx_hash)
-        if receipt is None or waiter is None:
-            return False
-        del self._waiters[tx_hash]
-        if not waiter.done():
-            waiter.set_result(receipt)
-        return True
+    async def _resolve(self, tx_hashes: list[str]) -> None:
+        for tx_hash, receipt in zip(tx_hashes, await self._client.receipts(tx_hashes), strict=True):
+            waiter = self._waiters.get(tx_hash)
+            if receipt is None or waiter is None:
+                continue
+            del self._waiters[tx_hash]
+            if not waiter.done():
+                waiter.set_result(receipt)
 
-    async def wait(self, tx_hash: str) -> TxReceipt:
+    async def wait(self, tx_hash: str) -> Receipt:
         """The receipt of a transaction sent (or `watch`ed) by this wallet."""
         waiter = self._waiters.get(tx_hash)
         if waiter is None:
@@ -190,13 +186,14 @@ class NodeWallet:
             return await asyncio.wait_for(asyncio.shield(waiter), RECEIPT_TIMEOUT)
         except TimeoutError:
             # Last look in case a block scan missed it, then give up on this transaction.
-            if await self._resolve(tx_hash):
+            await self._resolve([tx_hash])
+            if waiter.done():
                 return waiter.result()
             self._waiters.pop(tx_hash, None)
             self._nonce = None
             raise TimeoutError(f"no receipt for {tx_hash} after {RECEIPT_TIMEOUT:.0f}s") from None
 
-    async def watch(self, tx_hash: str) -> TxReceipt | None:
+    async def watch(self, tx_hash: str) -> Receipt | None:
         """Follow a transaction sent before a restart: its receipt, or None if the chain never got it."""
         receipt = await self._client.receipt(tx_hash)
         if receipt is not None:
