@@ -37,6 +37,7 @@ from infernet_kit.chain.deploy import Deployment, deploy
 from infernet_kit.devstack.accounts import DEPLOYER, dev_account
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.devstack.processes import ManagedProcess, free_port, kit_command
+from infernet_kit.paths import state_dir
 from infernet_kit.testing.service_fixtures import run_service, tgi_service_env
 
 TGI = "tgi_client_inference_service"
@@ -199,14 +200,12 @@ def run(samples: int, burst_size: int, modes: list[str]) -> bool:
     ok = True
     for mode in modes:
         block_time = None if mode == "automine" else float(mode.removesuffix("s"))
-        with tempfile.TemporaryDirectory(prefix=f"bench-onchain-{mode}-") as tmp, stack(Path(tmp), block_time) as (
-            chain,
-            deployment,
-        ):
+        workdir = Path(tempfile.mkdtemp(prefix=f"bench-onchain-{mode}-", dir=state_dir()))
+        print(f"anvil {mode}: logs in {workdir}", flush=True)
+        with stack(workdir, block_time) as (chain, deployment):
             base = baseline(chain, samples)
             single = one_at_a_time(chain, deployment, samples)
             many, total, span = burst(chain, deployment, burst_size)
-            print(f"anvil {mode}:")
             print(_line("baseline transfer", base))
             print(_line("1 subscription", single))
             print(_line(f"{burst_size} concurrent", many))
