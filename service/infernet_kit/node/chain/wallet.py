@@ -1,9 +1,11 @@
 """The node's one sending key: simulate, sign with a local nonce counter, broadcast, confirm.
 
-Many deliveries go out at once from one key. Nonces are handed out and broadcast under one lock, so a
-failed broadcast never leaves a gap behind later transactions: on any send error the counter is re-read
-from the chain before the lock is released. Receipts are found by scanning new blocks for our hashes, so
-waiting for hundreds of transactions costs nothing per transaction per poll.
+Many deliveries go out at once from one key. One sender task hands out nonces: whatever was queued while
+the previous batch was on its way is signed with consecutive nonces, recorded, and broadcast as one
+JSON-RPC batch. After any refusal the counter is re-read from the chain, and a refused nonce below an
+accepted one is used up by a transfer to self, so no later transaction waits behind a gap.
+Receipts are found by scanning new blocks for our hashes, so waiting for hundreds of transactions costs
+nothing per transaction per poll.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from eth_account import Account
@@ -41,6 +44,16 @@ class SendFailed(Exception):
 
 
 OnSigned = Callable[[str, int], Awaitable[None]]
+# One JSON-RPC batch of raw transactions at most.
+MAX_SEND_BATCH = 200
+
+
+@dataclass
+class _Outgoing:
+    call: Call
+    gas: int
+    on_signed: OnSigned
+    waiter: asyncio.Future[str]
 
 
 class NodeWallet:
@@ -50,8 +63,9 @@ class NodeWallet:
         self._client = client
         self._account: LocalAccount = Account.from_key(private_key.get_secret_value())
         self.max_gas_limit = max_gas_limit
-        self._lock = asyncio.Lock()
         self._nonce: int | None = None
+        self._outbox: list[_Outgoing] = []
+        self._sender: asyncio.Task[None] | None = None
         self._waiters: dict[str, asyncio.Future[Receipt]] = {}
         self._base_fee: int | None = None
         self._tip: int | None = None
@@ -84,39 +98,74 @@ class NodeWallet:
     # -- sending -----------------------------------------------------------------------------------------
 
     async def send(self, call: Call, *, gas: int, on_signed: OnSigned) -> str:
-        """Sign and broadcast `call`; `on_signed(tx_hash, nonce)` runs before the broadcast, so a crash
-        after it leaves a record of a transaction that may exist, never of one that cannot."""
-        async with self._lock:
-            for attempt in (1, 2):
-                if self._nonce is None:
-                    self._nonce = await self._client.nonce(self.address)
-                nonce = self._nonce
-                tx: dict[str, Any] = {
-                    "to": call.to,
-                    "data": call.data,
-                    "gas": gas,
-                    "nonce": nonce,
-                    "value": 0,
-                    "chainId": self._client.chain_id,
-                    **await self._fees(),
-                }
-                signed = self._account.sign_transaction(tx)
-                tx_hash = "0x" + bytes(signed.hash).hex()
-                await on_signed(tx_hash, nonce)
-                self._waiters[tx_hash] = asyncio.get_running_loop().create_future()
-                try:
-                    await self._client.request("eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()])
-                except (RpcError, OSError, ValueError) as exc:
-                    self._waiters.pop(tx_hash, None)
-                    self._nonce = None  # re-read from the chain before the next use
-                    message = str(exc).lower()
-                    if attempt == 1 and any(marker in message for marker in _NONCE_ERRORS):
-                        log.warning("nonce %d refused (%s); resynced from chain", nonce, _short(message))
-                        continue
-                    raise SendFailed(_short(str(exc))) from None
-                self._nonce = nonce + 1
-                return tx_hash
-        raise SendFailed("nonce kept being refused")  # pragma: no cover - the loop returns or raises
+        """Sign and broadcast `call`, returning its hash. `on_signed(tx_hash, nonce)` runs before the
+        broadcast, so a crash after it leaves a record of a transaction that may exist, never of one that
+        cannot. Sends queued while a batch is on its way leave together in the next batch."""
+        waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._outbox.append(_Outgoing(call, gas, on_signed, waiter))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._drain(), name="wallet-sender")
+        return await waiter
+
+    async def _drain(self) -> None:
+        """The only place nonces are handed out: one batch at a time, in order."""
+        while self._outbox:
+            batch, self._outbox = self._outbox[:MAX_SEND_BATCH], self._outbox[MAX_SEND_BATCH:]
+            try:
+                await self._send_batch(batch)
+            except Exception as exc:  # RPC down while preparing: nothing of this batch was broadcast
+                self._nonce = None
+                for item in batch:
+                    if not item.waiter.done():
+                        item.waiter.set_exception(SendFailed(_short(str(exc))))
+
+    async def _send_batch(self, batch: list[_Outgoing]) -> None:
+        if self._nonce is None:
+            self._nonce = await self._client.nonce(self.address)
+        base, fees = self._nonce, await self._fees()
+        signed = [self._sign(item.call.to, item.call.data, item.gas, base + i, fees) for i, item in enumerate(batch)]
+        pairs = list(zip(batch, signed, strict=True))
+        await asyncio.gather(*(item.on_signed(tx_hash, base + i) for i, (item, (tx_hash, _)) in enumerate(pairs)))
+        loop = asyncio.get_running_loop()
+        for tx_hash, _ in signed:
+            self._waiters[tx_hash] = loop.create_future()
+        results = await asyncio.gather(
+            *(self._client.request("eth_sendRawTransaction", [raw]) for _, raw in signed), return_exceptions=True
+        )
+        accepted = [base + i for i, result in enumerate(results) if not isinstance(result, BaseException)]
+        self._nonce = base + len(batch) if len(accepted) == len(batch) else None  # resync after any refusal
+        for i, (item, (tx_hash, _), result) in enumerate(zip(batch, signed, results, strict=True)):
+            if not isinstance(result, BaseException):
+                item.waiter.set_result(tx_hash)
+                continue
+            self._waiters.pop(tx_hash, None)
+            message = _short(str(result))
+            log.warning("transaction with nonce %d refused: %s", base + i, message)
+            if accepted and base + i < max(accepted) and not any(m in message.lower() for m in _NONCE_ERRORS):
+                await self._fill_gap(base + i, fees)
+            item.waiter.set_exception(SendFailed(message))
+
+    async def _fill_gap(self, nonce: int, fees: dict[str, int]) -> None:
+        """Use up a refused nonce with a transfer to self, so the later transactions of its batch can be mined."""
+        tx_hash, raw = self._sign(self.address, b"", 21_000, nonce, fees)
+        try:
+            await self._client.request("eth_sendRawTransaction", [raw])
+            log.info("filled nonce gap %d with tx=%s", nonce, tx_hash)
+        except RpcError as exc:
+            log.error("could not fill nonce gap %d: %s", nonce, _short(str(exc)))
+
+    def _sign(self, to: str, data: bytes, gas: int, nonce: int, fees: dict[str, int]) -> tuple[str, str]:
+        tx: dict[str, Any] = {
+            "to": to,
+            "data": data,
+            "gas": gas,
+            "nonce": nonce,
+            "value": 0,
+            "chainId": self._client.chain_id,
+            **fees,
+        }
+        signed = self._account.sign_transaction(tx)
+        return "0x" + bytes(signed.hash).hex(), "0x" + bytes(signed.raw_transaction).hex()
 
     async def _fees(self) -> dict[str, int]:
         if self._tip is None:
@@ -204,6 +253,8 @@ class NodeWallet:
         return await self.wait(tx_hash)
 
     def cancel_waiters(self) -> None:
+        if self._sender is not None:
+            self._sender.cancel()
         for waiter in self._waiters.values():
             waiter.cancel()
         self._waiters.clear()
