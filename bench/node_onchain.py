@@ -5,7 +5,9 @@ TGICallbackConsumer requests through the real TGI service and the dev backend:
 - one subscription at a time (`--samples` requests in a row), and
 - `--burst` subscriptions requested at once.
 It prints seconds (wall clock, request sent -> callback seen) and blocks (request block -> callback block),
-next to a baseline measured on the same chain in the same run: a plain transfer's send -> receipt.
+next to baselines measured in the same run: a plain transfer's send -> receipt on the same chain (the floor
+under any callback), and the same number of on-chain requests sent straight to the TGI service at once
+(the floor under a burst: the node cannot deliver faster than its container answers).
 
 Goals: with 1-second blocks the callback lands in the block after the request at p50; a burst of 200 is
 fully delivered within 5 blocks of its last request.
@@ -16,6 +18,7 @@ fully delivered within 5 blocks of its last request.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import statistics
 import sys
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from eth_abi.abi import encode
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
@@ -55,7 +59,7 @@ class Sample:
 
 
 @contextmanager
-def stack(workdir: Path, block_time: float | None) -> Iterator[tuple[Anvil, Deployment]]:
+def stack(workdir: Path, block_time: float | None) -> Iterator[tuple[Anvil, Deployment, str]]:
     """Anvil, the deployment, the dev backend, the TGI service and one node with default chain settings."""
     with ExitStack() as stack:
         chain = stack.enter_context(Anvil(log_path=workdir / "anvil.log", block_time=block_time))
@@ -81,7 +85,7 @@ def stack(workdir: Path, block_time: float | None) -> Iterator[tuple[Anvil, Depl
         command = kit_command("node", "--config", str(workdir / "config.json"), "--data-dir", str(workdir / "data"))
         node = stack.enter_context(ManagedProcess("node", command, log_path=workdir / "node.log"))
         node.wait_for_http(f"http://127.0.0.1:{port}/health", timeout=90)
-        yield chain, deployment
+        yield chain, deployment, tgi
 
 
 def _signed_requests(w3: Web3, consumer: Contract, accounts: list[LocalAccount], count: int) -> list[bytes]:
@@ -182,6 +186,20 @@ def burst(chain: Anvil, deployment: Deployment, count: int) -> tuple[list[Sample
     return samples, max(t for _, t in done.values()) - start, last_callback - last_request
 
 
+async def service_burst(url: str, count: int) -> float:
+    """Seconds for the TGI service alone to answer `count` concurrent on-chain requests."""
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=count), timeout=120) as client:
+
+        async def one(i: int) -> None:
+            data = encode(["string"], [f"service prompt {i}"]).hex()
+            body = {"source": 0, "destination": 0, "data": data, "requires_proof": False}
+            (await client.post(f"{url}/service_output", json=body)).raise_for_status()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(count)))
+        return time.perf_counter() - start
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -202,15 +220,17 @@ def run(samples: int, burst_size: int, modes: list[str]) -> bool:
         block_time = None if mode == "automine" else float(mode.removesuffix("s"))
         workdir = Path(tempfile.mkdtemp(prefix=f"bench-onchain-{mode}-", dir=state_dir()))
         print(f"anvil {mode}: logs in {workdir}", flush=True)
-        with stack(workdir, block_time) as (chain, deployment):
+        with stack(workdir, block_time) as (chain, deployment, tgi):
             base = baseline(chain, samples)
+            service_seconds = asyncio.run(service_burst(tgi, burst_size))
             single = one_at_a_time(chain, deployment, samples)
             many, total, span = burst(chain, deployment, burst_size)
             print(_line("baseline transfer", base))
             print(_line("1 subscription", single))
             print(_line(f"{burst_size} concurrent", many))
-            print(f"  {burst_size} concurrent: all delivered {total:.2f} s after the first request was sent, ")
+            print(f"  {burst_size} concurrent: all delivered {total:.2f} s after the first request was sent,")
             print(f"    last callback {span} block(s) after the last request's block")
+            print(f"  baseline: TGI service alone, {burst_size} concurrent on-chain requests: {service_seconds:.2f} s")
             if block_time is not None:
                 p50_blocks = statistics.median(s.blocks for s in single)
                 goal_single = p50_blocks <= 1
