@@ -65,7 +65,8 @@ def test_hf_callbacks_for_every_task_are_decoded_in_storage(
     ids: dict[int, int] = {}
     first_block = user.eth.block_number
     for task in (1, 2, 3, 4):
-        receipt = transact(consumer.functions.requestTask(task, model if task == 1 else "", prompt))
+        inputs = encode(["uint8", "string", "string"], [task, model if task == 1 else "", prompt])
+        receipt = transact(consumer.functions.requestTask(inputs))
         ids[task] = created_subscription_id(coordinator, receipt)
     for sub_id in ids.values():
         wait_for_fulfillments(coordinator, sub_id, from_block=first_block)
