@@ -10,7 +10,7 @@ from eth_abi.abi import encode
 from web3 import Web3
 
 from infernet_kit.chain.deploy import Deployment
-from infernet_kit.chain.encoding import redundancy_key
+from infernet_kit.chain.encoding import container_id, redundancy_key
 from infernet_kit.chain.transactions import connect, transact
 from infernet_kit.chain.watch import created_subscription_id, wait_for_fulfillments
 from infernet_kit.devstack import fake_models
@@ -133,3 +133,25 @@ def test_redundancy_two_nodes_answer_once_each_and_a_third_sends_nothing(
     )
     assert recurring.functions.deliveries(sub_id).call() == 2
     assert (first.sent(), second.sent(), third.sent()) == (1, 1, 0)
+
+
+def test_lazy_subscription_output_goes_through_the_inbox(
+    chain_node: ChainNodeFactory, containers: list[dict[str, Any]], user: Web3, infernet_deployment: Deployment
+) -> None:
+    node = chain_node(containers=containers)
+    recurring = infernet_deployment.contract(user, "RecurringConsumer")
+    coordinator = infernet_deployment.contract(user, "EIP712Coordinator")
+    inbox = infernet_deployment.contract(user, "Inbox")
+
+    receipt = transact(recurring.functions.start("lazy answer", 1, 0, 1, True))
+    sub_id = created_subscription_id(coordinator, receipt)
+    [fulfilled] = wait_for_fulfillments(coordinator, sub_id, from_block=receipt["blockNumber"])
+
+    expected = fake_models.generate("lazy answer (interval 1)")
+    assert recurring.functions.outputs(sub_id, 1).call() == expected
+    [item] = inbox.events.NewInboxItem().get_logs(
+        from_block=fulfilled["blockNumber"], to_block=fulfilled["blockNumber"]
+    )
+    assert item["args"]["node"] == node.address
+    assert item["args"]["containerId"] == container_id(TGI)
+    assert node.sent() == 1
