@@ -26,7 +26,7 @@ from infernet_kit.devstack import fake_models
 from infernet_kit.devstack.accounts import DEPLOYER, dev_account
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory, wait_until
-from infernet_kit.testing.node_fixtures import node_container
+from infernet_kit.testing.node_fixtures import NodeLauncher, node_container
 
 TGI = "tgi_client_inference_service"
 # The example DelegateConsumer's signer is its deployer.
@@ -77,14 +77,16 @@ def _sign(sub: Subscription, deployment: Deployment, *, expiry: int, key: str = 
     )
 
 
-@pytest.fixture
-def node(chain_node: ChainNodeFactory, tgi_service: str) -> ChainNode:
-    return chain_node(containers=[node_container(TGI, tgi_service)])
+@pytest.fixture(scope="module")
+def node(node_launcher: NodeLauncher, anvil: Anvil, infernet_deployment: Deployment, tgi_service: str) -> ChainNode:
+    """One node for the tests of this module that need no special configuration."""
+    return ChainNodeFactory(node_launcher, anvil, infernet_deployment)(containers=[node_container(TGI, tgi_service)])
 
 
 def test_delegated_subscription_is_created_and_delivered(
     node: ChainNode, anvil: Anvil, infernet_deployment: Deployment
 ) -> None:
+    sent = node.sent()
     consumer = infernet_deployment.contract(anvil.w3, "DelegateConsumer")
     coordinator = infernet_deployment.contract(anvil.w3, "EIP712Coordinator")
     prompt = "What is a delegated subscription?"
@@ -108,12 +110,13 @@ def test_delegated_subscription_is_created_and_delivered(
     assert again.status_code == 200, again.text
     time.sleep(1.0)
     assert consumer.functions.deliveries(sub_id).call() == 1
-    assert node.sent() == 1
+    assert node.sent() == sent + 1
 
 
 def test_bad_delegations_are_refused_with_the_reason(
     node: ChainNode, anvil: Anvil, infernet_deployment: Deployment
 ) -> None:
+    sent = node.sent()
     owner = infernet_deployment.contract(anvil.w3, "DelegateConsumer").address
     now = anvil.timestamp()
     sub = _subscription(owner, now)
@@ -157,7 +160,7 @@ def test_bad_delegations_are_refused_with_the_reason(
         f"{node.url}/api/jobs", json=_body(unknown, _sign(unknown, infernet_deployment, expiry=now + 300), data)
     )
     assert 400 <= response.status_code < 500, response.text
-    assert node.sent() == 0
+    assert node.sent() == sent
 
 
 def test_allowed_delegate_addresses_are_enforced(

@@ -9,6 +9,7 @@
 - `private_chain` (module): a fresh anvil with the core and examples deployed, for tests that move chain time;
   the session chain's clock must stay near the wall clock, which signature expiries are judged against.
 - `wait_until(predicate, timeout=..., what=...)`: poll until true, failing with `what`.
+- `request_compute(coordinator, consumer_call)`: send a consumer's request; (subscription id, block).
 """
 
 from __future__ import annotations
@@ -23,13 +24,17 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 
 from infernet_kit.chain.deploy import Deployment, deploy
+from infernet_kit.chain.transactions import transact
+from infernet_kit.chain.watch import created_subscription_id
 from infernet_kit.devstack.accounts import DEPLOYER, dev_account
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.testing.node_fixtures import NodeFactory, RunningNode
 
-__all__ = ["ChainNode", "ChainNodeFactory", "chain_node", "private_chain", "wait_until"]
+__all__ = ["ChainNode", "ChainNodeFactory", "chain_node", "private_chain", "request_compute", "wait_until"]
 
 FUNDING_WEI = 100 * 10**18
 
@@ -44,6 +49,12 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 30.0, interval:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
         time.sleep(interval)
+
+
+def request_compute(coordinator: Contract, call: ContractFunction) -> tuple[int, int]:
+    """Send a consumer's request transaction; the subscription it created and the block it landed in."""
+    receipt = transact(call)
+    return created_subscription_id(coordinator, receipt), int(receipt["blockNumber"])
 
 
 @dataclass
