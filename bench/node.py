@@ -218,8 +218,54 @@ async def offchain(args: argparse.Namespace) -> None:
             print(via_node.line() + f"  node CPU {node_cpu:.2f} ms/job")
             added = via_node.percentile(50) - direct.percentile(50)
             print(f"{'  node adds at p50':<34} c={concurrency:<3} {added:+.2f} ms (goal < 3 ms)")
+        await flood(node_port, service_port, job_body, jobs=args.jobs)
         if any(d.errors or n.errors for d, n in pairs):
             print("ERRORS occurred: see the figures above", file=sys.stderr)
+
+
+def established_connections(port: int) -> int:
+    """Established TCP connections to local `port` (client side), from /proc/net/tcp."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote_port = int(fields[2].split(":")[1], 16)
+        if remote_port == port and fields[3] == "01":
+            count += 1
+    return count
+
+
+async def flood(node_port: int, service_port: int, body: bytes, *, jobs: int) -> None:
+    """Submit `jobs` jobs as fast as batches go, then wait for all: none may fail, and the node must keep
+    its connections to the service bounded (the reference opened one per job and overflowed the service)."""
+    connection = HttpConnection("127.0.0.1", node_port)
+    ids: list[str] = []
+    peak = 0
+    started = time.perf_counter()
+    batch = b"[" + b",".join([body] * 100) + b"]"
+    for _ in range(jobs // 100):
+        _, answer = await connection.request("POST", "/api/jobs/batch", batch)
+        ids.extend(item["id"] for item in json.loads(answer) if "id" in item)
+        peak = max(peak, established_connections(service_port))
+    statuses: dict[str, int] = {}
+    deadline = time.monotonic() + 120
+    pending = list(ids)
+    while pending and time.monotonic() < deadline:
+        peak = max(peak, established_connections(service_port))
+        query = "&".join(f"id={job_id}" for job_id in pending[:200])
+        _, answer = await connection.request("GET", f"/api/jobs?{query}")
+        done = [r for r in json.loads(answer) if r["status"] != "running"]
+        for record in done:
+            statuses[record["status"]] = statuses.get(record["status"], 0) + 1
+        finished = {r["id"] for r in done}
+        pending = [job_id for job_id in pending if job_id not in finished]
+        if not done:
+            await asyncio.sleep(0.05)
+    seconds = time.perf_counter() - started
+    await connection.close()
+    print(
+        f"{'flood (batches of 100)':<34} n={len(ids):<5} {len(ids) / seconds:8.1f}/s  statuses {statuses}  "
+        f"unfinished {len(pending)}  peak node->service connections {peak}"
+    )
 
 
 SECTIONS: dict[str, Callable[[argparse.Namespace], Awaitable[None]]] = {"offchain": offchain}

@@ -207,3 +207,14 @@ def test_official_infernet_client(node: RunningNode, backend: DevBackendHandle) 
         "params": {"container": "no_such_container"},
     }
     assert out["recorded"][0]["status"] == "success"
+
+
+def test_official_infernet_client_cli_seed_line(node: RunningNode, backend: DevBackendHandle, tmp_path: Path) -> None:
+    """The seed's `infernet-client job -c tgi_client_inference_service -i input.json --sync`, by the official CLI."""
+    python = official_client_python()
+    (tmp_path / "input.json").write_text('{\n    "text": "Is the sky blue during a clear day?"\n}\n')
+    command = [str(python.parent / "infernet-client"), "job", "-c", TGI, "-i", "input.json", "--sync"]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")} | {"SERVER_URL": node.url}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout) == {"output": fake_models.generate(PROMPT)}
