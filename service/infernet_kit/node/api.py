@@ -182,6 +182,10 @@ class NodeApi:
                 return await handler(request, peer)
             except Refused as refused:
                 return JSONResponse(refused.rejection.body(), status_code=refused.rejection.status)
+            except Exception:
+                # A bug, not bad input: say so in JSON and keep the details in the log.
+                log.exception("%s %s from %s failed", request.method, request.url.path, peer)
+                return JSONResponse({"error": "Internal node error", "params": {}}, status_code=500)
 
         return wrapped
 
