@@ -3,6 +3,8 @@ load spreads over the workers, and clients that hang up never kill a worker (PRO
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -118,3 +120,28 @@ def test_run_service_helper_yields_a_running_service(dev_backend: DevBackendHand
         assert service.process.running()
         answer = post(service.url, {"source": 1, "destination": 1, "data": {"text": "a b c d e"}}).json()
     assert answer == {"output": fake_models.generate("a b c d e", 3)}
+
+
+def test_workers_exit_when_the_supervisor_is_killed(dev_backend: DevBackendHandle, tmp_path: Path) -> None:
+    env = {"TGI_INF_WORKFLOW_POSITIONAL_ARGS": f'["{dev_backend.url}", 5]'}
+    with run_service("tgi", env, tmp_path, workers=2) as service:
+        workers = workers_seen(service.url)
+        assert service.process.pid is not None
+        os.kill(service.process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(alive(pid) for pid in workers)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie waiting to be reaped counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

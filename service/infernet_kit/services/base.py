@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from abc import ABC, abstractmethod
 
@@ -9,6 +10,8 @@ from huggingface_hub import AsyncInferenceClient
 
 from infernet_kit.protocol import ComputeCapability, ServiceResources
 from infernet_kit.services.clients import close_client, use_inline_executor
+
+log = logging.getLogger("infernet_kit.services")
 
 
 class BackendService(ABC):
@@ -25,6 +28,10 @@ class BackendService(ABC):
     def _new_client(self) -> AsyncInferenceClient:
         """A client configured from the service's settings."""
 
+    @abstractmethod
+    def describe(self) -> str:
+        """The configuration in one log line, without secrets (token and header values)."""
+
     @property
     def client(self) -> AsyncInferenceClient:
         if self._client is None:
@@ -34,6 +41,7 @@ class BackendService(ABC):
     async def start(self) -> None:
         use_inline_executor()
         self._client = self._new_client()
+        log.info("%s worker %d ready: %s", self.service_id, os.getpid(), self.describe())
 
     async def close(self) -> None:
         if self._client is not None:

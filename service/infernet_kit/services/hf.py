@@ -58,6 +58,13 @@ class HFService(BackendService):
             base_url=None, token=s.token, timeout=s.timeout, ambient_token=s.endpoint == HF_HUB_ENDPOINT
         )
 
+    def describe(self) -> str:
+        s = self.settings
+        return (
+            f"endpoint={s.endpoint} timeout={s.timeout} token={'set' if s.token else 'none'} "
+            f"models={self.models} retry={s.retry.model_dump()}"
+        )
+
     async def supports_model(self, model_id: str) -> bool:
         return bool(_REPO_ID.match(model_id))
 

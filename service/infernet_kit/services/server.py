@@ -10,6 +10,7 @@ starting is replaced. The parent only supervises.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import signal
@@ -27,6 +28,7 @@ BACKLOG = 4096
 KEEP_ALIVE_SECONDS = 75
 # A worker that exits this soon after being started failed to start (bad config, import error): stop them all.
 STARTUP_GRACE_SECONDS = 20.0
+_PR_SET_PDEATHSIG = 1
 
 
 class BindError(ValueError):
@@ -88,10 +90,18 @@ def _configure_logging(level: str) -> None:
     )
 
 
+def _exit_with_parent() -> None:
+    """Ask Linux to SIGTERM this worker when the supervisor dies, even by SIGKILL (no orphaned workers)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _worker(app: str, bind: Bind, log_level: str) -> None:
     """One worker process: its own SO_REUSEPORT socket, one event loop, the app built by its factory."""
     import uvicorn
 
+    _exit_with_parent()
     _configure_logging(log_level)
     sock = listening_socket(bind)
     config = uvicorn.Config(
@@ -104,6 +114,7 @@ def _worker(app: str, bind: Bind, log_level: str) -> None:
         log_level=log_level,
         backlog=BACKLOG,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        log_config=None,
         server_header=False,
         date_header=False,
     )

@@ -52,6 +52,13 @@ class TGIService(BackendService):
             base_url=s.server_url, token=s.token, timeout=s.timeout, headers=s.headers, cookies=s.cookies
         )
 
+    def describe(self) -> str:
+        s = self.settings
+        return (
+            f"server={s.server_url} timeout={s.timeout} token={'set' if s.token else 'none'} "
+            f"headers={sorted(s.headers)} generation={self._generation} retry={s.retry.model_dump()}"
+        )
+
     async def supports_model(self, model_id: str) -> bool:
         """Whether the TGI server serves `model_id` (its `GET /info`); False if it cannot be asked."""
         try:

@@ -140,4 +140,7 @@ class LeanAsyncClient(httpx2.AsyncClient):
             raise httpx2.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
         finally:
             response.release()
+        if response.status < 300:
+            # Success: the inference client only reads `.content`, so skip copying the headers.
+            return httpx2.Response(response.status, content=content, request=request)
         return httpx2.Response(response.status, headers=response.raw_headers, content=content, request=request)
