@@ -16,11 +16,18 @@ LOCAL_CHAIN_ID = 31337
 class Anvil:
     """An anvil process on a loopback port; `block_time=None` mines a block per transaction."""
 
-    def __init__(self, *, log_path: Path, port: int | None = None, block_time: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        log_path: Path,
+        port: int | None = None,
+        block_time: float | None = None,
+        chain_id: int = LOCAL_CHAIN_ID,
+    ) -> None:
         self.port = port or free_port()
         self.block_time = block_time
         command = [str(foundry_tool("anvil")), "--host", "127.0.0.1", "--port", str(self.port)]
-        command += ["--chain-id", str(LOCAL_CHAIN_ID)]
+        command += ["--chain-id", str(chain_id)]
         if block_time is not None:
             command += ["--block-time", str(block_time)]
         self.process = ManagedProcess("anvil", command, log_path=log_path)

@@ -1,0 +1,226 @@
+"""The whole local Infernet stack as one object: anvil, contracts, dev backend, both services, N nodes.
+
+`demo` starts it for one run; `up` starts it and leaves it running (its processes live in their own
+sessions), recording what it started in `.kit/stack.json` so `down` and the scripts can find it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+
+from infernet_kit.chain.deploy import Deployment, deploy
+from infernet_kit.devstack.accounts import DEPLOYER, NODE_OPERATORS, USER, dev_account
+from infernet_kit.devstack.anvil import Anvil
+from infernet_kit.devstack.processes import ManagedProcess, free_port, kit_command
+from infernet_kit.paths import state_dir
+
+TGI_CONTAINER = "tgi_client_inference_service"
+HF_CONTAINER = "hf_inference_client_service"
+
+Progress = Callable[[str], None]
+
+
+class StackOptions(BaseModel):
+    """What to start. Real endpoints replace the dev backend for the service they concern."""
+
+    tgi_url: str | None = None
+    hf_endpoint: str | None = None
+    hf_token: SecretStr | None = None
+    nodes: int = Field(default=2, ge=1, le=len(NODE_OPERATORS))
+    block_time: float | None = None
+    rpc_port: int | None = None
+    node_port: int | None = None
+    workers: int = 1
+
+
+class NodeInfo(BaseModel):
+    url: str
+    address: str
+    config_path: str
+
+
+class StackInfo(BaseModel):
+    """Everything a person or a script needs to use a running stack (no secrets but the public dev keys)."""
+
+    rpc_url: str
+    chain_id: int
+    deployment: Deployment
+    nodes: list[NodeInfo]
+    services: dict[str, str]
+    backend_url: str | None
+    user_address: str
+    user_private_key: str = Field(description="anvil dev account #0: public, never use on a real network")
+    pids: list[int] = Field(default_factory=list)
+
+
+def _hex_key(key: bytes) -> str:
+    return "0x" + bytes(key).hex()
+
+
+def stack_file() -> Path:
+    return state_dir() / "stack.json"
+
+
+class LocalStack:
+    """Starts the stack's processes in dependency order and stops all of them, whatever happened."""
+
+    def __init__(self, options: StackOptions, *, run_dir: Path, progress: Progress = lambda _: None) -> None:
+        self.options = options
+        self.run_dir = run_dir
+        self.progress = progress
+        self.processes: list[ManagedProcess] = []
+        self.anvil: Anvil | None = None
+        self.info: StackInfo | None = None
+
+    def _spawn(self, name: str, command: list[str], *, env: dict[str, str] | None = None) -> ManagedProcess:
+        process = ManagedProcess(name, command, log_path=self.run_dir / f"{name}.log", env=env)
+        self.processes.append(process)
+        return process.start()
+
+    def start(self) -> StackInfo:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> StackInfo:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        options = self.options
+
+        self.anvil = Anvil(log_path=self.run_dir / "anvil.log", port=options.rpc_port, block_time=options.block_time)
+        self.processes.append(self.anvil.process)
+        self.anvil.start()
+        self.progress(f"anvil listening at {self.anvil.url}")
+
+        deployment = deploy(self.anvil.w3, dev_account(DEPLOYER))
+        deployment.save()
+        self.progress(f"contracts deployed: Registry {deployment.registry}, Coordinator {deployment.coordinator}")
+
+        backend_url = None
+        if options.tgi_url is None or options.hf_endpoint is None:
+            port = free_port()
+            backend = self._spawn("backend", kit_command("backend", "--port", str(port)))
+            backend_url = f"http://127.0.0.1:{port}"
+            backend.wait_for_http(f"{backend_url}/health")
+            self.progress(f"dev backend (TGI + HF protocols) at {backend_url}")
+
+        services = {
+            TGI_CONTAINER: self._start_service("tgi", self._tgi_env(options.tgi_url or str(backend_url))),
+            HF_CONTAINER: self._start_service("hf", self._hf_env(options.hf_endpoint or str(backend_url))),
+        }
+
+        nodes = [self._start_node(index, services, deployment) for index in range(options.nodes)]
+        user = dev_account(USER)
+        self.info = StackInfo(
+            rpc_url=self.anvil.url,
+            chain_id=deployment.chain_id,
+            deployment=deployment,
+            nodes=nodes,
+            services=services,
+            backend_url=backend_url,
+            user_address=user.address,
+            user_private_key=_hex_key(user.key),
+            pids=[p.pid for p in self.processes if p.pid is not None],
+        )
+        return self.info
+
+    def _tgi_env(self, server_url: str) -> dict[str, str]:
+        return {
+            "TGI_INF_WORKFLOW_POSITIONAL_ARGS": json.dumps([server_url, 30]),
+            "TGI_INF_WORKFLOW_KW_ARGS": json.dumps({"max_new_tokens": 30, "temperature": 0.01}),
+        }
+
+    def _hf_env(self, endpoint: str) -> dict[str, str]:
+        env = {"HF_INF_ENDPOINT": endpoint}
+        if self.options.hf_token is not None:
+            env["HF_INF_TOKEN"] = self.options.hf_token.get_secret_value()
+        return env
+
+    def _start_service(self, kind: str, env: dict[str, str]) -> str:
+        port = free_port()
+        bind = f"--bind=127.0.0.1:{port}"
+        process = self._spawn(
+            f"{kind}-service", kit_command("serve", kind, bind, f"--workers={self.options.workers}"), env=env
+        )
+        url = f"http://127.0.0.1:{port}"
+        process.wait_for_http(f"{url}/")
+        self.progress(f"{kind} service at {url}")
+        return url
+
+    def _start_node(self, index: int, services: dict[str, str], deployment: Deployment) -> NodeInfo:
+        assert self.anvil is not None
+        operator = dev_account(NODE_OPERATORS[index])
+        port = self.options.node_port + index if self.options.node_port else free_port()
+        config: dict[str, Any] = {
+            "containers": [
+                {"id": container, "url": url, "external": True, "description": f"{container} (infernet-kit)"}
+                for container, url in services.items()
+            ],
+            "chain": {
+                "enabled": True,
+                "rpc_url": self.anvil.url,
+                "registry_address": deployment.registry,
+                "trail_head_blocks": 0,
+                "wallet": {"private_key": _hex_key(operator.key), "max_gas_limit": 5_000_000},
+                "snapshot_sync": {"sleep": 0.1, "batch_size": 200},
+            },
+            "server": {"port": port},
+        }
+        node_dir = self.run_dir / f"node{index + 1}"
+        node_dir.mkdir(parents=True, exist_ok=True)
+        config_path = node_dir / "config.json"
+        config_path.write_text(json.dumps(config, indent=2))
+        config_path.chmod(0o600)
+        name = f"node{index + 1}"
+        process = self._spawn(name, kit_command("node", "--config", str(config_path), "--data-dir", str(node_dir)))
+        url = f"http://127.0.0.1:{port}"
+        process.wait_for_http(f"{url}/health", timeout=60)
+        self.progress(f"{name} at {url} (operator {operator.address})")
+        return NodeInfo(url=url, address=operator.address, config_path=str(config_path))
+
+    def stop(self) -> None:
+        """Stop every process started, newest first; safe to call more than once."""
+        for process in reversed(self.processes):
+            process.stop()
+        self.processes.clear()
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def stop_recorded_stack() -> list[int]:
+    """Stop the processes an earlier `up` recorded; returns the process groups signalled."""
+    path = stack_file()
+    if not path.is_file():
+        return []
+    info = StackInfo.model_validate_json(path.read_text())
+    stopped = []
+    for pid in reversed(info.pids):
+        if not _is_stack_process(pid):
+            continue  # exited since `up`; the pid may belong to someone else by now
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+            stopped.append(pid)
+    path.unlink()
+    return stopped
+
+
+def _is_stack_process(pid: int) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"infernet_kit" in command or b"anvil" in command

@@ -1,0 +1,221 @@
+"""The deployed contracts speak Infernet SDK v1.1: reference addresses, error selectors, EIP-712 hashes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from eth_abi.abi import encode
+from eth_utils.crypto import keccak
+from web3 import Web3
+
+from infernet_kit.chain.artifacts import load_artifact
+from infernet_kit.chain.deploy import Deployment, deployment_path
+from infernet_kit.chain.encoding import (
+    ZERO_ADDRESS,
+    Subscription,
+    container_id,
+    error_selectors,
+    sign_delegate_subscription,
+)
+from infernet_kit.chain.transactions import connect, transact
+from infernet_kit.chain.watch import created_subscription_id
+from infernet_kit.devstack.accounts import DEPLOYER, USER, dev_account
+from infernet_kit.devstack.anvil import Anvil
+from infernet_kit.paths import foundry_tool, project_root
+
+REFERENCE_ADDRESSES = {
+    "registry": "0x663F3ad617193148711d28f5334eE4Ed07016602",
+    "coordinator": "0x2E983A1Ba5e8b38AAAeC4B440B9dDcFBf72E15d1",
+    "inbox": "0x8438Ad1C834623CfF278AB6829a248E37C2D7E3f",
+    "reader": "0xBC9129Dc0487fc2E169941C75aABC539f208fb01",
+    "fee": "0x6e989C01a3e3A94C973A62280a72EC335598490e",
+    "wallet_factory": "0xF6168876932289D073567f347121A267095f3DD6",
+}
+
+REFERENCE_SELECTORS = {
+    "InvalidWallet": "23455ba1",
+    "IntervalMismatch": "4db310c3",
+    "IntervalCompleted": "2f4ca85b",
+    "UnauthorizedVerifier": "b9857aa1",
+    "NodeRespondedAlready": "88a21e4f",
+    "SubscriptionNotFound": "1a00354f",
+    "ProofRequestNotFound": "1d68b37c",
+    "NotSubscriptionOwner": "a7fba711",
+    "SubscriptionCompleted": "ae6704a7",
+    "SubscriptionNotActive": "efb74efe",
+    "UnsupportedVerifierToken": "e2372799",
+    "SignerMismatch": "10c74b03",
+    "SignatureExpired": "0819bdcd",
+    "NotCoordinator": "9ec853e6",
+    "NodeNotAllowed": "42764946",
+    "InsufficientFunds": "356680b7",
+    "InsufficientAllowance": "13be252b",
+}
+
+SUBSCRIPTION_TYPE = (
+    "Subscription(address owner,uint32 activeAt,uint32 period,uint32 frequency,uint16 redundancy,"
+    "bytes32 containerId,bool lazy,address verifier,uint256 paymentAmount,address paymentToken,address wallet)"
+)
+DELEGATE_TYPE = "DelegateSubscription(uint32 nonce,uint32 expiry,Subscription sub)" + SUBSCRIPTION_TYPE
+
+
+def test_core_lands_at_the_reference_addresses(anvil: Anvil, infernet_deployment: Deployment) -> None:
+    deployed = infernet_deployment.model_dump(include=set(REFERENCE_ADDRESSES))
+    assert deployed == REFERENCE_ADDRESSES
+    registry = infernet_deployment.contract(anvil.w3, "Registry")
+    assert registry.functions.COORDINATOR().call() == REFERENCE_ADDRESSES["coordinator"]
+    assert registry.functions.INBOX().call() == REFERENCE_ADDRESSES["inbox"]
+    assert registry.functions.READER().call() == REFERENCE_ADDRESSES["reader"]
+    assert registry.functions.FEE().call() == REFERENCE_ADDRESSES["fee"]
+    assert registry.functions.WALLET_FACTORY().call() == REFERENCE_ADDRESSES["wallet_factory"]
+    for address in REFERENCE_ADDRESSES.values():
+        assert len(anvil.w3.eth.get_code(Web3.to_checksum_address(address))) > 0
+
+
+def test_custom_error_selectors_match_the_sdk() -> None:
+    names = ["EIP712Coordinator", "CallbackConsumer", "Delegator", "Allowlist", "Wallet", "WalletFactory"]
+    selectors = {name: selector for n in names for selector, name in error_selectors(load_artifact(n).abi).items()}
+    assert {name: selectors.get(name, b"").hex() for name in REFERENCE_SELECTORS} == REFERENCE_SELECTORS
+
+
+def test_container_id_hashing_matches_the_test_vector() -> None:
+    expected = "5768661526084c7b4d30f7224ed6c74ade98db3c6c395c55400a17f34a547e22"
+    assert container_id("hello-world").hex() == expected
+    assert container_id(["a", "b"]) == keccak(encode(["string"], ["a,b"]))
+
+
+def test_eip712_typehashes_match_the_sdk() -> None:
+    assert keccak(text=SUBSCRIPTION_TYPE).hex() == "3da81ed66ee47395e568c52867826ec137777eef9c1bdfb6bf972dd4385bc5a9"
+    assert keccak(text=DELEGATE_TYPE).hex() == "ba9ff1aef2b048b42767aade2b901745a3acf14f698a9ec13952098cfd03d0b6"
+
+
+def test_coordinator_accepts_a_python_signed_delegated_subscription(
+    anvil: Anvil, infernet_deployment: Deployment
+) -> None:
+    """The on-chain domain separator and typehashes equal ours: the coordinator recovers our signer."""
+    signer = dev_account(DEPLOYER)  # DelegateConsumer's signer as deployed
+    owner = infernet_deployment.consumers["DelegateConsumer"]
+    sub = Subscription(
+        owner=owner,
+        active_at=0,
+        period=0,
+        frequency=1,
+        redundancy=1,
+        container_id=container_id("tgi_client_inference_service"),
+    )
+    expiry = anvil.timestamp() + 600
+    nonce = 7
+    signature = sign_delegate_subscription(
+        sub,
+        nonce=nonce,
+        expiry=expiry,
+        chain_id=anvil.w3.eth.chain_id,
+        coordinator=infernet_deployment.coordinator,
+        private_key=signer.key,
+    )
+    w3 = connect(anvil.url, "0x" + bytes(dev_account(USER).key).hex())
+    coordinator = infernet_deployment.contract(w3, "EIP712Coordinator")
+    create = coordinator.functions.createSubscriptionDelegatee(
+        nonce, expiry, sub.as_tuple(), signature.v, signature.r.to_bytes(32), signature.s.to_bytes(32)
+    )
+    receipt = transact(create)
+    subscription_id = created_subscription_id(coordinator, receipt)
+    stored = Subscription.from_tuple(coordinator.functions.getSubscription(subscription_id).call())
+    assert stored == sub
+    # Replaying the same (owner, nonce) returns the same id and creates nothing.
+    assert create.call() == subscription_id
+    assert coordinator.functions.id().call() == subscription_id + 1
+
+
+SDK_STYLE_CONSUMER = """
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+
+import {CallbackConsumer} from "infernet-sdk/consumer/Callback.sol";
+
+contract MyOnchainSubscription is CallbackConsumer {
+    bytes public lastOutput;
+
+    constructor(address registry) CallbackConsumer(registry) {}
+
+    function chatWithLLM(bytes memory inputs) public {
+        string memory containerId = "tgi_client_inference_service";
+        uint16 redundancy = 1;
+        address paymentToken = address(0);
+        uint256 paymentAmount = 0;
+        address wallet = address(0);
+        address verifier = address(0);
+
+        _requestCompute(containerId, inputs, redundancy, paymentToken, paymentAmount, wallet, verifier);
+    }
+
+    function _receiveCompute(
+        uint32 subscriptionId,
+        uint32 interval,
+        uint16 redundancy,
+        address node,
+        bytes calldata input,
+        bytes calldata output,
+        bytes calldata proof,
+        bytes32 containerId,
+        uint256 index
+    ) internal override {
+        lastOutput = output;
+    }
+}
+"""
+
+
+def test_an_sdk_consumer_compiles_with_only_the_remapping_and_works(
+    anvil: Anvil, infernet_deployment: Deployment
+) -> None:
+    from infernet_kit.chain.compiler import compile_sources
+
+    artifact = compile_sources({"MyOnchainSubscription.sol": SDK_STYLE_CONSUMER})["MyOnchainSubscription"]
+    w3 = connect(anvil.url, "0x" + bytes(dev_account(USER).key).hex())
+    receipt = transact(
+        w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode).constructor(infernet_deployment.registry)
+    )
+    consumer = w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
+    coordinator = infernet_deployment.contract(w3, "EIP712Coordinator")
+    request = transact(consumer.functions.chatWithLLM(encode(["string"], ["Is the sky blue during a clear day?"])))
+    stored = Subscription.from_tuple(
+        coordinator.functions.getSubscription(created_subscription_id(coordinator, request)).call()
+    )
+    assert stored.owner == consumer.address
+    assert stored.container_id == container_id("tgi_client_inference_service")
+    assert (stored.frequency, stored.period, stored.redundancy, stored.lazy) == (1, 0, 1, False)
+    assert stored.wallet == ZERO_ADDRESS
+
+
+@pytest.fixture
+def fresh_anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Anvil]:
+    """A second chain with its own id, so the forge script's deployments file cannot clobber another."""
+    with Anvil(log_path=tmp_path_factory.mktemp("fresh-anvil") / "anvil.log", chain_id=FORGE_CHAIN_ID) as chain:
+        yield chain
+    deployment_path(FORGE_CHAIN_ID).unlink(missing_ok=True)
+
+
+FORGE_CHAIN_ID = 31_338
+
+
+def test_forge_script_and_python_deployer_agree(fresh_anvil: Anvil, infernet_deployment: Deployment) -> None:
+    """scripts/Deploy.s.sol from the same account on a fresh chain puts every contract where Python did."""
+    deployer_key = "0x" + bytes(dev_account(DEPLOYER).key).hex()
+    command = [str(foundry_tool("forge")), "script", "scripts/Deploy.s.sol", "--rpc-url", fresh_anvil.url]
+    result = subprocess.run(
+        [*command, "--broadcast", "--private-key", deployer_key],
+        cwd=project_root(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    written = json.loads(deployment_path(FORGE_CHAIN_ID).read_text())
+    forge_side = {key: Web3.to_checksum_address(value) for key, value in written.items() if isinstance(value, str)}
+    python_side = infernet_deployment.model_dump(by_alias=True, exclude={"chain_id", "consumers"})
+    python_side |= infernet_deployment.consumers
+    assert {key: forge_side.get(key) for key in python_side} == python_side
