@@ -1,4 +1,4 @@
-"""Commands of the devstack area for the `infernet-kit` CLI."""
+"""Commands of the devstack area for the `infernet-kit` CLI: backend, demo, up, down."""
 
 from __future__ import annotations
 
@@ -25,3 +25,40 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(
             run_server("infernet_kit.devstack.backend:create_app", bind=address, workers=1, log_level=log_level)
         )
+
+    @app.command()
+    def demo(
+        tgi_url: Annotated[
+            str | None, typer.Option("--tgi-url", help="A real TGI server instead of the dev backend.")
+        ] = None,
+        hf_endpoint: Annotated[str | None, typer.Option("--hf-endpoint", help="A real HF inference endpoint.")] = None,
+        hf_token: Annotated[
+            str | None, typer.Option("--hf-token", envvar="HF_INF_TOKEN", help="Hugging Face token.")
+        ] = None,
+    ) -> None:
+        """Start a local stack, run every flow of the seeds, print a verified summary; exit 0 only if all pass."""
+        from infernet_kit.devstack.runner import run_demo
+
+        raise typer.Exit(run_demo(tgi_url=tgi_url, hf_endpoint=hf_endpoint, hf_token=hf_token))
+
+    @app.command()
+    def up(
+        rpc_port: Annotated[int, typer.Option("--rpc-port", help="anvil's port.")] = 8545,
+        node_port: Annotated[int, typer.Option("--node-port", help="The first node's port (others follow).")] = 4000,
+        nodes: Annotated[int, typer.Option("--nodes", min=1, max=3)] = 2,
+        block_time: Annotated[
+            float, typer.Option("--block-time", help="Seconds per block; 0 mines one per transaction.")
+        ] = 1.0,
+    ) -> None:
+        """Start the local stack and leave it running; `infernet-kit down` stops it."""
+        from infernet_kit.devstack.runner import run_up
+
+        raise typer.Exit(run_up(rpc_port=rpc_port, node_port=node_port, nodes=nodes, block_time=block_time or None))
+
+    @app.command()
+    def down() -> None:
+        """Stop the stack `infernet-kit up` started."""
+        from infernet_kit.devstack.stack import stop_recorded_stack
+
+        stopped = stop_recorded_stack()
+        typer.echo(f"stopped {len(stopped)} processes" if stopped else "no stack is running")

@@ -1,0 +1,79 @@
+"""What `demo` and `up` do around the stack: progress output, signals, clean shutdown, the state file."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import tempfile
+import time
+from pathlib import Path
+from types import FrameType
+
+from pydantic import SecretStr
+from rich.console import Console
+
+from infernet_kit.devstack.processes import ProcessError, port_is_open
+from infernet_kit.devstack.stack import LocalStack, StackOptions, stack_file
+from infernet_kit.paths import state_dir
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_demo(*, tgi_url: str | None, hf_endpoint: str | None, hf_token: str | None) -> int:
+    """Run the demo; the exit code is 0 only when every flow was verified."""
+    from infernet_kit.devstack.demo import Demo
+
+    console = Console()
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # stop the stack on SIGTERM as on Ctrl-C
+    options = StackOptions(tgi_url=tgi_url, hf_endpoint=hf_endpoint, hf_token=SecretStr(hf_token) if hf_token else None)
+    run_dir = Path(tempfile.mkdtemp(prefix="demo-", dir=state_dir()))
+    stack = LocalStack(options, run_dir=run_dir, progress=lambda text: console.print(f"[green]✓[/] {text}"))
+    started = time.perf_counter()
+    try:
+        console.rule("[bold]Starting the local Infernet stack")
+        info = stack.start()
+        demo = Demo(info, console, work_dir=run_dir, offline=tgi_url is None and hf_endpoint is None)
+        asyncio.run(demo.run_all())
+        console.print(demo.summary())
+        console.print(f"total {time.perf_counter() - started:.1f} s; logs in {run_dir}")
+        return 0 if demo.all_verified else 1
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: stopping every process the demo started")
+        return 130
+    except ProcessError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 1
+    finally:
+        stack.stop()
+
+
+def run_up(*, rpc_port: int, node_port: int, nodes: int, block_time: float | None) -> int:
+    console = Console()
+    if stack_file().is_file():
+        console.print(f"[red]error:[/] a stack is already up (see {stack_file()}); run `infernet-kit down` first")
+        return 1
+    taken = [port for port in (rpc_port, *range(node_port, node_port + nodes)) if port_is_open(port)]
+    if taken:
+        console.print(f"[red]error:[/] port(s) {', '.join(map(str, taken))} already in use")
+        return 1
+    options = StackOptions(rpc_port=rpc_port, node_port=node_port, nodes=nodes, block_time=block_time)
+    run_dir = state_dir() / "up"
+    stack = LocalStack(options, run_dir=run_dir, progress=lambda text: console.print(f"[green]✓[/] {text}"))
+    try:
+        info = stack.start()
+    except (ProcessError, KeyboardInterrupt) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 1
+    stack_file().write_text(info.model_dump_json(indent=2))
+    console.print(f"RPC URL        {info.rpc_url} (chain {info.chain_id})")
+    for index, node in enumerate(info.nodes, 1):
+        console.print(f"node {index}         {node.url} (operator {node.address})")
+    for role, address in info.deployment.model_dump(exclude={"chain_id", "consumers", "deployer"}).items():
+        console.print(f"{role:<14} {address}")
+    for name, address in info.deployment.consumers.items():
+        console.print(f"{name:<14} {address}")
+    console.print(f"user account   {info.user_address} key {info.user_private_key} (anvil dev account #0)")
+    console.print(f"written to {stack_file()}; logs in {run_dir}; stop with `infernet-kit down`")
+    return 0
