@@ -17,6 +17,10 @@ from infernet_kit.devstack.stack import LocalStack, StackOptions, stack_file
 from infernet_kit.paths import state_dir
 
 
+# Real chains make blocks on a clock; so does the demo, so recurring intervals come due as time passes.
+DEMO_BLOCK_TIME = 1.0
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
