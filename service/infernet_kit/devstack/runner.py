@@ -16,7 +16,6 @@ from infernet_kit.devstack.processes import ProcessError, port_is_open
 from infernet_kit.devstack.stack import LocalStack, StackOptions, stack_file
 from infernet_kit.paths import state_dir
 
-
 # Real chains make blocks on a clock; so does the demo, so recurring intervals come due as time passes.
 DEMO_BLOCK_TIME = 1.0
 
