@@ -108,9 +108,12 @@ class Demo:
             job_id = await client.request_job(TGI_CONTAINER, {"text": TGI_PROMPT})
             self.say(f"job id {job_id}")
             result = await client.get_job_result_sync(job_id)
-        self.say(f"status {result['status']}, output {result['result']['output']!r}")  # type: ignore[index]
-        expect(result["status"] == "success", f"job {job_id} ended {result['status']}")
-        return None, self.check_text(result["result"]["output"], TGI_PROMPT)  # type: ignore[index]
+        expect(result is not None, f"the node does not know job {job_id}")
+        assert result is not None
+        outcome: dict[str, Any] = dict(result["result"] or {})
+        self.say(f"status {result['status']}, result {outcome!r}")
+        expect(result["status"] == "success", f"job {job_id} ended {result['status']}: {outcome.get('error')}")
+        return None, self.check_text(outcome.get("output"), TGI_PROMPT)
 
     async def offchain_cli(self) -> tuple[int | None, str]:
         input_file = self.work_dir / "input.json"
