@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,25 @@ class CompileError(RuntimeError):
     """solc reported errors; the message holds solc's formatted diagnostics."""
 
 
+def _foundry_settings(root: Path) -> dict[str, Any]:
+    """The compiler settings of foundry.toml's default profile, so both toolchains build alike."""
+    profile = tomllib.loads((root / "foundry.toml").read_text())["profile"]["default"]
+    return {
+        "viaIR": bool(profile.get("via_ir", False)),
+        "optimizer": {"enabled": bool(profile.get("optimizer", True)), "runs": int(profile.get("optimizer_runs", 200))},
+        "evmVersion": str(profile.get("evm_version", "cancun")),
+    }
+
+
+def _solc_errors(exc: solcx.exceptions.SolcError) -> str:
+    """solc's own diagnostics (py-solc-x's message also carries the whole output)."""
+    try:
+        output = json.loads(exc.stdout_data or "")
+    except (TypeError, ValueError):
+        return str(exc)
+    return "\n".join(e["formattedMessage"] for e in output.get("errors", []) if e.get("severity") == "error")
+
+
 def compile_sources(sources: dict[str, str], *, remappings: list[str] | None = None) -> dict[str, Artifact]:
     """Compile `{virtual path: source}` with the SDK remapping; returns every contract by name."""
     root = project_root()
@@ -25,8 +46,7 @@ def compile_sources(sources: dict[str, str], *, remappings: list[str] | None = N
         "sources": {name: {"content": text} for name, text in sources.items()},
         "settings": {
             "remappings": [SDK_REMAPPING, *(remappings or [])],
-            "optimizer": {"enabled": True, "runs": 200},
-            "evmVersion": "cancun",
+            **_foundry_settings(root),
             "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
         },
     }
@@ -35,7 +55,7 @@ def compile_sources(sources: dict[str, str], *, remappings: list[str] | None = N
             standard_input, base_path=str(root), allow_paths=[str(root)], solc_binary=solc_wrapper()
         )
     except solcx.exceptions.SolcError as exc:
-        raise CompileError(str(exc)) from exc
+        raise CompileError(_solc_errors(exc)) from None
     errors = [e["formattedMessage"] for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
         raise CompileError("\n".join(errors))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.contract.contract import ContractFunction
+from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 from web3.types import TxParams, TxReceipt, Wei
@@ -45,13 +45,17 @@ def _revert_data(exc: Exception) -> str | None:
     return None
 
 
-def transact(call: ContractFunction, *, value: int = 0, gas: int | None = None) -> TxReceipt:
-    """Simulate `call`, send it, wait for the receipt; raise `TransactionReverted` naming the error."""
+def transact(call: ContractFunction | ContractConstructor, *, value: int = 0, gas: int | None = None) -> TxReceipt:
+    """Simulate `call` (a function call or a deployment), send it, wait for the receipt; raise
+    `TransactionReverted` naming the custom error."""
     w3 = call.w3
-    selectors = error_selectors(call.contract_abi)
+    selectors = error_selectors(call.contract_abi if isinstance(call, ContractFunction) else call.abi)
     params: TxParams = {"value": Wei(value)}
     try:
-        call.call(params)
+        if isinstance(call, ContractFunction):
+            call.call(params)
+        else:
+            call.estimate_gas(params)
         if gas is not None:
             params["gas"] = gas
         tx_hash = call.transact(params)
