@@ -95,6 +95,7 @@ class Demo:
         return generate(prompt, max_new_tokens=30)
 
     def check_text(self, text: Any, prompt: str) -> str:
+        text = service_output(text)
         expect(isinstance(text, str) and bool(text), f"expected generated text, got {text!r}")
         expected = self.expected_tgi_text(prompt)
         expect(expected is None or text == expected, f"expected {expected!r}, got {text!r}")
@@ -394,11 +395,14 @@ def _stored_hf_result(consumer: Contract, task: IntEnum, subscription_id: int) -
     return [{key: name, "score": score / 10**6} for name, score in zip(names, scores, strict=True)]
 
 
+def service_output(output: Any) -> Any:
+    """A job's output is the container's JSON answer; the services put their result under `output`."""
+    return output["output"] if isinstance(output, dict) and "output" in output else output
+
+
 def _cli_output(stdout: str) -> Any:
-    """The `output` of the job the CLI printed as JSON."""
-    printed = json.loads(stdout)
-    result = printed[0] if isinstance(printed, list) else printed
-    return result["result"]["output"]
+    """What `job --sync` printed: the job's output as JSON."""
+    return json.loads(stdout)
 
 
 __all__ = ["HF_CONTAINER", "Demo", "FlowResult"]
