@@ -12,7 +12,7 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 
 from infernet_kit.chain.artifacts import load_artifact
-from infernet_kit.chain.deploy import Deployment, deployment_path
+from infernet_kit.chain.deploy import Deployment, deploy_artifact, deployment_path
 from infernet_kit.chain.encoding import (
     ZERO_ADDRESS,
     Subscription,
@@ -176,10 +176,7 @@ def test_an_sdk_consumer_compiles_with_only_the_remapping_and_works(
 
     artifact = compile_sources({"MyOnchainSubscription.sol": SDK_STYLE_CONSUMER})["MyOnchainSubscription"]
     w3 = connect(anvil.url, "0x" + bytes(dev_account(USER).key).hex())
-    receipt = transact(
-        w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode).constructor(infernet_deployment.registry)
-    )
-    consumer = w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
+    consumer = deploy_artifact(w3, artifact, infernet_deployment.registry)
     coordinator = infernet_deployment.contract(w3, "EIP712Coordinator")
     request = transact(consumer.functions.chatWithLLM(encode(["string"], ["Is the sky blue during a clear day?"])))
     stored = Subscription.from_tuple(

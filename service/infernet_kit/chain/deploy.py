@@ -20,7 +20,8 @@ from web3.contract import Contract
 from web3.types import Nonce
 from web3.utils import get_create_address
 
-from infernet_kit.chain.artifacts import load_artifact
+from infernet_kit.chain.artifacts import Artifact, load_artifact
+from infernet_kit.chain.transactions import transact
 from infernet_kit.paths import project_root
 
 # Deployed contract name for each core role, in deployment order (the Registry is constructed first
@@ -128,3 +129,12 @@ def deploy(
                 args += (delegate_signer or deployer.address,)
             consumers[name] = _deploy(w3, deployer, name, *args)
     return Deployment(chain_id=w3.eth.chain_id, deployer=deployer.address, consumers=consumers, **deployed)
+
+
+def deploy_artifact(w3: Web3, artifact: Artifact, *args: Any) -> Contract:
+    """Deploy a compiled contract from `w3`'s default account (see `transactions.connect`)."""
+    receipt = transact(w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode).constructor(*args))
+    address = receipt["contractAddress"]
+    if address is None:
+        raise RuntimeError(f"deploying {artifact.name} created no contract")
+    return w3.eth.contract(address=address, abi=artifact.abi)

@@ -61,6 +61,29 @@ class StackInfo(BaseModel):
     pids: list[int] = Field(default_factory=list)
 
 
+def chain_node_config(
+    services: dict[str, str], *, rpc_url: str, registry: str, operator_key: str, port: int | None = None
+) -> dict[str, Any]:
+    """A config.json for a node serving `services` ({container id: url}) on and off chain."""
+    config: dict[str, Any] = {
+        "containers": [
+            {"id": container, "url": url, "external": True, "description": f"{container} (infernet-kit)"}
+            for container, url in services.items()
+        ],
+        "chain": {
+            "enabled": True,
+            "rpc_url": rpc_url,
+            "registry_address": registry,
+            "trail_head_blocks": 0,
+            "wallet": {"private_key": operator_key, "max_gas_limit": 5_000_000},
+            "snapshot_sync": {"sleep": 0.1, "batch_size": 200},
+        },
+    }
+    if port is not None:
+        config["server"] = {"port": port}
+    return config
+
+
 def _hex_key(key: bytes) -> str:
     return "0x" + bytes(key).hex()
 
@@ -160,21 +183,13 @@ class LocalStack:
         assert self.anvil is not None
         operator = dev_account(NODE_OPERATORS[index])
         port = self.options.node_port + index if self.options.node_port else free_port()
-        config: dict[str, Any] = {
-            "containers": [
-                {"id": container, "url": url, "external": True, "description": f"{container} (infernet-kit)"}
-                for container, url in services.items()
-            ],
-            "chain": {
-                "enabled": True,
-                "rpc_url": self.anvil.url,
-                "registry_address": deployment.registry,
-                "trail_head_blocks": 0,
-                "wallet": {"private_key": _hex_key(operator.key), "max_gas_limit": 5_000_000},
-                "snapshot_sync": {"sleep": 0.1, "batch_size": 200},
-            },
-            "server": {"port": port},
-        }
+        config = chain_node_config(
+            services,
+            rpc_url=self.anvil.url,
+            registry=deployment.registry,
+            operator_key=_hex_key(operator.key),
+            port=port,
+        )
         node_dir = self.run_dir / f"node{index + 1}"
         node_dir.mkdir(parents=True, exist_ok=True)
         config_path = node_dir / "config.json"
