@@ -36,6 +36,7 @@ def run_demo(*, tgi_url: str | None, hf_endpoint: str | None, hf_token: str | No
     started = time.perf_counter()
     try:
         console.rule("[bold]Starting the local Infernet stack")
+        console.print(f"logs in {run_dir}", highlight=False)
         info = stack.start()
         demo = Demo(info, console, work_dir=run_dir, offline=tgi_url is None and hf_endpoint is None)
         asyncio.run(demo.run_all())

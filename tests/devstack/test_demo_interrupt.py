@@ -1,0 +1,50 @@
+"""Ctrl-C in the middle of `infernet-kit demo` leaves no process and no port behind."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from infernet_kit.devstack.processes import kit_command, port_is_open
+
+URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue  # exited while we looked
+    return found
+
+
+def test_ctrl_c_mid_demo_stops_everything() -> None:
+    demo = subprocess.Popen(kit_command("demo"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    assert demo.stdout is not None
+    ports: set[int] = set()
+    run_dir = ""
+    deadline = time.monotonic() + 120
+    for line in demo.stdout:
+        ports.update(int(port) for port in URL.findall(line))
+        if line.startswith("logs in "):
+            run_dir = line.removeprefix("logs in ").strip()
+        if "node2 at" in line:  # the whole stack is up and the flows begin: interrupt now
+            break
+        assert time.monotonic() < deadline, "the demo did not start its stack in time"
+    assert run_dir, "the demo did not say where its logs are"
+    assert len(ports) >= 6, f"expected anvil, backend, two services and two nodes, saw ports {ports}"
+    assert _processes_mentioning(run_dir), "the nodes should be running before the interrupt"
+
+    demo.send_signal(signal.SIGINT)
+    rest, _ = demo.communicate(timeout=60)
+
+    assert demo.returncode == 130, rest
+    assert "interrupted" in rest
+    assert [port for port in ports if port_is_open(port)] == []
+    assert _processes_mentioning(run_dir) == []
