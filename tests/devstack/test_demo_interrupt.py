@@ -34,16 +34,19 @@ def test_ctrl_c_mid_demo_stops_everything() -> None:
         ports.update(int(port) for port in URL.findall(line))
         if line.startswith("logs in "):
             run_dir = line.removeprefix("logs in ").strip()
-        if "node2 at" in line:  # the whole stack is up and the flows begin: interrupt now
+        if "on-chain TGI callback" in line:  # the stack is up and the flows are under way: interrupt now
             break
         assert time.monotonic() < deadline, "the demo did not start its stack in time"
     assert run_dir, "the demo did not say where its logs are"
     assert len(ports) >= 6, f"expected anvil, backend, two services and two nodes, saw ports {ports}"
     assert _processes_mentioning(run_dir), "the nodes should be running before the interrupt"
 
+    time.sleep(0.3)  # let the flow send its request and start waiting for the callback
+    interrupted_at = time.monotonic()
     demo.send_signal(signal.SIGINT)
     rest, _ = demo.communicate(timeout=60)
 
+    assert time.monotonic() - interrupted_at < 20, "stopping took as long as a flow's timeout"
     assert demo.returncode == 130, rest
     assert "interrupted" in rest
     assert [port for port in ports if port_is_open(port)] == []

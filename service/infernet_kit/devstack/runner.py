@@ -20,19 +20,22 @@ from infernet_kit.paths import state_dir
 DEMO_BLOCK_TIME = 1.0
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def run_demo(*, tgi_url: str | None, hf_endpoint: str | None, hf_token: str | None) -> int:
     """Run the demo; the exit code is 0 only when every flow was verified."""
     from infernet_kit.devstack.demo import Demo
 
     console = Console()
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # stop the stack on SIGTERM as on Ctrl-C
     options = StackOptions(tgi_url=tgi_url, hf_endpoint=hf_endpoint, hf_token=SecretStr(hf_token) if hf_token else None)
     run_dir = Path(tempfile.mkdtemp(prefix="demo-", dir=state_dir()))
     stack = LocalStack(options, run_dir=run_dir, progress=lambda text: console.print(f"[green]✓[/] {text}"))
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        # Stop the processes first: flows blocked in worker threads then fail at once instead of timing out.
+        stack.stop()
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     started = time.perf_counter()
     try:
         console.rule("[bold]Starting the local Infernet stack")
