@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 
 ROOT_ENV = "INFERNET_KIT_ROOT"
+STATE_ENV = "INFERNET_KIT_STATE_DIR"
 
 
 @cache
@@ -34,7 +35,8 @@ def solc_wrapper() -> Path:
 
 
 def state_dir() -> Path:
-    """Scratch space for local stacks (logs, node databases, `up` state); git ignores it."""
-    directory = project_root() / ".kit"
-    directory.mkdir(exist_ok=True)
+    """Scratch space for local stacks (logs, node databases, `up` state): `$INFERNET_KIT_STATE_DIR`, else
+    `.kit/` in the project, which git ignores."""
+    directory = Path(os.environ.get(STATE_ENV) or project_root() / ".kit")
+    directory.mkdir(parents=True, exist_ok=True)
     return directory
