@@ -242,10 +242,11 @@ class Demo:
         if not self.offline:
             return None
         from infernet_kit.devstack import fake_models
+        from infernet_kit.services.hf_tasks import DEFAULT_MODELS
 
         scale = 10**6
-        if task == 1:
-            return fake_models.generate(prompt)
+        if task == 1:  # no model named on chain: the service's default model answers
+            return fake_models.generate(prompt, model=DEFAULT_MODELS["text_generation"])
         if task == 4:
             return fake_models.summarize(prompt)
         items = fake_models.classify(prompt) if task == 2 else fake_models.token_classify(prompt)

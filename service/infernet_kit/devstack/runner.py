@@ -25,7 +25,12 @@ def run_demo(*, tgi_url: str | None, hf_endpoint: str | None, hf_token: str | No
     from infernet_kit.devstack.demo import Demo
 
     console = Console()
-    options = StackOptions(tgi_url=tgi_url, hf_endpoint=hf_endpoint, hf_token=SecretStr(hf_token) if hf_token else None)
+    options = StackOptions(
+        tgi_url=tgi_url,
+        hf_endpoint=hf_endpoint,
+        hf_token=SecretStr(hf_token) if hf_token else None,
+        block_time=DEMO_BLOCK_TIME,
+    )
     run_dir = Path(tempfile.mkdtemp(prefix="demo-", dir=state_dir()))
     stack = LocalStack(options, run_dir=run_dir, progress=lambda text: console.print(f"[green]✓[/] {text}"))
 
