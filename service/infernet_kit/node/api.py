@@ -17,11 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from infernet_kit import __version__
 from infernet_kit.chain.encoding import Signature, Subscription
@@ -395,20 +393,31 @@ class NodeApi:
     async def resources(self, request: Request, peer: str) -> Response:
         return JSONResponse(await self.orchestrator.resources(request.query_params.get("model_id")))
 
-    def app(self) -> Starlette:
-        async def http_error(request: Request, exc: Exception) -> Response:
-            assert isinstance(exc, HTTPException)
-            params = {"path": request.url.path, "method": request.method}
-            return JSONResponse({"error": exc.detail, "params": params}, status_code=exc.status_code)
+    def app(self) -> ASGIApp:
+        """The ASGI app: a table lookup per request instead of a framework's middleware stack and route regexes
+        (the API is polled, so its per-request cost is most of the node's cost per job)."""
+        routes: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]] = {
+            ("GET", "/health"): self.endpoint(self.health, limited=False),
+            ("GET", "/info"): self.endpoint(self.info),
+            ("GET", "/resources"): self.endpoint(self.resources),
+            ("POST", "/api/jobs"): self.endpoint(self.post_job),
+            ("GET", "/api/jobs"): self.endpoint(self.get_jobs),
+            ("POST", "/api/jobs/batch"): self.endpoint(self.post_batch),
+            ("POST", "/api/jobs/stream"): self.endpoint(self.post_stream),
+            ("PUT", "/api/status"): self.endpoint(self.put_status),
+        }
+        paths = {path for _, path in routes}
 
-        routes = [
-            Route("/health", self.endpoint(self.health, limited=False), methods=["GET"]),
-            Route("/info", self.endpoint(self.info), methods=["GET"]),
-            Route("/resources", self.endpoint(self.resources), methods=["GET"]),
-            Route("/api/jobs", self.endpoint(self.post_job), methods=["POST"]),
-            Route("/api/jobs", self.endpoint(self.get_jobs), methods=["GET"]),
-            Route("/api/jobs/batch", self.endpoint(self.post_batch), methods=["POST"]),
-            Route("/api/jobs/stream", self.endpoint(self.post_stream), methods=["POST"]),
-            Route("/api/status", self.endpoint(self.put_status), methods=["PUT"]),
-        ]
-        return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                return  # no lifespan or websockets: the node starts and stops its parts itself
+            method, path = scope["method"], scope["path"]
+            handler = routes.get((method, path))
+            if handler is not None:
+                response = await handler(Request(scope, receive))
+            else:
+                status, error = (405, "Method Not Allowed") if path in paths else (404, "Not Found")
+                response = JSONResponse({"error": error, "params": {"path": path, "method": method}}, status)
+            await response(scope, receive, send)
+
+        return app
