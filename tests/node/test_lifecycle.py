@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -178,3 +179,13 @@ def test_command_containers_are_started_and_stopped(infernet_node: NodeFactory, 
     log = node.log_text()
     assert "container tgi_client_inference_service: ready" in log
     assert "hf_secret_token_value" not in log
+
+
+def test_taken_api_port_is_named_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_node_cli(tmp_path, {"server": {"port": port, "host": "127.0.0.1"}})
+    assert result.returncode == 2
+    assert f"server.port: cannot listen on 127.0.0.1:{port}" in result.stderr

@@ -137,6 +137,17 @@ class Node:
         await asyncio.to_thread(self.processes.stop)
 
 
+def _check_listen_address(host: str, port: int) -> None:
+    """Fail before starting any container when the API's address is taken or invalid."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"server.port: cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server without its own signal capture: `serve()` below owns SIGINT/SIGTERM so that the node
     always runs its shutdown (uvicorn would re-raise the signal and end the process before it)."""
@@ -161,6 +172,7 @@ async def serve(config: NodeConfig, data_dir: Path) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
+    _check_listen_address(config.server.host, config.server.port)
     node = Node(config, data_dir)
     try:
         api = await node.start()
@@ -181,7 +193,7 @@ async def serve(config: NodeConfig, data_dir: Path) -> None:
             )
         )
         log.info(
-            "node listening on %s:%d with %d container(s), chain %s, data in %s",
+            "node serving the API on %s:%d with %d container(s), chain %s, data in %s",
             config.server.host,
             config.server.port,
             len(config.containers),
