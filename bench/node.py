@@ -4,7 +4,11 @@ offchain: jobs/s and p50/p99 latency of an off-chain job through node -> TGI ser
   (POST /api/jobs, then poll GET /api/jobs until done, as a client does), against the TGI service called
   directly (POST /service_output), 1 at a time and 64 in flight. Goal: the node adds under 3 ms at p50.
 
-Run: .venv/bin/python bench/node.py [--section offchain] [--jobs N]
+onchain: seconds and blocks from a consumer's request transaction to the node's callback, anvil automining
+  and 1-second blocks, 1 and `--burst` concurrent subscriptions (bench/node_onchain.py). Goals: with 1-second
+  blocks the callback lands in the next block at p50; 200 concurrent callbacks within 5 blocks.
+
+Run: .venv/bin/python bench/node.py [--section offchain|onchain] [--jobs N] [--samples N] [--burst N]
 Everything runs on loopback; every loop is bounded by a request count or a deadline.
 """
 
@@ -296,13 +300,23 @@ async def flood(node_port: int, service_port: int, body: bytes, *, jobs: int) ->
     )
 
 
-SECTIONS: dict[str, Callable[[argparse.Namespace], Awaitable[None]]] = {"offchain": offchain}
+async def onchain(args: argparse.Namespace) -> None:
+    from node_onchain import run  # bench/node_onchain.py, beside this file
+
+    if not await asyncio.to_thread(run, args.samples, args.burst, args.modes.split(",")):
+        print("on-chain goals missed: see the figures above", file=sys.stderr)
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], Awaitable[None]]] = {"offchain": offchain, "onchain": onchain}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--section", choices=[*SECTIONS, "all"], default="all")
     parser.add_argument("--jobs", type=int, default=3000, help="jobs per measurement at 64 in flight")
+    parser.add_argument("--samples", type=int, default=10, help="on-chain: requests one at a time")
+    parser.add_argument("--burst", type=int, default=200, help="on-chain: concurrent subscriptions")
+    parser.add_argument("--modes", default="automine,1s", help="on-chain: automine and/or <n>s block times")
     args = parser.parse_args()
     chosen = list(SECTIONS) if args.section == "all" else [args.section]
     for name in chosen:
