@@ -119,8 +119,18 @@ class SubscriptionListener:
             accepted: dict[int, Subscription] = {}
             for offset, sub in enumerate(subs):
                 sub_id = start + offset
-                if self._accept(sub_id, sub) is not None:
+                containers = self._accept(sub_id, sub)
+                if containers is not None:
                     accepted[sub_id] = sub
+                    log.info(
+                        "tracking subscription=%d owner=%s containers=%s frequency=%d period=%d redundancy=%d",
+                        sub_id,
+                        sub.owner,
+                        ",".join(containers),
+                        sub.frequency,
+                        sub.period,
+                        sub.redundancy,
+                    )
             self._subs.update(accepted)
             self._cursor = end - 1
             await self._store.track(accepted, cursor=self._cursor)
