@@ -308,13 +308,11 @@ contract Coordinator {
             bytes32 containerId = record.containerId;
             uint256 index =
                 INBOX.writeViaCoordinator(containerId, msg.sender, subscriptionId, interval, input, output, proof);
-            BaseConsumer(owner).rawReceiveCompute(
-                subscriptionId, interval, count, msg.sender, "", "", "", containerId, index
-            );
+            BaseConsumer(owner)
+                .rawReceiveCompute(subscriptionId, interval, count, msg.sender, "", "", "", containerId, index);
         } else {
-            BaseConsumer(owner).rawReceiveCompute(
-                subscriptionId, interval, count, msg.sender, input, output, proof, bytes32(0), 0
-            );
+            BaseConsumer(owner)
+                .rawReceiveCompute(subscriptionId, interval, count, msg.sender, input, output, proof, bytes32(0), 0);
         }
         emit SubscriptionFulfilled(subscriptionId, msg.sender);
     }

@@ -131,8 +131,7 @@ contract Inbox {
         index = list.length;
         address data;
         if (input.length + output.length + proof.length != 0) {
-            bytes memory payload =
-                abi.encodePacked(uint32(input.length), uint32(output.length), input, output, proof);
+            bytes memory payload = abi.encodePacked(uint32(input.length), uint32(output.length), input, output, proof);
             if (CodeStore.fits(payload)) {
                 data = CodeStore.write(payload);
             } else {

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.19;
+
+import {Test} from "kit-test/Test.sol";
+import {Coordinator} from "infernet-sdk/Coordinator.sol";
+import {EIP712Coordinator} from "infernet-sdk/EIP712Coordinator.sol";
+import {BaseConsumer} from "infernet-sdk/consumer/Base.sol";
+import {Allowlist} from "infernet-sdk/pattern/Allowlist.sol";
+import {Wallet} from "infernet-sdk/payments/Wallet.sol";
+
+/// @notice The custom-error selectors nodes decode (PROTOCOL.md 1.2) and the events' topics.
+contract SelectorsTest is Test {
+    function test_ErrorSelectorsMatchTheProtocol() public pure {
+        assertSelector(Coordinator.InvalidWallet.selector, 0x23455ba1);
+        assertSelector(Coordinator.IntervalMismatch.selector, 0x4db310c3);
+        assertSelector(Coordinator.IntervalCompleted.selector, 0x2f4ca85b);
+        assertSelector(Coordinator.UnauthorizedVerifier.selector, 0xb9857aa1);
+        assertSelector(Coordinator.NodeRespondedAlready.selector, 0x88a21e4f);
+        assertSelector(Coordinator.SubscriptionNotFound.selector, 0x1a00354f);
+        assertSelector(Coordinator.ProofRequestNotFound.selector, 0x1d68b37c);
+        assertSelector(Coordinator.NotSubscriptionOwner.selector, 0xa7fba711);
+        assertSelector(Coordinator.SubscriptionCompleted.selector, 0xae6704a7);
+        assertSelector(Coordinator.SubscriptionNotActive.selector, 0xefb74efe);
+        assertSelector(Coordinator.UnsupportedVerifierToken.selector, 0xe2372799);
+        assertSelector(EIP712Coordinator.SignerMismatch.selector, 0x10c74b03);
+        assertSelector(EIP712Coordinator.SignatureExpired.selector, 0x0819bdcd);
+        assertSelector(BaseConsumer.NotCoordinator.selector, 0x9ec853e6);
+        assertSelector(Allowlist.NodeNotAllowed.selector, 0x42764946);
+        assertSelector(Wallet.InsufficientFunds.selector, 0x356680b7);
+        assertSelector(Wallet.InsufficientAllowance.selector, 0x13be252b);
+    }
+
+    function test_EventTopics() public pure {
+        assertEq(Coordinator.SubscriptionCreated.selector, keccak256("SubscriptionCreated(uint32)"));
+        assertEq(Coordinator.SubscriptionCancelled.selector, keccak256("SubscriptionCancelled(uint32)"));
+        assertEq(Coordinator.SubscriptionFulfilled.selector, keccak256("SubscriptionFulfilled(uint32,address)"));
+    }
+
+    function assertSelector(bytes4 selector, uint32 expected) internal pure {
+        assertEq(uint256(uint32(selector)), uint256(expected));
+    }
+}
