@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         """Run an Infernet-compatible node: REST API on server.port (4000), containers, chain service."""
         from infernet_kit.config import ConfigError
         from infernet_kit.devstack.processes import ProcessError
-        from infernet_kit.node.app import configure_logging, run
+        from infernet_kit.node.app import SecretMask, configure_logging, run
         from infernet_kit.node.config import load_config
 
         try:
@@ -48,3 +48,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             pass
+        except Exception as exc:  # e.g. the chain RPC is unreachable at start: one line, secrets masked
+            mask = SecretMask(loaded.secrets())
+            typer.echo(f"error: {mask.mask(str(exc) or type(exc).__name__)}", err=True)
+            raise typer.Exit(1) from None
