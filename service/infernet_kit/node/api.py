@@ -11,6 +11,7 @@ import contextlib
 import ipaddress
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -222,6 +223,7 @@ class NodeApi:
         )
 
     async def _run_job(self, job_id: str, request: OffchainJobRequest) -> None:
+        started = time.perf_counter()
         try:
             outputs = await self.orchestrator.run(
                 request.containers,
@@ -231,7 +233,13 @@ class NodeApi:
                 requires_proof=request.requires_proof,
             )
         except ContainerFailure as failure:
-            log.info("job %s failed: container=%s reason=%s", job_id, failure.container, failure.description)
+            log.info(
+                "job %s failed: container=%s reason=%s ms=%.1f",
+                job_id,
+                failure.container,
+                failure.description,
+                (time.perf_counter() - started) * 1000,
+            )
             await self._finish(
                 job_id, "failed", {"container": failure.container, "error": failure.description}, failure.completed
             )
@@ -246,7 +254,8 @@ class NodeApi:
                 job_id, "failed", {"container": request.containers[-1], "error": f"node error: {exc}"}, []
             )
             return
-        log.info("job %s success: container=%s", job_id, outputs[-1].container)
+        elapsed = (time.perf_counter() - started) * 1000
+        log.info("job %s success: container=%s ms=%.1f", job_id, outputs[-1].container, elapsed)
         await self._finish(job_id, "success", outputs[-1].model_dump(), outputs[:-1])
 
     async def _submit_delegated(self, body: dict[str, Any]) -> dict[str, Any]:
