@@ -12,9 +12,13 @@ contract HFCallbackConsumer is CallbackConsumer {
     /// @notice The container serving the requests.
     string public constant CONTAINER_ID = "hf_inference_client_service";
 
+    /// @notice HFTaskId.TEXT_GENERATION: raw output `abi.encode(string)`.
     uint8 public constant TEXT_GENERATION = 1;
+    /// @notice HFTaskId.TEXT_CLASSIFICATION: raw output `abi.encode(string[] labels, uint256[] scores)`.
     uint8 public constant TEXT_CLASSIFICATION = 2;
+    /// @notice HFTaskId.TOKEN_CLASSIFICATION: raw output `abi.encode(string[] entityGroups, uint256[] scores)`.
     uint8 public constant TOKEN_CLASSIFICATION = 3;
+    /// @notice HFTaskId.SUMMARIZATION: raw output `abi.encode(string summaryText)`.
     uint8 public constant SUMMARIZATION = 4;
 
     struct Result {
@@ -33,7 +37,7 @@ contract HFCallbackConsumer is CallbackConsumer {
     event TaskAnswered(uint32 indexed subscriptionId, address indexed node, uint8 taskId);
 
     /// @notice `taskId` is not 1..4 (0 is UNSET).
-    error UnsupportedTask(uint8 taskId);
+    error UnsupportedTask(uint256 taskId);
     /// @notice The inputs are not `abi.encode(uint8, string, string)`.
     error MalformedInputs();
 
@@ -46,8 +50,9 @@ contract HFCallbackConsumer is CallbackConsumer {
     /// @return subscriptionId the subscription serving the request
     function requestTask(bytes calldata inputs) external returns (uint32 subscriptionId) {
         if (inputs.length < 96) revert MalformedInputs();
-        uint8 taskId = abi.decode(inputs[:32], (uint8));
-        if (taskId == 0 || taskId > SUMMARIZATION) revert UnsupportedTask(taskId);
+        uint256 task = uint256(bytes32(inputs[:32]));
+        if (task == 0 || task > SUMMARIZATION) revert UnsupportedTask(task);
+        uint8 taskId = uint8(task);
         subscriptionId = _requestCompute(CONTAINER_ID, inputs, 1, address(0), 0, address(0), address(0));
         taskOf[subscriptionId] = taskId;
         emit TaskRequested(subscriptionId, msg.sender, taskId);

@@ -99,10 +99,12 @@ contract ExamplesTest is KitTestBase {
     }
 
     function test_HFRejectsUnsetTask() public {
-        vm.expectRevert(abi.encodeWithSelector(HFCallbackConsumer.UnsupportedTask.selector, uint8(0)));
+        vm.expectRevert(abi.encodeWithSelector(HFCallbackConsumer.UnsupportedTask.selector, uint256(0)));
         hf.requestTask(abi.encode(uint8(0), "", "x"));
-        vm.expectRevert(abi.encodeWithSelector(HFCallbackConsumer.UnsupportedTask.selector, uint8(5)));
+        vm.expectRevert(abi.encodeWithSelector(HFCallbackConsumer.UnsupportedTask.selector, uint256(5)));
         hf.requestTask(abi.encode(uint8(5), "", "x"));
+        vm.expectRevert(abi.encodeWithSelector(HFCallbackConsumer.UnsupportedTask.selector, uint256(1000)));
+        hf.requestTask(abi.encode(uint256(1000), "", "x"));
         vm.expectRevert(HFCallbackConsumer.MalformedInputs.selector);
         hf.requestTask(abi.encode(uint8(1)));
     }
