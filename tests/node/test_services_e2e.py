@@ -3,6 +3,7 @@ cURL lines with real curl; the official infernet-client 1.4 against our node."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -17,7 +18,6 @@ import httpx
 import pytest
 
 from infernet_kit.devstack import fake_models
-from infernet_kit.devstack.processes import port_is_open
 from infernet_kit.paths import state_dir
 from infernet_kit.services.hf_tasks import DEFAULT_MODELS
 from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container, wait_for_job
@@ -39,8 +39,6 @@ SEED_CURL_HF = """curl -X POST http://127.0.0.1:4000/api/jobs \\
 
 @pytest.fixture(scope="module")
 def node(node_launcher: NodeLauncher, tgi_service: str, hf_service: str) -> RunningNode:
-    # The seeds' examples talk to port 4000; use it when it is free so their lines run unchanged.
-    port = 4000 if not port_is_open(4000) else None
     return node_launcher(
         {
             "containers": [
@@ -49,8 +47,7 @@ def node(node_launcher: NodeLauncher, tgi_service: str, hf_service: str) -> Runn
                 node_container("tgi_then_tgi", tgi_service),
             ],
             "server": {"rate_limit": {"num_requests": 100000, "period": 1}},
-        },
-        port=port,
+        }
     )
 
 
@@ -138,6 +135,7 @@ def test_backend_fault_fails_the_job_with_the_reason(node: RunningNode, backend:
 
 
 def _run_seed_curl(line: str, node: RunningNode) -> dict[str, Any]:
+    # Only the address changes: the node runs on a free port, since other test runs may hold 4000.
     command = shlex.split(line.replace("\\\n", " ").replace("http://127.0.0.1:4000", node.url))
     assert command[0] == "curl"
     result = subprocess.run([*command, "--silent", "--show-error"], capture_output=True, text=True, timeout=30)
@@ -156,21 +154,23 @@ def test_seed_curl_lines(node: RunningNode, backend: DevBackendHandle) -> None:
 
 def official_client_python() -> Path:
     """A virtualenv with infernet-client 1.4 from PyPI (it pins web3 6 and huggingface-hub 0.25, which cannot
-    share the kit's environment); built once and reused."""
+    share the kit's environment); built once per checkout, under a lock so parallel runs build it once."""
     venv = state_dir() / "infernet-client-1.4-venv"
     python = venv / "bin" / "python"
     stamp = venv / ".installed"
-    if stamp.exists():
-        return python
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=120)
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    # infernet-client 1.4.0 asks for infernet-ml>=2.0.0.81, a version that was never published: install the
-    # client and infernet-ml 2.0.0 without resolution, then their runtime dependencies.
-    subprocess.run([*pip, "--no-deps", "infernet-client==1.4.0", "infernet-ml==2.0.0"], check=True, timeout=600)
-    runtime = ["aiohttp>=3.9.2,<4", "web3>=6.19,<7", "huggingface-hub==0.25.1", "pydantic>=2.5,<3", "quart<1"]
-    runtime += ["python-dotenv>=1,<2", "ritual-arweave>=0.1,<0.2", "click>=8.1.7,<9"]
-    subprocess.run([*pip, *runtime], check=True, timeout=900)
-    stamp.touch()
+    with open(state_dir() / "infernet-client-venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists():
+            return python
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=120)
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        # infernet-client 1.4.0 asks for infernet-ml>=2.0.0.81, a version that was never published: install
+        # the client and infernet-ml 2.0.0 without resolution, then their runtime dependencies.
+        subprocess.run([*pip, "--no-deps", "infernet-client==1.4.0", "infernet-ml==2.0.0"], check=True, timeout=600)
+        runtime = ["aiohttp>=3.9.2,<4", "web3>=6.19,<7", "huggingface-hub==0.25.1", "pydantic>=2.5,<3", "quart<1"]
+        runtime += ["python-dotenv>=1,<2", "ritual-arweave>=0.1,<0.2", "click>=8.1.7,<9"]
+        subprocess.run([*pip, *runtime], check=True, timeout=900)
+        stamp.touch()
     return python
 
 
