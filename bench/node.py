@@ -19,6 +19,8 @@ import asyncio
 import contextlib
 import json
 import os
+import re
+import statistics
 import sys
 import tempfile
 import time
@@ -209,6 +211,7 @@ def offchain_stack(log_dir: Path) -> Iterator[tuple[int, int, int]]:
 async def offchain(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-node-") as tmp, offchain_stack(Path(tmp)) as ports:
         service_port, node_port, node_pid = ports
+        node_log = Path(tmp) / "node.log"
         direct_body = json.dumps({"source": 1, "destination": 1, "data": {"text": PROMPT}}).encode()
         job_body = json.dumps({"containers": ["tgi"], "data": {"text": PROMPT}}).encode()
         serial = max(50, args.jobs // 10)
@@ -223,6 +226,7 @@ async def offchain(args: argparse.Namespace) -> None:
             direct_rounds: list[Figures] = []
             node_rounds: list[Figures] = []
             node_cpu = 0.0
+            log_mark = len(node_log.read_text().splitlines())
             for _ in range(ROUNDS):
                 direct_rounds.append(
                     await measure(
@@ -248,11 +252,21 @@ async def offchain(args: argparse.Namespace) -> None:
             pairs.append((direct, via_node))
             print(direct.line())
             print(via_node.line() + f"  node CPU {node_cpu / via_node.count * 1000:.2f} ms/job")
+            inside = job_durations(node_log.read_text().splitlines()[log_mark:])
+            if inside:
+                label = "  inside the node: call to service"
+                print(f"{label:<34} c={concurrency:<3} p50 {statistics.median(inside):7.2f} ms")
             added = via_node.percentile(50) - direct.percentile(50)
             print(f"{'  node adds at p50':<34} c={concurrency:<3} {added:+.2f} ms (goal < 3 ms)")
         await flood(node_port, service_port, job_body, jobs=args.jobs)
         if any(d.errors or n.errors for d, n in pairs):
             print("ERRORS occurred: see the figures above", file=sys.stderr)
+
+
+def job_durations(lines: list[str]) -> list[float]:
+    """The `ms=` of the node's `job … success` log lines: time from the job's start to the container's answer."""
+    found = (re.search(r" success: .* ms=([0-9.]+)", line) for line in lines)
+    return [float(match.group(1)) for match in found if match]
 
 
 def established_connections(port: int) -> int:
