@@ -208,9 +208,20 @@ def test_cli_unknown_container(kit: KitRunner, tmp_path: Path, node_url: str) ->
     assert_one_line_error(result, "node rejected the request (4", "not supported", "no_such_container")
 
 
-def test_cli_failed_job_says_why(kit: KitRunner, tmp_path: Path, node_url: str) -> None:
-    """A container's 400 (TGI refuses proofs) makes the job fail; --sync prints the reason and exits 1."""
+def test_cli_requires_proof_is_refused(kit: KitRunner, tmp_path: Path, node_url: str) -> None:
+    """The TGI container does not generate proofs: the node refuses the job up front, the CLI says why."""
     (tmp_path / "input.json").write_text(seeds.TGI_INPUT_JSON)
     result = kit("job", "-c", TGI, "-i", "input.json", "--sync", "--requires-proof", "--url", node_url)
-    line = assert_one_line_error(result)
-    assert ("failed" in line and "proof" in line.lower()) or "proof" in line.lower(), line
+    assert_one_line_error(result, "node rejected the request (4", "proof", TGI)
+
+
+def test_cli_failed_job_says_why(kit: KitRunner, tmp_path: Path, node_url: str, dev_backend: Any) -> None:
+    """The backend rejects the prompt (a 4xx is not retried): the job fails, --sync prints the reason, exit 1."""
+    (tmp_path / "input.json").write_text(seeds.TGI_INPUT_JSON)
+    dev_backend.inject(fail_next=1, status=422, error="prompt rejected by the backend")
+    try:
+        result = kit("job", "-c", TGI, "-i", "input.json", "--sync", "--url", node_url)
+    finally:
+        dev_backend.reset()
+    line = assert_one_line_error(result, "failed")
+    assert "prompt rejected by the backend" in line or "422" in line, line

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired
 
+from pydantic import ConfigDict
 from typing_extensions import TypedDict
+
+# Answers are validated at the boundary, but keys a newer node adds are kept, not silently dropped.
+_KEEP_EXTRA = ConfigDict(extra="allow")
 
 JobID = str
 JobStatus = Literal["success", "failed", "running"]
@@ -30,11 +34,13 @@ class ErrorResponse(TypedDict):
 
 
 class ContainerOutput(TypedDict):
+    __pydantic_config__ = _KEEP_EXTRA  # type: ignore[misc]
     container: str
     output: Any
 
 
 class ContainerError(TypedDict):
+    __pydantic_config__ = _KEEP_EXTRA  # type: ignore[misc]
     container: str
     error: str
 
@@ -45,6 +51,7 @@ ContainerResult = ContainerOutput | ContainerError
 class JobResult(TypedDict):
     """A job's status and, once done, the last container's output or error."""
 
+    __pydantic_config__ = _KEEP_EXTRA  # type: ignore[misc]
     id: str
     status: JobStatus
     result: ContainerResult | None
@@ -57,11 +64,13 @@ class HealthInfo(TypedDict):
 
 
 class ChainInfo(TypedDict):
+    __pydantic_config__ = _KEEP_EXTRA  # type: ignore[misc]
     enabled: bool
     address: str
 
 
 class Container(TypedDict):
+    __pydantic_config__ = _KEEP_EXTRA  # type: ignore[misc]
     id: str
     description: str
     external: bool
@@ -69,11 +78,13 @@ class Container(TypedDict):
 
 
 class PendingJobInfo(TypedDict):
+    __pydantic_config__ = _KEEP_EXTRA  # type: ignore[misc]
     offchain: int
     onchain: int
 
 
 class NodeInfo(TypedDict):
+    __pydantic_config__ = _KEEP_EXTRA  # type: ignore[misc]
     version: str
     containers: list[Container]
     pending: PendingJobInfo
