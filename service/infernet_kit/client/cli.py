@@ -92,7 +92,9 @@ def one_line_errors(command: Callable[P, None]) -> Callable[P, None]:
             typer.echo("Interrupted.", err=True)
             raise typer.Exit(130) from None
         except Exception as exc:
-            if type(exc).__name__ == "TransactionReverted":
+            # Only a command that sent a transaction has loaded the module (importing it costs web3).
+            transactions = sys.modules.get("infernet_kit.chain.transactions")
+            if transactions is not None and isinstance(exc, transactions.TransactionReverted):
                 fail(str(exc))
             if os.environ.get("INFERNET_KIT_DEBUG"):
                 raise
