@@ -3,6 +3,8 @@
 Same run, same load: N connections each keeping one request in flight (64 by default), the service on 2
 workers, loopback only. The backend request is exactly the one the service sends for the job, so the
 difference is the service's own cost. Goal on 2 cores: < 2 ms added at p50, >= 1,500 requests/s.
+CPU time per request of each target's processes is printed too: latency and throughput depend on what
+else the machine runs, CPU per request much less.
 
 Load generator: `wrk` when installed (`apt-get install wrk`), else a bounded asyncio/aiohttp generator.
 
@@ -43,6 +45,23 @@ class Figures:
     p99_ms: float
     requests: int
     errors: int
+    cpu_us: float = 0.0  # CPU of the target's processes per request: comparable even on a busy machine
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of `pid` and its direct children (a service's workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 @dataclass
@@ -115,17 +134,21 @@ def run_python(target: Target, connections: int, seconds: float) -> Figures:
     return asyncio.run(_python_load(target, connections, seconds, max_requests=500_000))
 
 
-def measure(loadgen: str, target: Target, connections: int, seconds: float) -> Figures:
+def measure(loadgen: str, target: Target, connections: int, seconds: float, pid: int) -> Figures:
     # A short warm-up first: connection set-up and first-request imports are not the steady state.
     runner = run_wrk if loadgen == "wrk" else run_python
     runner(target, connections, min(2.0, seconds))
-    return runner(target, connections, seconds)
+    cpu = tree_cpu_seconds(pid)
+    figures = runner(target, connections, seconds)
+    figures.cpu_us = (tree_cpu_seconds(pid) - cpu) / max(figures.requests, 1) * 1e6
+    return figures
 
 
 def print_table(rows: list[Figures]) -> None:
-    print(f"{'target':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}")
-    for row in rows:
-        print(f"{row.name:<34} {row.rps:>9.0f} {row.p50_ms:>8.2f} {row.p99_ms:>8.2f} {row.requests:>9} {row.errors:>7}")
+    print(f"{'target':<46} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>6} {'CPU us/req':>10}")
+    for r in rows:
+        latency = f"{r.p50_ms:>8.2f} {r.p99_ms:>8.2f}"
+        print(f"{r.name:<46} {r.rps:>7.0f} {latency} {r.requests:>9} {r.errors:>6} {r.cpu_us:>10.0f}")
 
 
 def main() -> int:
@@ -172,8 +195,9 @@ def main() -> int:
         time.sleep(1.0)  # every worker up, not just the first
         print(f"cores: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.2f}, load generator: {loadgen}")
         print(f"{args.connections} connections, {args.duration:.0f} s per measurement, logs in {logs}\n")
-        rows = [measure(loadgen, t, args.connections, args.duration) for t in (direct, through)]
-        single = [measure(loadgen, t, 1, min(args.duration, 5.0)) for t in (direct, through)]
+        pids = {direct.name: backend.pid or 0, through.name: service.pid or 0}
+        rows = [measure(loadgen, t, args.connections, args.duration, pids[t.name]) for t in (direct, through)]
+        single = [measure(loadgen, t, 1, min(args.duration, 5.0), pids[t.name]) for t in (direct, through)]
         alive = service.running() and backend.running()
     print_table(rows)
     print("\none connection at a time:")
@@ -183,6 +207,10 @@ def main() -> int:
     print(f"\nadded by the service at p50: {overhead:.2f} ms (goal < {GOAL_OVERHEAD_MS} ms)")
     print(f"throughput through the service: {svc.rps:.0f} req/s (goal >= {GOAL_RPS:.0f})")
     print(f"added at p50, one connection: {single[1].p50_ms - single[0].p50_ms:.2f} ms")
+    print(
+        f"CPU per request: service workers {svc.cpu_us:.0f} us, backend {base.cpu_us:.0f} us "
+        "(the service's figure excludes the backend it calls)"
+    )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if not alive:
         print("a process died during the run; see the logs", file=sys.stderr)
