@@ -28,7 +28,7 @@ from infernet_kit.services.hf_tasks import (
 )
 from infernet_kit.services.onchain import abi_input, hex_input, onchain_answer
 from infernet_kit.services.settings import HF_HUB_ENDPOINT, HFSettings, load_hf_settings
-from infernet_kit.services.tgi import open_token_stream
+from infernet_kit.services.streaming import open_token_stream
 
 SERVICE_ID = "hf_inference_client_service"
 PROOFS_MESSAGE = "Proofs are not supported for HF Inference Client Service"

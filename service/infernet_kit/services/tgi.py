@@ -12,10 +12,11 @@ from infernet_kit.protocol import JobLocation, ServiceRequest
 from infernet_kit.services.app import ServiceApp
 from infernet_kit.services.base import BackendService
 from infernet_kit.services.calls import call_backend
-from infernet_kit.services.clients import close_client, inference_client
+from infernet_kit.services.clients import inference_client
 from infernet_kit.services.errors import bad_request
 from infernet_kit.services.onchain import abi_input, encode_string, onchain_answer
 from infernet_kit.services.settings import TGISettings, load_tgi_settings
+from infernet_kit.services.streaming import open_token_stream
 
 SERVICE_ID = "tgi_client_inference_service"
 PROOFS_MESSAGE = "Proofs are not supported for TGI Client Inference Service"
@@ -93,38 +94,6 @@ class TGIService(BackendService):
     async def open_stream(self, request: ServiceRequest) -> AsyncIterator[bytes]:
         prompt, _ = self._prompt(request)
         return await open_token_stream(self._new_client(), self.settings.retry, prompt, self._generation)
-
-
-async def open_token_stream(
-    client: AsyncInferenceClient, retry: Any, prompt: str, parameters: dict[str, Any], model: str | None = None
-) -> AsyncIterator[bytes]:
-    """Stream generated tokens' text as bytes, retrying until the first token arrives.
-
-    Streams use their own short-lived client: the library keeps every streamed response in the client's
-    exit stack until the client is closed, which would grow without bound on the shared one.
-    """
-
-    async def first_token() -> tuple[AsyncIterator[str], str | None]:
-        tokens = await client.text_generation(prompt, stream=True, model=model, **parameters)
-        iterator = aiter(tokens)
-        return iterator, await anext(iterator, None)
-
-    try:
-        iterator, first = await call_backend(retry, first_token, "text generation stream")
-    except BaseException:
-        await close_client(client)
-        raise
-
-    async def chunks() -> AsyncIterator[bytes]:
-        try:
-            if first is not None:
-                yield first.encode()
-            async for token in iterator:
-                yield token.encode()
-        finally:
-            await close_client(client)
-
-    return chunks()
 
 
 def create_app() -> ServiceApp:
