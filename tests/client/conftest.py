@@ -83,8 +83,8 @@ def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Finish
         monkeypatch.delenv(name, raising=False)
     app = build_app()
 
-    def run(*args: str, env: dict[str, str] | None = None) -> Finished:
-        result = TyperRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+    def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Finished:
+        result = TyperRunner().invoke(app, list(args), input=stdin, env=env, catch_exceptions=False)
         return Finished(result.exit_code, result.stdout, result.stderr)
 
     return run

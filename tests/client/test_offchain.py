@@ -184,6 +184,14 @@ def test_cli_stream_info_health_resources(kit: KitRunner, tmp_path: Path, node_u
     assert set(json.loads(kit("resources", "--url", node_url).stdout)) == {TGI, HF}
 
 
+def test_cli_stdin_input_and_output_file(kit: KitRunner, tmp_path: Path, node_url: str) -> None:
+    """`-i -` reads the input from stdin and `-o FILE` writes the result there, as in the official CLI."""
+    result = kit("job", "-c", TGI, "--sync", "-o", "out.json", "--url", node_url, stdin=seeds.TGI_INPUT_JSON)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert json.loads((tmp_path / "out.json").read_text()) == {"output": expected_tgi()}
+
+
 # -- errors ------------------------------------------------------------------------------------------------------
 
 
