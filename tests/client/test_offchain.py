@@ -128,7 +128,8 @@ def test_curl_seed(node_url: str, snippet: str, container: str) -> None:
 async def test_official_request_job_form_and_batch(node_url: str) -> None:
     async with NodeClient(node_url) as client:
         assert await client.health() is True
-        job_id = await client.request_job({"containers": [TGI], "data": {"text": "hello there"}})
+        # The official signature's second positional argument is the timeout.
+        job_id = await client.request_job({"containers": [TGI], "data": {"text": "hello there"}}, 5)
         job = await client.get_job_result_sync(job_id)
         assert job is not None
         assert job["result"] == {"container": TGI, "output": {"output": fake_models.generate("hello there")}}
