@@ -94,6 +94,11 @@ contract CoordinatorTest is KitTestBase {
         edge[24_574] = 0x07;
         uint32 fits = callback.request("svc", edge, 1, address(0), 0, address(0), address(0));
         assertEq(callback.subscriptionInputs(fits), edge);
+
+        // Outside of a request nothing is staged: the data contracts' source answers an empty payload.
+        (bool ok, bytes memory staged) = address(callback).staticcall(abi.encodeWithSignature("infernetStagedCode()"));
+        assertTrue(ok);
+        assertEq(staged, hex"00");
     }
 
     function test_GetSubscriptionOfUnknownIdIsZero() public view {

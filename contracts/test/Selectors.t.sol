@@ -7,6 +7,8 @@ import {EIP712Coordinator} from "infernet-sdk/EIP712Coordinator.sol";
 import {BaseConsumer} from "infernet-sdk/consumer/Base.sol";
 import {Allowlist} from "infernet-sdk/pattern/Allowlist.sol";
 import {Wallet} from "infernet-sdk/payments/Wallet.sol";
+import {CallbackConsumer} from "infernet-sdk/consumer/Callback.sol";
+import {CodeStore} from "infernet-sdk/utility/CodeStore.sol";
 
 /// @notice The custom-error selectors nodes decode (PROTOCOL.md 1.2) and the events' topics.
 contract SelectorsTest is Test {
@@ -28,6 +30,27 @@ contract SelectorsTest is Test {
         assertSelector(Allowlist.NodeNotAllowed.selector, 0x42764946);
         assertSelector(Wallet.InsufficientFunds.selector, 0x356680b7);
         assertSelector(Wallet.InsufficientAllowance.selector, 0x13be252b);
+    }
+
+    function test_CodeStoreInitCodeAsksForTheStagedCode() public pure {
+        assertSelector(CallbackConsumer.infernetStagedCode.selector, 0x2658cbf5);
+        assertEq(CodeStore.STAGED_INIT_CODE.length, 31);
+        assertEq(uint256(uint8(CodeStore.STAGED_INIT_CODE[0])), 0x63); // PUSH4 <selector>
+        assertEq(
+            uint256(
+                uint32(
+                    bytes4(
+                        bytes.concat(
+                            CodeStore.STAGED_INIT_CODE[1],
+                            CodeStore.STAGED_INIT_CODE[2],
+                            CodeStore.STAGED_INIT_CODE[3],
+                            CodeStore.STAGED_INIT_CODE[4]
+                        )
+                    )
+                )
+            ),
+            0x2658cbf5
+        );
     }
 
     function test_EventTopics() public pure {

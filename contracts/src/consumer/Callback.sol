@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.19;
+pragma solidity ^0.8.24;
 
 import {BaseConsumer} from "./Base.sol";
 import {CodeStore} from "../utility/CodeStore.sol";
@@ -7,11 +7,10 @@ import {CodeStore} from "../utility/CodeStore.sol";
 /// @title CallbackConsumer
 /// @notice One-shot requests: `_requestCompute` creates a subscription served once (frequency 1, period 0) and
 ///         keeps its inputs, which nodes read back through `getContainerInputs`.
-/// @dev Inputs are kept as contract code (`CodeStore`), far cheaper than storage for prompts; inputs too large
-///      for a contract (over 24,575 bytes) fall back to storage.
+/// @dev Inputs are kept as the code of a data contract at an address derived from the subscription id
+///      (`CodeStore.writeAt`): far cheaper than storage for prompts, and no slot is needed to find them. Inputs
+///      too large for a contract (over 24,575 bytes) fall back to storage.
 abstract contract CallbackConsumer is BaseConsumer {
-    /// @dev subscription id => data contract holding its inputs.
-    mapping(uint32 => address) private inputsPointer;
     /// @dev subscription id => inputs too large for a data contract.
     mapping(uint32 => bytes) private largeInputs;
 
@@ -40,7 +39,7 @@ abstract contract CallbackConsumer is BaseConsumer {
             containerId, 1, 0, redundancy, false, paymentToken, paymentAmount, wallet, verifier
         );
         if (inputs.length != 0) {
-            if (CodeStore.fits(inputs)) inputsPointer[subscriptionId] = CodeStore.write(inputs);
+            if (CodeStore.fits(inputs)) CodeStore.writeAt(bytes32(uint256(subscriptionId)), inputs);
             else largeInputs[subscriptionId] = inputs;
         }
         return subscriptionId;
@@ -49,8 +48,8 @@ abstract contract CallbackConsumer is BaseConsumer {
     /// @notice The inputs given to `_requestCompute` for `subscriptionId` (empty if none).
     /// @param subscriptionId the subscription
     function subscriptionInputs(uint32 subscriptionId) public view returns (bytes memory) {
-        address pointer = inputsPointer[subscriptionId];
-        return pointer != address(0) ? CodeStore.read(pointer) : largeInputs[subscriptionId];
+        address pointer = CodeStore.pointerAt(address(this), bytes32(uint256(subscriptionId)));
+        return pointer.code.length != 0 ? CodeStore.read(pointer) : largeInputs[subscriptionId];
     }
 
     /// @inheritdoc BaseConsumer
@@ -62,5 +61,11 @@ abstract contract CallbackConsumer is BaseConsumer {
         returns (bytes memory)
     {
         return subscriptionInputs(subscriptionId);
+    }
+
+    /// @notice Serves the inputs being stored to their data contract while it is created (see `CodeStore`);
+    ///         returns nothing outside of `_requestCompute`.
+    function infernetStagedCode() external view {
+        CodeStore.returnStaged();
     }
 }
