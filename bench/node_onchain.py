@@ -69,7 +69,7 @@ def stack(workdir: Path, block_time: float | None) -> Iterator[tuple[Anvil, Depl
             ManagedProcess("backend", kit_command("backend", f"--port={backend_port}"), log_path=workdir / "be.log")
         )
         backend.wait_for_http(f"http://127.0.0.1:{backend_port}/health", timeout=60)
-        tgi = stack.enter_context(run_service("tgi", tgi_service_env(f"http://127.0.0.1:{backend_port}"), workdir))
+        tgi = stack.enter_context(run_service("tgi", tgi_service_env(f"http://127.0.0.1:{backend_port}"), workdir)).url
         port = free_port()
         config = {
             "containers": [{"id": TGI, "image": "bench/tgi", "url": tgi, "external": True}],
