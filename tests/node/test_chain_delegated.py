@@ -151,6 +151,15 @@ def test_bad_delegations_are_refused_with_the_reason(
         assert 400 <= response.status_code < 500, (reason, response.status_code, response.text)
         assert response.json()["error"] == reason, response.text
 
+    never_served = _subscription(owner, now, redundancy=0)
+    response = httpx.post(
+        f"{node.url}/api/jobs",
+        json=_body(never_served, _sign(never_served, infernet_deployment, expiry=now + 300), data),
+        timeout=10,
+    )
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["error"] == "Invalid subscription", response.text
+
     tampered = _sign(sub, infernet_deployment, expiry=now + 300).model_copy(update={"s": 12345})
     response = httpx.post(f"{node.url}/api/jobs", json=_body(sub, tampered, data), timeout=10)
     assert 400 <= response.status_code < 500, response.text

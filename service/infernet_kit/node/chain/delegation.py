@@ -97,6 +97,9 @@ class DelegatedProcessor:
         chain_time = (await self._client.block("latest")).timestamp
         if chain_time >= signature.expiry:
             raise DelegationRejected("Signature expired", {"expiry": signature.expiry, "chain_time": chain_time})
+        if sub.redundancy == 0:
+            # The coordinator refuses it too; saying so now beats a delivery that can only fail later.
+            raise DelegationRejected("Invalid subscription", {"redundancy": 0, "detail": "redundancy must be >= 1"})
         if sub.frequency == 0 or (
             chain_time >= sub.active_at and interval_at(sub.active_at, sub.period, chain_time) > sub.frequency
         ):
