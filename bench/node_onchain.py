@@ -110,11 +110,14 @@ def _created_id(receipt: Any) -> int:
     raise LookupError("request created no subscription")
 
 
+def _logs(w3: Web3, coordinator: str, from_block: int, topic: str) -> list[Any]:
+    return list(w3.eth.get_logs({"address": coordinator, "fromBlock": from_block, "topics": [topic]}))
+
+
 def _fulfilled(w3: Web3, coordinator: str, from_block: int) -> dict[int, int]:
     """subscription id -> block of its (first) callback, from `from_block` on."""
-    logs = w3.eth.get_logs({"address": coordinator, "fromBlock": from_block, "topics": [FULFILLED_TOPIC]})
     found: dict[int, int] = {}
-    for log in logs:
+    for log in _logs(w3, coordinator, from_block, FULFILLED_TOPIC):
         found.setdefault(int.from_bytes(bytes(log["topics"][1]), "big"), int(log["blockNumber"]))
     return found
 
@@ -161,27 +164,33 @@ def one_at_a_time(chain: Anvil, deployment: Deployment, samples: int) -> list[Sa
 
 def burst(chain: Anvil, deployment: Deployment, count: int) -> tuple[list[Sample], float, int]:
     """`count` requests at once: per-request samples, seconds until the last callback, and the blocks from the
-    last request's block to the last callback's block."""
+    last request's block to the last callback's block. Requests and callbacks are both found in the
+    coordinator's logs, polled every 20 ms, so each callback is timed against its own request's send."""
     w3 = chain.w3
     consumer = deployment.contract(w3, "TGICallbackConsumer")
     raw = _signed_requests(w3, consumer, [dev_account(i) for i in REQUESTERS], count)
     first_block = w3.eth.block_number + 1
+    sent: dict[str, float] = {}
     start = time.perf_counter()
-    hashes = [w3.eth.send_raw_transaction(tx) for tx in raw]
-    sent_at = time.perf_counter()
-    receipts = [w3.eth.wait_for_transaction_receipt(h, timeout=60, poll_latency=0.05) for h in hashes]
-    requested = {_created_id(r): int(r["blockNumber"]) for r in receipts}
-    done: dict[int, tuple[int, float]] = {}
-    while len(done) < len(requested):
+    for tx in raw:
+        sent[w3.eth.send_raw_transaction(tx).to_0x_hex()] = time.perf_counter()
+    requested: dict[int, tuple[int, float]] = {}  # subscription -> (request block, request sent at)
+    done: dict[int, tuple[int, float]] = {}  # subscription -> (callback block, callback seen at)
+    while len(done) < count:
         now = time.perf_counter()
-        for sub_id, block in _fulfilled(w3, deployment.coordinator, first_block).items():
+        for log in _logs(w3, deployment.coordinator, first_block, CREATED_TOPIC):
+            tx_hash = log["transactionHash"].to_0x_hex()
+            if tx_hash in sent:
+                requested[int.from_bytes(bytes(log["topics"][1]), "big")] = (int(log["blockNumber"]), sent[tx_hash])
+        for log in _logs(w3, deployment.coordinator, first_block, FULFILLED_TOPIC):
+            sub_id = int.from_bytes(bytes(log["topics"][1]), "big")
             if sub_id in requested and sub_id not in done:
-                done[sub_id] = (block, now)
+                done[sub_id] = (int(log["blockNumber"]), now)
         if now - start > 180:
-            raise TimeoutError(f"{len(done)} of {len(requested)} callbacks after 180 s")
-        time.sleep(0.05)
-    samples = [Sample(done[s][1] - sent_at, done[s][0] - requested[s]) for s in requested]
-    last_request = max(requested.values())
+            raise TimeoutError(f"{len(done)} of {count} callbacks after 180 s")
+        time.sleep(0.02)
+    samples = [Sample(done[s][1] - requested[s][1], done[s][0] - requested[s][0]) for s in done]
+    last_request = max(block for block, _ in requested.values())
     last_callback = max(block for block, _ in done.values())
     return samples, max(t for _, t in done.values()) - start, last_callback - last_request
 
