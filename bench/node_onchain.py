@@ -187,7 +187,7 @@ def burst(chain: Anvil, deployment: Deployment, count: int) -> tuple[list[Sample
             if sub_id in requested and sub_id not in done:
                 done[sub_id] = (int(log["blockNumber"]), now)
         if now - start > 180:
-            raise TimeoutError(f"{len(done)} of {count} callbacks after 180 s")
+            raise TimeoutError(f"{len(done)} of {count} callbacks after 180 s ({len(requested)} requests on chain)")
         time.sleep(0.02)
     samples = [Sample(done[s][1] - requested[s][1], done[s][0] - requested[s][0]) for s in done]
     last_request = max(block for block, _ in requested.values())

@@ -116,6 +116,15 @@ class SubscriptionListener:
             start = self._cursor + 1
             end = min(start + batch, next_id)
             subs = await self._client.subscriptions(start, end, block.number)
+            # Every id below `id()` has an owner. A read that says otherwise is not the chain's state at that
+            # block (an RPC answering from elsewhere): keep the cursor before it and read again next block.
+            empty = next((i for i, sub in enumerate(subs) if sub.owner == ZERO_ADDRESS), None)
+            if len(subs) != end - start or empty is not None:
+                at = start + (empty if empty is not None else len(subs))
+                log.warning(
+                    "subscription=%d read as missing at block %d below id %d; retrying", at, block.number, next_id
+                )
+                subs, end = subs[: at - start], at
             accepted: dict[int, Subscription] = {}
             for offset, sub in enumerate(subs):
                 sub_id = start + offset
@@ -134,6 +143,8 @@ class SubscriptionListener:
             self._subs.update(accepted)
             self._cursor = end - 1
             await self._store.track(accepted, cursor=self._cursor)
+            if end < min(start + batch, next_id):
+                return
             if self._cursor + 1 < next_id and self._snapshot.sleep > 0:
                 await asyncio.sleep(self._snapshot.sleep)
 
