@@ -85,13 +85,17 @@ def test_hf_transient_failures_are_retried_and_rejections_are_not(hf_service: st
 
 @pytest.fixture(scope="module")
 def impatient_tgi_service(dev_backend: DevBackendHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A TGI service that gives the backend 0.3 s per attempt."""
+    """A TGI service that gives the backend 0.3 s per attempt and asks for 3 new tokens."""
     env = {
         "TGI_INF_WORKFLOW_POSITIONAL_ARGS": json.dumps([dev_backend.url, 0.3]),
-        "TGI_INF_WORKFLOW_KW_ARGS": json.dumps({"retry_params": fast_retry_params}),
+        "TGI_INF_WORKFLOW_KW_ARGS": json.dumps({"retry_params": fast_retry_params, "max_new_tokens": 3}),
     }
     with run_service("tgi", env, tmp_path_factory.mktemp("impatient"), workers=1) as service:
         yield service.url
+
+
+def test_generation_parameters_reach_the_backend(impatient_tgi_service: str, backend: DevBackendHandle) -> None:
+    assert post(impatient_tgi_service, TGI_JOB).json() == {"output": fake_models.generate("retry me", 3)}
 
 
 def test_timeouts_are_retried_then_answer_504(impatient_tgi_service: str, backend: DevBackendHandle) -> None:

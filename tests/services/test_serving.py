@@ -103,25 +103,6 @@ def test_clients_hanging_up_mid_request_do_not_kill_workers(tgi_service: str, ba
     }
 
 
-def test_backend_runs_alone(tmp_path: Path) -> None:
-    """`infernet-kit backend --port N` answers TGI's /info and /health."""
-    port = free_port()
-    with ManagedProcess("backend", kit_command("backend", f"--port={port}"), log_path=tmp_path / "b.log") as process:
-        process.wait_for_http(f"http://127.0.0.1:{port}/health")
-        assert httpx.get(f"http://127.0.0.1:{port}/info").json()["model_id"] == "infernet-kit/dev-backend"
-
-
-def test_run_service_helper_yields_a_running_service(dev_backend: DevBackendHandle, tmp_path: Path) -> None:
-    env = {
-        "TGI_INF_WORKFLOW_POSITIONAL_ARGS": f'["{dev_backend.url}", 5]',
-        "TGI_INF_WORKFLOW_KW_ARGS": '{"max_new_tokens": 3}',
-    }
-    with run_service("tgi", env, tmp_path, workers=1) as service:
-        assert service.process.running()
-        answer = post(service.url, {"source": 1, "destination": 1, "data": {"text": "a b c d e"}}).json()
-    assert answer == {"output": fake_models.generate("a b c d e", 3)}
-
-
 def test_workers_exit_when_the_supervisor_is_killed(dev_backend: DevBackendHandle, tmp_path: Path) -> None:
     env = {"TGI_INF_WORKFLOW_POSITIONAL_ARGS": f'["{dev_backend.url}", 5]'}
     with run_service("tgi", env, tmp_path, workers=2) as service:
