@@ -161,7 +161,8 @@ contract EIP712Coordinator is Coordinator {
 
         subscriptionId = _storeSubscription(sub);
         delegateCreatedIds[key] = subscriptionId;
-        if (nonce > maxSubscriberNonce[owner]) maxSubscriberNonce[owner] = nonce;
+        // Nonce 0 can never raise the maximum: skip the read.
+        if (nonce != 0 && nonce > maxSubscriberNonce[owner]) maxSubscriberNonce[owner] = nonce;
     }
 
     /// @dev `Delegator(owner).getSigner()`, or `address(0)` if `owner` does not answer it.

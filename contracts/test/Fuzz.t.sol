@@ -4,7 +4,10 @@ pragma solidity ^0.8.19;
 import {vm} from "kit-test/Vm.sol";
 import {KitTestBase} from "./utils/KitTestBase.sol";
 import {Coordinator} from "infernet-sdk/Coordinator.sol";
-import {RecordingConsumer} from "./fixtures/Consumers.sol";
+import {Subscription} from "infernet-sdk/Coordinator.sol";
+import {EIP712Coordinator} from "infernet-sdk/EIP712Coordinator.sol";
+import {Wallet} from "infernet-sdk/payments/Wallet.sol";
+import {RecordingConsumer, NoopDelegatorConsumer} from "./fixtures/Consumers.sol";
 
 contract FuzzTest is KitTestBase {
     RecordingConsumer internal consumer;
@@ -67,6 +70,61 @@ contract FuzzTest is KitTestBase {
         if (landed >= redundancy) vm.expectRevert(Coordinator.IntervalCompleted.selector);
         else vm.expectRevert(Coordinator.NodeRespondedAlready.selector);
         coordinator.deliverCompute(id, 1, EMPTY, EMPTY, EMPTY, address(0));
+    }
+
+    /// @notice A paid delivery moves exactly `amount`: `amount * bps / 10_000` to the fee recipient, the rest to
+    ///         the node's wallet, and spends `amount` of the consumer's allowance.
+    function testFuzz_PaymentSplit(uint96 amount, uint16 bps) public {
+        amount = uint96(bound(amount, 1, 1000 ether));
+        bps = uint16(bound(bps, 0, 10_000));
+        vm.prank(address(deployer));
+        fee.update(FEE_RECIPIENT, bps);
+        Wallet payer = Wallet(payable(walletFactory.createWallet(address(this))));
+        Wallet payee = Wallet(payable(walletFactory.createWallet(NODE1)));
+        vm.deal(address(payer), uint256(amount) * 2);
+        payer.approve(address(consumer), address(0), uint256(amount) * 2);
+        uint32 id = consumer.create("svc", 1, 0, 1, false, address(0), amount, address(payer), address(0));
+        uint256 recipientBefore = FEE_RECIPIENT.balance;
+
+        vm.prank(NODE1);
+        coordinator.deliverCompute(id, 1, EMPTY, EMPTY, EMPTY, address(payee));
+        uint256 feeAmount = uint256(amount) * bps / 10_000;
+        assertEq(FEE_RECIPIENT.balance - recipientBefore, feeAmount);
+        assertEq(address(payee).balance, amount - feeAmount);
+        assertEq(address(payer).balance, amount);
+        assertEq(payer.allowance(address(consumer), address(0)), amount);
+    }
+
+    /// @notice Any (nonce, expiry) signed by the delegator's signer creates exactly one subscription while
+    ///         unexpired; the same pair then always answers the same id.
+    function testFuzz_DelegatedNonceAndExpiry(uint32 nonce, uint32 expiry) public {
+        NoopDelegatorConsumer delegator = NoopDelegatorConsumer(
+            deployArtifact("Consumers.sol:NoopDelegatorConsumer", abi.encode(address(registry), signer))
+        );
+        Subscription memory sub = Subscription({
+            owner: address(delegator),
+            activeAt: uint32(clock),
+            period: 0,
+            frequency: 1,
+            redundancy: 1,
+            containerId: containerHash("svc"),
+            lazy: false,
+            verifier: payable(address(0)),
+            paymentAmount: 0,
+            paymentToken: address(0),
+            wallet: payable(address(0))
+        });
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(SIGNER_KEY, coordinator.delegateSubscriptionDigest(nonce, expiry, sub));
+        if (expiry <= clock) {
+            vm.expectRevert(EIP712Coordinator.SignatureExpired.selector);
+            coordinator.createSubscriptionDelegatee(nonce, expiry, sub, v, r, s);
+            return;
+        }
+        uint32 id = coordinator.createSubscriptionDelegatee(nonce, expiry, sub, v, r, s);
+        assertEq(coordinator.createSubscriptionDelegatee(nonce, expiry, sub, v, r, s), id);
+        assertEq(coordinator.maxSubscriberNonce(address(delegator)), nonce);
+        assertEq(coordinator.id(), id + 1);
     }
 
     function _min(uint256 a, uint256 b) private pure returns (uint256) {
