@@ -363,7 +363,7 @@ class Demo:
                 "[green]yes" if result.verified else "[red]no",
                 "" if result.blocks is None else str(result.blocks),
                 f"{result.millis:.0f}",
-                result.note[:70],
+                result.note if len(result.note) <= 48 else result.note[:47] + "…",
             )
         return table
 
