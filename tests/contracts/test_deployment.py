@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from eth_abi.abi import encode
@@ -12,7 +14,7 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 
 from infernet_kit.chain.artifacts import load_artifact
-from infernet_kit.chain.deploy import Deployment, deploy_artifact, deployment_path
+from infernet_kit.chain.deploy import EXAMPLE_CONSUMERS, Deployment, deploy_artifact, deployment_path
 from infernet_kit.chain.encoding import (
     ZERO_ADDRESS,
     Subscription,
@@ -215,3 +217,36 @@ def test_forge_script_and_python_deployer_agree(fresh_anvil: Anvil, infernet_dep
     assert deployer_key.removeprefix("0x") not in result.stdout + result.stderr
     forge_side = Deployment.load(FORGE_CHAIN_ID)
     assert forge_side.model_dump(exclude={"chain_id"}) == infernet_deployment.model_dump(exclude={"chain_id"})
+
+
+def test_deploy_script_writes_the_reference_deployment(fresh_anvil: Anvil, tmp_path: Path) -> None:
+    """scripts/deploy.py from anvil account #2 on a fresh chain: the reference addresses, in a file."""
+    result = subprocess.run(
+        [sys.executable, "scripts/deploy.py", "--rpc-url", fresh_anvil.url, "--deployments-dir", str(tmp_path)],
+        cwd=project_root(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    printed = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    assert {role: printed[role] for role in ("registry", "coordinator")} == {
+        "registry": REFERENCE_ADDRESSES["registry"],
+        "coordinator": REFERENCE_ADDRESSES["coordinator"],
+    }
+    written = Deployment.load(FORGE_CHAIN_ID, tmp_path)
+    assert written.model_dump(include=set(REFERENCE_ADDRESSES)) == REFERENCE_ADDRESSES
+    assert set(written.consumers) == set(EXAMPLE_CONSUMERS)
+
+
+def test_deploy_script_names_an_unreachable_rpc(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "scripts/deploy.py", "--rpc-url", "http://127.0.0.1:9", "--deployments-dir", str(tmp_path)],
+        cwd=project_root(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error:") and "127.0.0.1:9" in result.stderr
+    assert list(tmp_path.iterdir()) == []

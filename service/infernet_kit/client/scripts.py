@@ -270,3 +270,32 @@ def create_delegated_subscription(argv: Sequence[str] | None = None) -> int:
         return result
 
     return _run(body, parser, argv)
+
+
+def deploy(argv: Sequence[str] | None = None) -> int:
+    """scripts/deploy.py: the Infernet core and the example consumers, as scripts/Deploy.s.sol deploys them."""
+    from pathlib import Path
+
+    from infernet_kit.devstack.accounts import DEPLOYER
+
+    parser = _parser("Deploy the Infernet core and the example consumers; writes deployments/<chain id>.json.")
+    parser.add_argument(
+        "--private-key", help="the deployer's key (env PRIVATE_KEY; default anvil account #2, as the reference)"
+    )
+    parser.add_argument("--no-examples", action="store_true", help="deploy the core only")
+
+    def body(args: argparse.Namespace) -> dict[str, Any]:
+        from eth_account import Account
+
+        from infernet_kit.chain.deploy import deploy as deploy_contracts
+        from infernet_kit.chain.transactions import connect
+        from infernet_kit.client.wallet import reachable
+
+        deployer = Account.from_key(_key(args.private_key, "PRIVATE_KEY", DEPLOYER))
+        with reachable(args.rpc_url):
+            deployment = deploy_contracts(connect(args.rpc_url), deployer, examples=not args.no_examples)
+        path = deployment.save(Path(args.deployments_dir) if args.deployments_dir else None)
+        addresses = deployment.model_dump(by_alias=True, exclude={"consumers", "chain_id", "deployer"})
+        return {**addresses, **deployment.consumers, "written": str(path)}
+
+    return _run(body, parser, argv)
