@@ -132,51 +132,14 @@ def test_coordinator_accepts_a_python_signed_delegated_subscription(
     assert coordinator.functions.id().call() == subscription_id + 1
 
 
-SDK_STYLE_CONSUMER = """
-// SPDX-License-Identifier: MIT
-pragma solidity ^0.8.0;
-
-import {CallbackConsumer} from "infernet-sdk/consumer/Callback.sol";
-
-contract MyOnchainSubscription is CallbackConsumer {
-    bytes public lastOutput;
-
-    constructor(address registry) CallbackConsumer(registry) {}
-
-    function chatWithLLM(bytes memory inputs) public {
-        string memory containerId = "tgi_client_inference_service";
-        uint16 redundancy = 1;
-        address paymentToken = address(0);
-        uint256 paymentAmount = 0;
-        address wallet = address(0);
-        address verifier = address(0);
-
-        _requestCompute(containerId, inputs, redundancy, paymentToken, paymentAmount, wallet, verifier);
-    }
-
-    function _receiveCompute(
-        uint32 subscriptionId,
-        uint32 interval,
-        uint16 redundancy,
-        address node,
-        bytes calldata input,
-        bytes calldata output,
-        bytes calldata proof,
-        bytes32 containerId,
-        uint256 index
-    ) internal override {
-        lastOutput = output;
-    }
-}
-"""
-
-
 def test_an_sdk_consumer_compiles_with_only_the_remapping_and_works(
     anvil: Anvil, infernet_deployment: Deployment
 ) -> None:
-    from infernet_kit.chain.compiler import compile_sources
+    """Seed 000's consumer, kept as written there, built by py-solc-x with the SDK remapping only."""
+    from infernet_kit.chain.compiler import compile_file
 
-    artifact = compile_sources({"MyOnchainSubscription.sol": SDK_STYLE_CONSUMER})["MyOnchainSubscription"]
+    seed_consumer = project_root() / "contracts" / "test" / "fixtures" / "SeedConsumer.sol"
+    artifact = compile_file(seed_consumer)["MyOnchainSubscription"]
     w3 = connect(anvil.url, "0x" + bytes(dev_account(USER).key).hex())
     consumer = deploy_artifact(w3, artifact, infernet_deployment.registry)
     coordinator = infernet_deployment.contract(w3, "EIP712Coordinator")
@@ -185,7 +148,7 @@ def test_an_sdk_consumer_compiles_with_only_the_remapping_and_works(
         coordinator.functions.getSubscription(created_subscription_id(coordinator, request)).call()
     )
     assert stored.owner == consumer.address
-    assert stored.container_id == container_id("tgi_client_inference_service")
+    assert stored.container_id == container_id("my-container")
     assert (stored.frequency, stored.period, stored.redundancy, stored.lazy) == (1, 0, 1, False)
     assert stored.wallet == ZERO_ADDRESS
 
