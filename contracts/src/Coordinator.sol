@@ -41,7 +41,8 @@ struct Subscription {
 /// @dev Storage is laid out for gas, not as the ABI struct: a subscription without payment occupies three slots
 ///      (the ABI layout needs seven), and delivery reads two of them (three when lazy, more when paid).
 contract Coordinator {
-    /// @dev Slot 0: owner | activeAt | period | frequency. Slot 1: redundancy | lazy | paid | verifier. Slot 2: id.
+    /// @dev Slot 0: owner | activeAt | period | frequency. Slot 1: redundancy | lazy | paid | verifier (always 0
+    ///      while verifiers are unsupported). Slot 2: containerId.
     struct Record {
         address owner;
         uint32 activeAt;
