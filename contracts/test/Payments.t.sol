@@ -7,7 +7,7 @@ import {Coordinator} from "infernet-sdk/Coordinator.sol";
 import {Fee} from "infernet-sdk/payments/Fee.sol";
 import {Wallet} from "infernet-sdk/payments/Wallet.sol";
 import {RecordingConsumer} from "./fixtures/Consumers.sol";
-import {KitTestToken} from "./fixtures/KitTestToken.sol";
+import {KitTestToken, KitNoReturnToken, KitFalseToken} from "./fixtures/KitTestToken.sol";
 
 contract PaymentsTest is KitTestBase {
     event WalletCreated(address indexed caller, address indexed owner, address wallet);
@@ -83,6 +83,28 @@ contract PaymentsTest is KitTestBase {
         vm.prank(NODE_OWNER);
         nodeWallet.withdraw(address(token), 225);
         assertEq(token.balanceOf(NODE_OWNER), 225);
+    }
+
+    function test_TokenWithoutReturnValueIsAccepted() public {
+        KitNoReturnToken usdtLike = KitNoReturnToken(deployArtifact("KitTestToken.sol:KitNoReturnToken", ""));
+        usdtLike.mint(address(consumerWallet), 100);
+        vm.prank(ALICE);
+        consumerWallet.approve(address(consumer), address(usdtLike), 100);
+        uint32 id = paidSub(address(usdtLike), 100, address(consumerWallet));
+        deliverPaid(id, address(nodeWallet));
+        assertEq(usdtLike.balanceOf(address(nodeWallet)), 95);
+        assertEq(usdtLike.balanceOf(FEE_RECIPIENT), 5);
+    }
+
+    function test_RevertWhen_TokenTransferFails() public {
+        KitFalseToken broken = KitFalseToken(deployArtifact("KitTestToken.sol:KitFalseToken", ""));
+        broken.mint(address(consumerWallet), 100);
+        vm.prank(ALICE);
+        consumerWallet.approve(address(consumer), address(broken), 100);
+        uint32 id = paidSub(address(broken), 100, address(consumerWallet));
+        vm.expectRevert(Wallet.TransferFailed.selector);
+        deliverPaid(id, address(nodeWallet));
+        assertEq(consumerWallet.allowance(address(consumer), address(broken)), 100);
     }
 
     function test_ZeroFeeSendsEverythingToNode() public {
