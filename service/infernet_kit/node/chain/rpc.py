@@ -64,6 +64,7 @@ CREATED_TOPIC = _topic("SubscriptionCreated(uint32)")
 CANCELLED_TOPIC = _topic("SubscriptionCancelled(uint32)")
 # Larger JSON-RPC batches are split so one HTTP request stays small.
 RPC_BATCH = 200
+LOG_RANGE = 5_000
 
 
 class RpcError(Exception):
@@ -313,21 +314,15 @@ class ChainClient:
         return [int(str(r), 16) != 0 for r in await self.batch(requests)]
 
     async def cancelled(self, from_block: int, to_block: int) -> set[int]:
-        """Ids of subscriptions cancelled in the block range (their `SubscriptionCancelled` logs)."""
-        if from_block > to_block:
-            return set()
-        logs = await self.request(
-            "eth_getLogs",
-            [
-                {
-                    "address": self.coordinator,
-                    "fromBlock": hex(from_block),
-                    "toBlock": hex(to_block),
-                    "topics": [CANCELLED_TOPIC],
-                }
-            ],
-        )
-        return {int(log["topics"][1], 16) for log in logs}
+        """Ids of subscriptions cancelled in the block range (their `SubscriptionCancelled` logs), asked for
+        `LOG_RANGE` blocks at a time (RPCs cap log ranges; a node back from a long stop has many blocks)."""
+        found: set[int] = set()
+        for start in range(from_block, to_block + 1, LOG_RANGE):
+            end = min(start + LOG_RANGE - 1, to_block)
+            query = {"address": self.coordinator, "fromBlock": hex(start), "toBlock": hex(end)}
+            logs = await self.request("eth_getLogs", [{**query, "topics": [CANCELLED_TOPIC]}])
+            found.update(int(log["topics"][1], 16) for log in logs)
+        return found
 
     async def container_inputs(
         self, owner: str, subscription_id: int, interval: int, timestamp: int, node: str, block: BlockId
