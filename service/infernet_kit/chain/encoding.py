@@ -120,10 +120,12 @@ class Subscription(BaseModel):
 
 
 def interval_at(active_at: int, period: int, timestamp: int) -> int:
-    """The subscription interval at `timestamp`, as the coordinator computes it."""
+    """The subscription interval at `timestamp`, as the coordinator computes it (0 before `active_at`)."""
     if period == 0:
         return 1
-    return (timestamp - active_at) // period + 1
+    if timestamp < active_at:
+        return 0
+    return min((timestamp - active_at) // period + 1, UINT32_MAX)
 
 
 def delegate_typed_data(
