@@ -32,13 +32,13 @@ class SubscriptionGuard(Protocol):
 
 @dataclass(frozen=True)
 class Due:
-    """An interval this node should answer, judged at `block` (chain time `timestamp`)."""
+    """An interval this node should answer, judged at block `block` (its hash; chain time `timestamp`)."""
 
     subscription_id: int
     interval: int
     subscription: Subscription
     containers: list[str]
-    block: int
+    block: str
     timestamp: int
 
 
@@ -110,12 +110,12 @@ class SubscriptionListener:
     # -- learning ----------------------------------------------------------------------------------------
 
     async def _learn(self, block: Block) -> None:
-        next_id = await self._client.next_subscription_id(block.number)
+        next_id = await self._client.next_subscription_id(block.hash)
         batch = self._snapshot.batch_size
         while self._cursor + 1 < next_id:
             start = self._cursor + 1
             end = min(start + batch, next_id)
-            subs = await self._client.subscriptions(start, end, block.number)
+            subs = await self._client.subscriptions(start, end, block.hash)
             # Every id below `id()` has an owner. A read that says otherwise is not the chain's state at that
             # block (an RPC answering from elsewhere): keep the cursor before it and read again next block.
             empty = next((i for i, sub in enumerate(subs) if sub.owner == ZERO_ADDRESS), None)
@@ -202,14 +202,14 @@ class SubscriptionListener:
                     finished.add(sub_id)
                 continue
             containers = self._lookup.containers(sub.container_id) or []
-            candidates.append(Due(sub_id, interval, sub, containers, block.number, block.timestamp))
+            candidates.append(Due(sub_id, interval, sub, containers, block.hash, block.timestamp))
         await self._drop(finished)
         advance = Advance()
         if not candidates:
             return advance
         pairs = [(due.subscription_id, due.interval) for due in candidates]
-        counts = await self._client.redundancy_counts(pairs, block.number)
-        answered = await self._client.node_responded(pairs, self._node, block.number)
+        counts = await self._client.redundancy_counts(pairs, block.hash)
+        answered = await self._client.node_responded(pairs, self._node, block.hash)
         for due, count, responded in zip(candidates, counts, answered, strict=True):
             if responded:
                 advance.settled.append((due, "this node already responded"))

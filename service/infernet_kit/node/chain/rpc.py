@@ -137,8 +137,15 @@ def _receipt(raw: dict[str, Any]) -> Receipt:
     )
 
 
-def _block_param(block: BlockId) -> str:
-    return hex(block) if isinstance(block, int) else block
+def _block_param(block: BlockId) -> str | dict[str, str]:
+    """A number, a tag, or a block hash (EIP-1898): the listener pins its reads to the judged block's hash, so
+    a reorg cannot mix two branches. (anvil, mining meanwhile, may still answer from a newer block; the
+    listener checks for that where it matters.)"""
+    if isinstance(block, int):
+        return hex(block)
+    if len(block) == 66 and block.startswith("0x"):
+        return {"blockHash": block}
+    return block
 
 
 class ChainClient:
