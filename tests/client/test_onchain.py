@@ -18,7 +18,7 @@ from web3 import Web3
 
 from infernet_kit.chain.encoding import ZERO_ADDRESS, container_id, delegate_key
 from infernet_kit.devstack import fake_models
-from infernet_kit.devstack.accounts import DEPLOYER, NODE_OPERATORS, dev_account
+from infernet_kit.devstack.accounts import DEPLOYER, NODE_OPERATORS, dev_account, dev_key
 from infernet_kit.paths import project_root
 
 from . import seed_snippets as seeds
@@ -31,7 +31,7 @@ from .test_cli_errors import assert_one_line_error
 TGI = "tgi_client_inference_service"
 HF = "hf_inference_client_service"
 SKY = "Is the sky blue during a clear day?"
-SIGNER_KEY = "0x" + bytes(dev_account(DEPLOYER).key).hex()  # DelegateConsumer's signer: the deployer
+SIGNER_KEY = dev_key(DEPLOYER)  # DelegateConsumer's signer: the deployer
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +226,7 @@ def test_cli_sub_seed_params_as_printed_are_refused(kit: KitRunner, tmp_path: Pa
 def test_cli_sub_wrong_signer_is_refused(kit: KitRunner, tmp_path: Path, stack: SimpleNamespace) -> None:
     now = int(stack.w3.eth.get_block("latest")["timestamp"])
     write_sub_files(tmp_path, stack.delegate_consumer.address, **{'"active_at": 0,': f'"active_at": {now},'})
-    (tmp_path / "key-file.txt").write_text("0x" + bytes(dev_account(7).key).hex())
+    (tmp_path / "key-file.txt").write_text(dev_key(7))
     args = ["sub", "--rpc-url", stack.rpc_url, "--address", stack.deployment.coordinator, "--expiry", str(now + 600)]
     result = kit(
         *args, "--key", "key-file.txt", "--params", "params.json", "--input", "input.json", "--url", stack.node_url

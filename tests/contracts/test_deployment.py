@@ -24,7 +24,7 @@ from infernet_kit.chain.encoding import (
 )
 from infernet_kit.chain.transactions import connect, transact
 from infernet_kit.chain.watch import created_subscription_id
-from infernet_kit.devstack.accounts import DEPLOYER, USER, dev_account
+from infernet_kit.devstack.accounts import DEPLOYER, USER, dev_account, dev_key
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.paths import foundry_tool, project_root
 
@@ -118,7 +118,7 @@ def test_coordinator_accepts_a_python_signed_delegated_subscription(
         coordinator=infernet_deployment.coordinator,
         private_key=signer.key,
     )
-    w3 = connect(anvil.url, "0x" + bytes(dev_account(USER).key).hex())
+    w3 = connect(anvil.url, dev_key(USER))
     coordinator = infernet_deployment.contract(w3, "EIP712Coordinator")
     create = coordinator.functions.createSubscriptionDelegatee(
         nonce, expiry, sub.as_tuple(), signature.v, signature.r.to_bytes(32), signature.s.to_bytes(32)
@@ -140,7 +140,7 @@ def test_an_sdk_consumer_compiles_with_only_the_remapping_and_works(
 
     seed_consumer = project_root() / "contracts" / "test" / "fixtures" / "SeedConsumer.sol"
     artifact = compile_file(seed_consumer)["MyOnchainSubscription"]
-    w3 = connect(anvil.url, "0x" + bytes(dev_account(USER).key).hex())
+    w3 = connect(anvil.url, dev_key(USER))
     consumer = deploy_artifact(w3, artifact, infernet_deployment.registry)
     coordinator = infernet_deployment.contract(w3, "EIP712Coordinator")
     request = transact(consumer.functions.chatWithLLM(encode(["string"], ["Is the sky blue during a clear day?"])))
@@ -167,7 +167,7 @@ FORGE_CHAIN_ID = 31_338
 def test_forge_script_and_python_deployer_agree(fresh_anvil: Anvil, infernet_deployment: Deployment) -> None:
     """scripts/Deploy.s.sol from the same account on a fresh chain puts every contract where Python did,
     and writes the same deployments file."""
-    deployer_key = "0x" + bytes(dev_account(DEPLOYER).key).hex()
+    deployer_key = dev_key(DEPLOYER)
     result = subprocess.run(
         [str(foundry_tool("forge")), "script", "scripts/Deploy.s.sol", "--rpc-url", fresh_anvil.url, "--broadcast"],
         cwd=project_root(),

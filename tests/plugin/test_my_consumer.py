@@ -13,7 +13,7 @@ from eth_abi.abi import decode
 from infernet_kit.chain.compiler import compile_file
 from infernet_kit.chain.deploy import Deployment, deploy_artifact
 from infernet_kit.chain.transactions import connect
-from infernet_kit.devstack.accounts import USER, dev_account
+from infernet_kit.devstack.accounts import USER, dev_key
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.devstack.fake_models import generate
 from infernet_kit.testing.callback_fixtures import WaitForCallback
@@ -25,7 +25,7 @@ def test_my_consumer_receives_the_answer(
     anvil: Anvil, infernet_deployment: Deployment, wait_for_callback: WaitForCallback
 ) -> None:
     artifact = compile_file(Path(__file__).with_name("MyConsumer.sol"))["MyConsumer"]
-    w3 = connect(anvil.url, "0x" + bytes(dev_account(USER).key).hex())
+    w3 = connect(anvil.url, dev_key(USER))
     consumer = deploy_artifact(w3, artifact, infernet_deployment.registry)
 
     callback = wait_for_callback(consumer.functions.ask(QUESTION))

@@ -40,7 +40,7 @@ def _parser(description: str) -> argparse.ArgumentParser:
 def _key(flag_value: str | None, env: str, default_account: int) -> str:
     """A private key from the flag, else the environment, else anvil's development account."""
     from infernet_kit.client.cli import UserError, checked_private_key
-    from infernet_kit.devstack.accounts import dev_account
+    from infernet_kit.devstack.accounts import dev_key
 
     if flag_value:
         return checked_private_key(flag_value, "--private-key")
@@ -48,7 +48,7 @@ def _key(flag_value: str | None, env: str, default_account: int) -> str:
         return checked_private_key(value, f"environment variable {env}")
     if flag_value == "":
         raise UserError("empty private key")
-    return "0x" + bytes(dev_account(default_account).key).hex()
+    return dev_key(default_account)
 
 
 def _run(

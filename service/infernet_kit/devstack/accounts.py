@@ -22,3 +22,8 @@ def dev_account(index: int) -> LocalAccount:
     Account.enable_unaudited_hdwallet_features()
     account: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
     return account
+
+
+def dev_key(index: int) -> str:
+    """The 0x-hex private key of development account `index`, as configs and `connect` take it."""
+    return "0x" + bytes(dev_account(index).key).hex()

@@ -287,7 +287,7 @@ class Demo:
         from infernet_kit.chain.watch import wait_for_fulfillments
         from infernet_kit.client.chain_utils import RPC
         from infernet_kit.client.onchain import create_delegated_subscription, decode_tgi_output
-        from infernet_kit.devstack.accounts import DEPLOYER, dev_account
+        from infernet_kit.devstack.accounts import DEPLOYER, dev_account, dev_key
 
         w3 = self._w3()
         deployment = self.info.deployment
@@ -301,7 +301,7 @@ class Demo:
             RPC(self.info.rpc_url),
             deployment.coordinator,
             owner=owner,
-            private_key="0x" + bytes(signer.key).hex(),
+            private_key=dev_key(DEPLOYER),
             containers=["tgi_client_inference_service"],
             data={"text": TGI_PROMPT},
         )

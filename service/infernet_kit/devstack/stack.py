@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field, SecretStr
 
 from infernet_kit.chain.deploy import Deployment, deploy
-from infernet_kit.devstack.accounts import DEPLOYER, NODE_OPERATORS, USER, dev_account
+from infernet_kit.devstack.accounts import DEPLOYER, NODE_OPERATORS, USER, dev_account, dev_key
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.devstack.processes import ManagedProcess, free_port, kit_command
 from infernet_kit.paths import state_dir
@@ -84,10 +84,6 @@ def chain_node_config(
     return config
 
 
-def _hex_key(key: bytes) -> str:
-    return "0x" + bytes(key).hex()
-
-
 def stack_file() -> Path:
     return state_dir() / "stack.json"
 
@@ -151,7 +147,7 @@ class LocalStack:
             services=services,
             backend_url=backend_url,
             user_address=user.address,
-            user_private_key=_hex_key(user.key),
+            user_private_key=dev_key(USER),
             pids=[p.pid for p in self.processes if p.pid is not None],
         )
         return self.info
@@ -187,7 +183,7 @@ class LocalStack:
             services,
             rpc_url=self.anvil.url,
             registry=deployment.registry,
-            operator_key=_hex_key(operator.key),
+            operator_key=dev_key(NODE_OPERATORS[index]),
             port=port,
         )
         node_dir = self.run_dir / f"node{index + 1}"

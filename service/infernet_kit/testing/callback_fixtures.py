@@ -18,7 +18,7 @@ from infernet_kit.chain.deploy import Deployment
 from infernet_kit.chain.encoding import unpack_pair
 from infernet_kit.chain.transactions import transact
 from infernet_kit.chain.watch import created_subscription_id, wait_for_fulfillments
-from infernet_kit.devstack.accounts import NODE_OPERATORS, dev_account
+from infernet_kit.devstack.accounts import NODE_OPERATORS, dev_key
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.devstack.stack import HF_CONTAINER, TGI_CONTAINER, chain_node_config
 from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode
@@ -60,7 +60,7 @@ def infernet_chain_node(
         inference_service,
         rpc_url=anvil.url,
         registry=infernet_deployment.registry,
-        operator_key="0x" + bytes(dev_account(NODE_OPERATORS[0]).key).hex(),
+        operator_key=dev_key(NODE_OPERATORS[0]),
     )
     yield launcher(config)
     launcher.stop_all()
