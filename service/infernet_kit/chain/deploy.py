@@ -21,7 +21,7 @@ from web3.types import Nonce
 from web3.utils import get_create_address
 
 from infernet_kit.chain.artifacts import Artifact, load_artifact
-from infernet_kit.chain.transactions import transact
+from infernet_kit.chain.transactions import signing_as, transact
 from infernet_kit.paths import project_root
 
 # Deployed contract name for each core role, in deployment order (the Registry is constructed first
@@ -77,17 +77,8 @@ def deployment_path(chain_id: int, directory: Path | None = None) -> Path:
     return (directory or project_root() / "deployments") / f"{chain_id}.json"
 
 
-def _deploy(w3: Web3, deployer: LocalAccount, name: str, *args: Any) -> str:
-    artifact = load_artifact(name)
-    factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    tx = factory.constructor(*args).build_transaction(
-        {"from": deployer.address, "nonce": w3.eth.get_transaction_count(deployer.address)}
-    )
-    signed = deployer.sign_transaction(tx)
-    receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction), timeout=60)
-    if receipt["status"] != 1 or not receipt["contractAddress"]:
-        raise RuntimeError(f"deploying {name} failed (tx {receipt['transactionHash'].to_0x_hex()})")
-    return str(receipt["contractAddress"])
+def _deploy(w3: Web3, name: str, *args: Any) -> str:
+    return str(deploy_artifact(w3, load_artifact(name), *args).address)
 
 
 def deploy(
@@ -100,6 +91,7 @@ def deploy(
     examples: bool = True,
 ) -> Deployment:
     """Deploy the core (and the example consumers) from `deployer`; returns where everything is."""
+    sender = signing_as(w3, deployer)
     start = w3.eth.get_transaction_count(deployer.address)
     planned = {
         role: str(get_create_address(deployer.address, Nonce(start + i))) for i, role in enumerate(CORE_CONTRACTS)
@@ -118,7 +110,7 @@ def deploy(
         "fee": (fee_recipient or deployer.address, fee_basis_points),
         "wallet_factory": (planned["registry"],),
     }
-    deployed = {role: _deploy(w3, deployer, CORE_CONTRACTS[role], *constructor_args[role]) for role in CORE_CONTRACTS}
+    deployed = {role: _deploy(sender, CORE_CONTRACTS[role], *constructor_args[role]) for role in CORE_CONTRACTS}
     if deployed != planned:
         raise RuntimeError(f"core addresses differ from the planned ones: {deployed} != {planned}")
     consumers: dict[str, str] = {}
@@ -127,7 +119,7 @@ def deploy(
             args: tuple[Any, ...] = (planned["registry"],)
             if name == "DelegateConsumer":
                 args += (delegate_signer or deployer.address,)
-            consumers[name] = _deploy(w3, deployer, name, *args)
+            consumers[name] = _deploy(sender, name, *args)
     return Deployment(chain_id=w3.eth.chain_id, deployer=deployer.address, consumers=consumers, **deployed)
 
 

@@ -29,11 +29,15 @@ class TransactionReverted(RuntimeError):
 def connect(rpc_url: str, private_key: str | None = None, *, timeout: float = 30.0) -> Web3:
     """A Web3 for `rpc_url`; with a key, transactions are signed locally and sent from that account."""
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
-    if private_key:
-        account: LocalAccount = Account.from_key(private_key)
-        w3.middleware_onion.inject(SignAndSendRawMiddlewareBuilder.build(account), layer=0)
-        w3.eth.default_account = account.address
-    return w3
+    return signing_as(w3, Account.from_key(private_key)) if private_key else w3
+
+
+def signing_as(w3: Web3, account: LocalAccount) -> Web3:
+    """A Web3 on `w3`'s provider whose transactions `account` signs locally and sends."""
+    signer = Web3(w3.provider)
+    signer.middleware_onion.inject(SignAndSendRawMiddlewareBuilder.build(account), layer=0)
+    signer.eth.default_account = account.address
+    return signer
 
 
 def _revert_data(exc: Exception) -> str | None:
