@@ -3,13 +3,16 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 NODE_STAMP := node_modules/.kit-installed
 VENV_STAMP := .venv/.kit-installed
+# The platform binaries, not npm's launchers: `node_modules/.bin/forge` exits 0 even when tests fail.
+FOUNDRY_PLATFORM := $(shell node -p "process.platform + '-' + ({x64: 'amd64', arm64: 'arm64'})[process.arch]")
+FORGE := node_modules/@foundry-rs/forge-$(FOUNDRY_PLATFORM)/bin/forge
 
-.PHONY: setup build test test-contracts test-python lint demo bench clean
+.PHONY: setup build test test-contracts test-python forge-test gas-check lint demo bench clean
 
 setup: $(NODE_STAMP) $(VENV_STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
-	npm install --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(VENV_STAMP): pyproject.toml
@@ -18,11 +21,23 @@ $(VENV_STAMP): pyproject.toml
 	@touch $@
 
 build: setup
-	node_modules/.bin/forge build
+	$(FORGE) build
 
-test: build
-	node_modules/.bin/forge test
+test: test-contracts test-python
+
+test-contracts: build
+	$(MAKE) --no-print-directory forge-test gas-check
+
+test-python: build
 	$(PY) -m pytest
+
+# FORGE_FLAGS (e.g. `--root DIR`) lets a test point these two at another project and watch them fail.
+forge-test:
+	$(FORGE) test $(FORGE_FLAGS)
+
+# A gas regression in the benchmarked paths fails the build; `forge snapshot --mc GasTest` accepts a new figure.
+gas-check:
+	$(FORGE) snapshot --mc GasTest --check $(FORGE_FLAGS)
 
 lint: setup
 	.venv/bin/ruff check service tests scripts bench

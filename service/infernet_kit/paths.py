@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import platform
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -21,9 +23,19 @@ def project_root() -> Path:
     raise FileNotFoundError(f"no foundry.toml above {__file__}; set {ROOT_ENV} to the infernet-kit checkout")
 
 
+_NPM_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def foundry_platform() -> str:
+    """The suffix of npm's per-platform Foundry packages on this machine, e.g. `linux-amd64`."""
+    system = {"linux": "linux", "darwin": "darwin", "win32": "win32"}.get(sys.platform, sys.platform)
+    return f"{system}-{_NPM_ARCH.get(platform.machine().lower(), platform.machine().lower())}"
+
+
 def foundry_tool(name: str) -> Path:
-    """`forge`, `anvil` or `cast` as installed by `make setup` from npm."""
-    tool = project_root() / "node_modules" / ".bin" / name
+    """`forge`, `anvil` or `cast` as installed by `make setup` from npm: the platform binary itself, because
+    npm's launcher (`node_modules/.bin/forge`) exits 0 even when the tool fails."""
+    tool = project_root() / "node_modules" / "@foundry-rs" / f"{name}-{foundry_platform()}" / "bin" / name
     if not tool.exists():
         raise FileNotFoundError(f"{tool} is missing: run `make setup` to install the Foundry tools")
     return tool
