@@ -3,13 +3,15 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 NODE_STAMP := node_modules/.kit-installed
 VENV_STAMP := .venv/.kit-installed
+COMPAT_VENV := .venv-compat/infernet-client-1.4
+COMPAT_STAMP := $(COMPAT_VENV)/.kit-installed
 # The platform binaries, not npm's launchers: `node_modules/.bin/forge` exits 0 even when tests fail.
 FOUNDRY_PLATFORM := $(shell node -p "process.platform + '-' + ({x64: 'amd64', arm64: 'arm64'})[process.arch]")
 FORGE := node_modules/@foundry-rs/forge-$(FOUNDRY_PLATFORM)/bin/forge
 
 .PHONY: setup build test test-contracts test-python forge-test gas-check lint demo bench clean
 
-setup: $(NODE_STAMP) $(VENV_STAMP)
+setup: $(NODE_STAMP) $(VENV_STAMP) $(COMPAT_STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -18,6 +20,13 @@ $(NODE_STAMP): package.json package-lock.json
 $(VENV_STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+# The official infernet-client, for the compatibility tests (see the requirements file for why it is apart).
+$(COMPAT_STAMP): tests/node/compat/requirements.txt
+	python3 -m venv --clear $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps infernet-client==1.4.0 infernet-ml==2.0.0
+	$(COMPAT_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
 	@touch $@
 
 build: setup
@@ -52,4 +61,4 @@ bench: build
 	$(PY) bench/node.py
 
 clean:
-	rm -rf out cache broadcast .kit
+	rm -rf out cache broadcast .kit .venv-compat

@@ -3,13 +3,11 @@ cURL lines with real curl; the official infernet-client 1.4 against our node."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import shlex
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ import httpx
 import pytest
 
 from infernet_kit.devstack import fake_models
-from infernet_kit.paths import state_dir
+from infernet_kit.paths import project_root
 from infernet_kit.services.hf_tasks import DEFAULT_MODELS
 from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle
@@ -153,24 +151,9 @@ def test_seed_curl_lines(node: RunningNode, backend: DevBackendHandle) -> None:
 
 
 def official_client_python() -> Path:
-    """A virtualenv with infernet-client 1.4 from PyPI (it pins web3 6 and huggingface-hub 0.25, which cannot
-    share the kit's environment); built once per checkout, under a lock so parallel runs build it once."""
-    venv = state_dir() / "infernet-client-1.4-venv"
-    python = venv / "bin" / "python"
-    stamp = venv / ".installed"
-    with open(state_dir() / "infernet-client-venv.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.exists():
-            return python
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=120)
-        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        # infernet-client 1.4.0 asks for infernet-ml>=2.0.0.81, a version that was never published: install
-        # the client and infernet-ml 2.0.0 without resolution, then their runtime dependencies.
-        subprocess.run([*pip, "--no-deps", "infernet-client==1.4.0", "infernet-ml==2.0.0"], check=True, timeout=600)
-        runtime = ["aiohttp>=3.9.2,<4", "web3>=6.19,<7", "huggingface-hub==0.25.1", "pydantic>=2.5,<3", "quart<1"]
-        runtime += ["python-dotenv>=1,<2", "ritual-arweave>=0.1,<0.2", "click>=8.1.7,<9"]
-        subprocess.run([*pip, *runtime], check=True, timeout=900)
-        stamp.touch()
+    """The official infernet-client 1.4's interpreter, in the virtualenv `make setup` builds for it."""
+    python = project_root() / ".venv-compat" / "infernet-client-1.4" / "bin" / "python"
+    assert (python.parent.parent / ".kit-installed").exists(), f"{python.parent.parent} is missing: run `make setup`"
     return python
 
 
