@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +16,8 @@ import pytest
 
 from infernet_kit.devstack import fake_models
 from infernet_kit.node.job_stream import CLIENT_GONE
-from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container, wait_for_job
+from infernet_kit.node.store import CRASH_REASON
+from infernet_kit.testing.node_fixtures import NodeFactory, NodeLauncher, RunningNode, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle
 
 TGI = "tgi_client_inference_service"
@@ -104,3 +106,34 @@ def test_a_client_that_stays_gets_the_whole_slow_stream(node: RunningNode, backe
     job: dict[str, Any] = wait_for_job(node.url, job_id)
     assert job["result"] == {"container": TGI, "output": text}
     assert httpx.get(f"{node.url}/info").json()["pending"] == {"offchain": 0, "onchain": 0}
+
+
+def test_a_stream_running_when_the_node_stops_is_recorded_as_it_ended(
+    infernet_node: NodeFactory, tgi_service: str, backend: DevBackendHandle
+) -> None:
+    config = {"containers": [node_container(TGI, tgi_service)]}
+    node = infernet_node(config)
+    backend.inject(token_delay_ms=100)  # a 2 s stream
+    received: list[bytes] = []
+
+    def read_all() -> None:
+        with httpx.stream("POST", f"{node.url}/api/jobs/stream", json=BODY, timeout=30) as r:
+            for chunk in r.iter_raw():
+                received.append(chunk)
+
+    reader = threading.Thread(target=read_all)
+    reader.start()
+    deadline = time.monotonic() + 10
+    while b"\n" not in b"".join(received):
+        assert time.monotonic() < deadline, "the stream did not begin"
+        time.sleep(0.01)
+    node.stop()
+    reader.join(timeout=30)
+    job_id, _, text = b"".join(received).decode().partition("\n")
+
+    again = infernet_node(config, data_dir=node.data_dir)
+    job = wait_for_job(again.url, job_id, timeout=1)
+    if job["status"] == "success":  # the server let the stream finish before stopping
+        assert job["result"] == {"container": TGI, "output": text} and text == fake_models.generate(PROMPT)
+    else:
+        assert job["result"] == {"container": TGI, "error": CRASH_REASON}

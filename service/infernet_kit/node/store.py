@@ -158,13 +158,14 @@ class JobStore:
         self.path = path
         self._queue: list[_Write] = []
         self._flush_scheduled = False
-        self._running: set[JobKey] = set()
+        self._running: dict[JobKey, JobRecord] = {}  # node jobs running in this process, never evicted
         self._recent: OrderedDict[JobKey, JobRecord] = OrderedDict()
         self._recent_limit = recent_limit
         self._unsaved: dict[JobKey, JobRecord] = {}  # final records the database refused; written again
         self._retry: asyncio.TimerHandle | None = None
         self._retry_delay = _RETRY_FIRST
         self._failing: str | None = None  # the last write error, while writes fail
+        self._closed = False
 
     @classmethod
     async def open(cls, data_dir: Path) -> JobStore:
@@ -182,10 +183,11 @@ class JobStore:
 
     async def close(self) -> None:
         """Write what is queued or unsaved; what still cannot be written is named in the log."""
+        self._flush()
+        self._closed = True
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None
-        self._flush()
         if self._unsaved:
             ids = ",".join(job_id for _, job_id in self._unsaved)
             log.error(
@@ -228,6 +230,8 @@ class JobStore:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        if self._closed:
+            return
         batch, self._queue = self._queue, []
         for write in batch:  # a final record replaces an unsaved older one of the same job
             if write.committed is None:
@@ -285,9 +289,9 @@ class JobStore:
     def _settle(self, record: JobRecord) -> None:
         """Make `record` what readers see and count."""
         if record.status == "running" and record.origin == "node":
-            self._running.add(record.key)
+            self._running[record.key] = record
         else:
-            self._running.discard(record.key)
+            self._running.pop(record.key, None)
         self._remember(record)
 
     def _remember(self, record: JobRecord) -> None:
@@ -304,7 +308,14 @@ class JobStore:
         )
         committed = self._enqueue(record, committed=True)
         assert committed is not None
-        await committed
+        try:
+            await committed
+        except asyncio.CancelledError:  # the caller is gone (the node is stopping): this job will never run
+            self._queue = [write for write in self._queue if write.committed is not committed]
+            if record.key in self._running:
+                failed = {"container": record.containers[-1] if record.containers else "", "error": CRASH_REASON}
+                self.finish(job_id, client=client, status="failed", result=failed)
+            raise
 
     def finish(
         self,
@@ -317,12 +328,12 @@ class JobStore:
     ) -> None:
         """Record a job's final status and result: readers see it once committed, or at once if the database
         refuses it (then it is written later); never raises, so no error leaves a job `running`."""
-        known = self._recent.get((client, job_id)) or self._unsaved.get((client, job_id))
-        now = time.time()
-        if known is None:  # evicted from memory while running: 50,000 newer jobs; rebuild the row's fields
-            known = JobRecord(id=job_id, client=client, containers=[], status="running", created=now, updated=now)
-        update = {"status": status, "result": result, "intermediate": list(intermediate), "updated": now}
-        self._enqueue(known.model_copy(update=update), committed=False)
+        running = self._running.get((client, job_id))
+        if running is None:  # a bug in the caller; say so rather than fail the caller's own error handling
+            log.error("store: job %s of %s finished while not running: outcome %s ignored", job_id, client, status)
+            return
+        update = {"status": status, "result": result, "intermediate": list(intermediate), "updated": time.time()}
+        self._enqueue(running.model_copy(update=update), committed=False)
 
     async def record(
         self,
@@ -368,7 +379,8 @@ class JobStore:
         unique = list(dict.fromkeys(job_ids))
         found: dict[str, JobRecord] = {}
         for job_id in unique:
-            known = self._unsaved.get((client, job_id)) or self._recent.get((client, job_id))
+            key = (client, job_id)
+            known = self._unsaved.get(key) or self._running.get(key) or self._recent.get(key)
             if known is not None:
                 found[job_id] = known
         missing = [job_id for job_id in unique if job_id not in found]
