@@ -171,12 +171,15 @@ class JobStore:
     async def open(cls, data_dir: Path) -> JobStore:
         """Open (or create) `jobs.sqlite3` in the existing `data_dir`; fail the jobs a crash left running."""
         path = data_dir / "jobs.sqlite3"
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        _ensure_schema(db)
-        store = cls(db, path)
-        failed = store._fail_interrupted()
+        try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            _ensure_schema(db)
+            store = cls(db, path)
+            failed = store._fail_interrupted()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"{path}: {exc}") from exc
         if failed:
             log.warning("store: marked %d job(s) left running by a previous run as failed", failed)
         return store
