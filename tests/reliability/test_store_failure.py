@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from infernet_kit.node.store import CRASH_REASON
 from infernet_kit.testing.node_fixtures import NodeFactory, RunningNode, node_container, wait_for_job
 
 UNAVAILABLE = "job store unavailable: "
@@ -157,3 +158,24 @@ def test_full_disk_refuses_new_jobs_finishes_running_ones_and_recovers(
         assert wait_for_job(again.url, job_id) == job
     assert pending(again) == {"offchain": 0, "onchain": 0}
     again.stop()
+
+
+def test_stopping_while_the_disk_is_full_names_what_was_not_saved(
+    small_disk: Path, infernet_node: NodeFactory, echo_container: str
+) -> None:
+    config = {"containers": [node_container("echo", echo_container)]}
+    node = infernet_node(config, data_dir=small_disk)
+    job_id = submit(node, {"sleep": 1.5})
+    filler = fill(small_disk)
+    assert wait_for_job(node.url, job_id)["status"] == "success"  # in memory only: the disk is full
+    assert db_statuses(small_disk)[job_id] == "running"
+    node.stop()
+    log = node.log_text()
+    assert f"store: 1 finished job(s) could not be saved before stopping (database or disk is full): {job_id}" in log
+
+    # The result is lost with the process, but the job is not left running: the next start fails it.
+    filler.unlink()
+    again = infernet_node(config, data_dir=small_disk, port=node.port)
+    job = wait_for_job(again.url, job_id, timeout=1)
+    assert job == {"id": job_id, "status": "failed", "result": {"container": "echo", "error": CRASH_REASON}}
+    assert pending(again) == {"offchain": 0, "onchain": 0}
