@@ -1,7 +1,9 @@
 """The node's REST API (PROTOCOL.md section 3), compatible with infernet-client 1.4 and the seeds' cURL lines.
 
-Every refusal is `{"error": str, "params": {...}}` with a 4xx status that fits; bad input never causes a 500.
-The client's address is the socket's peer address: a body's `id` or `ip` is ignored.
+Every refusal is `{"error": str, "params": {...}}` with a 4xx status that fits; bad input never causes a 500,
+and a job store that cannot write answers 503 "job store unavailable: <reason>".
+The client's address is the socket's peer address: a body's `id` or `ip` is ignored, and jobs are the client's
+own (read, listed and reported per address).
 """
 
 from __future__ import annotations
