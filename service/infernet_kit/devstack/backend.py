@@ -11,7 +11,8 @@ One raw ASGI app (no framework: it is the baseline of the services benchmark, so
   token classification; `parameters.generate_parameters`, `truncation` or `clean_up_tokenization_spaces`
   summarization; anything else text classification.
 - Control (tests): `POST /_control/faults` `{"fail_next": N, "status": 503, "error": "msg", "error_type": null,
-  "latency_ms": 0}` fails the next N inference requests and/or delays every inference request;
+  "latency_ms": 0, "token_delay_ms": 0}` fails the next N inference requests and/or delays every inference
+  request and/or every streamed token after the first (a slow stream, to cut off mid-way);
   `GET /_control/stats` gives `{"requests": n, "failed": n, "by_path": {...}}`; `POST /_control/reset`
   clears faults and counters.
 
@@ -61,6 +62,7 @@ class Faults:
     error: str = "injected fault"
     error_type: str | None = None
     latency_ms: float = 0.0
+    token_delay_ms: float = 0.0
 
 
 @dataclass
@@ -143,10 +145,12 @@ def _generated_text(payload: dict[str, Any], model: str) -> str:
     )
 
 
-async def _send_token_stream(send: Send, tokens: list[str]) -> None:
+async def _send_token_stream(send: Send, tokens: list[str], token_delay_ms: float = 0.0) -> None:
     """TGI's server-sent events: one `data:` event per token, the last one with the whole text."""
     await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
     for index, text in enumerate(tokens, start=1):
+        if index > 1 and token_delay_ms > 0:
+            await asyncio.sleep(token_delay_ms / 1000)
         event = {
             "index": index,
             "token": {"id": index, "text": text, "logprob": 0.0, "special": False},
@@ -251,7 +255,7 @@ class DevBackend:
         if path.startswith("/models/"):
             await self._hf(path.removeprefix("/models/"), payload, send)
         elif path == "/generate_stream" or (path == "/" and payload.get("stream") is True):
-            await _send_token_stream(send, _tokens(payload, ""))
+            await _send_token_stream(send, _tokens(payload, ""), faults.token_delay_ms)
         elif path == "/generate":
             await _send_json(send, 200, {"generated_text": _generated_text(payload, "")})
         else:
@@ -261,7 +265,7 @@ class DevBackend:
         task = hf_task_of(payload)
         if task == "text-generation":
             if payload.get("stream") is True:
-                await _send_token_stream(send, _tokens(payload, model))
+                await _send_token_stream(send, _tokens(payload, model), self.state.faults.token_delay_ms)
             else:
                 await _send_json(send, 200, [{"generated_text": _generated_text(payload, model)}])
             return
@@ -292,6 +296,7 @@ class DevBackend:
                     error=str(payload.get("error", "injected fault")),
                     error_type=payload.get("error_type"),
                     latency_ms=float(payload.get("latency_ms", 0.0)),
+                    token_delay_ms=float(payload.get("token_delay_ms", 0.0)),
                 )
             except (TypeError, ValueError) as exc:
                 raise BackendRequestError(400, f"bad fault spec: {exc}") from exc

@@ -1,40 +1,40 @@
 """The node's REST API (PROTOCOL.md section 3), compatible with infernet-client 1.4 and the seeds' cURL lines.
 
-Every refusal is `{"error": str, "params": {...}}` with a 4xx status that fits; bad input never causes a 500.
-The client's address is the socket's peer address: a body's `id` or `ip` is ignored.
+Every refusal is `{"error": str, "params": {...}}` with a 4xx status that fits; bad input never causes a 500,
+and a job store that cannot write answers 503 "job store unavailable: <reason>".
+The client's address is the socket's peer address: a body's `id` or `ip` is ignored, and jobs are the client's
+own (read, listed and reported per address).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from infernet_kit import __version__
 from infernet_kit.chain.encoding import Signature, Subscription
 from infernet_kit.node.config import NodeConfig, describe_validation_error
 from infernet_kit.node.guardian import CHAIN_DISABLED, Guardian, Rejection
+from infernet_kit.node.job_stream import JobStream
 from infernet_kit.node.orchestrator import ContainerFailure, ContainerOutput, Orchestrator
-from infernet_kit.node.store import CRASH_REASON, JobStatus, JobStore
+from infernet_kit.node.store import CRASH_REASON, JobStatus, JobStore, NotReportable, StoreUnavailable
 from infernet_kit.protocol import JobLocation
 
 log = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound=BaseModel)
-
-STREAM_ID_GAP = 0.02  # seconds between a stream's id line and its first bytes
 
 
 class ChainServiceLike(Protocol):
@@ -123,6 +123,11 @@ def _parse(model: type[_M], value: Any, what: str) -> _M:
         raise bad_request(f"Invalid {what}: {reason}") from None
 
 
+def store_refusal(unavailable: StoreUnavailable) -> Rejection:
+    """A write the job store refused: 503, so the client retries later; nothing of the request was kept."""
+    return Rejection(503, str(unavailable))
+
+
 def _is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address).is_loopback
@@ -181,6 +186,10 @@ class NodeApi:
                 return await handler(request, peer)
             except Refused as refused:
                 return JSONResponse(refused.rejection.body(), status_code=refused.rejection.status)
+            except StoreUnavailable as unavailable:
+                log.warning("%s %s from %s refused: %s", request.method, request.url.path, peer, unavailable)
+                rejection = store_refusal(unavailable)
+                return JSONResponse(rejection.body(), status_code=rejection.status)
             except Exception:
                 # A bug, not bad input: say so in JSON and keep the details in the log.
                 log.exception("%s %s from %s failed", request.method, request.url.path, peer)
@@ -194,7 +203,9 @@ class NodeApi:
         task.add_done_callback(self._tasks.discard)
 
     async def drain(self, grace: float) -> None:
-        """Let running jobs finish for up to `grace` seconds, then cancel the rest (they end `failed`)."""
+        """Let running jobs finish for up to `grace` seconds, then cancel the rest (they end `failed`).
+
+        Streamed jobs end with their responses, which the server lets finish before this is called."""
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
             for task in pending:
@@ -209,20 +220,34 @@ class NodeApi:
             request.containers, client_ip=peer, requires_proof=request.requires_proof
         ):
             raise Refused(rejection)
-        job_id = str(uuid.uuid4())
-        await self.store.create(job_id, client=peer, containers=request.containers)
+        job_id = await self._create(request.containers, peer)
         log.info("job %s accepted: containers=%s client=%s", job_id, ",".join(request.containers), peer)
-        self._spawn(self._run_job(job_id, request))
+        self._spawn(self._run_job(job_id, peer, request))
         return {"id": job_id}
 
-    async def _finish(
-        self, job_id: str, status: JobStatus, result: dict[str, Any], intermediate: list[ContainerOutput]
+    async def _create(self, containers: list[str], peer: str) -> str:
+        """A new job's id, once its `running` record is committed; refused with 503 (per batch item) if not."""
+        job_id = str(uuid.uuid4())
+        try:
+            await self.store.create(job_id, client=peer, containers=containers)
+        except StoreUnavailable as unavailable:
+            log.warning("job request from %s refused: %s", peer, unavailable)
+            raise Refused(store_refusal(unavailable)) from None
+        return job_id
+
+    def _finish(
+        self,
+        job_id: str,
+        client: str,
+        status: JobStatus,
+        result: dict[str, Any],
+        intermediate: list[ContainerOutput],
     ) -> None:
-        await self.store.finish(
-            job_id, status=status, result=result, intermediate=[o.model_dump() for o in intermediate]
+        self.store.finish(
+            job_id, client=client, status=status, result=result, intermediate=[o.model_dump() for o in intermediate]
         )
 
-    async def _run_job(self, job_id: str, request: OffchainJobRequest) -> None:
+    async def _run_job(self, job_id: str, client: str, request: OffchainJobRequest) -> None:
         started = time.perf_counter()
         try:
             outputs = await self.orchestrator.run(
@@ -240,23 +265,21 @@ class NodeApi:
                 failure.description,
                 (time.perf_counter() - started) * 1000,
             )
-            await self._finish(
-                job_id, "failed", {"container": failure.container, "error": failure.description}, failure.completed
-            )
+            failed = {"container": failure.container, "error": failure.description}
+            self._finish(job_id, client, "failed", failed, failure.completed)
             return
         except asyncio.CancelledError:
             log.info("job %s failed: %s", job_id, CRASH_REASON)
-            await self._finish(job_id, "failed", {"container": request.containers[-1], "error": CRASH_REASON}, [])
+            self._finish(job_id, client, "failed", {"container": request.containers[-1], "error": CRASH_REASON}, [])
             raise
         except Exception as exc:
             log.exception("job %s failed: internal error", job_id)
-            await self._finish(
-                job_id, "failed", {"container": request.containers[-1], "error": f"node error: {exc}"}, []
-            )
+            failed = {"container": request.containers[-1], "error": f"node error: {exc}"}
+            self._finish(job_id, client, "failed", failed, [])
             return
         elapsed = (time.perf_counter() - started) * 1000
         log.info("job %s success: container=%s ms=%.1f", job_id, outputs[-1].container, elapsed)
-        await self._finish(job_id, "success", outputs[-1].model_dump(), outputs[:-1])
+        self._finish(job_id, client, "success", outputs[-1].model_dump(), outputs[:-1])
 
     async def _submit_delegated(self, body: dict[str, Any]) -> dict[str, Any]:
         request = _parse(DelegatedJobRequest, body, "delegated subscription request")
@@ -303,62 +326,20 @@ class NodeApi:
         job = _parse(OffchainJobRequest, await self._read_json(request), "job request")
         if rejection := self.guardian.check_offchain(job.containers, client_ip=peer, requires_proof=job.requires_proof):
             raise Refused(rejection)
-        job_id = str(uuid.uuid4())
-        await self.store.create(job_id, client=peer, containers=job.containers)
+        job_id = await self._create(job.containers, peer)
         log.info("job %s accepted (stream): containers=%s client=%s", job_id, ",".join(job.containers), peer)
-        chunks = self.orchestrator.stream(job.containers, job.data, requires_proof=job.requires_proof)
-        try:
-            first = await anext(chunks)
-        except ContainerFailure as failure:
-            log.info("job %s failed: container=%s reason=%s", job_id, failure.container, failure.description)
-            await self._finish(
-                job_id, "failed", {"container": failure.container, "error": failure.description}, failure.completed
-            )
-            status = failure.status if failure.status is not None and 400 <= failure.status < 500 else 502
-            params = {"id": job_id, "container": failure.container}
-            return JSONResponse({"error": failure.description, "params": params}, status_code=status)
-        intermediate = first if isinstance(first, list) else []
-        return StreamingResponse(
-            self._stream_body(job_id, job.containers[-1], chunks, intermediate),
-            media_type="application/octet-stream",
-        )
 
-    async def _stream_body(
-        self,
-        job_id: str,
-        container: str,
-        chunks: AsyncIterator[bytes | list[ContainerOutput]],
-        intermediate: list[ContainerOutput],
-    ) -> AsyncIterator[bytes]:
-        yield f"{job_id}\n".encode()
-        # infernet-client takes its first read of the body as the id line: give that line a moment on the wire
-        # before the first streamed bytes, or both may arrive in one read (a model's first token is slower).
-        await asyncio.sleep(STREAM_ID_GAP)
-        received: list[bytes] = []
-        try:
-            async for chunk in chunks:
-                if isinstance(chunk, bytes):
-                    received.append(chunk)
-                    yield chunk
-        except ContainerFailure as failure:
-            log.info("job %s failed mid-stream: container=%s reason=%s", job_id, container, failure.description)
-            await self._finish(job_id, "failed", {"container": container, "error": failure.description}, intermediate)
-            return
-        except BaseException:
-            # The client went away (or the node is stopping): the job did not complete.
-            with contextlib.suppress(Exception):
-                interrupted = {"container": container, "error": "stream interrupted"}
-                await asyncio.shield(self._finish(job_id, "failed", interrupted, intermediate))
-            raise
-        output = b"".join(received).decode("utf-8", errors="replace")
-        log.info("job %s success (stream): container=%s bytes=%d", job_id, container, sum(map(len, received)))
-        await self._finish(job_id, "success", {"container": container, "output": output}, intermediate)
+        def finish(status: JobStatus, result: dict[str, Any], intermediate: list[ContainerOutput]) -> None:
+            self._finish(job_id, peer, status, result, intermediate)
+
+        chunks = self.orchestrator.stream(job.containers, job.data, requires_proof=job.requires_proof)
+        return JobStream(job_id, peer, job.containers[-1], chunks, finish)
 
     async def get_jobs(self, request: Request, peer: str) -> Response:
         ids = request.query_params.getlist("id")
         if ids:
             intermediate = request.query_params.get("intermediate", "false").lower() == "true"
-            records = await self.store.get(ids)
+            records = await self.store.get(ids, client=peer)
             return JSONResponse([record.as_rest(intermediate=intermediate) for record in records])
         pending_text = request.query_params.get("pending")
         pending: bool | None = None
@@ -372,9 +353,14 @@ class NodeApi:
         if not _is_loopback(peer):
             raise Refused(Rejection(403, "Only local clients may record job status", {"address": peer}))
         report = _parse(StatusReport, await self._read_json(request), "status report")
-        await self.store.record(
-            report.id, client=peer, containers=report.containers, status=report.status, result=report.result
-        )
+        try:
+            await self.store.record(
+                report.id, client=peer, containers=report.containers, status=report.status, result=report.result
+            )
+        except NotReportable:
+            log.info("job %s status report from %s refused: the node runs this job", report.id, peer)
+            reason = "Job is run by this node: its status cannot be reported"
+            raise Refused(Rejection(409, reason, {"id": report.id})) from None
         log.info("job %s status recorded: %s (from %s)", report.id, report.status, peer)
         return JSONResponse({})
 

@@ -1,7 +1,7 @@
 """Fixtures for the service part of the local stack: the dev backend and the two inference services.
 
 - `dev_backend` (session): `infernet-kit backend` on a free port; a `DevBackendHandle` with `.url`,
-  `.inject(fail_next=..., status=..., latency_ms=...)`, `.stats()` and `.reset()`.
+  `.inject(fail_next=..., status=..., latency_ms=..., token_delay_ms=...)`, `.stats()` and `.reset()`.
 - `tgi_service`, `hf_service` (session): `infernet-kit serve tgi|hf --workers=2` on a free port, configured
   by environment to use the dev backend, with short retry delays; each yields the service's base URL.
 
@@ -55,9 +55,17 @@ class DevBackendHandle:
         error: str = "injected fault",
         error_type: str | None = None,
         latency_ms: float = 0.0,
+        token_delay_ms: float = 0.0,
     ) -> None:
-        """Fail the next `fail_next` inference requests with `status` and/or delay every one by `latency_ms`."""
-        spec = {"fail_next": fail_next, "status": status, "error": error, "latency_ms": latency_ms}
+        """Fail the next `fail_next` inference requests with `status` and/or delay every one by `latency_ms`
+        and/or every streamed token after the first by `token_delay_ms`."""
+        spec = {
+            "fail_next": fail_next,
+            "status": status,
+            "error": error,
+            "latency_ms": latency_ms,
+            "token_delay_ms": token_delay_ms,
+        }
         if error_type is not None:
             spec["error_type"] = error_type
         self.http.post(f"{self.url}/_control/faults", json=spec).raise_for_status()
