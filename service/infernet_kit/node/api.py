@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import json
 import logging
 import time
 import uuid
@@ -24,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from infernet_kit import __version__
 from infernet_kit.chain.encoding import Signature, Subscription
+from infernet_kit.jsonbody import BodyError, declared_length, parse_json, read_body
 from infernet_kit.node.config import NodeConfig, describe_validation_error
 from infernet_kit.node.guardian import CHAIN_DISABLED, Guardian, Rejection
 from infernet_kit.node.orchestrator import ContainerFailure, ContainerOutput, Orchestrator
@@ -145,23 +145,11 @@ class NodeApi:
 
     async def _read_json(self, request: Request) -> Any:
         limit = self.config.server.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise Refused(Rejection(413, "Request body too large", {"limit_bytes": limit}))
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise Refused(Rejection(413, "Request body too large", {"limit_bytes": limit}))
-            chunks.append(chunk)
-        raw = b"".join(chunks)
-        if not raw.strip():
-            raise bad_request("Request body is empty: expected JSON")
         try:
-            return json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise bad_request(f"Request body is not valid JSON: {exc}") from None
+            raw = await read_body(request.receive, limit, declared_length(request.scope["headers"]))
+            return parse_json(raw)
+        except BodyError as refused:
+            raise Refused(Rejection(refused.status, refused.error, refused.params)) from None
 
     def endpoint(
         self, handler: Callable[[Request, str], Awaitable[Response]], *, limited: bool = True
