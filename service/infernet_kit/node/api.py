@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 _M = TypeVar("_M", bound=BaseModel)
 
 STREAM_ID_GAP = 0.02  # seconds between a stream's id line and its first bytes
+ECHOED_PATH_CHARS = 200  # how much of an unknown path a 404/405 answer repeats
 
 
 class ChainServiceLike(Protocol):
@@ -279,8 +280,15 @@ class NodeApi:
         body = await self._read_json(request)
         if not isinstance(body, list):
             raise bad_request("Invalid batch request: expected a JSON list of job requests")
+        limit = self.config.server.max_batch_jobs
+        if len(body) > limit:
+            raise Refused(Rejection(413, "Too many jobs in one batch", {"limit": limit, "jobs": len(body)}))
         answers: list[dict[str, Any]] = []
-        for item in body:
+        for index, item in enumerate(body):
+            # The request paid for its first job; each further job costs a rate-limit token of its own.
+            if index and (rejection := self.guardian.allow_request(peer)):
+                answers.append(rejection.body())
+                continue
             try:
                 answers.append(await self._submit(item, peer))
             except Refused as refused:
@@ -393,6 +401,13 @@ class NodeApi:
     def app(self) -> ASGIApp:
         """The ASGI app: a table lookup per request instead of a framework's middleware stack and route regexes
         (the API is polled, so its per-request cost is most of the node's cost per job)."""
+        from infernet_kit.node import openapi
+
+        spec = openapi.document()
+
+        async def openapi_json(request: Request, peer: str) -> Response:
+            return JSONResponse(spec)
+
         routes: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]] = {
             ("GET", "/health"): self.endpoint(self.health, limited=False),
             ("GET", "/info"): self.endpoint(self.info),
@@ -402,19 +417,28 @@ class NodeApi:
             ("POST", "/api/jobs/batch"): self.endpoint(self.post_batch),
             ("POST", "/api/jobs/stream"): self.endpoint(self.post_stream),
             ("PUT", "/api/status"): self.endpoint(self.put_status),
+            ("GET", "/openapi.json"): self.endpoint(openapi_json, limited=False),
         }
+        if undocumented := set(routes) ^ {(o.method, o.path) for o in openapi.OPERATIONS}:
+            raise RuntimeError(f"routes and node.openapi.OPERATIONS differ: {sorted(undocumented)}")
         paths = {path for _, path in routes}
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
                 return  # no lifespan or websockets: the node starts and stops its parts itself
+            client = scope.get("client")
+            if client and client[0].startswith("::ffff:") and "." in client[0]:
+                # An IPv4 client of a dual-stack socket: its own address, for the rate limit and loopback checks.
+                scope["client"] = (client[0].removeprefix("::ffff:"), client[1])
             method, path = scope["method"], scope["path"]
             handler = routes.get((method, path))
             if handler is not None:
                 response = await handler(Request(scope, receive))
             else:
                 status, error = (405, "Method Not Allowed") if path in paths else (404, "Not Found")
-                response = JSONResponse({"error": error, "params": {"path": path, "method": method}}, status)
+                # The path is echoed cut short: it is the client's text, of any length.
+                params = {"path": path[:ECHOED_PATH_CHARS], "method": method}
+                response = JSONResponse({"error": error, "params": params}, status)
             await response(scope, receive, send)
 
         return app

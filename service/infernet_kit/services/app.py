@@ -17,6 +17,7 @@ from pydantic_core import to_json
 
 from infernet_kit.jsonbody import BodyError, declared_length, parse_json, read_body
 from infernet_kit.protocol import JobLocation, ServiceRequest, ServiceResources
+from infernet_kit.services import openapi
 from infernet_kit.services.errors import ServiceFailure, bad_request, describe_validation
 
 Scope = MutableMapping[str, Any]
@@ -86,6 +87,7 @@ class ServiceApp:
     def __init__(self, service: InferenceService) -> None:
         self.service = service
         self._pid = os.getpid()
+        self._openapi = openapi.document(service.service_id)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -126,6 +128,10 @@ class ServiceApp:
                 if method != "GET":
                     raise ServiceFailure(405, "MethodNotAllowed", f"{method} /service-resources: use GET")
                 await self._resources(scope, send)
+            elif path == "/openapi.json":
+                if method != "GET":
+                    raise ServiceFailure(405, "MethodNotAllowed", f"{method} /openapi.json: use GET")
+                await _send_json(send, 200, self._openapi)
             else:
                 raise ServiceFailure(404, "NotFound", f"no route {method} {path}")
         except ServiceFailure as failure:
