@@ -31,12 +31,13 @@ class Answer:
 
 @dataclass(frozen=True)
 class Operation:
-    """One route: `body` is the request body's Python type (a pydantic model, a union, a list...) or None."""
+    """One route: `body` is the request body's Python type (a pydantic model, a union, a list...) or None;
+    `answers` by status (an int, or a range such as "4XX")."""
 
     method: str
     path: str
     summary: str
-    answers: dict[int, Answer]
+    answers: dict[int | str, Answer]
     body: Any = None
     query: tuple[Query, ...] = ()
 

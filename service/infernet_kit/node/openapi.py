@@ -67,38 +67,38 @@ class Empty(BaseModel):
 
 JobRequest = OffchainJobRequest | DelegatedJobRequest
 _REFUSED = Answer("Refused: the reason in `error`, the values in `params`", ErrorBody)
-_LIMITED = Answer("Rate limited (`server.rate_limit`)", ErrorBody)
 
 
-def _refusals(*statuses: int) -> dict[int, Answer]:
-    return {status: _REFUSED for status in statuses}
+def _answers(ok: Answer, *refused: int | str, limited: bool = True) -> dict[int | str, Answer]:
+    answers: dict[int | str, Answer] = {200: ok}
+    if limited:
+        answers[429] = Answer("Rate limited (`server.rate_limit`)", ErrorBody)
+    answers.update({status: _REFUSED for status in refused})
+    return answers
 
 
 OPERATIONS = [
-    Operation("GET", "/health", "Liveness", {200: Answer("The node is serving", Health)}),
-    Operation(
-        "GET", "/info", "Version, containers, pending jobs, chain", {200: Answer("Node info", NodeInfo), 429: _LIMITED}
-    ),
+    Operation("GET", "/health", "Liveness", _answers(Answer("The node is serving", Health), limited=False)),
+    Operation("GET", "/info", "Version, containers, pending jobs, chain", _answers(Answer("Info", NodeInfo))),
     Operation(
         "GET",
         "/resources",
         "Each container's `/service-resources` answer, by container id",
-        {200: Answer("By container id", dict[str, Any]), 429: _LIMITED},
+        _answers(Answer("By container id", dict[str, Any])),
         query=(Query("model_id", str, "Ask each container whether it supports this model"),),
     ),
     Operation(
         "POST",
         "/api/jobs",
         "Run an off-chain job, or accept a delegated subscription",
-        {200: Answer("The job's id (off-chain) or `{}` (delegated)", JobId | Empty), 429: _LIMITED}
-        | _refusals(400, 403, 404, 413),
+        _answers(Answer("The job's id (off-chain) or `{}` (delegated)", JobId | Empty), 400, 403, 404, 413),
         body=JobRequest,
     ),
     Operation(
         "GET",
         "/api/jobs",
         "Job records by id, else the caller's job ids",
-        {200: Answer("Records (with `id`) or ids", list[JobRecord] | list[str]), 429: _LIMITED} | _refusals(400),
+        _answers(Answer("Records (with `id`) or ids", list[JobRecord] | list[str]), 400),
         query=(
             Query("id", list[str], "Job ids to report"),
             Query("intermediate", bool, "Include intermediate results"),
@@ -109,26 +109,25 @@ OPERATIONS = [
         "POST",
         "/api/jobs/batch",
         "Several job requests; one answer per request, in order (each job costs a rate-limit token)",
-        {200: Answer("Per request: its id, `{}` or its refusal", list[JobId | ErrorBody | Empty]), 429: _LIMITED}
-        | _refusals(400, 413),
+        _answers(Answer("Per request: its id, `{}` or its refusal", list[JobId | ErrorBody | Empty]), 400, 413),
         body=list[JobRequest],
     ),
     Operation(
         "POST",
         "/api/jobs/stream",
-        "Run an off-chain job and stream its output: the job id line, then the bytes",
-        {200: Answer("Job id line, then the output", raw="application/octet-stream"), 429: _LIMITED}
-        | _refusals(400, 403, 404, 413, 502),
+        "Run an off-chain job and stream its output: the job id line, then the bytes; a container's refusal "
+        "before the first byte is passed on with its 4xx status",
+        _answers(Answer("Job id line, then the output", raw="application/octet-stream"), "4XX", 502),
         body=OffchainJobRequest,
     ),
     Operation(
         "PUT",
         "/api/status",
         "Record the status of a job a local process ran itself (loopback clients only)",
-        {200: Answer("Recorded", Empty), 429: _LIMITED} | _refusals(400, 403, 413),
+        _answers(Answer("Recorded", Empty), 400, 403, 413),
         body=StatusReport,
     ),
-    Operation("GET", "/openapi.json", "This document", {200: Answer("OpenAPI 3.1", dict[str, Any])}),
+    Operation("GET", "/openapi.json", "This document", _answers(Answer("OpenAPI 3.1", dict[str, Any]), limited=False)),
 ]
 
 

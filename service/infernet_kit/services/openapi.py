@@ -23,7 +23,7 @@ class Supported(BaseModel):
 
 
 _ERROR = Answer("Refused or failed: what is wrong in `description`", ServiceError)
-_ERRORS = {status: _ERROR for status in (400, 413, 422, 502, 503, 504)}
+_ERRORS: dict[int | str, Answer] = {status: _ERROR for status in (400, 413, 422, 502, 503, 504)}
 _STREAM = "text/plain; charset=utf-8"
 
 
@@ -41,7 +41,7 @@ def document(service_id: str) -> dict[str, Any]:
             "POST",
             "/service_output",
             "Run one job: the answer as JSON, or streamed text for destination 2 (stream)",
-            {200: Answer("The output (JSON), or the stream (text)", Any, raw=_STREAM)} | _ERRORS,
+            {**_ERRORS, 200: Answer("The output (JSON), or the stream (text)", Any, raw=_STREAM)},
             body=ServiceRequest,
         ),
         Operation("GET", "/openapi.json", "This document", {200: Answer("OpenAPI 3.1", dict[str, Any])}),
