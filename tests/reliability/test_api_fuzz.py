@@ -149,3 +149,36 @@ def test_fuzz_service_api(request: pytest.FixtureRequest, dev_backend: DevBacken
     fuzz(url, SERVICE_REWRITES[kind])
     assert httpx.get(f"{url}/", timeout=5).json()["status"] == "ready"
     assert httpx.get(f"{dev_backend.url}/health", timeout=5).status_code == 200
+
+
+def operations_of(url: str) -> set[tuple[str, str]]:
+    document = httpx.get(f"{url}/openapi.json", timeout=5).json()
+    assert document["openapi"] == "3.1.0"
+    return {(method.upper(), path) for path, entry in document["paths"].items() for method in entry}
+
+
+def test_documents_describe_every_route(node: RunningNode, tgi_service: str, hf_service: str) -> None:
+    assert operations_of(node.url) == {
+        ("GET", "/health"),
+        ("GET", "/info"),
+        ("GET", "/resources"),
+        ("GET", "/api/jobs"),
+        ("POST", "/api/jobs"),
+        ("POST", "/api/jobs/batch"),
+        ("POST", "/api/jobs/stream"),
+        ("PUT", "/api/status"),
+        ("GET", "/openapi.json"),
+    }
+    document = httpx.get(f"{node.url}/openapi.json").json()
+    body = document["paths"]["/api/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert [option["$ref"].rsplit("/", 1)[1] for option in body["anyOf"]] == [
+        "OffchainJobRequest",
+        "DelegatedJobRequest",
+    ]
+    for url in (tgi_service, hf_service):
+        assert operations_of(url) == {
+            ("GET", "/"),
+            ("GET", "/service-resources"),
+            ("POST", "/service_output"),
+            ("GET", "/openapi.json"),
+        }
