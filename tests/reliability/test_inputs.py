@@ -81,6 +81,7 @@ def test_deep_nesting_is_400_and_the_node_survives(node: RunningNode, method: st
     body = response.json()
     assert body["error"] == "Request body is nested too deeply"
     assert body["params"]["max_depth"] == 200
+    assert f"{method} {path} from 127.0.0.1 refused: request body is nested deeper than 200 levels" in node.log_text()
     assert my_jobs(node) == before
     assert_serving(node)
 
@@ -156,6 +157,7 @@ def test_batch_over_the_limit_is_413_and_runs_nothing(node: RunningNode) -> None
     response = httpx.post(f"{node.url}/api/jobs/batch", json=jobs, timeout=10)
     assert response.status_code == 413
     assert response.json() == {"error": "Too many jobs in one batch", "params": {"limit": 5, "jobs": 6}}
+    assert "batch of 6 jobs from 127.0.0.1 refused: over server.max_batch_jobs=5" in node.log_text()
     assert my_jobs(node) == before
     assert_serving(node)
 

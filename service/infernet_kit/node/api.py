@@ -150,6 +150,9 @@ class NodeApi:
             raw = await read_body(request.receive, limit, declared_length(request.scope["headers"]))
             return parse_json(raw)
         except BodyError as refused:
+            peer = request.client.host if request.client else ""
+            route = f"{request.method} {request.url.path}"
+            log.info("%s from %s refused: %s %s", route, peer, refused.detail, refused.params)
             raise Refused(Rejection(refused.status, refused.error, refused.params)) from None
 
     def endpoint(
@@ -282,6 +285,7 @@ class NodeApi:
             raise bad_request("Invalid batch request: expected a JSON list of job requests")
         limit = self.config.server.max_batch_jobs
         if len(body) > limit:
+            log.info("batch of %d jobs from %s refused: over server.max_batch_jobs=%d", len(body), peer, limit)
             raise Refused(Rejection(413, "Too many jobs in one batch", {"limit": limit, "jobs": len(body)}))
         answers: list[dict[str, Any]] = []
         for index, item in enumerate(body):
