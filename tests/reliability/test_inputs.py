@@ -40,10 +40,9 @@ def node(node_launcher: NodeLauncher, echo_container: str) -> Iterator[RunningNo
         )
 
 
-def send(node: RunningNode, method: str, path: str, raw: bytes, **headers: str) -> httpx.Response:
-    return httpx.request(
-        method, f"{node.url}{path}", content=raw, headers={"content-type": "application/json", **headers}, timeout=10
-    )
+def send(node: RunningNode, method: str, path: str, raw: bytes) -> httpx.Response:
+    headers = {"content-type": "application/json"}
+    return httpx.request(method, f"{node.url}{path}", content=raw, headers=headers, timeout=10)
 
 
 def assert_serving(node: RunningNode) -> None:
