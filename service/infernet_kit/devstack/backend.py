@@ -28,9 +28,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic_core import from_json, to_json
+from pydantic_core import to_json
 
 from infernet_kit.devstack import fake_models
+from infernet_kit.jsonbody import BodyError, declared_length, parse_json, read_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -73,20 +74,11 @@ class BackendState:
     by_path: Counter[str] = field(default_factory=Counter)
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise BackendRequestError(400, "client disconnected")
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise BackendRequestError(413, "request body too large")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+async def _read_body(scope: Scope, receive: Receive) -> bytes:
+    try:
+        return await read_body(receive, MAX_BODY, declared_length(scope["headers"]))
+    except BodyError as refused:
+        raise BackendRequestError(refused.status, refused.detail) from None
 
 
 async def _send_json(send: Send, status: int, payload: Any) -> None:
@@ -98,9 +90,9 @@ async def _send_json(send: Send, status: int, payload: Any) -> None:
 
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        payload = from_json(body) if body else None
-    except ValueError as exc:
-        raise BackendRequestError(422, f"body is not JSON: {exc}") from exc
+        payload = parse_json(body)
+    except BodyError as refused:
+        raise BackendRequestError(refused.status, refused.detail) from None
     if not isinstance(payload, dict):
         raise BackendRequestError(422, "body must be a JSON object")
     return payload
@@ -196,11 +188,11 @@ class DevBackend:
         path: str = scope["path"]
         try:
             if path.startswith("/_control/"):
-                await self._control(method, path, receive, send)
+                await self._control(method, path, scope, receive, send)
             elif method == "GET":
                 await self._get(path, send)
             elif method == "POST" and (path in ("/", "/generate", "/generate_stream") or path.startswith("/models/")):
-                await self._inference(path, receive, send)
+                await self._inference(path, scope, receive, send)
             else:
                 await _send_json(send, 404, {"error": f"no route {method} {path}", "error_type": "not_found"})
         except BackendRequestError as exc:
@@ -235,9 +227,9 @@ class DevBackend:
         else:
             await _send_json(send, 404, {"error": f"no route GET {path}", "error_type": "not_found"})
 
-    async def _inference(self, path: str, receive: Receive, send: Send) -> None:
+    async def _inference(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         state = self.state
-        body = await _read_body(receive)
+        body = await _read_body(scope, receive)
         state.requests += 1
         state.by_path[path] += 1
         faults = state.faults
@@ -278,7 +270,7 @@ class DevBackend:
         else:
             await _send_json(send, 200, [fake_models.classify(text)])
 
-    async def _control(self, method: str, path: str, receive: Receive, send: Send) -> None:
+    async def _control(self, method: str, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         state = self.state
         if method == "GET" and path == "/_control/stats":
             await _send_json(
@@ -288,7 +280,7 @@ class DevBackend:
             self.state = BackendState()
             await _send_json(send, 200, {})
         elif method == "POST" and path == "/_control/faults":
-            payload = _json_object(await _read_body(receive))
+            payload = _json_object(await _read_body(scope, receive))
             try:
                 state.faults = Faults(
                     fail_next=int(payload.get("fail_next", 0)),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import logging
 import time
 import uuid
@@ -25,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from infernet_kit import __version__
 from infernet_kit.chain.encoding import Signature, Subscription
+from infernet_kit.jsonbody import BodyError, declared_length, parse_json, read_body
 from infernet_kit.node.config import NodeConfig, describe_validation_error
 from infernet_kit.node.guardian import CHAIN_DISABLED, Guardian, Rejection
 from infernet_kit.node.job_stream import JobStream
@@ -35,6 +35,8 @@ from infernet_kit.protocol import JobLocation
 log = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound=BaseModel)
+
+ECHOED_PATH_CHARS = 200  # how much of an unknown path a 404/405 answer repeats
 
 
 class ChainServiceLike(Protocol):
@@ -150,23 +152,14 @@ class NodeApi:
 
     async def _read_json(self, request: Request) -> Any:
         limit = self.config.server.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise Refused(Rejection(413, "Request body too large", {"limit_bytes": limit}))
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise Refused(Rejection(413, "Request body too large", {"limit_bytes": limit}))
-            chunks.append(chunk)
-        raw = b"".join(chunks)
-        if not raw.strip():
-            raise bad_request("Request body is empty: expected JSON")
         try:
-            return json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise bad_request(f"Request body is not valid JSON: {exc}") from None
+            raw = await read_body(request.receive, limit, declared_length(request.scope["headers"]))
+            return parse_json(raw)
+        except BodyError as refused:
+            peer = request.client.host if request.client else ""
+            route = f"{request.method} {request.url.path}"
+            log.info("%s from %s refused: %s %s", route, peer, refused.detail, refused.params)
+            raise Refused(Rejection(refused.status, refused.error, refused.params)) from None
 
     def endpoint(
         self, handler: Callable[[Request, str], Awaitable[Response]], *, limited: bool = True
@@ -314,8 +307,16 @@ class NodeApi:
         body = await self._read_json(request)
         if not isinstance(body, list):
             raise bad_request("Invalid batch request: expected a JSON list of job requests")
+        limit = self.config.server.max_batch_jobs
+        if len(body) > limit:
+            log.info("batch of %d jobs from %s refused: over server.max_batch_jobs=%d", len(body), peer, limit)
+            raise Refused(Rejection(413, "Too many jobs in one batch", {"limit": limit, "jobs": len(body)}))
         answers: list[dict[str, Any]] = []
-        for item in body:
+        for index, item in enumerate(body):
+            # The request paid for its first job; each further job costs a rate-limit token of its own.
+            if index and (rejection := self.guardian.allow_request(peer)):
+                answers.append(rejection.body())
+                continue
             try:
                 answers.append(await self._submit(item, peer))
             except Refused as refused:
@@ -391,6 +392,13 @@ class NodeApi:
     def app(self) -> ASGIApp:
         """The ASGI app: a table lookup per request instead of a framework's middleware stack and route regexes
         (the API is polled, so its per-request cost is most of the node's cost per job)."""
+        from infernet_kit.node import openapi
+
+        spec = openapi.document()
+
+        async def openapi_json(request: Request, peer: str) -> Response:
+            return JSONResponse(spec)
+
         routes: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]] = {
             ("GET", "/health"): self.endpoint(self.health, limited=False),
             ("GET", "/info"): self.endpoint(self.info),
@@ -400,19 +408,28 @@ class NodeApi:
             ("POST", "/api/jobs/batch"): self.endpoint(self.post_batch),
             ("POST", "/api/jobs/stream"): self.endpoint(self.post_stream),
             ("PUT", "/api/status"): self.endpoint(self.put_status),
+            ("GET", "/openapi.json"): self.endpoint(openapi_json, limited=False),
         }
+        if undocumented := set(routes) ^ {(o.method, o.path) for o in openapi.OPERATIONS}:
+            raise RuntimeError(f"routes and node.openapi.OPERATIONS differ: {sorted(undocumented)}")
         paths = {path for _, path in routes}
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
                 return  # no lifespan or websockets: the node starts and stops its parts itself
+            client = scope.get("client")
+            if client and client[0].startswith("::ffff:") and "." in client[0]:
+                # An IPv4 client of a dual-stack socket: its own address, for the rate limit and loopback checks.
+                scope["client"] = (client[0].removeprefix("::ffff:"), client[1])
             method, path = scope["method"], scope["path"]
             handler = routes.get((method, path))
             if handler is not None:
                 response = await handler(Request(scope, receive))
             else:
                 status, error = (405, "Method Not Allowed") if path in paths else (404, "Not Found")
-                response = JSONResponse({"error": error, "params": {"path": path, "method": method}}, status)
+                # The path is echoed cut short: it is the client's text, of any length.
+                params = {"path": path[:ECHOED_PATH_CHARS], "method": method}
+                response = JSONResponse({"error": error, "params": params}, status)
             await response(scope, receive, send)
 
         return app

@@ -9,6 +9,7 @@ import re
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("infernet_kit.node")
 
 # How long a stopping node lets running off-chain jobs finish before failing them.
-DRAIN_SECONDS = 5.0
+DRAIN_SECONDS = 5
 
 
 class SecretMask(logging.Filter):
@@ -108,7 +109,12 @@ class Node:
         self.processes = ContainerProcesses(
             config.containers, log_dir=data_dir / "containers", startup_wait=config.startup_wait
         )
-        self.guardian = Guardian(containers, chain_enabled=config.chain.enabled, rate_limit=config.server.rate_limit)
+        self.guardian = Guardian(
+            containers,
+            chain_enabled=config.chain.enabled,
+            rate_limit=config.server.rate_limit,
+            max_containers=config.server.max_containers_per_job,
+        )
         self.orchestrator = Orchestrator(containers)
         self.store: JobStore | None = None
         self.chain: ChainService | None = None
@@ -116,7 +122,7 @@ class Node:
 
     async def start(self) -> NodeApi:
         self.processes.plan()  # raises ConfigError on an unusable command before anything starts
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        _check_data_dir(self.data_dir)
         await self.processes.start()
         self.store = await JobStore.open(self.data_dir)
         self.chain = _chain_service(self.config, self.orchestrator, self.guardian, self.data_dir)
@@ -137,15 +143,31 @@ class Node:
         await asyncio.to_thread(self.processes.stop)
 
 
-def _check_listen_address(host: str, port: int) -> None:
-    """Fail before starting any container when the API's address is taken or invalid."""
+def _listen_socket(host: str, port: int) -> socket.socket:
+    """The API's socket, bound before any container starts so a taken or invalid address stops the node first.
+    An IPv6 address listens dual-stack: `::` takes IPv4 clients too (uvicorn's own bind would be IPv6-only)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise ConfigError(f"server.port: cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"server.port: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def _check_data_dir(path: Path) -> None:
+    """Stop the node at start, naming the path, when its data dir cannot be created or written (instead of
+    SQLite's "unable to open database file" later, without the path)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"data dir {path}: cannot write there: {exc.strerror or exc}") from None
 
 
 class _Server(uvicorn.Server):
@@ -172,15 +194,13 @@ async def serve(config: NodeConfig, data_dir: Path) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
-    _check_listen_address(config.server.host, config.server.port)
+    sock = _listen_socket(config.server.host, config.server.port)
     node = Node(config, data_dir)
     try:
         api = await node.start()
         server = _Server(
             uvicorn.Config(
                 api.app(),
-                host=config.server.host,
-                port=config.server.port,
                 http=NoDelayHttpToolsProtocol,
                 loop="none",
                 lifespan="off",
@@ -190,6 +210,8 @@ async def serve(config: NodeConfig, data_dir: Path) -> None:
                 server_header=False,
                 backlog=4096,
                 timeout_keep_alive=30,
+                # Streams still open after this are cut off, and record their jobs failed (never left running).
+                timeout_graceful_shutdown=DRAIN_SECONDS,
             )
         )
         log.info(
@@ -200,12 +222,13 @@ async def serve(config: NodeConfig, data_dir: Path) -> None:
             "enabled" if config.chain.enabled else "disabled",
             data_dir,
         )
-        await server.serve()
+        await server.serve(sockets=[sock])
         if not server.started:
             raise ConfigError(f"server.port: cannot listen on {config.server.host}:{config.server.port}")
     except asyncio.CancelledError:
         log.info("node start-up interrupted")
     finally:
+        sock.close()
         log.info("node stopping")
         await node.stop()
         for signum in (signal.SIGINT, signal.SIGTERM):

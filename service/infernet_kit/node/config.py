@@ -17,6 +17,7 @@ from infernet_kit.node.chain.config import ChainConfig
 
 DEFAULT_PORT = 4000
 DEFAULT_CONTAINER_TIMEOUT = 180.0
+DEFAULT_MAX_CONTAINERS_PER_JOB = 16
 # Environment variables whose values are credentials (HF_INF_TOKEN, TGI_INF_TOKEN, API keys, passwords).
 _SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASS|AUTH|CREDENTIAL|BEARER", re.IGNORECASE)
 
@@ -154,8 +155,12 @@ class ServerConfig(_Section):
     # Not in the reference: the address to listen on.
     host: str = "0.0.0.0"
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
-    # Not in the reference: the largest request body accepted, in bytes.
+    # Not in the reference: the largest request body accepted, in bytes (413 beyond).
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Not in the reference: the most jobs one `POST /api/jobs/batch` may hold (413 beyond).
+    max_batch_jobs: int = Field(default=100, ge=1)
+    # Not in the reference: the longest chain of containers one job may name (400 beyond).
+    max_containers_per_job: int = Field(default=DEFAULT_MAX_CONTAINERS_PER_JOB, ge=1)
 
 
 class NodeConfig(_Section):

@@ -12,7 +12,7 @@ from typing import Any
 
 from eth_utils.address import is_address, to_checksum_address
 
-from infernet_kit.node.config import ContainerConfig, RateLimitConfig
+from infernet_kit.node.config import DEFAULT_MAX_CONTAINERS_PER_JOB, ContainerConfig, RateLimitConfig
 
 NO_CONTAINERS = "No containers specified"
 NOT_SUPPORTED = "Container not supported"
@@ -22,6 +22,7 @@ NOT_ALLOWED = "Container not allowed for address"
 CHAIN_DISABLED = "Chain not enabled"
 INVALID_PAYMENT = "Invalid payment"
 RATE_LIMITED = "Rate limit exceeded"
+TOO_MANY_CONTAINERS = "Too many containers"
 
 
 @dataclass(frozen=True)
@@ -77,14 +78,18 @@ class Guardian:
         *,
         chain_enabled: bool,
         rate_limit: RateLimitConfig | None = None,
+        max_containers: int = DEFAULT_MAX_CONTAINERS_PER_JOB,
     ) -> None:
         self.containers = dict(containers)
         self.chain_enabled = chain_enabled
         self.rate_limiter = RateLimiter(rate_limit or RateLimitConfig())
+        self.max_containers = max_containers
 
     def _unsupported(self, containers: Sequence[str]) -> Rejection | None:
         if not containers:
             return Rejection(400, NO_CONTAINERS)
+        if len(containers) > self.max_containers:
+            return Rejection(400, TOO_MANY_CONTAINERS, {"limit": self.max_containers, "containers": len(containers)})
         for container in containers:
             if container not in self.containers:
                 return Rejection(404, NOT_SUPPORTED, {"container": container})
@@ -140,7 +145,7 @@ class Guardian:
         return None
 
     def allow_request(self, client: str) -> Rejection | None:
-        """The per-client rate limit (server.rate_limit)."""
+        """The per-client rate limit (server.rate_limit): one token per request, and per job of a batch."""
         if self.rate_limiter.allow(client):
             return None
         return Rejection(

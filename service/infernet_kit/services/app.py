@@ -15,7 +15,9 @@ from urllib.parse import parse_qs
 from pydantic import ValidationError
 from pydantic_core import to_json
 
+from infernet_kit.jsonbody import BodyError, declared_length, parse_json, read_body
 from infernet_kit.protocol import JobLocation, ServiceRequest, ServiceResources
+from infernet_kit.services import openapi
 from infernet_kit.services.errors import ServiceFailure, bad_request, describe_validation
 
 Scope = MutableMapping[str, Any]
@@ -62,51 +64,21 @@ async def _send_failure(send: Send, failure: ServiceFailure) -> None:
     await _send_json(send, failure.status, failure.body().model_dump())
 
 
-async def read_body(receive: Receive, limit: int, content_length: int | None) -> bytes:
-    """The whole request body, refusing (413) anything over `limit` bytes before reading it all."""
-    if content_length is not None and content_length > limit:
-        raise ServiceFailure(413, "PayloadTooLarge", f"request body of {content_length} bytes exceeds {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ServiceFailure(499, "ClientDisconnected", "client disconnected before sending the body")
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise ServiceFailure(413, "PayloadTooLarge", f"request body exceeds {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def parse_service_request(body: bytes) -> ServiceRequest:
-    """The `POST /service_output` body as a `ServiceRequest`; 400 naming what is wrong otherwise."""
-    if not body.strip():
-        raise bad_request("request body is empty; expected a JSON object", "InvalidJSON")
+async def _read_request(scope: Scope, receive: Receive, limit: int) -> ServiceRequest:
+    """The `POST /service_output` body as a `ServiceRequest`; 4xx naming what is wrong otherwise."""
     try:
-        request = ServiceRequest.model_validate_json(body)
+        payload = parse_json(await read_body(receive, limit, declared_length(scope["headers"])))
+    except BodyError as refused:
+        raise ServiceFailure(refused.status, refused.name, refused.detail) from None
+    if not isinstance(payload, dict):
+        raise bad_request("request body must be a JSON object", "InvalidRequest")
+    try:
+        request = ServiceRequest.model_validate(payload)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        if errors and errors[0]["type"] == "json_invalid":
-            raise bad_request(f"request body is not valid JSON: {errors[0]['msg']}", "InvalidJSON") from exc
-        if errors and errors[0]["type"] == "model_type":
-            raise bad_request("request body must be a JSON object", "InvalidRequest") from exc
         raise bad_request(f"invalid request: {describe_validation(exc)}") from exc
     if request.source == JobLocation.STREAM:
         raise bad_request("source must be 0 (on-chain) or 1 (off-chain); 2 (stream) is a destination only")
     return request
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
 
 
 class ServiceApp:
@@ -115,6 +87,7 @@ class ServiceApp:
     def __init__(self, service: InferenceService) -> None:
         self.service = service
         self._pid = os.getpid()
+        self._openapi = openapi.document(service.service_id)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -155,6 +128,10 @@ class ServiceApp:
                 if method != "GET":
                     raise ServiceFailure(405, "MethodNotAllowed", f"{method} /service-resources: use GET")
                 await self._resources(scope, send)
+            elif path == "/openapi.json":
+                if method != "GET":
+                    raise ServiceFailure(405, "MethodNotAllowed", f"{method} /openapi.json: use GET")
+                await _send_json(send, 200, self._openapi)
             else:
                 raise ServiceFailure(404, "NotFound", f"no route {method} {path}")
         except ServiceFailure as failure:
@@ -174,8 +151,7 @@ class ServiceApp:
             await _send_json(send, 200, self.service.resources().model_dump())
 
     async def _service_output(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await read_body(receive, self.service.max_body_bytes, _content_length(scope))
-        request = parse_service_request(body)
+        request = await _read_request(scope, receive, self.service.max_body_bytes)
         if request.requires_proof:
             raise bad_request(self.service.proofs_message, "ProofsNotSupported")
         if request.destination == JobLocation.STREAM:
