@@ -17,8 +17,10 @@ import httpx
 import pytest
 
 from infernet_kit.devstack import fake_models
+from infernet_kit.devstack.processes import free_port
+from infernet_kit.node.orchestrator import UNANSWERED_ATTEMPTS
 from infernet_kit.testing.chain_node_fixtures import wait_until
-from infernet_kit.testing.node_fixtures import NodeFactory, node_container
+from infernet_kit.testing.node_fixtures import NodeFactory, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle, RunningService, run_service, tgi_service_env
 
 TGI = "tgi_client_inference_service"
@@ -26,7 +28,6 @@ JOBS = 300
 IN_FLIGHT = 32
 KILL_AFTER = 60  # jobs finished before the kill
 BACKEND_LATENCY_MS = 100
-RETRY_LINE = f"container {TGI} at "
 
 
 def _children(pid: int) -> list[int]:
@@ -102,8 +103,7 @@ def test_a_killed_worker_loses_no_job(infernet_node: NodeFactory, service: Runni
         assert record["result"] == {"container": TGI, "output": {"output": fake_models.generate(prompt)}}, record
     info = httpx.get(f"{node.url}/info", timeout=5).json()
     assert info["pending"] == {"offchain": 0, "onchain": 0}, info
-    retries = [line for line in node.log_text().splitlines() if RETRY_LINE in line and "sent no answer" in line]
-    assert retries, "the node logged no retry: the kill hit no call in flight"
+    assert _no_answer_lines(node.log_text(), TGI), "the node logged no retry: the kill hit no call in flight"
     # The service replaced its dead worker and still serves.
     wait_until(
         lambda: victim not in _children(supervisor) and len(_children(supervisor)) == 2,
@@ -111,3 +111,37 @@ def test_a_killed_worker_loses_no_job(infernet_node: NodeFactory, service: Runni
         what="the supervisor replacing the killed worker",
     )
     assert httpx.get(f"{service.url}/", timeout=5).status_code == 200
+
+
+def _no_answer_lines(log_text: str, container: str) -> list[str]:
+    return [line for line in log_text.splitlines() if f"container {container} at " in line and "sent no answer" in line]
+
+
+def test_a_container_that_never_answers_is_tried_a_bounded_number_of_times(infernet_node: NodeFactory) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens: every connection is refused
+    node = infernet_node({"containers": [node_container("nowhere", nowhere)]})
+
+    job = httpx.post(f"{node.url}/api/jobs", json={"containers": ["nowhere"], "data": {}}, timeout=5).json()
+    record = wait_for_job(node.url, job["id"], timeout=10)
+
+    assert record["status"] == "failed", record
+    assert record["result"]["error"].startswith(f"cannot reach {nowhere}"), record
+    lines = _no_answer_lines(node.log_text(), "nowhere")
+    assert len(lines) == UNANSWERED_ATTEMPTS - 1, lines
+    assert f"send {UNANSWERED_ATTEMPTS} of {UNANSWERED_ATTEMPTS}" in lines[-1]
+    assert httpx.get(f"{node.url}/info", timeout=5).json()["pending"] == {"offchain": 0, "onchain": 0}
+
+
+def test_an_answer_broken_off_midway_is_not_sent_again(infernet_node: NodeFactory, echo_container: str) -> None:
+    node = infernet_node({"containers": [node_container("echo", echo_container)]})
+
+    job = httpx.post(
+        f"{node.url}/api/jobs", json={"containers": ["echo"], "data": {"break_after": 10}}, timeout=5
+    ).json()
+    record = wait_for_job(node.url, job["id"], timeout=10)
+
+    assert record["status"] == "failed", record
+    assert record["result"]["container"] == "echo"
+    assert record["result"]["error"].startswith(f"the answer from {echo_container} broke off: "), record
+    assert _no_answer_lines(node.log_text(), "echo") == []
+    assert httpx.get(f"{node.url}/info", timeout=5).json()["pending"] == {"offchain": 0, "onchain": 0}

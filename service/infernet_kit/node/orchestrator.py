@@ -79,10 +79,13 @@ def _describe_error(status: int, raw: bytes) -> str:
     return f"HTTP {status}: {json.dumps(body)[:_DESCRIPTION_LIMIT]}"
 
 
-def _describe_transport(error: BaseException, container: ContainerConfig) -> str:
+def _describe_transport(error: BaseException, container: ContainerConfig, *, answering: bool = False) -> str:
+    """Why a call failed in transport; `answering` once the container had begun its answer."""
     if isinstance(error, asyncio.TimeoutError):
         return f"no answer from {container.service_url} within {container.timeout:g}s"
     reason = str(error) or type(error).__name__
+    if answering:
+        return f"the answer from {container.service_url} broke off: {reason}"
     return f"cannot reach {container.service_url}: {reason}"
 
 
@@ -103,7 +106,7 @@ def _failure(state: RetryCallState) -> BaseException | None:
 def _log_unanswered(config: ContainerConfig, error: BaseException | None, attempt: int) -> None:
     reason = (str(error) or type(error).__name__) if error is not None else "no answer"
     log.warning(
-        "container %s at %s sent no answer (%s); retrying on a new connection (send %d of %d)",
+        "container %s at %s sent no answer (%s); sending again on another connection (send %d of %d)",
         config.id,
         config.service_url,
         reason,
@@ -193,10 +196,15 @@ class Orchestrator:
     async def _call(self, container_id: str, body: dict[str, Any], completed: Sequence[ContainerOutput]) -> Any:
         config = self._config(container_id, completed)
         try:
-            async with await self._post(config, body) as response:
-                raw = await response.read()
+            response = await self._post(config, body)
         except _TRANSPORT_ERRORS as exc:
             raise ContainerFailure(container_id, _describe_transport(exc, config), completed) from exc
+        async with response:
+            try:
+                raw = await response.read()
+            except _TRANSPORT_ERRORS as exc:
+                description = _describe_transport(exc, config, answering=True)
+                raise ContainerFailure(container_id, description, completed) from exc
         if not 200 <= response.status < 300:
             raise ContainerFailure(
                 container_id, _describe_error(response.status, raw), completed, status=response.status
@@ -279,7 +287,8 @@ class Orchestrator:
                     if chunk:
                         yield chunk
             except _TRANSPORT_ERRORS as exc:
-                raise ContainerFailure(last, _describe_transport(exc, config), intermediate) from exc
+                description = _describe_transport(exc, config, answering=True)
+                raise ContainerFailure(last, description, intermediate) from exc
         finally:
             response.release()
 
