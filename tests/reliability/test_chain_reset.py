@@ -112,8 +112,26 @@ def backend(dev_backend: DevBackendHandle) -> Iterator[DevBackendHandle]:
     dev_backend.reset()
 
 
-def test_a_restarted_chain_is_noticed_and_served(
-    chain_node: ChainNodeFactory, tgi_service: str, backend: DevBackendHandle, chain: Anvil, tmp_path: Path
+@contextlib.contextmanager
+def _replaced(chain: Anvil, how: str, tmp_path: Path) -> Iterator[Anvil]:
+    """A fresh chain where `chain` was: anvil restarted on the same port, or `anvil_reset` (back to genesis)."""
+    if how == "anvil_reset":
+        chain.rpc("anvil_reset")
+        yield chain
+        return
+    chain.stop()
+    with Anvil(log_path=tmp_path / "anvil-restarted.log", port=chain.port) as fresh:
+        yield fresh
+
+
+@pytest.mark.parametrize("how", ["restart", "anvil_reset"])
+def test_a_replaced_chain_is_noticed_and_served(
+    chain_node: ChainNodeFactory,
+    tgi_service: str,
+    backend: DevBackendHandle,
+    chain: Anvil,
+    tmp_path: Path,
+    how: str,
 ) -> None:
     deployment = _deploy(chain)
     node = chain_node(containers=[node_container(TGI, tgi_service)], chain=chain, deployment=deployment)
@@ -126,8 +144,7 @@ def test_a_restarted_chain_is_noticed_and_served(
     request_compute(deployment.contract(user, "EIP712Coordinator"), consumer.functions.start("lost", 1, 0, 1, False))
     wait_until(lambda: _pending(node)["onchain"] == 1, timeout=10, what="the second delivery in flight")
 
-    chain.stop()
-    with Anvil(log_path=tmp_path / "anvil-restarted.log", port=chain.port) as fresh:
+    with _replaced(chain, how, tmp_path) as fresh:
         wait_until(lambda: _reset_lines(node), timeout=10, what="the node logging the reset")
         assert _pending(node) == {"offchain": 0, "onchain": 0}
         backend.reset()
@@ -204,3 +221,23 @@ def test_a_reorganised_block_at_the_same_height_is_noticed(
     wait_until(lambda: _pending(node) == {"offchain": 0, "onchain": 0}, timeout=10, what="no pending work")
     assert node.sent() == 1
     assert len(_reset_lines(node)) == 1
+
+
+def test_a_chain_reverted_while_the_node_was_down_is_noticed_at_start(
+    chain_node: ChainNodeFactory, tgi_service: str, chain: Anvil
+) -> None:
+    deployment = _deploy(chain)
+    node = chain_node(containers=[node_container(TGI, tgi_service)], chain=chain, deployment=deployment)
+    snapshot = chain.rpc("evm_snapshot")
+    first_sub, delivered_at = _request_and_await(chain, deployment, node, "before the stop")
+    wait_until(lambda: _judged_block(node) == delivered_at, timeout=10, what="the node judging the delivery block")
+    node.node.stop()
+
+    assert chain.rpc("evm_revert", snapshot) is True
+    again = chain_node.restart(node)
+
+    [line] = wait_until(lambda: _reset_lines(again), timeout=10, what="the restarted node logging the reset")
+    assert f"is below block {delivered_at} the node last judged" in line, line
+    second_sub, _ = _request_and_await(chain, deployment, again, "after the start")
+    assert second_sub == first_sub
+    assert again.sent() == 1
