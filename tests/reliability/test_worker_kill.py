@@ -63,11 +63,11 @@ def _run_burst(node_url: str, prompts: list[str], on_progress: Any) -> dict[str,
                 response = http.post(f"{node_url}/api/jobs", json={"containers": [TGI], "data": {"text": prompt}})
                 assert response.status_code == 200, response.text
                 running[response.json()["id"]] = prompt
+            on_progress(len(done))  # with `IN_FLIGHT` jobs just started
             records = http.get(f"{node_url}/api/jobs", params=[("id", job_id) for job_id in running]).json()
             for record in records:
                 if record["status"] != "running":
                     done[running.pop(record["id"])] = record
-            on_progress(len(done))
             assert time.monotonic() < deadline, f"burst not finished: {len(done)} of {len(prompts)} done"
             time.sleep(0.02)
     return done
