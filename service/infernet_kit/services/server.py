@@ -26,7 +26,8 @@ log = logging.getLogger("infernet_kit.server")
 DEFAULT_BIND = "0.0.0.0:3000"
 BACKLOG = 4096
 KEEP_ALIVE_SECONDS = 75
-# A worker that exits this soon after being started failed to start (bad config, import error): stop them all.
+# A worker that exits with an error this soon after being started failed to start (bad config, import error):
+# stop them all. One killed by a signal (a negative exit code: SIGKILL, the OOM killer) crashed: replace it.
 STARTUP_GRACE_SECONDS = 20.0
 _PR_SET_PDEATHSIG = 1
 
@@ -161,7 +162,7 @@ class Supervisor:
             for index, (process, started) in enumerate(self.workers):
                 if process.is_alive() or self.stopping:
                     continue
-                if time.monotonic() - started < STARTUP_GRACE_SECONDS and process.exitcode not in (0, None):
+                if time.monotonic() - started < STARTUP_GRACE_SECONDS and (process.exitcode or 0) > 0:
                     log.error("worker %s failed to start (exit code %s); stopping", process.pid, process.exitcode)
                     self.stopping = True
                     code = 1

@@ -5,7 +5,8 @@ second container receives), per-container bearer tokens, timeouts and error answ
 steered by the job's data:
 - `{"sleep": seconds}` delays the answer;
 - `{"fail": status, "description": text}` answers `status` with a JSON error `{"code", "name", "description"}`;
-- `{"fail_plain": status}` answers `status` with a plain-text body.
+- `{"fail_plain": status}` answers `status` with a plain-text body;
+- `{"break_after": n}` answers 200, sends the first `n` bytes of its answer and drops the connection.
 Otherwise it answers `{"output": {"received": <request body>, "authorization": <header or null>}}`; with
 destination STREAM it streams the JSON of that answer in small chunks.
 
@@ -41,6 +42,8 @@ async def _service_output(request: Request) -> Response:
         if isinstance(data.get("fail_plain"), int):
             return PlainTextResponse("plain failure", status_code=data["fail_plain"])
     answer = {"output": {"received": body, "authorization": request.headers.get("authorization")}}
+    if isinstance(data, dict) and isinstance(data.get("break_after"), int):
+        return StreamingResponse(_broken(json.dumps(answer).encode()[: data["break_after"]]))
     if body.get("destination") == JobLocation.STREAM:
         text = json.dumps(answer).encode()
 
@@ -50,6 +53,11 @@ async def _service_output(request: Request) -> Response:
 
         return StreamingResponse(chunks(), media_type="application/octet-stream")
     return JSONResponse(answer)
+
+
+async def _broken(head: bytes) -> AsyncIterator[bytes]:
+    yield head
+    raise ConnectionAbortedError("echo container: answer broken off on purpose")
 
 
 async def _root(request: Request) -> Response:

@@ -35,6 +35,24 @@ class DelegationRejected(Exception):
         super().__init__(reason)
 
 
+# The order of secp256k1. The coordinator recovers the signer with the `ecrecover` precompile, which answers
+# the zero address (refused as `SignerMismatch`) unless v is 27 or 28 and r and s are in [1, n - 1]. It does
+# not require a low s: a signature with s above n / 2 recovers the same signer and is accepted on chain.
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def signature_problem(signature: Signature) -> DelegationRejected | None:
+    """Why the coordinator's `ecrecover` would refuse `signature`'s v, r or s, or None if it takes them."""
+    if signature.v not in (27, 28):
+        return DelegationRejected("Invalid signature: v must be 27 or 28", {"v": signature.v})
+    for name, value in (("r", signature.r), ("s", signature.s)):
+        if not 1 <= value < SECP256K1_N:
+            return DelegationRejected(
+                f"Invalid signature: {name} out of range", {name: str(value), "detail": f"{name} must be in [1, n - 1]"}
+            )
+    return None
+
+
 class DelegatedProcessor:
     """Validates delegated subscriptions and runs one task per accepted (owner, nonce)."""
 
@@ -144,12 +162,17 @@ class DelegatedProcessor:
         self._spawn(record)
 
     async def _check_signer(self, sub: Subscription, signature: Signature) -> None:
+        """Recover the signer as the coordinator does, so that acceptance means the chain takes the signature."""
+        if (problem := signature_problem(signature)) is not None:
+            raise problem
         try:
             recovered = recover_delegate_signer(
                 sub, signature, chain_id=self._client.chain_id, coordinator=self._client.coordinator
             )
-        except Exception as exc:  # malformed v/r/s: eth_keys raises several types
-            raise DelegationRejected("Invalid signature", {"detail": str(exc)}) from None
+        except Exception as exc:  # r is no point's x coordinate: ecrecover answers the zero address
+            raise DelegationRejected(
+                "Signer mismatch", {"owner": sub.owner, "detail": f"the signature recovers no address: {exc}"}
+            ) from None
         expected = await self._client.delegate_signer(sub.owner)
         if expected is None:
             raise DelegationRejected(

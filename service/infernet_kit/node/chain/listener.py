@@ -74,8 +74,9 @@ class SubscriptionListener:
         self._payment_address = payment_address
         self._snapshot = snapshot
         self._subs: dict[int, Subscription] = {}
-        self._cursor = max(snapshot.starting_sub_id, 1) - 1  # highest subscription id already read
-        self._last_block: int | None = None  # newest block whose cancellations were applied
+        self._cursor = self._first_cursor  # highest subscription id already read
+        self._last_block: int | None = None  # newest block whose cancellations were applied (the judged block)
+        self._last_hash: str | None = None  # its hash: the node's state holds only while it is on the chain
 
     @property
     def tracked(self) -> int:
@@ -85,12 +86,31 @@ class SubscriptionListener:
     def cursor(self) -> int:
         return self._cursor
 
+    @property
+    def _first_cursor(self) -> int:
+        return max(self._snapshot.starting_sub_id, 1) - 1
+
+    @property
+    def judged(self) -> tuple[int, str] | None:
+        """Number and hash of the newest block this listener's state was read at, if known."""
+        if self._last_block is None or self._last_hash is None:
+            return None
+        return self._last_block, self._last_hash
+
+    def reset(self) -> None:
+        """Forget every subscription and cursor (the chain they were read from is gone); the store is the
+        caller's to clear."""
+        self._subs.clear()
+        self._cursor = self._first_cursor
+        self._last_block = self._last_hash = None
+
     async def load(self) -> None:
         """Resume from the store: tracked subscriptions (re-checked against today's config) and cursors."""
         if (cursor := await self._store.get_state("cursor")) is not None:
             self._cursor = max(self._cursor, int(cursor))
         if (last := await self._store.get_state("last_block")) is not None:
             self._last_block = int(last)
+        self._last_hash = await self._store.get_state("last_block_hash")
         dropped = []
         for sub_id, sub in (await self._store.tracked()).items():
             if self._accept(sub_id, sub) is None:
@@ -175,8 +195,8 @@ class SubscriptionListener:
             for sub_id in cancelled:
                 log.info("subscription=%d cancelled; no further deliveries", sub_id)
             await self._drop(cancelled)
-        self._last_block = block.number
-        await self._store.set_state({"last_block": str(block.number)})
+        self._last_block, self._last_hash = block.number, block.hash
+        await self._store.set_state({"last_block": str(block.number), "last_block_hash": block.hash})
 
     async def _drop(self, ids: set[int]) -> None:
         if ids:

@@ -202,6 +202,11 @@ class DeliveryProcessor:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def forget(self) -> None:
+        """Stop every delivery and forget which intervals are settled: they were of a chain that is gone."""
+        await self.stop()
+        self._settled.clear()
+
     def _spawn(self, key: tuple[int, int], work: Awaitable[None]) -> None:
         async def own() -> None:
             try:

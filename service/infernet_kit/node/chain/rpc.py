@@ -175,12 +175,7 @@ class ChainClient:
             raise_for_status=True,
         )
         await self._provider.cache_async_session(session)
-        self.chain_id = int(await self.request("eth_chainId", []), 16)
-        self.genesis_hash = (await self.block(0)).hash
-        if await self.request("eth_getCode", [self.registry_address, "latest"]) in ("0x", "0x0", None):
-            raise RuntimeError(f"no contract at registry_address {self.registry_address} on chain {self.chain_id}")
-        self.coordinator = await self._address_from_registry("COORDINATOR()")
-        self.reader = await self._address_from_registry("READER()")
+        await self.identify()
         coordinator_abi = load_artifact("EIP712Coordinator").abi
         _require_functions(coordinator_abi, "coordinator", [_DELIVER, _DELIVER_DELEGATEE, _ID, _NODE_RESPONDED])
         _require_functions(load_artifact("Reader").abi, "reader", [_READ_SUBSCRIPTIONS, _READ_REDUNDANCY])
@@ -188,6 +183,20 @@ class ChainClient:
         for consumer_base in ("CallbackConsumer", "SubscriptionConsumer"):
             # Consumer reverts (e.g. NotCoordinator) surface through the coordinator's delivery.
             self.selectors.update(error_selectors(load_artifact(consumer_base).abi))
+
+    async def identify(self) -> None:
+        """Read which chain the RPC serves (chain id, genesis) and the contracts its Registry names; again after
+        the chain was reset or replaced, since the new one may differ."""
+        chain_id, genesis, code = await asyncio.gather(
+            self.request("eth_chainId", []),
+            self.block(0),
+            self.request("eth_getCode", [self.registry_address, "latest"]),
+        )
+        self.chain_id, self.genesis_hash = int(chain_id, 16), genesis.hash
+        if code in ("0x", "0x0", None):
+            raise RuntimeError(f"no contract at registry_address {self.registry_address} on chain {self.chain_id}")
+        self.coordinator = await self._address_from_registry("COORDINATOR()")
+        self.reader = await self._address_from_registry("READER()")
 
     async def _address_from_registry(self, getter: str) -> str:
         (address,) = decode(["address"], await self.call(Call(self.registry_address, _selector(getter))))
@@ -260,6 +269,11 @@ class ChainClient:
         if raw is None:
             raise RpcError("eth_getBlockByNumber", f"no block {block}")
         return _block(raw)
+
+    async def find_block(self, number: int) -> Block | None:
+        """Block `number`, or None when the chain is not that long."""
+        raw = await self.request("eth_getBlockByNumber", [hex(number), False])
+        return None if raw is None else _block(raw)
 
     async def pending_timestamp(self) -> int:
         """The timestamp the next block will carry, as the chain reports it; latest's if it will not say."""

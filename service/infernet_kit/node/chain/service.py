@@ -1,5 +1,10 @@
 """The node's chain side as one service the app starts and stops: it follows the chain head, hands new
-blocks to the listener, due intervals to the processor, and delegated subscriptions to their processor."""
+blocks to the listener, due intervals to the processor, and delegated subscriptions to their processor.
+
+Everything the node remembers was read at the block it last judged. When that block is no longer on the chain
+(anvil restarted or reset, a reorg, another chain behind the same RPC URL), the state is dropped and read
+again from the chain as it now is: one log line says so, with the old and new identity and heights.
+"""
 
 from __future__ import annotations
 
@@ -82,6 +87,7 @@ class ChainService:
         self._head: int | None = None
         self._judged: int | None = None
         self._failing = False
+        self._identified = True  # False after a resync: the new chain's identity and contracts are read first
 
     @property
     def address(self) -> str:
@@ -101,6 +107,7 @@ class ChainService:
             raise RuntimeError(f"chain: cannot use chain.rpc_url / chain.registry_address: {exc}") from None
         await self._check_identity()
         await self._listener.load()
+        await self._head_unless_diverged()
         await self._processor.load()
         await self._delegated.load()
         self._task = asyncio.create_task(self._follow(), name="chain-follow")
@@ -128,18 +135,75 @@ class ChainService:
         """Accept a delegated subscription (delivered in the background) or raise `DelegationRejected`."""
         await self._delegated.submit(subscription, signature, data)
 
-    async def _check_identity(self) -> None:
-        """State from another chain or registry (e.g. a restarted anvil) would skip subscriptions: drop it."""
-        identity = {
+    def _identity(self) -> dict[str, str]:
+        return {
             "chain_id": str(self._client.chain_id),
             "genesis": self._client.genesis_hash,
             "registry": self._client.registry_address,
         }
+
+    async def _check_identity(self) -> None:
+        """State from another chain or registry (e.g. a restarted anvil) would skip subscriptions: drop it."""
+        identity = self._identity()
         stored = {key: await self._store.get_state(key) for key in identity}
         if any(value is not None for value in stored.values()) and stored != identity:
-            log.warning("chain state in %s belongs to another chain or registry; starting over", self._store.path)
+            log.warning(
+                "chain reset: the state in %s belongs to chain_id=%s genesis=%s registry=%s, the RPC serves "
+                "chain_id=%s genesis=%s registry=%s; starting over",
+                self._store.path,
+                stored["chain_id"],
+                stored["genesis"],
+                stored["registry"],
+                identity["chain_id"],
+                identity["genesis"],
+                identity["registry"],
+            )
             await self._store.reset()
         await self._store.set_state(identity)
+
+    async def _head_unless_diverged(self) -> Block | None:
+        """The chain head; None after a resync, when the block the node's state was read at is no longer on
+        the chain (its number is above the head, or it has another hash there now)."""
+        judged = self._listener.judged
+        if judged is None:
+            return await self._client.block("latest")
+        number, known_hash = judged
+        head, now = await asyncio.gather(self._client.block("latest"), self._client.find_block(number))
+        if now is not None and now.hash == known_hash:
+            return head
+        if now is None:
+            what = f"head {head.number} is below block {number} the node last judged"
+        else:
+            what = f"block {number} the node last judged changed hash {known_hash} -> {now.hash}"
+        await self._resync(what, head)
+        return None
+
+    async def _resync(self, what: str, head: Block) -> None:
+        """Drop every cursor, tracked subscription and in-flight delivery of the chain that is gone."""
+        chain_id, genesis = await asyncio.gather(self._client.request("eth_chainId", []), self._client.block(0))
+        in_flight, tracked, cursor = self.pending_count(), self._listener.tracked, self._listener.cursor
+        await self._processor.forget()
+        await self._delegated.stop()
+        self._wallet.forget_chain()
+        await self._store.reset()
+        self._listener.reset()
+        self._head = self._judged = None
+        self._identified = False
+        log.warning(
+            "chain reset: %s (head %d %s; chain_id %d -> %d, genesis %s -> %s); dropped cursor subscription=%d, "
+            "%d tracked subscriptions, %d in-flight deliveries; resyncing from subscription=%d",
+            what,
+            head.number,
+            head.hash,
+            self._client.chain_id,
+            int(chain_id, 16),
+            self._client.genesis_hash,
+            genesis.hash,
+            cursor,
+            tracked,
+            in_flight,
+            self._listener.cursor + 1,
+        )
 
     # -- following the head ------------------------------------------------------------------------------
 
@@ -149,7 +213,7 @@ class ChainService:
             try:
                 await self._step()
                 if self._failing:
-                    log.info("chain sync recovered at block %s", self._head)
+                    log.info("chain sync recovered at block %s", "(resyncing)" if self._head is None else self._head)
                 self._failing = False
             except asyncio.CancelledError:
                 raise
@@ -161,8 +225,12 @@ class ChainService:
             await asyncio.sleep(period)
 
     async def _step(self) -> None:
-        head = await self._client.block("latest")
-        if self._head is not None and head.number <= self._head:
+        if not self._identified:
+            await self._client.identify()
+            await self._store.set_state(self._identity())
+            self._identified = True
+        head = await self._head_unless_diverged()
+        if head is None or (self._head is not None and head.number <= self._head):
             return
         await self._scan_receipts(head)
         self._head = head.number

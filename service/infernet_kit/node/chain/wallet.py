@@ -259,6 +259,15 @@ class NodeWallet:
             waiter.cancel()
         self._waiters.clear()
 
+    def forget_chain(self) -> None:
+        """The chain was reset or replaced: its nonce, fees, queued sends and awaited receipts are void."""
+        self.cancel_waiters()
+        for item in self._outbox:
+            item.waiter.cancel()
+        self._outbox.clear()
+        self._sender = None  # cancelled: the next send starts a new one
+        self._nonce = self._base_fee = self._tip = None
+
 
 def _short(message: str, limit: int = 200) -> str:
     return message if len(message) <= limit else message[:limit] + "…"
