@@ -17,10 +17,10 @@ from eth_abi.abi import encode
 from web3 import Web3
 from web3.contract import Contract
 
+from infernet_kit.chain.accounts import DEPLOYER, NODE_OPERATORS, USER, dev_account
 from infernet_kit.chain.artifacts import load_artifact
 from infernet_kit.chain.deploy import deploy
 from infernet_kit.chain.encoding import container_id
-from infernet_kit.devstack.accounts import DEPLOYER, NODE_OPERATORS, USER, dev_account
 from infernet_kit.devstack.anvil import Anvil
 
 REFERENCE = {

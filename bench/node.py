@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from infernet_kit.devstack.processes import ManagedProcess, free_port, kit_command
+from infernet_kit.processes import ManagedProcess, free_port, kit_command
 
 PROMPT = "Is the sky blue during a clear day?"
 ROUNDS = 5  # alternating direct/node rounds per measurement

@@ -37,11 +37,11 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 
+from infernet_kit.chain.accounts import DEPLOYER, dev_account
 from infernet_kit.chain.deploy import Deployment, deploy
-from infernet_kit.devstack.accounts import DEPLOYER, dev_account
 from infernet_kit.devstack.anvil import Anvil
-from infernet_kit.devstack.processes import ManagedProcess, free_port, kit_command
 from infernet_kit.paths import state_dir
+from infernet_kit.processes import ManagedProcess, free_port, kit_command
 from infernet_kit.testing.service_fixtures import run_service, tgi_service_env
 
 TGI = "tgi_client_inference_service"

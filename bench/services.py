@@ -29,7 +29,7 @@ from pathlib import Path
 
 import aiohttp
 
-from infernet_kit.devstack.processes import ManagedProcess, free_port, kit_command
+from infernet_kit.processes import ManagedProcess, free_port, kit_command
 
 PROMPT = "Is the sky blue during a clear day?"
 MAX_NEW_TOKENS = 6

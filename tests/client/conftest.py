@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from infernet_kit.devstack.processes import kit_command
+from infernet_kit.processes import kit_command
 
 # The seeds' files, as printed (comments and trailing commas included).
 SEED_PARAMS = """{

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infernet_kit.devstack.processes import free_port
+from infernet_kit.processes import free_port
 
 from .conftest import SEED_PARAMS, SEED_TGI_INPUT, CliRunner, KitRunner
 

@@ -15,7 +15,7 @@ import pytest
 from infernet_kit.client.errors import APIError, NodeUnreachableError
 from infernet_kit.client.node import NodeClient
 from infernet_kit.devstack import fake_models
-from infernet_kit.devstack.processes import free_port
+from infernet_kit.processes import free_port
 
 from . import seed_snippets as seeds
 from .conftest import CliRunner, KitRunner

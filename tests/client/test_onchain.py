@@ -16,9 +16,9 @@ import pytest
 from eth_abi.abi import decode
 from web3 import Web3
 
+from infernet_kit.chain.accounts import DEPLOYER, NODE_OPERATORS, dev_account, dev_key
 from infernet_kit.chain.encoding import ZERO_ADDRESS, container_id, delegate_key
 from infernet_kit.devstack import fake_models
-from infernet_kit.devstack.accounts import DEPLOYER, NODE_OPERATORS, dev_account, dev_key
 from infernet_kit.paths import project_root
 
 from . import seed_snippets as seeds

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from web3 import Web3
 
+from infernet_kit.chain.accounts import dev_account
 from infernet_kit.chain.encoding import ZERO_ADDRESS
-from infernet_kit.devstack.accounts import dev_account
 
 from .conftest import (
     KitRunner,

@@ -13,6 +13,7 @@ from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 from web3 import Web3
 
+from infernet_kit.chain.accounts import DEPLOYER, USER, dev_account, dev_key
 from infernet_kit.chain.artifacts import load_artifact
 from infernet_kit.chain.deploy import EXAMPLE_CONSUMERS, Deployment, deploy_artifact, deployment_path
 from infernet_kit.chain.encoding import (
@@ -24,7 +25,6 @@ from infernet_kit.chain.encoding import (
 )
 from infernet_kit.chain.transactions import connect, transact
 from infernet_kit.chain.watch import created_subscription_id
-from infernet_kit.devstack.accounts import DEPLOYER, USER, dev_account, dev_key
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.paths import foundry_tool, project_root
 

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from infernet_kit.devstack.processes import kit_command, port_is_open
+from infernet_kit.processes import kit_command, port_is_open
 
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
 

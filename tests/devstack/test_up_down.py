@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infernet_kit.devstack.processes import free_port, kit_command, port_is_open
+from infernet_kit.processes import free_port, kit_command, port_is_open
 
 
 def _kit(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -10,12 +10,12 @@ from eth_abi.abi import encode
 from web3 import Web3
 from web3.contract import Contract
 
+from infernet_kit.chain.accounts import USER, dev_account
 from infernet_kit.chain.deploy import Deployment
 from infernet_kit.chain.encoding import container_id
 from infernet_kit.chain.transactions import connect
 from infernet_kit.chain.watch import wait_for_fulfillments
 from infernet_kit.devstack import fake_models
-from infernet_kit.devstack.accounts import USER, dev_account
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory, request_compute, wait_until
 from infernet_kit.testing.node_fixtures import NodeLauncher, node_container

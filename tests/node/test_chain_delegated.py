@@ -12,6 +12,7 @@ import pytest
 from eth_abi.abi import decode
 from eth_account import Account
 
+from infernet_kit.chain.accounts import DEPLOYER, dev_account
 from infernet_kit.chain.deploy import Deployment
 from infernet_kit.chain.encoding import (
     ZERO_ADDRESS,
@@ -23,7 +24,6 @@ from infernet_kit.chain.encoding import (
 )
 from infernet_kit.chain.watch import wait_for_fulfillments
 from infernet_kit.devstack import fake_models
-from infernet_kit.devstack.accounts import DEPLOYER, dev_account
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory, wait_until
 from infernet_kit.testing.node_fixtures import NodeLauncher, node_container

@@ -15,11 +15,11 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
 
+from infernet_kit.chain.accounts import USER, dev_account
 from infernet_kit.chain.deploy import Deployment
 from infernet_kit.chain.transactions import connect, transact
 from infernet_kit.chain.watch import created_subscription_id, wait_for_fulfillments
 from infernet_kit.devstack import fake_models
-from infernet_kit.devstack.accounts import USER, dev_account
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory, wait_until
 from infernet_kit.testing.node_fixtures import node_container

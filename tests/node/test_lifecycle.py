@@ -16,10 +16,10 @@ import pytest
 
 from infernet_kit.config import ConfigError
 from infernet_kit.devstack.fake_models import generate
-from infernet_kit.devstack.processes import free_port, kit_command, port_is_open
 from infernet_kit.node.config import ContainerConfig
 from infernet_kit.node.containers import ContainerProcesses, serve_arguments
 from infernet_kit.node.store import CRASH_REASON
+from infernet_kit.processes import free_port, kit_command, port_is_open
 from infernet_kit.testing.node_fixtures import NodeFactory, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle, tgi_service_env
 

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from infernet_kit.devstack.processes import free_port
 from infernet_kit.node.config import ContainerConfig
 from infernet_kit.node.orchestrator import ContainerFailure, Orchestrator
+from infernet_kit.processes import free_port
 from infernet_kit.protocol import JobLocation
 
 

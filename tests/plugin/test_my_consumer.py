@@ -10,10 +10,10 @@ from pathlib import Path
 
 from eth_abi.abi import decode
 
+from infernet_kit.chain.accounts import USER, dev_key
 from infernet_kit.chain.compiler import compile_file
 from infernet_kit.chain.deploy import Deployment, deploy_artifact
 from infernet_kit.chain.transactions import connect
-from infernet_kit.devstack.accounts import USER, dev_key
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.devstack.fake_models import generate
 from infernet_kit.testing.callback_fixtures import WaitForCallback

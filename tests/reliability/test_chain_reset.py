@@ -18,12 +18,12 @@ import httpx
 import pytest
 from web3 import Web3
 
+from infernet_kit.chain.accounts import DEPLOYER, USER, dev_account, dev_key
 from infernet_kit.chain.deploy import Deployment, deploy
 from infernet_kit.chain.encoding import redundancy_key
 from infernet_kit.chain.transactions import connect
 from infernet_kit.chain.watch import wait_for_fulfillments
 from infernet_kit.devstack import fake_models
-from infernet_kit.devstack.accounts import DEPLOYER, USER, dev_account, dev_key
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.node.chain.service import STORE_FILE
 from infernet_kit.testing.chain_node_fixtures import (

@@ -15,12 +15,12 @@ import httpx
 import pytest
 from eth_abi.abi import decode
 
+from infernet_kit.chain.accounts import DEPLOYER, dev_key
 from infernet_kit.chain.deploy import Deployment
 from infernet_kit.chain.encoding import Signature, delegate_key
 from infernet_kit.chain.watch import wait_for_fulfillments
 from infernet_kit.client.chain_utils import Subscription
 from infernet_kit.devstack import fake_models
-from infernet_kit.devstack.accounts import DEPLOYER, dev_key
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.node.chain.delegation import SECP256K1_N
 from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory, wait_until

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infernet_kit.devstack.processes import free_port, kit_command
+from infernet_kit.processes import free_port, kit_command
 from infernet_kit.testing.node_fixtures import NodeFactory, node_container, wait_for_job
 
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from infernet_kit.devstack import fake_models
-from infernet_kit.devstack.processes import free_port
 from infernet_kit.node.orchestrator import UNANSWERED_ATTEMPTS
+from infernet_kit.processes import free_port
 from infernet_kit.testing.chain_node_fixtures import wait_until
 from infernet_kit.testing.node_fixtures import NodeFactory, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle, RunningService, run_service, tgi_service_env

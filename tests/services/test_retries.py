@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from infernet_kit.devstack import fake_models
-from infernet_kit.devstack.processes import free_port
+from infernet_kit.processes import free_port
 from infernet_kit.testing.service_fixtures import (
     DevBackendHandle,
     fast_retry_params,

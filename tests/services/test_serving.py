@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from infernet_kit.devstack import fake_models
-from infernet_kit.devstack.processes import ManagedProcess, free_port, kit_command
+from infernet_kit.processes import ManagedProcess, free_port, kit_command
 from infernet_kit.testing.service_fixtures import DevBackendHandle, run_service
 
 from .helpers import post

@@ -25,9 +25,9 @@ def register(app: typer.Typer) -> None:
         """Deploy the Infernet core and example consumers; writes deployments/<chainid>.json."""
         from eth_account import Account
 
+        from infernet_kit.chain.accounts import DEPLOYER, dev_account
         from infernet_kit.chain.deploy import deploy as deploy_contracts
         from infernet_kit.chain.transactions import connect
-        from infernet_kit.devstack.accounts import DEPLOYER, dev_account
 
         key = os.environ.get(key_env)
         deployer = Account.from_key(key) if key else dev_account(DEPLOYER)

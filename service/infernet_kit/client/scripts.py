@@ -39,8 +39,8 @@ def _parser(description: str) -> argparse.ArgumentParser:
 
 def _key(flag_value: str | None, env: str, default_account: int) -> str:
     """A private key from the flag, else the environment, else anvil's development account."""
+    from infernet_kit.chain.accounts import dev_key
     from infernet_kit.client.cli import UserError, checked_private_key
-    from infernet_kit.devstack.accounts import dev_key
 
     if flag_value:
         return checked_private_key(flag_value, "--private-key")
@@ -106,9 +106,9 @@ def request_callback(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--private-key", default=None, help="caller's key (env PRIVATE_KEY; default: anvil account #0)")
 
     def body(args: argparse.Namespace) -> dict[str, Any]:
+        from infernet_kit.chain.accounts import USER
         from infernet_kit.client.onchain import request_tgi_callback
         from infernet_kit.client.wallet import reachable
-        from infernet_kit.devstack.accounts import USER
 
         w3, deployment = _w3_and_deployment(
             args.rpc_url, _key(args.private_key, "PRIVATE_KEY", USER), args.deployments_dir
@@ -152,9 +152,9 @@ def request_hf(argv: Sequence[str] | None = None) -> int:
     }
 
     def body(args: argparse.Namespace) -> dict[str, Any]:
+        from infernet_kit.chain.accounts import USER
         from infernet_kit.client.onchain import request_hf_callback
         from infernet_kit.client.wallet import reachable
-        from infernet_kit.devstack.accounts import USER
 
         w3, deployment = _w3_and_deployment(
             args.rpc_url, _key(args.private_key, "PRIVATE_KEY", USER), args.deployments_dir
@@ -217,6 +217,7 @@ def create_delegated_subscription(argv: Sequence[str] | None = None) -> int:
     )
 
     def body(args: argparse.Namespace) -> dict[str, Any]:
+        from infernet_kit.chain.accounts import DEPLOYER
         from infernet_kit.client.chain_utils import RPC
         from infernet_kit.client.cli import UserError, checksum
         from infernet_kit.client.onchain import (
@@ -227,7 +228,6 @@ def create_delegated_subscription(argv: Sequence[str] | None = None) -> int:
             local_deployment,
         )
         from infernet_kit.config import parse_json
-        from infernet_kit.devstack.accounts import DEPLOYER
 
         key = _key(args.private_key, "SIGNER_KEY", DEPLOYER)
         data = parse_json(args.input, source="--input")
@@ -276,7 +276,7 @@ def deploy(argv: Sequence[str] | None = None) -> int:
     """scripts/deploy.py: the Infernet core and the example consumers, as scripts/Deploy.s.sol deploys them."""
     from pathlib import Path
 
-    from infernet_kit.devstack.accounts import DEPLOYER
+    from infernet_kit.chain.accounts import DEPLOYER
 
     parser = _parser("Deploy the Infernet core and the example consumers; writes deployments/<chain id>.json.")
     parser.add_argument(

@@ -7,8 +7,8 @@ from typing import Any
 
 from web3 import Web3
 
-from infernet_kit.devstack.processes import ManagedProcess, free_port
 from infernet_kit.paths import foundry_tool
+from infernet_kit.processes import ManagedProcess, free_port
 
 LOCAL_CHAIN_ID = 31337
 

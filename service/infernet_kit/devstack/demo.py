@@ -121,7 +121,7 @@ class Demo:
         input_file.write_text(json.dumps({"text": TGI_PROMPT}))
         command = ["infernet-kit", "job", "-c", TGI_CONTAINER, "-i", str(input_file), "--sync"]
         self.say("$ " + " ".join(command))
-        from infernet_kit.devstack.processes import kit_command
+        from infernet_kit.processes import kit_command
 
         done = await asyncio.to_thread(
             subprocess.run,
@@ -284,10 +284,10 @@ class Demo:
         return blocks[-1] - receipt["blockNumber"], f"{frequency} intervals, {period}s apart"
 
     async def delegated(self) -> tuple[int | None, str]:
+        from infernet_kit.chain.accounts import DEPLOYER, dev_account, dev_key
         from infernet_kit.chain.watch import wait_for_fulfillments
         from infernet_kit.client.chain_utils import RPC
         from infernet_kit.client.onchain import create_delegated_subscription, decode_tgi_output
-        from infernet_kit.devstack.accounts import DEPLOYER, dev_account, dev_key
 
         w3 = self._w3()
         deployment = self.info.deployment

@@ -12,9 +12,9 @@ from types import FrameType
 from pydantic import SecretStr
 from rich.console import Console
 
-from infernet_kit.devstack.processes import ProcessError, port_is_open
 from infernet_kit.devstack.stack import LocalStack, StackOptions, stack_file
 from infernet_kit.paths import state_dir
+from infernet_kit.processes import ProcessError, port_is_open
 
 # Real chains make blocks on a clock; so does the demo, so recurring intervals come due as time passes.
 DEMO_BLOCK_TIME = 1.0

@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
 
+from infernet_kit.chain.accounts import DEPLOYER, NODE_OPERATORS, USER, dev_account, dev_key
 from infernet_kit.chain.deploy import Deployment, deploy
-from infernet_kit.devstack.accounts import DEPLOYER, NODE_OPERATORS, USER, dev_account, dev_key
 from infernet_kit.devstack.anvil import Anvil
-from infernet_kit.devstack.processes import ManagedProcess, free_port, kit_command
 from infernet_kit.paths import state_dir
+from infernet_kit.processes import ManagedProcess, free_port, kit_command
 
 TGI_CONTAINER = "tgi_client_inference_service"
 HF_CONTAINER = "hf_inference_client_service"

@@ -25,9 +25,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run an Infernet-compatible node: REST API on server.port (4000), containers, chain service."""
         from infernet_kit.config import ConfigError
-        from infernet_kit.devstack.processes import ProcessError
         from infernet_kit.node.app import SecretMask, configure_logging, run
         from infernet_kit.node.config import load_config
+        from infernet_kit.processes import ProcessError
 
         try:
             loaded = load_config(config)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from infernet_kit.config import ConfigError
-from infernet_kit.devstack.processes import ManagedProcess, ProcessError, kit_command, port_is_open
 from infernet_kit.node.config import ContainerConfig
+from infernet_kit.processes import ManagedProcess, ProcessError, kit_command, port_is_open
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 from web3.contract.contract import ContractFunction
 
+from infernet_kit.chain.accounts import NODE_OPERATORS, dev_key
 from infernet_kit.chain.deploy import Deployment
 from infernet_kit.chain.encoding import unpack_pair
 from infernet_kit.chain.transactions import transact
 from infernet_kit.chain.watch import created_subscription_id, wait_for_fulfillments
-from infernet_kit.devstack.accounts import NODE_OPERATORS, dev_key
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.devstack.stack import HF_CONTAINER, TGI_CONTAINER, chain_node_config
 from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from infernet_kit.chain.accounts import DEPLOYER, dev_account
 from infernet_kit.chain.deploy import Deployment, deploy
-from infernet_kit.devstack.accounts import DEPLOYER, dev_account
 from infernet_kit.devstack.anvil import Anvil
 
 __all__ = ["anvil", "infernet_deployment"]

@@ -27,10 +27,10 @@ from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 
+from infernet_kit.chain.accounts import DEPLOYER, dev_account
 from infernet_kit.chain.deploy import Deployment, deploy
 from infernet_kit.chain.transactions import transact
 from infernet_kit.chain.watch import created_subscription_id
-from infernet_kit.devstack.accounts import DEPLOYER, dev_account
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.testing.node_fixtures import NodeFactory, RunningNode
 

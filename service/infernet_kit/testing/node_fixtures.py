@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import httpx
 import pytest
 
-from infernet_kit.devstack.processes import ManagedProcess, free_port, kit_command
+from infernet_kit.processes import ManagedProcess, free_port, kit_command
 
 __all__ = [
     "NodeFactory",

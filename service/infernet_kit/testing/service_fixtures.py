@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from infernet_kit.devstack.processes import ManagedProcess, free_port, kit_command
+from infernet_kit.processes import ManagedProcess, free_port, kit_command
 
 __all__ = [
     "DevBackendHandle",
