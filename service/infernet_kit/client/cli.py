@@ -16,12 +16,12 @@ from typing import Annotated, Any, NoReturn, ParamSpec, TextIO, TypeVar
 
 import typer
 
+from infernet_kit.protocol.defaults import DEFAULT_NODE_URL, DEFAULT_RPC_URL, ZERO_ADDRESS
+
 T = TypeVar("T")
 P = ParamSpec("P")
 
 NODE_URL_ENV = "INFERNET_NODE_URL"
-DEFAULT_NODE_URL = "http://127.0.0.1:4000"
-DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 
 UrlOption = Annotated[
     str,
@@ -53,8 +53,6 @@ TokenOption = Annotated[str, typer.Option("--token", "-t", help="Token address; 
 AmountOption = Annotated[
     str, typer.Option("--amount", "-a", help="Amount in wei, or a number and a unit: '1 ether', '100 gwei'.")
 ]
-
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
 class UserError(Exception):
