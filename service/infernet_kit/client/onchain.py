@@ -14,7 +14,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 
-from infernet_kit.chain.encoding import UINT32_MAX, ZERO_ADDRESS, delegate_key, unpack_pair
+from infernet_kit.chain.encoding import UINT32_MAX, delegate_key, unpack_pair
 from infernet_kit.client.chain_utils import RPC, Subscription
 from infernet_kit.config import ConfigError
 from infernet_kit.protocol import hf, tgi
@@ -224,19 +224,8 @@ async def create_delegated_subscription(
     latest = await rpc.reachable(rpc.web3.eth.get_block("latest"))
     now = int(latest["timestamp"])
     nonce = random.randint(0, UINT32_MAX) if nonce is None else nonce
-    sub = Subscription(
-        owner=owner,
-        active_at=now,
-        period=period,
-        frequency=frequency,
-        redundancy=redundancy,
-        containers=containers,
-        lazy=False,
-        verifier=ZERO_ADDRESS,
-        payment_amount=0,
-        payment_token=ZERO_ADDRESS,
-        wallet=ZERO_ADDRESS,
-    )
+    # Not lazy, no verifier, no payment: the struct's defaults.
+    sub = Subscription(owner, now, period, frequency, redundancy, containers)
     subscription_id = await submit_delegated_subscription(
         node_url,
         rpc,
