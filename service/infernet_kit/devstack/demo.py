@@ -29,7 +29,6 @@ from infernet_kit.protocol.hf import HFTaskId
 if TYPE_CHECKING:
     from infernet_kit.client.onchain import CallbackResult
 
-TGI_CONTAINER = tgi.CONTAINER_ID
 TGI_PROMPT = "Is the sky blue during a clear day?"
 JSON_HEADER = "Content-Type: application/json"
 
@@ -106,9 +105,9 @@ class Demo:
     async def offchain_python(self) -> tuple[int | None, str]:
         from infernet_kit.client.node import NodeClient
 
-        self.say(f'NodeClient("{self.node_url}").request_job("{TGI_CONTAINER}", {{"text": "{TGI_PROMPT}"}})')
+        self.say(f'NodeClient("{self.node_url}").request_job("{tgi.CONTAINER_ID}", {{"text": "{TGI_PROMPT}"}})')
         async with NodeClient(self.node_url) as client:
-            job_id = await client.request_job(TGI_CONTAINER, {"text": TGI_PROMPT})
+            job_id = await client.request_job(tgi.CONTAINER_ID, {"text": TGI_PROMPT})
             self.say(f"job id {job_id}")
             result = await client.get_job_result_sync(job_id)
         expect(result is not None, f"the node does not know job {job_id}")
@@ -121,7 +120,7 @@ class Demo:
     async def offchain_cli(self) -> tuple[int | None, str]:
         input_file = self.work_dir / "input.json"
         input_file.write_text(json.dumps({"text": TGI_PROMPT}))
-        command = ["infernet-kit", "job", "-c", TGI_CONTAINER, "-i", str(input_file), "--sync"]
+        command = ["infernet-kit", "job", "-c", tgi.CONTAINER_ID, "-i", str(input_file), "--sync"]
         self.say("$ " + " ".join(command))
         from infernet_kit.processes import kit_command
 
@@ -139,7 +138,7 @@ class Demo:
     async def offchain_curl(self) -> tuple[int | None, str]:
         curl = shutil.which("curl")
         expect(curl is not None, "curl is not installed")
-        body = json.dumps({"containers": [TGI_CONTAINER], "data": {"text": TGI_PROMPT}})
+        body = json.dumps({"containers": [tgi.CONTAINER_ID], "data": {"text": TGI_PROMPT}})
         self.say(f"$ curl -X POST {self.node_url}/api/jobs -H 'Content-Type: application/json' -d '{body}'")
         posted = await asyncio.to_thread(
             subprocess.run,
@@ -304,7 +303,7 @@ class Demo:
             deployment.coordinator,
             owner=owner,
             private_key=dev_key(DEPLOYER),
-            containers=[TGI_CONTAINER],
+            containers=[tgi.CONTAINER_ID],
             data={"text": TGI_PROMPT},
         )
         self.say(f"subscription {created.subscription_id} created on chain by the node (nonce {created.nonce})")

@@ -1,4 +1,4 @@
-"""Environment configuration of the two services, read once at start; errors name the variable at fault.
+"""Environment configuration of the TGI and HF services, read once at start; errors name the variable at fault.
 
 The seeds' `env` blocks work verbatim (values are JSON, read with `infernet_kit.config.env_json`).
 """
