@@ -124,7 +124,7 @@ def test_request_callback_script(stack: SimpleNamespace) -> None:
 
 
 def test_request_hf_script_every_task(stack: SimpleNamespace) -> None:
-    from infernet_kit.services.hf_tasks import DEFAULT_MODELS
+    from infernet_kit.protocol.hf import DEFAULT_MODELS
 
     answers = run_script("request_hf.py", stack=stack)
     prompts = {

@@ -17,7 +17,7 @@ import pytest
 
 from infernet_kit.devstack import fake_models
 from infernet_kit.paths import project_root
-from infernet_kit.services.hf_tasks import DEFAULT_MODELS
+from infernet_kit.protocol.hf import DEFAULT_MODELS
 from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle
 

@@ -10,7 +10,7 @@ from eth_abi.abi import decode, encode
 
 from infernet_kit.chain.encoding import pack_pair, unpack_pair
 from infernet_kit.devstack import fake_models
-from infernet_kit.services.hf_tasks import DEFAULT_MODELS
+from infernet_kit.protocol.hf import DEFAULT_MODELS
 from infernet_kit.testing.service_fixtures import DevBackendHandle
 
 from .helpers import assert_error, client, get, post

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from infernet_kit.config import ConfigError
+from infernet_kit.protocol.hf import HUB_ENDPOINT as HF_HUB_ENDPOINT
 from infernet_kit.services.retry import RetryParams
 from infernet_kit.services.server import BindError, parse_bind
-from infernet_kit.services.settings import HF_HUB_ENDPOINT, load_hf_settings, load_tgi_settings
+from infernet_kit.services.settings import load_hf_settings, load_tgi_settings
 
 # Seed 000's container "env", exactly as the seed writes it (values are JSON strings).
 SEED_000_ENV = {

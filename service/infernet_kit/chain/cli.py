@@ -6,7 +6,7 @@ import os
 
 import typer
 
-DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+from infernet_kit.protocol.defaults import DEFAULT_RPC_URL
 
 
 def register(app: typer.Typer) -> None:

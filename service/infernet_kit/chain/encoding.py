@@ -12,7 +12,8 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+from infernet_kit.protocol.defaults import ZERO_ADDRESS as ZERO_ADDRESS  # re-exported: its home is protocol.defaults
+
 UINT32_MAX = 2**32 - 1
 
 EIP712_DOMAIN_NAME = "InfernetCoordinator"

@@ -16,12 +16,12 @@ from typing import Annotated, Any, NoReturn, ParamSpec, TextIO, TypeVar
 
 import typer
 
+from infernet_kit.protocol.defaults import DEFAULT_NODE_URL, DEFAULT_RPC_URL, ZERO_ADDRESS
+
 T = TypeVar("T")
 P = ParamSpec("P")
 
 NODE_URL_ENV = "INFERNET_NODE_URL"
-DEFAULT_NODE_URL = "http://127.0.0.1:4000"
-DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 
 UrlOption = Annotated[
     str,
@@ -53,8 +53,6 @@ TokenOption = Annotated[str, typer.Option("--token", "-t", help="Token address; 
 AmountOption = Annotated[
     str, typer.Option("--amount", "-a", help="Amount in wei, or a number and a unit: '1 ether', '100 gwei'.")
 ]
-
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
 class UserError(Exception):
@@ -432,34 +430,37 @@ def approve(
     )
 
 
-def fund(
-    private_key: PrivateKeyOption,
-    wallet_address: WalletOption,
-    amount: AmountOption,
-    token: TokenOption = ZERO_ADDRESS,
-    rpc_url: RpcUrlOption = DEFAULT_RPC_URL,
-) -> None:
-    """Fund a wallet with ETH or tokens."""
-    from infernet_kit.client import wallet
+def _funds_verb(action: str, doc: str, message: str) -> Callable[..., None]:
+    """A verb moving funds of a wallet with `client.wallet.<action>`; `message` formats its success."""
 
-    result = wallet.fund(rpc_url, *_wallet_args(private_key, wallet_address, token, amount))
-    typer.echo(
-        f"Success: sent\n\tamount: {amount}\n\ttoken: {token}\n\tto wallet: {wallet_address}\n\ttx: {result.tx_hash}"
-    )
+    def verb(
+        private_key: PrivateKeyOption,
+        wallet_address: WalletOption,
+        amount: AmountOption,
+        token: TokenOption = ZERO_ADDRESS,
+        rpc_url: RpcUrlOption = DEFAULT_RPC_URL,
+    ) -> None:
+        from infernet_kit.client import wallet
+
+        move = getattr(wallet, action)
+        result = move(rpc_url, *_wallet_args(private_key, wallet_address, token, amount))
+        typer.echo(message.format(amount=amount, token=token, wallet=wallet_address, tx=result.tx_hash))
+
+    verb.__name__ = verb.__qualname__ = action
+    verb.__doc__ = doc
+    return verb
 
 
-def withdraw(
-    private_key: PrivateKeyOption,
-    wallet_address: WalletOption,
-    amount: AmountOption,
-    token: TokenOption = ZERO_ADDRESS,
-    rpc_url: RpcUrlOption = DEFAULT_RPC_URL,
-) -> None:
-    """Withdraw unlocked funds from a wallet (owner only)."""
-    from infernet_kit.client import wallet
-
-    result = wallet.withdraw(rpc_url, *_wallet_args(private_key, wallet_address, token, amount))
-    typer.echo(f"Success: withdrawal of amount: {amount}\n\ttoken: {token}\n\ttx: {result.tx_hash}")
+fund = _funds_verb(
+    "fund",
+    "Fund a wallet with ETH or tokens.",
+    "Success: sent\n\tamount: {amount}\n\ttoken: {token}\n\tto wallet: {wallet}\n\ttx: {tx}",
+)
+withdraw = _funds_verb(
+    "withdraw",
+    "Withdraw unlocked funds from a wallet (owner only).",
+    "Success: withdrawal of amount: {amount}\n\ttoken: {token}\n\ttx: {tx}",
+)
 
 
 def _deployed(rpc_url: str, role: str) -> str:

@@ -29,12 +29,12 @@ from infernet_kit.client.types import (
     ModelSupport,
     NodeInfo,
 )
+from infernet_kit.protocol.defaults import DEFAULT_NODE_URL
 
 if TYPE_CHECKING:
     # Only for annotations: off-chain use of the client never loads web3 and eth-account.
     from infernet_kit.client.chain_utils import RPC, Subscription
 
-DEFAULT_NODE_URL = "http://127.0.0.1:4000"
 T = TypeVar("T")
 
 _JOB_RESULTS = TypeAdapter(list[JobResult])

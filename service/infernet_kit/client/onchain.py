@@ -6,19 +6,19 @@ import asyncio
 import os
 import random
 import time
-from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eth_abi.abi import decode, encode
 from pydantic import BaseModel, ValidationError
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 
-from infernet_kit.chain.encoding import UINT32_MAX, ZERO_ADDRESS, delegate_key, unpack_pair
+from infernet_kit.chain.encoding import UINT32_MAX, delegate_key, unpack_pair
 from infernet_kit.client.chain_utils import RPC, Subscription
 from infernet_kit.config import ConfigError
+from infernet_kit.protocol import hf, tgi
+from infernet_kit.protocol.hf import HFTaskId
 
 if TYPE_CHECKING:
     from infernet_kit.chain.deploy import Deployment
@@ -159,55 +159,17 @@ def request_compute(
     )
 
 
-def tgi_input(prompt: str) -> bytes:
-    """The seed's on-chain TGI input: `encode(["string"], [prompt])`."""
-    return encode(["string"], [prompt])
-
-
-def decode_tgi_output(raw: bytes) -> str:
-    (text,) = decode(["string"], raw)
-    return str(text)
-
-
 def request_tgi_callback(
     w3: Web3, deployment: Deployment, prompt: str, *, consumer: str | None = None, timeout: float = 60.0
 ) -> CallbackResult:
     """The seed's on-chain flow: `TGICallbackConsumer.chatWithLLM(encode(["string"], [prompt]))`."""
     return request_compute(
         w3,
-        deployment.contract(w3, TGI_CONSUMER, consumer).functions.chatWithLLM(tgi_input(prompt)),
+        deployment.contract(w3, TGI_CONSUMER, consumer).functions.chatWithLLM(tgi.encode_input(prompt)),
         deployment.contract(w3, COORDINATOR),
-        decode_output=decode_tgi_output,
+        decode_output=tgi.decode_output,
         timeout=timeout,
     )
-
-
-class HFTaskId(IntEnum):
-    """Hugging Face task ids of the HF inference client service (PROTOCOL.md 2.2)."""
-
-    UNSET = 0
-    TEXT_GENERATION = 1
-    TEXT_CLASSIFICATION = 2
-    TOKEN_CLASSIFICATION = 3
-    SUMMARIZATION = 4
-
-
-HF_SCORE_SCALE = 10**6
-
-
-def hf_input(task: HFTaskId, prompt: str, model: str = "") -> bytes:
-    """The seed's on-chain HF input: `encode(["uint8", "string", "string"], [task, model, prompt])`."""
-    return encode(["uint8", "string", "string"], [int(task), model, prompt])
-
-
-def decode_hf_output(task: HFTaskId, raw: bytes) -> Any:
-    """A task's on-chain output, scores scaled back from 1e6 integers."""
-    if task in (HFTaskId.TEXT_GENERATION, HFTaskId.SUMMARIZATION):
-        (text,) = decode(["string"], raw)
-        return str(text) if task is HFTaskId.TEXT_GENERATION else {"summary_text": str(text)}
-    names, scores = decode(["string[]", "uint256[]"], raw)
-    key = "label" if task is HFTaskId.TEXT_CLASSIFICATION else "entity_group"
-    return [{key: str(name), "score": score / HF_SCORE_SCALE} for name, score in zip(names, scores, strict=True)]
 
 
 def request_hf_callback(
@@ -224,9 +186,9 @@ def request_hf_callback(
     `encode(["uint8", "string", "string"], [task, model, prompt])`; the answer decoded."""
     return request_compute(
         w3,
-        deployment.contract(w3, HF_CONSUMER, consumer).functions.requestTask(hf_input(task, prompt, model)),
+        deployment.contract(w3, HF_CONSUMER, consumer).functions.requestTask(hf.encode_input(task, prompt, model)),
         deployment.contract(w3, COORDINATOR),
-        decode_output=lambda raw: decode_hf_output(task, raw),
+        decode_output=lambda raw: hf.decode_output(task, raw),
         timeout=timeout,
     )
 
@@ -262,19 +224,8 @@ async def create_delegated_subscription(
     latest = await rpc.reachable(rpc.web3.eth.get_block("latest"))
     now = int(latest["timestamp"])
     nonce = random.randint(0, UINT32_MAX) if nonce is None else nonce
-    sub = Subscription(
-        owner=owner,
-        active_at=now,
-        period=period,
-        frequency=frequency,
-        redundancy=redundancy,
-        containers=containers,
-        lazy=False,
-        verifier=ZERO_ADDRESS,
-        payment_amount=0,
-        payment_token=ZERO_ADDRESS,
-        wallet=ZERO_ADDRESS,
-    )
+    # Not lazy, no verifier, no payment: the struct's defaults.
+    sub = Subscription(owner, now, period, frequency, redundancy, containers)
     subscription_id = await submit_delegated_subscription(
         node_url,
         rpc,

@@ -14,8 +14,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-DEFAULT_RPC_URL = "http://127.0.0.1:8545"
-DEFAULT_NODE_URL = "http://127.0.0.1:4000"
+from infernet_kit.protocol import tgi
+from infernet_kit.protocol.defaults import DEFAULT_NODE_URL, DEFAULT_RPC_URL
+
 SEED_PROMPT = "Is the sky blue during a clear day?"
 
 
@@ -128,7 +129,7 @@ def request_callback(argv: Sequence[str] | None = None) -> int:
 
 def request_hf(argv: Sequence[str] | None = None) -> int:
     """scripts/request_hf.py: each HF task on chain through HFCallbackConsumer, decoded."""
-    from infernet_kit.client.onchain import HFTaskId
+    from infernet_kit.protocol.hf import HFTaskId
 
     tasks = {task.name.lower(): task for task in HFTaskId if task is not HFTaskId.UNSET}
     parser = _parser("Run Hugging Face tasks on chain through HFCallbackConsumer and print each decoded answer.")
@@ -209,7 +210,7 @@ def create_delegated_subscription(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="the owner's signer key (env SIGNER_KEY; default: anvil account #2, the deployer)",
     )
-    parser.add_argument("--containers", default="tgi_client_inference_service", help="comma-separated container ids")
+    parser.add_argument("--containers", default=tgi.CONTAINER_ID, help="comma-separated container ids")
     parser.add_argument("--input", default=json.dumps({"text": SEED_PROMPT}), help="job input as JSON text")
     parser.add_argument("--nonce", type=int, default=None, help="signer nonce (default: random, as the seeds do)")
     parser.add_argument(
@@ -224,7 +225,6 @@ def create_delegated_subscription(argv: Sequence[str] | None = None) -> int:
             COORDINATOR,
             await_callback,
             create_delegated_subscription,
-            decode_tgi_output,
             local_deployment,
         )
         from infernet_kit.config import parse_json
@@ -266,7 +266,7 @@ def create_delegated_subscription(argv: Sequence[str] | None = None) -> int:
                 delivery_tx, node, raw = await_callback(
                     w3, contract, created.subscription_id, from_block=start_block, timeout=args.timeout
                 )
-            result.update(delivery_tx=delivery_tx, node=node, answer=decode_tgi_output(raw))
+            result.update(delivery_tx=delivery_tx, node=node, answer=tgi.decode_output(raw))
         return result
 
     return _run(body, parser, argv)

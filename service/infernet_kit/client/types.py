@@ -7,8 +7,12 @@ from typing import Any, Literal, NotRequired
 from pydantic import ConfigDict
 from typing_extensions import TypedDict
 
-# Answers are validated at the boundary, but keys a newer node adds are kept, not silently dropped.
-_KEEP_EXTRA = ConfigDict(extra="allow")
+
+class _Open(TypedDict):
+    """An answer's shape: validated at the boundary, but keys a newer node adds are kept, not silently dropped."""
+
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+
 
 JobID = str
 JobStatus = Literal["success", "failed", "running"]
@@ -33,25 +37,24 @@ class ErrorResponse(TypedDict):
     params: NotRequired[dict[str, Any]]
 
 
-class ContainerOutput(TypedDict):
-    __pydantic_config__ = _KEEP_EXTRA  # type: ignore[misc]
+class _ContainerPart(_Open):
     container: str
+
+
+class ContainerOutput(_ContainerPart):
     output: Any
 
 
-class ContainerError(TypedDict):
-    __pydantic_config__ = _KEEP_EXTRA  # type: ignore[misc]
-    container: str
+class ContainerError(_ContainerPart):
     error: str
 
 
 ContainerResult = ContainerOutput | ContainerError
 
 
-class JobResult(TypedDict):
+class JobResult(_Open):
     """A job's status and, once done, the last container's output or error."""
 
-    __pydantic_config__ = _KEEP_EXTRA  # type: ignore[misc]
     id: str
     status: JobStatus
     result: ContainerResult | None
@@ -63,28 +66,24 @@ class HealthInfo(TypedDict):
     status: Literal["healthy", "unhealthy"]
 
 
-class ChainInfo(TypedDict):
-    __pydantic_config__ = _KEEP_EXTRA  # type: ignore[misc]
+class ChainInfo(_Open):
     enabled: bool
     address: str
 
 
-class Container(TypedDict):
-    __pydantic_config__ = _KEEP_EXTRA  # type: ignore[misc]
+class Container(_Open):
     id: str
     description: str
     external: bool
     image: str
 
 
-class PendingJobInfo(TypedDict):
-    __pydantic_config__ = _KEEP_EXTRA  # type: ignore[misc]
+class PendingJobInfo(_Open):
     offchain: int
     onchain: int
 
 
-class NodeInfo(TypedDict):
-    __pydantic_config__ = _KEEP_EXTRA  # type: ignore[misc]
+class NodeInfo(_Open):
     version: str
     containers: list[Container]
     pending: PendingJobInfo

@@ -12,18 +12,19 @@ import shutil
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
-from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eth_abi.abi import decode
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 from web3 import Web3
 from web3.contract import Contract
 
-from infernet_kit.devstack.stack import HF_CONTAINER, TGI_CONTAINER, StackInfo
+from infernet_kit.devstack.stack import StackInfo
+from infernet_kit.protocol import hf, tgi
+from infernet_kit.protocol.container import decode_string
+from infernet_kit.protocol.hf import HFTaskId
 
 if TYPE_CHECKING:
     from infernet_kit.client.onchain import CallbackResult
@@ -104,9 +105,9 @@ class Demo:
     async def offchain_python(self) -> tuple[int | None, str]:
         from infernet_kit.client.node import NodeClient
 
-        self.say(f'NodeClient("{self.node_url}").request_job("{TGI_CONTAINER}", {{"text": "{TGI_PROMPT}"}})')
+        self.say(f'NodeClient("{self.node_url}").request_job("{tgi.CONTAINER_ID}", {{"text": "{TGI_PROMPT}"}})')
         async with NodeClient(self.node_url) as client:
-            job_id = await client.request_job(TGI_CONTAINER, {"text": TGI_PROMPT})
+            job_id = await client.request_job(tgi.CONTAINER_ID, {"text": TGI_PROMPT})
             self.say(f"job id {job_id}")
             result = await client.get_job_result_sync(job_id)
         expect(result is not None, f"the node does not know job {job_id}")
@@ -119,7 +120,7 @@ class Demo:
     async def offchain_cli(self) -> tuple[int | None, str]:
         input_file = self.work_dir / "input.json"
         input_file.write_text(json.dumps({"text": TGI_PROMPT}))
-        command = ["infernet-kit", "job", "-c", TGI_CONTAINER, "-i", str(input_file), "--sync"]
+        command = ["infernet-kit", "job", "-c", tgi.CONTAINER_ID, "-i", str(input_file), "--sync"]
         self.say("$ " + " ".join(command))
         from infernet_kit.processes import kit_command
 
@@ -137,7 +138,7 @@ class Demo:
     async def offchain_curl(self) -> tuple[int | None, str]:
         curl = shutil.which("curl")
         expect(curl is not None, "curl is not installed")
-        body = json.dumps({"containers": [TGI_CONTAINER], "data": {"text": TGI_PROMPT}})
+        body = json.dumps({"containers": [tgi.CONTAINER_ID], "data": {"text": TGI_PROMPT}})
         self.say(f"$ curl -X POST {self.node_url}/api/jobs -H 'Content-Type: application/json' -d '{body}'")
         posted = await asyncio.to_thread(
             subprocess.run,
@@ -196,11 +197,11 @@ class Demo:
         return delivery_block - request_block
 
     async def onchain_tgi(self) -> tuple[int | None, str]:
-        from infernet_kit.client.onchain import request_tgi_callback, tgi_input
+        from infernet_kit.client.onchain import request_tgi_callback
 
         w3 = self._w3()
         consumer = self.info.deployment.contract(w3, "TGICallbackConsumer")
-        input_bytes = tgi_input(TGI_PROMPT)
+        input_bytes = tgi.encode_input(TGI_PROMPT)
         self.say(f'chatWithLLM(encode(["string"], ["{TGI_PROMPT}"])) = {_short("0x" + input_bytes.hex())}')
         result = await asyncio.to_thread(request_tgi_callback, w3, self.info.deployment, TGI_PROMPT)
         blocks = self._show_round_trip(w3, result)
@@ -212,7 +213,7 @@ class Demo:
         return blocks, self.check_text(stored, TGI_PROMPT)
 
     async def onchain_hf(self) -> tuple[int | None, str]:
-        from infernet_kit.client.onchain import HFTaskId, request_hf_callback
+        from infernet_kit.client.onchain import request_hf_callback
 
         w3 = self._w3()
         consumer = self.info.deployment.contract(w3, "HFCallbackConsumer")
@@ -238,20 +239,20 @@ class Demo:
             expect(expected is None or stored == expected, f"{task.name}: expected {expected!r}, got {stored!r}")
         return worst, "4 tasks decoded from contract storage"
 
-    def expected_hf(self, task: IntEnum, prompt: str) -> Any:
+    def expected_hf(self, task: HFTaskId, prompt: str) -> Any:
+        """What the dev backend answers, as it reads back from chain (scores to the nearest millionth)."""
         if not self.offline:
             return None
         from infernet_kit.devstack import fake_models
-        from infernet_kit.services.hf_tasks import DEFAULT_MODELS
 
-        scale = 10**6
-        if task == 1:  # no model named on chain: the service's default model answers
-            return fake_models.generate(prompt, model=DEFAULT_MODELS["text_generation"])
-        if task == 4:
+        if task == HFTaskId.TEXT_GENERATION:  # no model named on chain: the service's default model answers
+            return fake_models.generate(prompt, model=hf.DEFAULT_MODELS[hf.TASK_NAMES[task]])
+        if task == HFTaskId.SUMMARIZATION:
             return fake_models.summarize(prompt)
-        items = fake_models.classify(prompt) if task == 2 else fake_models.token_classify(prompt)
-        key = "label" if task == 2 else "entity_group"
-        return [{key: item[key], "score": round(item["score"] * scale) / scale} for item in items]
+        items = (
+            fake_models.classify(prompt) if task == HFTaskId.TEXT_CLASSIFICATION else fake_models.token_classify(prompt)
+        )
+        return hf.decode_output(task, hf.encode_output(task, items))
 
     async def recurring(self) -> tuple[int | None, str]:
         from infernet_kit.chain.transactions import transact
@@ -287,7 +288,7 @@ class Demo:
         from infernet_kit.chain.accounts import DEPLOYER, dev_account, dev_key
         from infernet_kit.chain.watch import wait_for_fulfillments
         from infernet_kit.client.chain_utils import RPC
-        from infernet_kit.client.onchain import create_delegated_subscription, decode_tgi_output
+        from infernet_kit.client.onchain import create_delegated_subscription
 
         w3 = self._w3()
         deployment = self.info.deployment
@@ -302,7 +303,7 @@ class Demo:
             deployment.coordinator,
             owner=owner,
             private_key=dev_key(DEPLOYER),
-            containers=["tgi_client_inference_service"],
+            containers=[tgi.CONTAINER_ID],
             data={"text": TGI_PROMPT},
         )
         self.say(f"subscription {created.subscription_id} created on chain by the node (nonce {created.nonce})")
@@ -311,7 +312,7 @@ class Demo:
             wait_for_fulfillments, coordinator, created.subscription_id, from_block=started_block, timeout=30
         )
         raw = deployment.contract(w3, "DelegateConsumer").functions.outputs(created.subscription_id, 1).call()
-        text = decode_tgi_output(raw)
+        text = tgi.decode_output(raw)
         self.say(f"deliverComputeDelegatee tx {event['transactionHash'].to_0x_hex()} block {event['blockNumber']}")
         self.say(f"DelegateConsumer.outputs({created.subscription_id}, 1) decodes to {text!r}")
         return int(event["blockNumber"]) - started_block, self.check_text(text, TGI_PROMPT)
@@ -372,27 +373,22 @@ class Demo:
         return bool(self.results) and all(result.verified for result in self.results)
 
 
-def decode_string(data: bytes) -> str:
-    (text,) = decode(["string"], data)
-    return str(text)
-
-
 def _short(hex_text: str, keep: int = 26) -> str:
     return (
         hex_text if len(hex_text) <= 2 * keep else f"{hex_text[:keep]}…{hex_text[-8:]} ({len(hex_text) // 2 - 1} bytes)"
     )
 
 
-def _stored_hf_result(consumer: Contract, task: IntEnum, subscription_id: int) -> Any:
+def _stored_hf_result(consumer: Contract, task: HFTaskId, subscription_id: int) -> Any:
     """An HF task's result as HFCallbackConsumer stores it, in the service's off-chain shape."""
-    if task == 1:
+    if task == HFTaskId.TEXT_GENERATION:
         return consumer.functions.generatedText(subscription_id).call()
-    if task == 4:
+    if task == HFTaskId.SUMMARIZATION:
         return {"summary_text": consumer.functions.summary(subscription_id).call()}
-    getter = consumer.functions.classification if task == 2 else consumer.functions.tokenClassification
+    is_label = task == HFTaskId.TEXT_CLASSIFICATION
+    getter = consumer.functions.classification if is_label else consumer.functions.tokenClassification
     names, scores = getter(subscription_id).call()
-    key = "label" if task == 2 else "entity_group"
-    return [{key: name, "score": score / 10**6} for name, score in zip(names, scores, strict=True)]
+    return hf.scored_items(task, names, scores)
 
 
 def service_output(output: Any) -> Any:
@@ -405,4 +401,4 @@ def _cli_output(stdout: str) -> Any:
     return json.loads(stdout)
 
 
-__all__ = ["HF_CONTAINER", "Demo", "FlowResult"]
+__all__ = ["Demo", "FlowResult"]

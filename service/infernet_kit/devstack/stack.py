@@ -1,4 +1,4 @@
-"""The whole local Infernet stack as one object: anvil, contracts, dev backend, both services, N nodes.
+"""The whole local Infernet stack as one object: anvil, contracts, dev backend, every registered service, N nodes.
 
 `demo` starts it for one run; `up` starts it and leaves it running (its processes live in their own
 sessions), recording what it started in `.kit/stack.json` so `down` and the scripts can find it.
@@ -21,9 +21,9 @@ from infernet_kit.chain.deploy import Deployment, deploy
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.paths import state_dir
 from infernet_kit.processes import ManagedProcess, free_port, kit_command
-
-TGI_CONTAINER = "tgi_client_inference_service"
-HF_CONTAINER = "hf_inference_client_service"
+from infernet_kit.protocol import hf, tgi
+from infernet_kit.protocol.registry import services
+from infernet_kit.protocol.service import ServiceEntry
 
 Progress = Callable[[str], None]
 
@@ -124,27 +124,29 @@ class LocalStack:
         deployment.save()
         self.progress(f"contracts deployed: Registry {deployment.registry}, Coordinator {deployment.coordinator}")
 
+        kinds = services()
+        endpoints = {kind: url for kind, url in ((tgi.KIND, options.tgi_url), (hf.KIND, options.hf_endpoint)) if url}
         backend_url = None
-        if options.tgi_url is None or options.hf_endpoint is None:
+        if set(kinds) - set(endpoints):
             port = free_port()
             backend = self._spawn("backend", kit_command("backend", "--port", str(port)))
             backend_url = f"http://127.0.0.1:{port}"
             backend.wait_for_http(f"{backend_url}/health")
             self.progress(f"dev backend (TGI + HF protocols) at {backend_url}")
 
-        services = {
-            TGI_CONTAINER: self._start_service("tgi", self._tgi_env(options.tgi_url or str(backend_url))),
-            HF_CONTAINER: self._start_service("hf", self._hf_env(options.hf_endpoint or str(backend_url))),
+        served = {
+            entry.container_id: self._start_service(kind, self._env(entry, endpoints.get(kind) or str(backend_url)))
+            for kind, entry in kinds.items()
         }
 
-        nodes = [self._start_node(index, services, deployment) for index in range(options.nodes)]
+        nodes = [self._start_node(index, served, deployment) for index in range(options.nodes)]
         user = dev_account(USER)
         self.info = StackInfo(
             rpc_url=self.anvil.url,
             chain_id=deployment.chain_id,
             deployment=deployment,
             nodes=nodes,
-            services=services,
+            services=served,
             backend_url=backend_url,
             user_address=user.address,
             user_private_key=dev_key(USER),
@@ -152,16 +154,10 @@ class LocalStack:
         )
         return self.info
 
-    def _tgi_env(self, server_url: str) -> dict[str, str]:
-        return {
-            "TGI_INF_WORKFLOW_POSITIONAL_ARGS": json.dumps([server_url, 30]),
-            "TGI_INF_WORKFLOW_KW_ARGS": json.dumps({"max_new_tokens": 30, "temperature": 0.01}),
-        }
-
-    def _hf_env(self, endpoint: str) -> dict[str, str]:
-        env = {"HF_INF_ENDPOINT": endpoint}
-        if self.options.hf_token is not None:
-            env["HF_INF_TOKEN"] = self.options.hf_token.get_secret_value()
+    def _env(self, entry: ServiceEntry, url: str) -> dict[str, str]:
+        env = entry.dev_env(url)
+        if entry.kind == hf.KIND and self.options.hf_token is not None:
+            env[hf.TOKEN_ENV] = self.options.hf_token.get_secret_value()
         return env
 
     def _start_service(self, kind: str, env: dict[str, str]) -> str:

@@ -14,25 +14,28 @@ from pathlib import Path
 from infernet_kit.config import ConfigError
 from infernet_kit.node.config import ContainerConfig
 from infernet_kit.processes import ManagedProcess, ProcessError, kit_command, port_is_open
+from infernet_kit.protocol.registry import UnknownService, services
 
 log = logging.getLogger(__name__)
 
-SERVICE_KINDS = ("tgi", "hf")
-
 
 def service_kind(container: ContainerConfig) -> str:
-    """Which kit service an entry stands for: from its command's first word, else from its image or id."""
+    """Which registered service an entry stands for: its command's first word, else what its image or id names."""
+    try:
+        registered = services()
+    except UnknownService as exc:
+        raise ConfigError(str(exc)) from exc
     args = container.command_args
-    if args and args[0] in SERVICE_KINDS:
+    if args and args[0] in registered:
         return args[0]
     for text in (container.image.lower(), container.id.lower()):
-        if "tgi" in text:
-            return "tgi"
-        if "hf_inference" in text or "hf-inference" in text or "huggingface" in text or text.startswith("hf"):
-            return "hf"
+        for entry in registered.values():
+            if entry.names(text):
+                return entry.kind
+    kinds = " or ".join(registered)
     raise ConfigError(
         f"containers[id={container.id}].image: cannot tell which service to run for {container.image or container.id!r}"
-        " (the image or id must name tgi or hf, or the command must start with `tgi` or `hf`)"
+        f" (the image or id must name {kinds}, or the command must start with one of them)"
     )
 
 

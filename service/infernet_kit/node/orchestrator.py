@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential
 
 from infernet_kit.node.config import ContainerConfig
-from infernet_kit.protocol import JobLocation
+from infernet_kit.protocol import JobLocation, ServiceRequest
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,12 @@ class ContainerFailure(Exception):
         self.description = description
         self.completed = list(completed)
         self.status = status  # the container's HTTP status when it answered, None for transport errors
+
+
+def _service_request(source: JobLocation, destination: JobLocation, data: Any, requires_proof: bool) -> dict[str, Any]:
+    """The `POST /service_output` body, built from the model the services parse it with."""
+    request = ServiceRequest(source=source, destination=destination, data=data, requires_proof=requires_proof)
+    return request.model_dump(mode="json")
 
 
 def _describe_error(status: int, raw: bytes) -> str:
@@ -233,12 +239,12 @@ class Orchestrator:
         outputs: list[ContainerOutput] = []
         current = data
         for index, container_id in enumerate(containers):
-            body = {
-                "source": int(source if index == 0 else JobLocation.OFFCHAIN),
-                "destination": int(destination if index == len(containers) - 1 else JobLocation.OFFCHAIN),
-                "data": current,
-                "requires_proof": requires_proof,
-            }
+            body = _service_request(
+                source if index == 0 else JobLocation.OFFCHAIN,
+                destination if index == len(containers) - 1 else JobLocation.OFFCHAIN,
+                current,
+                requires_proof,
+            )
             current = await self._call(container_id, body, outputs)
             outputs.append(ContainerOutput(container=container_id, output=current))
         return outputs
@@ -265,12 +271,7 @@ class Orchestrator:
             data = intermediate[-1].output
         last = containers[-1]
         config = self._config(last, intermediate)
-        body = {
-            "source": int(JobLocation.OFFCHAIN),
-            "destination": int(JobLocation.STREAM),
-            "data": data,
-            "requires_proof": requires_proof,
-        }
+        body = _service_request(JobLocation.OFFCHAIN, JobLocation.STREAM, data, requires_proof)
         try:
             response = await self._post(config, body)
         except _TRANSPORT_ERRORS as exc:

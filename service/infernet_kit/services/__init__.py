@@ -1,1 +1,1 @@
-"""The two inference services (TGI client, HF inference client) behind the container protocol."""
+"""The inference services behind the container protocol; their wire facts are in `infernet_kit.protocol`."""

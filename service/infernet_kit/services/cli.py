@@ -1,23 +1,12 @@
-"""Commands of the services area for the `infernet-kit` CLI: `serve tgi|hf`."""
+"""Commands of the services area for the `infernet-kit` CLI: `serve <kind>` for every registered service."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-
-class ServiceKind(StrEnum):
-    tgi = "tgi"
-    hf = "hf"
-
-
-DEFAULT_BIND = "0.0.0.0:3000"
-APPS = {
-    ServiceKind.tgi: "infernet_kit.services.tgi:create_app",
-    ServiceKind.hf: "infernet_kit.services.hf:create_app",
-}
+from infernet_kit.protocol.defaults import DEFAULT_BIND
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +14,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("serve")
     def serve(
-        kind: Annotated[ServiceKind, typer.Argument(help="tgi: TGI client service; hf: HF inference client service.")],
+        kind: Annotated[
+            str, typer.Argument(help="A registered service: tgi (TGI client), hf (HF inference client), or a plugin's.")
+        ],
         bind: Annotated[
             str, typer.Option("--bind", help="host:port to listen on (the seeds' command).")
         ] = DEFAULT_BIND,
@@ -34,14 +25,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run an inference service (configured by environment variables, see the README)."""
         from infernet_kit.config import ConfigError
+        from infernet_kit.protocol.registry import UnknownService, service
         from infernet_kit.services.server import BindError, parse_bind
         from infernet_kit.services.server import serve as run_server
-        from infernet_kit.services.settings import load_hf_settings, load_tgi_settings
 
         try:
+            entry = service(kind)
             address = parse_bind(bind)
-            (load_tgi_settings if kind == ServiceKind.tgi else load_hf_settings)()
-        except (ConfigError, BindError) as exc:
-            typer.echo(f"infernet-kit serve {kind.value}: {exc}", err=True)
+            entry.check_settings()
+        except (ConfigError, BindError, UnknownService) as exc:
+            typer.echo(f"infernet-kit serve {kind}: {exc}", err=True)
             raise typer.Exit(2) from exc
-        raise typer.Exit(run_server(APPS[kind], bind=address, workers=workers, log_level=log_level))
+        raise typer.Exit(run_server(entry.app, bind=address, workers=workers, log_level=log_level))

@@ -10,29 +10,25 @@ from typing import Any
 from huggingface_hub import AsyncInferenceClient
 
 from infernet_kit.protocol import JobLocation, ServiceRequest
+from infernet_kit.protocol import hf as wire
+from infernet_kit.protocol.hf import DEFAULT_MODELS, TASK_NAMES, HFTaskId
 from infernet_kit.services.app import ServiceApp
 from infernet_kit.services.base import BackendService
 from infernet_kit.services.calls import call_backend
 from infernet_kit.services.clients import inference_client
 from infernet_kit.services.errors import bad_request
 from infernet_kit.services.hf_tasks import (
-    DEFAULT_MODELS,
-    TASK_NAMES,
-    HFTaskId,
     SummarizationInput,
     TextGenerationInput,
     TextInput,
-    encode_output,
     onchain_input,
     parse_offchain,
 )
 from infernet_kit.services.onchain import abi_input, hex_input, onchain_answer
-from infernet_kit.services.settings import HF_HUB_ENDPOINT, HFSettings, load_hf_settings
+from infernet_kit.services.settings import HFSettings, load_hf_settings
 from infernet_kit.services.streaming import open_token_stream
 
-SERVICE_ID = "hf_inference_client_service"
 PROOFS_MESSAGE = "Proofs are not supported for HF Inference Client Service"
-ONCHAIN_SHAPE = "abi.encode(uint8 task_id, string model_id, string prompt)"
 # A Hub repo id: it becomes part of the request URL, so nothing else gets through.
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 
@@ -40,9 +36,9 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)
 class HFService(BackendService):
     """Runs the four tasks through one pooled `AsyncInferenceClient` per worker process."""
 
-    service_id = SERVICE_ID
+    service_id = wire.CONTAINER_ID
     proofs_message = PROOFS_MESSAGE
-    capability_type = "hf_client"
+    capability_type = wire.CAPABILITY_TYPE
     tasks = tuple(TASK_NAMES.values())
 
     def __init__(self, settings: HFSettings) -> None:
@@ -55,7 +51,7 @@ class HFService(BackendService):
         s = self.settings
         # An ambient Hugging Face login is only ever sent to the Hugging Face router itself.
         return inference_client(
-            base_url=None, token=s.token, timeout=s.timeout, ambient_token=s.endpoint == HF_HUB_ENDPOINT
+            base_url=None, token=s.token, timeout=s.timeout, ambient_token=s.endpoint == wire.HUB_ENDPOINT
         )
 
     def describe(self) -> str:
@@ -78,7 +74,7 @@ class HFService(BackendService):
     def _input(self, request: ServiceRequest) -> tuple[HFTaskId, Any, bytes]:
         """The task, its input model and the raw on-chain input (empty for off-chain sources)."""
         if request.source == JobLocation.ONCHAIN:
-            task_id, model, prompt = abi_input(request.data, ["uint8", "string", "string"], ONCHAIN_SHAPE)
+            task_id, model, prompt = abi_input(request.data, wire.INPUT_TYPES, wire.INPUT_SHAPE)
             task, parsed = onchain_input(task_id, model, prompt)
             return task, parsed, hex_input(request.data)
         task, parsed = parse_offchain(request.data)
@@ -115,7 +111,7 @@ class HFService(BackendService):
         task, parsed, raw_input = self._input(request)
         output = await self._run(task, parsed)
         if request.destination == JobLocation.ONCHAIN:
-            return onchain_answer(raw_input=raw_input, raw_output=encode_output(task, output))
+            return onchain_answer(raw_input=raw_input, raw_output=wire.encode_output(task, output))
         return {"output": output}
 
     async def open_stream(self, request: ServiceRequest) -> AsyncIterator[bytes]:

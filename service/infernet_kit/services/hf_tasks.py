@@ -1,44 +1,15 @@
-"""The HF inference client service's tasks (PROTOCOL.md section 2.2): ids, inputs, on-chain shapes."""
+"""The HF inference client service's task inputs (PROTOCOL.md section 2.2): off-chain objects and the decoded
+on-chain tuple as one input model per task; the ids and on-chain shapes are in `infernet_kit.protocol.hf`."""
 
 from __future__ import annotations
 
-from enum import IntEnum
 from typing import Any
 
-from eth_abi.abi import encode
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from infernet_kit.protocol.hf import DEFAULT_MAX_NEW_TOKENS, TASK_NAMES, HFTaskId
 from infernet_kit.services.errors import bad_request, describe_validation
 from infernet_kit.services.generation import GenerationParams
-from infernet_kit.services.onchain import encode_string, scaled
-
-
-class HFTaskId(IntEnum):
-    """Hugging Face task types, as in seed 001 (0 is UNSET and always refused)."""
-
-    UNSET = 0
-    TEXT_GENERATION = 1
-    TEXT_CLASSIFICATION = 2
-    TOKEN_CLASSIFICATION = 3
-    SUMMARIZATION = 4
-
-
-TASK_NAMES: dict[HFTaskId, str] = {
-    HFTaskId.TEXT_GENERATION: "text_generation",
-    HFTaskId.TEXT_CLASSIFICATION: "text_classification",
-    HFTaskId.TOKEN_CLASSIFICATION: "token_classification",
-    HFTaskId.SUMMARIZATION: "summarization",
-}
-
-# Used when a request names no model (`""` on-chain); `HF_INF_DEFAULT_MODELS` overrides them per task.
-DEFAULT_MODELS: dict[str, str] = {
-    "text_generation": "HuggingFaceTB/SmolLM2-1.7B-Instruct",
-    "text_classification": "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
-    "token_classification": "dslim/bert-base-NER",
-    "summarization": "facebook/bart-large-cnn",
-}
-
-DEFAULT_MAX_NEW_TOKENS = 20
 
 
 def task_id_of(value: Any) -> HFTaskId:
@@ -127,15 +98,3 @@ def onchain_input(task_id: int, model: str, prompt: str) -> tuple[HFTaskId, _Inp
     if task == HFTaskId.SUMMARIZATION:
         return task, SummarizationInput(task_id=task, model=model_id, text=prompt)
     return task, TextInput(task_id=task, model=model_id, text=prompt)
-
-
-def encode_output(task: HFTaskId, output: Any) -> bytes:
-    """`raw_output` of an on-chain answer; scores become integer millionths."""
-    if task == HFTaskId.TEXT_GENERATION:
-        return encode_string(str(output))
-    if task == HFTaskId.SUMMARIZATION:
-        return encode_string(str(output["summary_text"]))
-    key = "label" if task == HFTaskId.TEXT_CLASSIFICATION else "entity_group"
-    names = [str(item[key]) for item in output]
-    scores = [scaled(float(item["score"])) for item in output]
-    return encode(["string[]", "uint256[]"], [names, scores])

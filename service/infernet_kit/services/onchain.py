@@ -1,17 +1,15 @@
-"""On-chain inputs and outputs of the services: hex in, ABI-decoded; results ABI-encoded, hex out."""
+"""On-chain requests to the services: hex in, ABI-decoded (a 400 naming the shape otherwise); answers hex out."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from eth_abi.abi import decode, encode
+from eth_abi.abi import decode
 from eth_abi.exceptions import DecodingError
 
 from infernet_kit.protocol import OnchainOutput
 from infernet_kit.services.errors import bad_request
-
-SCORE_SCALE = 1_000_000
 
 
 def hex_input(data: Any) -> bytes:
@@ -37,12 +35,3 @@ def abi_input(data: Any, types: Sequence[str], shape: str) -> tuple[Any, ...]:
 def onchain_answer(*, raw_input: bytes, raw_output: bytes) -> dict[str, str]:
     """The on-chain destination answer: the node delivers `abi.encode(raw, processed)` of each pair."""
     return OnchainOutput(raw_input=raw_input.hex(), raw_output=raw_output.hex()).model_dump()
-
-
-def encode_string(value: str) -> bytes:
-    return encode(["string"], [value])
-
-
-def scaled(score: float) -> int:
-    """A probability as an integer number of millionths (what contracts receive)."""
-    return max(0, round(score * SCORE_SCALE))

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from infernet_kit.protocol.defaults import DEFAULT_BIND
+
 log = logging.getLogger("infernet_kit.server")
 
-DEFAULT_BIND = "0.0.0.0:3000"
 BACKLOG = 4096
 KEEP_ALIVE_SECONDS = 75
 # A worker that exits with an error this soon after being started failed to start (bad config, import error):

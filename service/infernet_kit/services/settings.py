@@ -1,4 +1,4 @@
-"""Environment configuration of the two services, read once at start; errors name the variable at fault.
+"""Environment configuration of the TGI and HF services, read once at start; errors name the variable at fault.
 
 The seeds' `env` blocks work verbatim (values are JSON, read with `infernet_kit.config.env_json`).
 """
@@ -12,32 +12,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from infernet_kit.config import ConfigError, env_json
+from infernet_kit.protocol import hf, tgi
 from infernet_kit.services.errors import describe_validation
 from infernet_kit.services.generation import GenerationParams
-from infernet_kit.services.hf_tasks import TASK_NAMES
 from infernet_kit.services.retry import RetryParams
 
 MAX_BODY_ENV = "SERVICE_MAX_BODY_BYTES"
 DEFAULT_MAX_BODY = 1024 * 1024
 
-TGI_TOKEN_ENV = "TGI_INF_TOKEN"
-TGI_POSITIONAL_ENV = "TGI_INF_WORKFLOW_POSITIONAL_ARGS"
-TGI_KW_ENV = "TGI_INF_WORKFLOW_KW_ARGS"
-# Seed 002's individual retry settings, each overriding the matching field of `retry_params`.
-TGI_RETRY_ENV = {
-    "tries": "TGI_REQUEST_TRIES",
-    "delay": "TGI_REQUEST_DELAY",
-    "max_delay": "TGI_REQUEST_MAX_DELAY",
-    "backoff": "TGI_REQUEST_BACKOFF",
-    "jitter": "TGI_REQUEST_JITTER",
-}
-
-HF_TOKEN_ENV = "HF_INF_TOKEN"
-HF_ENDPOINT_ENV = "HF_INF_ENDPOINT"
-HF_TIMEOUT_ENV = "HF_INF_TIMEOUT"
-HF_RETRY_ENV = "HF_INF_RETRY_PARAMS"
-HF_MODELS_ENV = "HF_INF_DEFAULT_MODELS"
-HF_HUB_ENDPOINT = "https://router.huggingface.co/hf-inference"
 DEFAULT_TIMEOUT = 30.0
 
 
@@ -61,7 +43,7 @@ class HFSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    endpoint: str = HF_HUB_ENDPOINT
+    endpoint: str = hf.HUB_ENDPOINT
     token: str | None = None
     timeout: float | None = DEFAULT_TIMEOUT
     retry: RetryParams = Field(default_factory=RetryParams)
@@ -117,8 +99,8 @@ def _max_body(env: Mapping[str, str]) -> int:
 def load_tgi_settings(environ: Mapping[str, str] | None = None) -> TGISettings:
     """Read `TGI_INF_*` and `TGI_REQUEST_*`; raise `ConfigError` naming the variable at fault."""
     env = _env(environ)
-    source = f"environment variable {TGI_POSITIONAL_ENV}"
-    positional = env_json(TGI_POSITIONAL_ENV, None, environ=env)
+    source = f"environment variable {tgi.POSITIONAL_ENV}"
+    positional = env_json(tgi.POSITIONAL_ENV, None, environ=env)
     if not isinstance(positional, list) or not positional:
         raise ConfigError(
             f"{source}: must be a JSON list [server_url, timeout, headers?, cookies?] (server URL missing)"
@@ -130,8 +112,8 @@ def load_tgi_settings(environ: Mapping[str, str] | None = None) -> TGISettings:
     headers = _string_map(positional[2] if len(positional) > 2 else None, source, "headers (item 3)")
     cookies = _string_map(positional[3] if len(positional) > 3 else None, source, "cookies (item 4)")
 
-    kw_source = f"environment variable {TGI_KW_ENV}"
-    kwargs = env_json(TGI_KW_ENV, {}, environ=env)
+    kw_source = f"environment variable {tgi.KW_ENV}"
+    kwargs = env_json(tgi.KW_ENV, {}, environ=env)
     if not isinstance(kwargs, dict):
         raise ConfigError(f"{kw_source}: must be a JSON object of generation parameters, got {kwargs!r}")
     kwargs = dict(kwargs)
@@ -140,7 +122,7 @@ def load_tgi_settings(environ: Mapping[str, str] | None = None) -> TGISettings:
         raise ConfigError(f"{kw_source}: retry_params must be an object, got {retry_values!r}")
     generation = _validated(GenerationParams, kwargs, kw_source)
     retry = _validated(RetryParams, retry_values, f"{kw_source} (retry_params)")
-    for field, name in TGI_RETRY_ENV.items():
+    for field, name in tgi.RETRY_ENV.items():
         value = env_json(name, None, environ=env)
         if value is not None:
             retry = _validated(RetryParams, {**retry.model_dump(), field: value}, f"environment variable {name}")
@@ -149,7 +131,7 @@ def load_tgi_settings(environ: Mapping[str, str] | None = None) -> TGISettings:
         timeout=timeout,
         headers=headers,
         cookies=cookies,
-        token=_token(env, TGI_TOKEN_ENV),
+        token=_token(env, tgi.TOKEN_ENV),
         generation=generation,
         retry=retry,
         max_body_bytes=_max_body(env),
@@ -159,20 +141,20 @@ def load_tgi_settings(environ: Mapping[str, str] | None = None) -> TGISettings:
 def load_hf_settings(environ: Mapping[str, str] | None = None) -> HFSettings:
     """Read `HF_INF_*`; raise `ConfigError` naming the variable at fault."""
     env = _env(environ)
-    endpoint = HF_HUB_ENDPOINT
-    if env.get(HF_ENDPOINT_ENV, "").strip():
-        endpoint = _url(env[HF_ENDPOINT_ENV].strip(), f"environment variable {HF_ENDPOINT_ENV}")
-    timeout = _timeout(env_json(HF_TIMEOUT_ENV, DEFAULT_TIMEOUT, environ=env), f"environment variable {HF_TIMEOUT_ENV}")
-    retry_values = env_json(HF_RETRY_ENV, {}, environ=env)
-    retry = _validated(RetryParams, retry_values, f"environment variable {HF_RETRY_ENV}")
-    models_source = f"environment variable {HF_MODELS_ENV}"
-    models = _string_map(env_json(HF_MODELS_ENV, None, environ=env), models_source, "default models")
-    unknown = sorted(set(models) - set(TASK_NAMES.values()))
+    endpoint = hf.HUB_ENDPOINT
+    if env.get(hf.ENDPOINT_ENV, "").strip():
+        endpoint = _url(env[hf.ENDPOINT_ENV].strip(), f"environment variable {hf.ENDPOINT_ENV}")
+    timeout = _timeout(env_json(hf.TIMEOUT_ENV, DEFAULT_TIMEOUT, environ=env), f"environment variable {hf.TIMEOUT_ENV}")
+    retry_values = env_json(hf.RETRY_ENV, {}, environ=env)
+    retry = _validated(RetryParams, retry_values, f"environment variable {hf.RETRY_ENV}")
+    models_source = f"environment variable {hf.MODELS_ENV}"
+    models = _string_map(env_json(hf.MODELS_ENV, None, environ=env), models_source, "default models")
+    unknown = sorted(set(models) - set(hf.TASK_NAMES.values()))
     if unknown:
-        raise ConfigError(f"{models_source}: unknown task(s) {unknown}; known: {sorted(TASK_NAMES.values())}")
+        raise ConfigError(f"{models_source}: unknown task(s) {unknown}; known: {sorted(hf.TASK_NAMES.values())}")
     return HFSettings(
         endpoint=endpoint,
-        token=_token(env, HF_TOKEN_ENV),
+        token=_token(env, hf.TOKEN_ENV),
         timeout=timeout,
         retry=retry,
         default_models=models,

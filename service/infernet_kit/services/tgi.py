@@ -9,16 +9,16 @@ import httpx2
 from huggingface_hub import AsyncInferenceClient
 
 from infernet_kit.protocol import JobLocation, ServiceRequest
+from infernet_kit.protocol import tgi as wire
 from infernet_kit.services.app import ServiceApp
 from infernet_kit.services.base import BackendService
 from infernet_kit.services.calls import call_backend
 from infernet_kit.services.clients import inference_client
 from infernet_kit.services.errors import bad_request
-from infernet_kit.services.onchain import abi_input, encode_string, onchain_answer
+from infernet_kit.services.onchain import abi_input, onchain_answer
 from infernet_kit.services.settings import TGISettings, load_tgi_settings
 from infernet_kit.services.streaming import open_token_stream
 
-SERVICE_ID = "tgi_client_inference_service"
 PROOFS_MESSAGE = "Proofs are not supported for TGI Client Inference Service"
 
 
@@ -36,10 +36,10 @@ def offchain_prompt(data: Any) -> str:
 class TGIService(BackendService):
     """Generates text on the configured TGI server; one pooled client per worker process."""
 
-    service_id = SERVICE_ID
+    service_id = wire.CONTAINER_ID
     proofs_message = PROOFS_MESSAGE
-    capability_type = "tgi_client"
-    tasks = ("text_generation",)
+    capability_type = wire.CAPABILITY_TYPE
+    tasks = wire.TASKS
 
     def __init__(self, settings: TGISettings) -> None:
         super().__init__()
@@ -73,7 +73,7 @@ class TGIService(BackendService):
     def _prompt(self, request: ServiceRequest) -> tuple[str, bytes]:
         """The prompt and the raw on-chain input (empty for off-chain sources)."""
         if request.source == JobLocation.ONCHAIN:
-            (prompt,) = abi_input(request.data, ["string"], "abi.encode(string prompt)")
+            (prompt,) = abi_input(request.data, wire.INPUT_TYPES, wire.INPUT_SHAPE)
             return str(prompt), bytes.fromhex(request.data.removeprefix("0x"))
         return offchain_prompt(request.data), b""
 
@@ -88,7 +88,7 @@ class TGIService(BackendService):
         prompt, raw_input = self._prompt(request)
         generated = await self._generate(prompt)
         if request.destination == JobLocation.ONCHAIN:
-            return onchain_answer(raw_input=raw_input, raw_output=encode_string(generated))
+            return onchain_answer(raw_input=raw_input, raw_output=wire.encode_output(generated))
         return {"output": generated}
 
     async def open_stream(self, request: ServiceRequest) -> AsyncIterator[bytes]:

@@ -20,7 +20,8 @@ from infernet_kit.chain.encoding import unpack_pair
 from infernet_kit.chain.transactions import transact
 from infernet_kit.chain.watch import created_subscription_id, wait_for_fulfillments
 from infernet_kit.devstack.anvil import Anvil
-from infernet_kit.devstack.stack import HF_CONTAINER, TGI_CONTAINER, chain_node_config
+from infernet_kit.devstack.stack import chain_node_config
+from infernet_kit.protocol import hf, tgi
 from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode
 
 __all__ = ["Callback", "inference_service", "infernet_chain_node", "wait_for_callback"]
@@ -44,7 +45,7 @@ class Callback(BaseModel):
 @pytest.fixture(scope="session")
 def inference_service(tgi_service: str, hf_service: str) -> dict[str, str]:
     """Both inference services (on the dev backend) by container id."""
-    return {TGI_CONTAINER: tgi_service, HF_CONTAINER: hf_service}
+    return {tgi.CONTAINER_ID: tgi_service, hf.CONTAINER_ID: hf_service}
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Fixtures for the service part of the local stack: the dev backend and the two inference services.
+"""Fixtures for the service part of the local stack: the dev backend and the inference services.
 
 - `dev_backend` (session): `infernet-kit backend` on a free port; a `DevBackendHandle` with `.url`,
   `.inject(fail_next=..., status=..., latency_ms=..., token_delay_ms=...)`, `.stats()` and `.reset()`.
@@ -6,12 +6,12 @@
   by environment to use the dev backend, with short retry delays; each yields the service's base URL.
 
 Expected answers are computed with `infernet_kit.devstack.fake_models`. To run a service with another
-configuration, use `run_service(kind, env, log_dir)` (a context manager yielding a `RunningService`).
+configuration, or any registered kind (`infernet_kit.protocol.registry`; its entry's `dev_env(url)` points it at
+the dev backend), use `run_service(kind, env, log_dir)` (a context manager yielding a `RunningService`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from infernet_kit.processes import ManagedProcess, free_port, kit_command
+from infernet_kit.protocol import hf, tgi
 
 __all__ = [
     "DevBackendHandle",
@@ -84,19 +85,12 @@ class DevBackendHandle:
 
 def tgi_service_env(backend_url: str, **kw_args: Any) -> dict[str, str]:
     """Environment for a TGI service using `backend_url`, fast retries, plus generation `kw_args`."""
-    return {
-        "TGI_INF_WORKFLOW_POSITIONAL_ARGS": json.dumps([backend_url, 10]),
-        "TGI_INF_WORKFLOW_KW_ARGS": json.dumps({"retry_params": fast_retry_params, **kw_args}),
-    }
+    return tgi.service_env(backend_url, timeout=10, retry=fast_retry_params, **kw_args)
 
 
 def hf_service_env(backend_url: str) -> dict[str, str]:
     """Environment for an HF service using `backend_url` as its HF-compatible endpoint, fast retries."""
-    return {
-        "HF_INF_ENDPOINT": backend_url,
-        "HF_INF_TIMEOUT": "10",
-        "HF_INF_RETRY_PARAMS": json.dumps(fast_retry_params),
-    }
+    return hf.service_env(backend_url, timeout=10, retry=fast_retry_params)
 
 
 @dataclass
@@ -135,12 +129,12 @@ def dev_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevBackend
 @pytest.fixture(scope="session")
 def tgi_service(dev_backend: DevBackendHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The TGI client service (2 workers) in front of the dev backend; yields its base URL."""
-    with run_service("tgi", tgi_service_env(dev_backend.url), tmp_path_factory.mktemp("tgi-service")) as service:
-        yield service.url
+    with run_service(tgi.KIND, tgi_service_env(dev_backend.url), tmp_path_factory.mktemp("tgi-service")) as running:
+        yield running.url
 
 
 @pytest.fixture(scope="session")
 def hf_service(dev_backend: DevBackendHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The HF inference client service (2 workers) using the dev backend as its endpoint; yields its base URL."""
-    with run_service("hf", hf_service_env(dev_backend.url), tmp_path_factory.mktemp("hf-service")) as service:
-        yield service.url
+    with run_service(hf.KIND, hf_service_env(dev_backend.url), tmp_path_factory.mktemp("hf-service")) as running:
+        yield running.url

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
+from eth_abi.abi import decode, encode
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -57,3 +58,13 @@ class ServiceResources(BaseModel):
     service_id: str
     hardware_capabilities: list[dict[str, Any]] = Field(default_factory=list)
     compute_capability: list[ComputeCapability]
+
+
+def encode_string(value: str) -> bytes:
+    """`abi.encode(string)`: the on-chain shape of a text input or answer."""
+    return encode(["string"], [value])
+
+
+def decode_string(raw: bytes) -> str:
+    (text,) = decode(["string"], raw)
+    return str(text)
