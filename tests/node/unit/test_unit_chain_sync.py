@@ -65,21 +65,6 @@ async def container_url() -> AsyncIterator[str]:
     await runner.cleanup()
 
 
-@pytest.fixture
-def chain(private_chain: tuple[Anvil, Deployment]) -> Anvil:
-    return private_chain[0]
-
-
-@pytest.fixture
-def deployment(private_chain: tuple[Anvil, Deployment]) -> Deployment:
-    return private_chain[1]
-
-
-@pytest.fixture
-def user(chain: Anvil) -> Web3:
-    return connect(chain.url, dev_account(USER).key.to_0x_hex())
-
-
 @dataclass
 class Parts:
     """The chain side of one node, wired as `ChainService` wires it."""
@@ -93,64 +78,89 @@ class Parts:
     passed: list[Due] = field(default_factory=list)
 
 
-@contextlib.asynccontextmanager
-async def chain_parts(
-    chain: Anvil,
-    deployment: Deployment,
-    data_dir: Path,
-    container_url: str,
-    *,
-    account: LocalAccount,
-    serves: Iterable[str] = (TGI,),
-    **container: Any,
-) -> AsyncIterator[Parts]:
-    client = ChainClient(chain.url, deployment.registry)
-    await client.connect()
-    store = ChainStore(data_dir / "chain.sqlite")
-    await store.open()
-    containers = {TGI: ContainerConfig(id=TGI, url=container_url, **container)}
-    orchestrator = Orchestrator(containers)
-    wallet = NodeWallet(client, SecretStr("0x" + bytes(account.key).hex()), max_gas_limit=5_000_000)
-    coordinator = deployment.contract(chain.w3, "EIP712Coordinator")
-    snapshot = SnapshotSyncConfig(sleep=0, batch_size=2, starting_sub_id=coordinator.functions.id().call())
-    listener = SubscriptionListener(
-        client,
-        store,
-        ContainerLookup(serves),
-        Guardian(containers, chain_enabled=True),
-        node_address=wallet.address,
-        payment_address=None,
-        snapshot=snapshot,
-    )
-    gone: list[int] = []
-    passed: list[Due] = []
+@dataclass
+class World:
+    """This module's chain, a user of its example consumers, the container, and the node's funded key."""
 
-    async def on_gone(subscription_id: int) -> None:
-        gone.append(subscription_id)
+    chain: Anvil
+    deployment: Deployment
+    user: Web3
+    container_url: str
+    account: LocalAccount
 
-    async def on_passed(due: Due) -> None:
-        passed.append(due)
+    def contract(self, name: str) -> Contract:
+        return self.deployment.contract(self.user, name)
 
-    processor = DeliveryProcessor(
-        client,
-        wallet,
-        store,
-        orchestrator,
-        node_wallet=ZERO_ADDRESS,
-        allowed_sim_errors=[],
-        on_gone=on_gone,
-        on_passed=on_passed,
-    )
-    receipts = asyncio.ensure_future(_receipts(wallet))
-    try:
-        yield Parts(client, store, wallet, listener, processor, gone, passed)
-    finally:
-        receipts.cancel()
-        await processor.stop()
-        wallet.cancel_waiters()
-        await orchestrator.aclose()
-        await store.close()
-        await client.close()
+    def subscribe(self, prompt: str, *, frequency: int, period: int) -> int:
+        receipt = transact(self.contract("RecurringConsumer").functions.start(prompt, frequency, period, 1, False))
+        return created_subscription_id(self.contract("EIP712Coordinator"), receipt)
+
+    def active_at(self, subscription_id: int) -> int:
+        return int(self.contract("EIP712Coordinator").functions.getSubscription(subscription_id).call()[1])
+
+    async def mined_at(self, client: ChainClient, timestamp: int) -> Block:
+        """A new block at `timestamp` (or the next second, if the chain is already there)."""
+        self.chain.rpc("evm_setNextBlockTimestamp", max(timestamp, self.chain.timestamp() + 1))
+        self.chain.mine()
+        return await client.block("latest")
+
+    @contextlib.asynccontextmanager
+    async def parts(self, data_dir: Path, *, serves: Iterable[str] = (TGI,), **container: Any) -> AsyncIterator[Parts]:
+        client = ChainClient(self.chain.url, self.deployment.registry)
+        await client.connect()
+        store = ChainStore(data_dir / "chain.sqlite")
+        await store.open()
+        containers = {TGI: ContainerConfig(id=TGI, url=self.container_url, **container)}
+        orchestrator = Orchestrator(containers)
+        wallet = NodeWallet(client, SecretStr("0x" + bytes(self.account.key).hex()), max_gas_limit=5_000_000)
+        first = self.contract("EIP712Coordinator").functions.id().call()
+        listener = SubscriptionListener(
+            client,
+            store,
+            ContainerLookup(serves),
+            Guardian(containers, chain_enabled=True),
+            node_address=wallet.address,
+            payment_address=None,
+            snapshot=SnapshotSyncConfig(sleep=0, batch_size=2, starting_sub_id=first),
+        )
+        gone: list[int] = []
+        passed: list[Due] = []
+
+        async def on_gone(subscription_id: int) -> None:
+            gone.append(subscription_id)
+
+        async def on_passed(due: Due) -> None:
+            passed.append(due)
+
+        processor = DeliveryProcessor(
+            client,
+            wallet,
+            store,
+            orchestrator,
+            node_wallet=ZERO_ADDRESS,
+            allowed_sim_errors=[],
+            on_gone=on_gone,
+            on_passed=on_passed,
+        )
+        receipts = asyncio.ensure_future(_receipts(wallet))
+        try:
+            yield Parts(client, store, wallet, listener, processor, gone, passed)
+        finally:
+            receipts.cancel()
+            await processor.stop()
+            wallet.cancel_waiters()
+            await orchestrator.aclose()
+            await store.close()
+            await client.close()
+
+
+@pytest.fixture
+def world(private_chain: tuple[Anvil, Deployment], container_url: str) -> World:
+    chain, deployment = private_chain
+    account: LocalAccount = Account.create()
+    chain.rpc("anvil_setBalance", account.address, hex(10**20))
+    user = connect(chain.url, dev_account(USER).key.to_0x_hex())
+    return World(chain, deployment, user, container_url, account)
 
 
 async def _receipts(wallet: NodeWallet) -> None:
@@ -168,40 +178,13 @@ async def idle(processor: DeliveryProcessor) -> None:
     assert processor.pending() == 0, f"{processor.pending()} deliveries still running"
 
 
-def funded(chain: Anvil) -> LocalAccount:
-    account: LocalAccount = Account.create()
-    chain.rpc("anvil_setBalance", account.address, hex(10**20))
-    return account
-
-
-def subscribe(user: Web3, deployment: Deployment, prompt: str, *, frequency: int, period: int) -> int:
-    consumer = deployment.contract(user, "RecurringConsumer")
-    receipt = transact(consumer.functions.start(prompt, frequency, period, 1, False))
-    return created_subscription_id(deployment.contract(user, "EIP712Coordinator"), receipt)
-
-
-def active_at(coordinator: Contract, subscription_id: int) -> int:
-    return int(coordinator.functions.getSubscription(subscription_id).call()[1])
-
-
-async def mined_at(chain: Anvil, client: ChainClient, timestamp: int) -> Block:
-    """A new block at `timestamp` (or the next second, if the chain is already there)."""
-    chain.rpc("evm_setNextBlockTimestamp", max(timestamp, chain.timestamp() + 1))
-    chain.mine()
-    return await client.block("latest")
-
-
 def never(subscription_id: int, interval: int) -> bool:
     return False
 
 
-async def test_listener_learns_judges_by_chain_time_and_resumes(
-    chain: Anvil, deployment: Deployment, user: Web3, container_url: str, tmp_path: Path
-) -> None:
-    coordinator = deployment.contract(user, "EIP712Coordinator")
-    account = funded(chain)
-    async with chain_parts(chain, deployment, tmp_path, container_url, account=account) as parts:
-        subs = [subscribe(user, deployment, f"p{n}", frequency=2, period=PERIOD) for n in range(3)]
+async def test_listener_learns_judges_by_chain_time_and_resumes(world: World, tmp_path: Path) -> None:
+    async with world.parts(tmp_path) as parts:
+        subs = [world.subscribe(f"p{n}", frequency=2, period=PERIOD) for n in range(3)]
         listener, store = parts.listener, parts.store
 
         advance = await listener.advance(await parts.client.block("latest"), never)  # learned in batches of 2
@@ -210,44 +193,36 @@ async def test_listener_learns_judges_by_chain_time_and_resumes(
         assert sorted(await store.tracked()) == subs
         assert await store.get_state("cursor") == str(subs[-1])
 
-        start = max(active_at(coordinator, s) for s in subs)  # read now: a cancelled one's is 2**32 - 1
-        block = await mined_at(chain, parts.client, start)
+        start = max(world.active_at(s) for s in subs)  # read now: a cancelled one's is 2**32 - 1
+        block = await world.mined_at(parts.client, start)
         advance = await listener.advance(block, lambda sub_id, interval: sub_id == subs[0])
         assert [(d.subscription_id, d.interval, d.containers, d.block) for d in advance.due] == [
             (sub_id, 1, [TGI], block.hash) for sub_id in subs[1:]
         ]
 
-        transact(deployment.contract(user, "RecurringConsumer").functions.cancel(subs[1]))
+        transact(world.contract("RecurringConsumer").functions.cancel(subs[1]))
         advance = await listener.advance(await parts.client.block("latest"), never)
         assert [d.subscription_id for d in advance.due] == [subs[0], subs[2]]
         assert sorted(await store.tracked()) == [subs[0], subs[2]]
         judged = listener.judged
         assert judged is not None
 
-    async with chain_parts(chain, deployment, tmp_path, container_url, account=account) as again:
+    async with world.parts(tmp_path) as again:
         await again.listener.load()
         assert (again.listener.tracked, again.listener.cursor, again.listener.judged) == (2, subs[-1], judged)
         ended = start + 2 * PERIOD  # past the last interval of each
-        advance = await again.listener.advance(await mined_at(chain, again.client, ended), never)
+        advance = await again.listener.advance(await world.mined_at(again.client, ended), never)
         assert advance.due == [] and again.listener.tracked == 0
         assert await again.store.tracked() == {}
 
 
 async def test_listener_serves_only_its_containers_and_owners(
-    chain: Anvil,
-    deployment: Deployment,
-    user: Web3,
-    container_url: str,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
+    world: World, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    account = funded(chain)
-    other_node = chain_parts(chain, deployment, tmp_path / "other", container_url, account=account, serves=["hf"])
-    owner_only = chain_parts(
-        chain, deployment, tmp_path / "owner", container_url, account=account, allowed_addresses=[account.address]
-    )
+    other_node = world.parts(tmp_path / "other", serves=["hf"])
+    owner_only = world.parts(tmp_path / "owner", allowed_addresses=[world.account.address])
     async with other_node as other, owner_only as picky:
-        sub_id = subscribe(user, deployment, "not for us", frequency=1, period=0)
+        sub_id = world.subscribe("not for us", frequency=1, period=0)
         block = await other.client.block("latest")
         with caplog.at_level(logging.INFO, logger="infernet_kit.node.chain.listener"):
             for parts in (other, picky):
@@ -258,14 +233,11 @@ async def test_listener_serves_only_its_containers_and_owners(
         assert caplog.text.count(f"subscription={sub_id}") == 1  # another container's: no line per subscription
 
 
-async def test_processor_delivers_and_records_every_outcome(
-    chain: Anvil, deployment: Deployment, user: Web3, container_url: str, tmp_path: Path
-) -> None:
-    consumer = deployment.contract(user, "RecurringConsumer")
-    account = funded(chain)
-    async with chain_parts(chain, deployment, tmp_path, container_url, account=account) as parts:
-        good = subscribe(user, deployment, "weather", frequency=1, period=0)
-        bad = subscribe(user, deployment, "garbage", frequency=1, period=0)
+async def test_processor_delivers_and_records_every_outcome(world: World, tmp_path: Path) -> None:
+    sent = world.chain.w3.eth.get_transaction_count
+    async with world.parts(tmp_path) as parts:
+        good = world.subscribe("weather", frequency=1, period=0)
+        bad = world.subscribe("garbage", frequency=1, period=0)
         advance = await parts.listener.advance(await parts.client.block("latest"), never)
         due = {d.subscription_id: d for d in advance.due}
         assert sorted(due) == [good, bad]
@@ -276,17 +248,15 @@ async def test_processor_delivers_and_records_every_outcome(
 
         delivered = await parts.store.delivery(good, 1)
         assert delivered is not None and delivered.status is DeliveryStatus.DELIVERED and delivered.tx_hash
-        assert consumer.functions.outputs(good, 1).call() == "answer to weather (interval 1)"
+        assert world.contract("RecurringConsumer").functions.outputs(good, 1).call() == "answer to weather (interval 1)"
         failed = await parts.store.delivery(bad, 1)
         assert failed is not None and failed.status is DeliveryStatus.FAILED
         assert failed.error is not None and "did not answer with on-chain output" in failed.error
         skipped = await parts.store.delivery(missing.subscription_id, 1)
-        assert skipped is not None and (skipped.status, skipped.error) == (
-            DeliveryStatus.SKIPPED,
-            "SubscriptionNotFound",
-        )
+        assert skipped is not None
+        assert (skipped.status, skipped.error) == (DeliveryStatus.SKIPPED, "SubscriptionNotFound")
         assert parts.gone == [missing.subscription_id] and parts.passed == []
-        assert chain.w3.eth.get_transaction_count(account.address) == 1  # only the good one was sent
+        assert sent(world.account.address) == 1  # only the good one was sent
         assert all(parts.processor.handled(d.subscription_id, 1) for d in (*due.values(), missing))
 
         advance = await parts.listener.advance(await parts.client.block("latest"), never)
@@ -295,12 +265,11 @@ async def test_processor_delivers_and_records_every_outcome(
         # Sent before a restart: a transaction the chain has is followed up, one it never got is counted a failure.
         unknown = "0x" + "cd" * 32
         for interval, tx_hash in ((7, delivered.tx_hash), (8, unknown)):
-            record = DeliveryRecord(
-                subscription_id=good, interval=interval, status=DeliveryStatus.SENT, tx_hash=tx_hash
+            await parts.store.save_delivery(
+                DeliveryRecord(subscription_id=good, interval=interval, status=DeliveryStatus.SENT, tx_hash=tx_hash)
             )
-            await parts.store.save_delivery(record)
 
-    async with chain_parts(chain, deployment, tmp_path, container_url, account=account) as restarted:
+    async with world.parts(tmp_path) as restarted:
         await restarted.processor.load()
         await idle(restarted.processor)
         followed = await restarted.store.delivery(good, 7)
@@ -309,4 +278,4 @@ async def test_processor_delivers_and_records_every_outcome(
         assert lost is not None and (lost.status, lost.attempts) == (DeliveryStatus.RUNNING, 1)
         assert lost.error == "transaction never reached the chain"
         assert restarted.processor.handled(good, 7) and not restarted.processor.handled(good, 8)
-        assert chain.w3.eth.get_transaction_count(account.address) == 1  # nothing sent again
+        assert sent(world.account.address) == 1  # nothing sent again
