@@ -5,10 +5,7 @@ the node works again without a restart. The data directory is a real small tmpfs
 from __future__ import annotations
 
 import asyncio
-import errno
-import shutil
 import sqlite3
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +15,7 @@ import httpx
 import pytest
 
 from infernet_kit.node.store import CRASH_REASON
+from infernet_kit.testing.disk import fill, small_tmpfs
 from infernet_kit.testing.node_fixtures import NodeFactory, RunningNode, node_container, wait_for_job
 
 UNAVAILABLE = "job store unavailable: "
@@ -26,39 +24,8 @@ UNAVAILABLE = "job store unavailable: "
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MiB tmpfs mounted for the test (needs root; skipped with the reason where mounting is refused)."""
-    mount = tmp_path / "data"
-    mount.mkdir()
-    if shutil.which("mount") is None:
-        pytest.skip("no mount command on this machine")
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True, timeout=30
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs for the node's data dir: {result.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "data") as mount:
         yield mount
-    finally:
-        if subprocess.run(["umount", str(mount)], capture_output=True, timeout=30).returncode != 0:
-            subprocess.run(["umount", "--lazy", str(mount)], capture_output=True, timeout=30)
-
-
-def fill(directory: Path) -> Path:
-    """Write a file until the filesystem is full; its path."""
-    filler = directory / "filler"
-    block = b"\0" * 65536
-    with open(filler, "wb", buffering=0) as out:
-        try:
-            while True:
-                out.write(block)
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC, exc
-    with open(filler, "ab", buffering=0) as out:  # the last partial block
-        try:
-            while True:
-                out.write(b"\0" * 512)
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC, exc
-    return filler
 
 
 def db_statuses(data_dir: Path) -> dict[str, str]:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from infernet_kit.devstack import fake_models
-from infernet_kit.node.job_stream import CLIENT_GONE
+from infernet_kit.node.jobs import CLIENT_GONE
 from infernet_kit.node.store import CRASH_REASON
 from infernet_kit.testing.node_fixtures import NodeFactory, NodeLauncher, RunningNode, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle

@@ -1,5 +1,8 @@
 """The node's REST API (PROTOCOL.md section 3), compatible with infernet-client 1.4 and the seeds' cURL lines.
 
+This is the HTTP layer only: parsing, routing, and turning refusals into answers. Jobs are the runner's
+(`node.jobs`), records the job store's (`node.store`), delegated subscriptions the chain service's.
+
 Every refusal is `{"error": str, "params": {...}}` with a 4xx status that fits; bad input never causes a 500,
 and a job store that cannot write answers 503 "job store unavailable: <reason>".
 The client's address is the socket's peer address: a body's `id` or `ip` is ignored, and jobs are the client's
@@ -8,13 +11,11 @@ own (read, listed and reported per address).
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import ipaddress
 import logging
-import time
-import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
@@ -28,9 +29,9 @@ from infernet_kit.jsonbody import BodyError, declared_length, parse_json, read_b
 from infernet_kit.node.config import NodeConfig, describe_validation_error
 from infernet_kit.node.guardian import CHAIN_DISABLED, Guardian, Rejection
 from infernet_kit.node.job_stream import JobStream
-from infernet_kit.node.orchestrator import ContainerFailure, ContainerOutput, Orchestrator
-from infernet_kit.node.store import CRASH_REASON, JobStatus, JobStore, NotReportable, StoreUnavailable
-from infernet_kit.protocol import JobLocation
+from infernet_kit.node.jobs import JobRunner, Refused
+from infernet_kit.node.orchestrator import Orchestrator
+from infernet_kit.node.store import JobStore, NotReportable, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,6 @@ class ChainServiceLike(Protocol):
     def pending_count(self) -> int: ...
 
     async def submit_delegated(self, subscription: Subscription, signature: Signature, data: Any) -> None: ...
-
-
-class Refused(Exception):
-    """Raised inside a handler to answer with a rejection."""
-
-    def __init__(self, rejection: Rejection) -> None:
-        super().__init__(rejection.error)
-        self.rejection = rejection
 
 
 def bad_request(error: str, **params: Any) -> Refused:
@@ -130,6 +123,16 @@ def store_refusal(unavailable: StoreUnavailable) -> Rejection:
     return Rejection(503, str(unavailable))
 
 
+@contextlib.contextmanager
+def _job_request(peer: str) -> Iterator[None]:
+    """A job the store could not record is refused on its own (503): a batch's other jobs are still tried."""
+    try:
+        yield
+    except StoreUnavailable as unavailable:
+        log.warning("job request from %s refused: %s", peer, unavailable)
+        raise Refused(store_refusal(unavailable)) from None
+
+
 def _is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address).is_loopback
@@ -143,10 +146,10 @@ class NodeApi:
 
     config: NodeConfig
     store: JobStore
+    jobs: JobRunner
     orchestrator: Orchestrator
     guardian: Guardian
     chain: ChainServiceLike | None = None
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     # Plumbing.
 
@@ -190,89 +193,14 @@ class NodeApi:
 
         return wrapped
 
-    def _spawn(self, coroutine: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def drain(self, grace: float) -> None:
-        """Let running jobs finish for up to `grace` seconds, then cancel the rest (they end `failed`).
-
-        Streamed jobs end with their responses, which the server lets finish before this is called."""
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
-
     # Jobs.
 
     async def _submit_offchain(self, request: OffchainJobRequest, peer: str) -> dict[str, Any]:
-        if rejection := self.guardian.check_offchain(
-            request.containers, client_ip=peer, requires_proof=request.requires_proof
-        ):
-            raise Refused(rejection)
-        job_id = await self._create(request.containers, peer)
-        log.info("job %s accepted: containers=%s client=%s", job_id, ",".join(request.containers), peer)
-        self._spawn(self._run_job(job_id, peer, request))
+        with _job_request(peer):
+            job_id = await self.jobs.submit(
+                request.containers, request.data, requires_proof=request.requires_proof, client=peer
+            )
         return {"id": job_id}
-
-    async def _create(self, containers: list[str], peer: str) -> str:
-        """A new job's id, once its `running` record is committed; refused with 503 (per batch item) if not."""
-        job_id = str(uuid.uuid4())
-        try:
-            await self.store.create(job_id, client=peer, containers=containers)
-        except StoreUnavailable as unavailable:
-            log.warning("job request from %s refused: %s", peer, unavailable)
-            raise Refused(store_refusal(unavailable)) from None
-        return job_id
-
-    def _finish(
-        self,
-        job_id: str,
-        client: str,
-        status: JobStatus,
-        result: dict[str, Any],
-        intermediate: list[ContainerOutput],
-    ) -> None:
-        self.store.finish(
-            job_id, client=client, status=status, result=result, intermediate=[o.model_dump() for o in intermediate]
-        )
-
-    async def _run_job(self, job_id: str, client: str, request: OffchainJobRequest) -> None:
-        started = time.perf_counter()
-        try:
-            outputs = await self.orchestrator.run(
-                request.containers,
-                request.data,
-                source=JobLocation.OFFCHAIN,
-                destination=JobLocation.OFFCHAIN,
-                requires_proof=request.requires_proof,
-            )
-        except ContainerFailure as failure:
-            log.info(
-                "job %s failed: container=%s reason=%s ms=%.1f",
-                job_id,
-                failure.container,
-                failure.description,
-                (time.perf_counter() - started) * 1000,
-            )
-            failed = {"container": failure.container, "error": failure.description}
-            self._finish(job_id, client, "failed", failed, failure.completed)
-            return
-        except asyncio.CancelledError:
-            log.info("job %s failed: %s", job_id, CRASH_REASON)
-            self._finish(job_id, client, "failed", {"container": request.containers[-1], "error": CRASH_REASON}, [])
-            raise
-        except Exception as exc:
-            log.exception("job %s failed: internal error", job_id)
-            failed = {"container": request.containers[-1], "error": f"node error: {exc}"}
-            self._finish(job_id, client, "failed", failed, [])
-            return
-        elapsed = (time.perf_counter() - started) * 1000
-        log.info("job %s success: container=%s ms=%.1f", job_id, outputs[-1].container, elapsed)
-        self._finish(job_id, client, "success", outputs[-1].model_dump(), outputs[:-1])
 
     async def _submit_delegated(self, body: dict[str, Any]) -> dict[str, Any]:
         request = _parse(DelegatedJobRequest, body, "delegated subscription request")
@@ -325,16 +253,9 @@ class NodeApi:
 
     async def post_stream(self, request: Request, peer: str) -> Response:
         job = _parse(OffchainJobRequest, await self._read_json(request), "job request")
-        if rejection := self.guardian.check_offchain(job.containers, client_ip=peer, requires_proof=job.requires_proof):
-            raise Refused(rejection)
-        job_id = await self._create(job.containers, peer)
-        log.info("job %s accepted (stream): containers=%s client=%s", job_id, ",".join(job.containers), peer)
-
-        def finish(status: JobStatus, result: dict[str, Any], intermediate: list[ContainerOutput]) -> None:
-            self._finish(job_id, peer, status, result, intermediate)
-
-        chunks = self.orchestrator.stream(job.containers, job.data, requires_proof=job.requires_proof)
-        return JobStream(job_id, peer, job.containers[-1], chunks, finish)
+        with _job_request(peer):
+            streamed = await self.jobs.stream(job.containers, job.data, requires_proof=job.requires_proof, client=peer)
+        return JobStream(streamed)
 
     async def get_jobs(self, request: Request, peer: str) -> Response:
         ids = request.query_params.getlist("id")

@@ -22,8 +22,9 @@ from infernet_kit.node.api import NodeApi
 from infernet_kit.node.config import NodeConfig
 from infernet_kit.node.containers import ContainerProcesses
 from infernet_kit.node.guardian import Guardian
+from infernet_kit.node.jobs import JobRunner
 from infernet_kit.node.orchestrator import Orchestrator
-from infernet_kit.node.store import JobStore
+from infernet_kit.node.store import JobStore, open_job_store
 
 if TYPE_CHECKING:
     from infernet_kit.node.chain.service import ChainService
@@ -74,7 +75,7 @@ def configure_logging(config: NodeConfig, *, base_dir: Path) -> None:
         handler.addFilter(mask)
         root.addHandler(handler)
     root.setLevel(logging.INFO)
-    for noisy in ("httpx", "httpcore", "aiosqlite", "web3", "urllib3"):
+    for noisy in ("httpx", "httpcore", "web3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -117,6 +118,7 @@ class Node:
         )
         self.orchestrator = Orchestrator(containers)
         self.store: JobStore | None = None
+        self.jobs: JobRunner | None = None
         self.chain: ChainService | None = None
         self.api: NodeApi | None = None
 
@@ -124,17 +126,18 @@ class Node:
         self.processes.plan()  # raises ConfigError on an unusable command before anything starts
         _check_data_dir(self.data_dir)
         await self.processes.start()
-        self.store = await JobStore.open(self.data_dir)
+        self.store = await open_job_store(self.data_dir)
+        self.jobs = JobRunner(self.store, self.orchestrator, self.guardian)
         self.chain = _chain_service(self.config, self.orchestrator, self.guardian, self.data_dir)
         if self.chain is not None:
             await self.chain.start()
             log.info("chain service started: node address %s", self.chain.address)
-        self.api = NodeApi(self.config, self.store, self.orchestrator, self.guardian, self.chain)
+        self.api = NodeApi(self.config, self.store, self.jobs, self.orchestrator, self.guardian, self.chain)
         return self.api
 
     async def stop(self) -> None:
-        if self.api is not None:
-            await self.api.drain(DRAIN_SECONDS)
+        if self.jobs is not None:
+            await self.jobs.drain(DRAIN_SECONDS)
         if self.chain is not None:
             await self.chain.stop()
         await self.orchestrator.aclose()

@@ -21,6 +21,7 @@ from infernet_kit.node.chain.store import (
     DeliveryStatus,
 )
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
+from infernet_kit.node.proofs import requires_proof
 from infernet_kit.protocol import JobLocation
 
 log = logging.getLogger(__name__)
@@ -237,7 +238,7 @@ class DelegatedProcessor:
             request.data,
             source=JobLocation.OFFCHAIN,
             destination=JobLocation.ONCHAIN,
-            requires_proof=sub.verifier != ZERO_ADDRESS,
+            requires_proof=requires_proof(sub),
         )
         packed = pack_output(outputs)
         interval = interval_at(sub.active_at, sub.period, chain_time)

@@ -15,11 +15,12 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from infernet_kit.chain.encoding import ZERO_ADDRESS, pack_pair
+from infernet_kit.chain.encoding import pack_pair
 from infernet_kit.node.chain.listener import Due
 from infernet_kit.node.chain.rpc import ChainClient, Receipt
 from infernet_kit.node.chain.store import FINAL_STATUSES, ChainStore, DeliveryRecord, DeliveryStatus
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
+from infernet_kit.node.proofs import requires_proof
 from infernet_kit.protocol import JobLocation, OnchainOutput
 
 log = logging.getLogger(__name__)
@@ -255,7 +256,7 @@ class DeliveryProcessor:
             inputs.hex(),
             source=JobLocation.ONCHAIN,
             destination=JobLocation.ONCHAIN,
-            requires_proof=sub.verifier != ZERO_ADDRESS,
+            requires_proof=requires_proof(sub),
         )
         packed = pack_output(outputs)
         call = self._client.deliver_compute(

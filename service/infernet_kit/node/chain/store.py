@@ -1,19 +1,25 @@
 """What the chain side of a node must remember across restarts: its sync cursor, the subscriptions it
-tracks and every delivery it started, so a restart neither skips nor repeats an interval."""
+tracks and every delivery it started, so a restart neither skips nor repeats an interval.
+
+SQLite used the node's one way (`node.sqlite`: on the event loop, WAL, synchronous=NORMAL): each write is one
+transaction, committed when the call returns, so a record that says a transaction was signed is on disk before
+the transaction is broadcast. The methods are coroutines so that the callers need not know this.
+"""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 from pydantic import BaseModel
 
 from infernet_kit.chain.encoding import Signature, Subscription
+from infernet_kit.node import sqlite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS chain_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,6 +46,9 @@ CREATE TABLE IF NOT EXISTS chain_delegated (
     PRIMARY KEY (owner, nonce)
 );
 """
+_SET_STATE = "INSERT INTO chain_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+_DELIVERY_COLUMNS = "subscription_id, interval, status, attempts, tx_hash, nonce, error"
+_DELEGATED_COLUMNS = "body, status, tx_hash, error"
 
 
 class DeliveryStatus(StrEnum):
@@ -86,23 +95,25 @@ class ChainStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db: aiosqlite.Connection | None = None
+        self._db: sqlite3.Connection | None = None
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = await aiosqlite.connect(self.path)
-        await self._db.execute("PRAGMA journal_mode=WAL")
-        await self._db.execute("PRAGMA synchronous=NORMAL")
-        await self._db.executescript(_SCHEMA)
-        await self._db.commit()
+        db = sqlite.connect(self.path)
+        try:
+            db.executescript(_SCHEMA)
+        except sqlite3.Error:
+            db.close()
+            raise
+        self._db = db
 
     async def close(self) -> None:
         if self._db is not None:
-            await self._db.close()
+            self._db.close()
             self._db = None
 
     @property
-    def db(self) -> aiosqlite.Connection:
+    def db(self) -> sqlite3.Connection:
         if self._db is None:
             raise RuntimeError("chain store is not open")
         return self._db
@@ -110,118 +121,103 @@ class ChainStore:
     # -- state ------------------------------------------------------------------------------------------
 
     async def get_state(self, key: str) -> str | None:
-        async with self.db.execute("SELECT value FROM chain_state WHERE key = ?", (key,)) as cursor:
-            row = await cursor.fetchone()
+        row = self.db.execute("SELECT value FROM chain_state WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     async def set_state(self, values: dict[str, str]) -> None:
-        await self.db.executemany(
-            "INSERT INTO chain_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            list(values.items()),
-        )
-        await self.db.commit()
+        with sqlite.transaction(self.db) as db:
+            db.executemany(_SET_STATE, list(values.items()))
 
     async def reset(self) -> None:
         """Forget everything: the data directory was used with another chain or registry."""
-        for table in ("chain_state", "chain_subscriptions", "chain_deliveries", "chain_delegated"):
-            await self.db.execute(f"DELETE FROM {table}")  # fixed table names, no user input
-        await self.db.commit()
+        with sqlite.transaction(self.db) as db:
+            for table in ("chain_state", "chain_subscriptions", "chain_deliveries", "chain_delegated"):
+                db.execute(f"DELETE FROM {table}")  # fixed table names, no user input
 
     # -- tracked subscriptions ---------------------------------------------------------------------------
 
     async def track(self, subscriptions: dict[int, Subscription], *, cursor: int) -> None:
         """Add newly learned subscriptions and move the sync cursor in one transaction."""
-        await self.db.executemany(
-            "INSERT OR REPLACE INTO chain_subscriptions (id, body) VALUES (?, ?)",
-            [(sub_id, sub.model_dump_json()) for sub_id, sub in subscriptions.items()],
-        )
-        await self.db.execute(
-            "INSERT INTO chain_state (key, value) VALUES ('cursor', ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (str(cursor),),
-        )
-        await self.db.commit()
+        with sqlite.transaction(self.db) as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO chain_subscriptions (id, body) VALUES (?, ?)",
+                [(sub_id, sub.model_dump_json()) for sub_id, sub in subscriptions.items()],
+            )
+            db.execute(_SET_STATE, ("cursor", str(cursor)))
 
     async def untrack(self, subscription_ids: Iterable[int]) -> None:
-        await self.db.executemany("DELETE FROM chain_subscriptions WHERE id = ?", [(i,) for i in subscription_ids])
-        await self.db.commit()
+        with sqlite.transaction(self.db) as db:
+            db.executemany("DELETE FROM chain_subscriptions WHERE id = ?", [(i,) for i in subscription_ids])
 
     async def tracked(self) -> dict[int, Subscription]:
-        async with self.db.execute("SELECT id, body FROM chain_subscriptions") as cursor:
-            rows = await cursor.fetchall()
+        rows = self.db.execute("SELECT id, body FROM chain_subscriptions").fetchall()
         return {int(row[0]): Subscription.model_validate_json(row[1]) for row in rows}
 
     # -- deliveries --------------------------------------------------------------------------------------
 
     async def save_delivery(self, record: DeliveryRecord) -> None:
-        await self.db.execute(
-            "INSERT OR REPLACE INTO chain_deliveries "
-            "(subscription_id, interval, status, attempts, tx_hash, nonce, error, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                record.subscription_id,
-                record.interval,
-                record.status.value,
-                record.attempts,
-                record.tx_hash,
-                record.nonce,
-                record.error,
-                time.time(),
-            ),
-        )
-        await self.db.commit()
+        with sqlite.transaction(self.db) as db:
+            db.execute(
+                "INSERT OR REPLACE INTO chain_deliveries "
+                "(subscription_id, interval, status, attempts, tx_hash, nonce, error, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.subscription_id,
+                    record.interval,
+                    record.status.value,
+                    record.attempts,
+                    record.tx_hash,
+                    record.nonce,
+                    record.error,
+                    time.time(),
+                ),
+            )
 
     async def delivery(self, subscription_id: int, interval: int) -> DeliveryRecord | None:
-        async with self.db.execute(
-            "SELECT subscription_id, interval, status, attempts, tx_hash, nonce, error FROM chain_deliveries "
-            "WHERE subscription_id = ? AND interval = ?",
+        row = self.db.execute(
+            f"SELECT {_DELIVERY_COLUMNS} FROM chain_deliveries WHERE subscription_id = ? AND interval = ?",
             (subscription_id, interval),
-        ) as cursor:
-            row = await cursor.fetchone()
+        ).fetchone()
         return None if row is None else _delivery(row)
 
     async def deliveries(self, statuses: Iterable[DeliveryStatus] | None = None) -> list[DeliveryRecord]:
-        query = "SELECT subscription_id, interval, status, attempts, tx_hash, nonce, error FROM chain_deliveries"
+        query = f"SELECT {_DELIVERY_COLUMNS} FROM chain_deliveries"
         params: list[str] = []
         if statuses is not None:
             params = [s.value for s in statuses]
             query += f" WHERE status IN ({','.join('?' * len(params))})"
-        async with self.db.execute(query, params) as cursor:
-            rows = await cursor.fetchall()
-        return [_delivery(row) for row in rows]
+        return [_delivery(row) for row in self.db.execute(query, params).fetchall()]
 
     # -- delegated subscriptions -------------------------------------------------------------------------
 
     async def save_delegated(self, record: DelegatedRecord) -> None:
         request = record.request
-        await self.db.execute(
-            "INSERT OR REPLACE INTO chain_delegated (owner, nonce, body, status, tx_hash, error, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                request.subscription.owner,
-                request.signature.nonce,
-                request.model_dump_json(),
-                record.status.value,
-                record.tx_hash,
-                record.error,
-                time.time(),
-            ),
-        )
-        await self.db.commit()
+        with sqlite.transaction(self.db) as db:
+            db.execute(
+                "INSERT OR REPLACE INTO chain_delegated (owner, nonce, body, status, tx_hash, error, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    request.subscription.owner,
+                    request.signature.nonce,
+                    request.model_dump_json(),
+                    record.status.value,
+                    record.tx_hash,
+                    record.error,
+                    time.time(),
+                ),
+            )
 
     async def delegated(self, owner: str, nonce: int) -> DelegatedRecord | None:
-        async with self.db.execute(
-            "SELECT body, status, tx_hash, error FROM chain_delegated WHERE owner = ? AND nonce = ?", (owner, nonce)
-        ) as cursor:
-            row = await cursor.fetchone()
+        row = self.db.execute(
+            f"SELECT {_DELEGATED_COLUMNS} FROM chain_delegated WHERE owner = ? AND nonce = ?", (owner, nonce)
+        ).fetchone()
         return None if row is None else _delegated(row)
 
     async def unfinished_delegated(self) -> list[DelegatedRecord]:
-        async with self.db.execute(
-            "SELECT body, status, tx_hash, error FROM chain_delegated WHERE status IN (?, ?)",
+        rows = self.db.execute(
+            f"SELECT {_DELEGATED_COLUMNS} FROM chain_delegated WHERE status IN (?, ?)",
             (DeliveryStatus.RUNNING.value, DeliveryStatus.SENT.value),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        ).fetchall()
         return [_delegated(row) for row in rows]
 
 

@@ -1,0 +1,264 @@
+"""The `JobStore` layer over a `JobTable`: grouped writes, an in-memory view of running and recent jobs, and
+final records kept until the table takes them.
+
+Writes from concurrent jobs are grouped into one table write (one transaction) per event-loop turn, and the
+jobs this process runs or finished recently are answered from memory, so polling clients never touch the table.
+
+When the table cannot be written (a full disk, whether the WAL or a checkpoint hits it, an I/O error):
+- a new record (`create`, `record`) is refused with `StoreUnavailable`, which the API answers with 503;
+- a final status (`finish`) is never lost or left `running`: it is kept in memory, where readers see it, and
+  written again at every later flush and on a backoff timer until the table takes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from infernet_kit.node.store.base import (
+    CRASH_REASON,
+    JobKey,
+    JobRecord,
+    JobStatus,
+    JobTable,
+    NotReportable,
+    StoreUnavailable,
+)
+
+log = logging.getLogger("infernet_kit.node.store")
+
+RETRY_FIRST, RETRY_MAX = 0.1, 2.0  # seconds between attempts to write finished jobs kept in memory
+RECENT_LIMIT = 50_000  # finished jobs answered from memory
+
+
+@dataclass
+class _Write:
+    """A record waiting for the next flush; `committed` is set for writes whose caller must know the outcome."""
+
+    record: JobRecord
+    committed: asyncio.Future[None] | None
+
+
+class BufferedJobStore:
+    """`JobStore` over `table`: one table write per event-loop turn, reads of known jobs from memory."""
+
+    def __init__(self, table: JobTable, *, recent_limit: int = RECENT_LIMIT) -> None:
+        self._table = table
+        self._queue: list[_Write] = []
+        self._flush_scheduled = False
+        self._running: dict[JobKey, JobRecord] = {}  # node jobs running in this process, never evicted
+        self._recent: OrderedDict[JobKey, JobRecord] = OrderedDict()
+        self._recent_limit = recent_limit
+        self._unsaved: dict[JobKey, JobRecord] = {}  # final records the table refused; written again
+        self._retry: asyncio.TimerHandle | None = None
+        self._retry_delay = RETRY_FIRST
+        self._failing: str | None = None  # the last write error, while writes fail
+        self._closed = False
+
+    def fail_interrupted(self) -> int:
+        """Node jobs a previous run left `running` end `failed` (kept in memory until the table takes it)."""
+        records = self._table.interrupted()
+        now = time.time()
+        for record in records:
+            failed = record.crashed(now)
+            self._unsaved[failed.key] = failed
+            self._remember(failed)
+            log.info("job %s failed: %s", record.id, CRASH_REASON)
+        self._flush()
+        if records:
+            log.warning("store: marked %d job(s) left running by a previous run as failed", len(records))
+        return len(records)
+
+    async def close(self) -> None:
+        """Write what is queued or unsaved; what still cannot be written is named in the log."""
+        self._flush()
+        self._closed = True
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        if self._unsaved:
+            ids = ",".join(job_id for _, job_id in self._unsaved)
+            log.error(
+                "store: %d finished job(s) could not be saved before stopping (%s): %s; the next start marks them"
+                " failed",
+                len(self._unsaved),
+                self._failing,
+                ids,
+            )
+        self._table.close()
+
+    # Writes: queued, then written together once per event-loop turn.
+
+    def _enqueue(self, record: JobRecord, *, committed: bool) -> asyncio.Future[None] | None:
+        future: asyncio.Future[None] | None = None
+        if committed:
+            future = asyncio.get_running_loop().create_future()
+        self._queue.append(_Write(record, future))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._closed:
+            return
+        batch, self._queue = self._queue, []
+        for write in batch:  # a final record replaces an unsaved older one of the same job
+            if write.committed is None:
+                self._unsaved.pop(write.record.key, None)
+        records = [*self._unsaved.values(), *(write.record for write in batch)]
+        if not records:
+            return
+        try:
+            self._table.write(records)
+        except StoreUnavailable as exc:
+            self._write_failed(batch, exc.reason)
+            return
+        if self._failing is not None:
+            log.warning("store: writes work again; saved %d job record(s) kept in memory", len(self._unsaved))
+            self._failing = None
+        self._unsaved.clear()
+        self._retry_delay = RETRY_FIRST
+        for write in batch:
+            self._settle(write.record)
+            if write.committed is not None and not write.committed.done():
+                write.committed.set_result(None)
+
+    def _write_failed(self, batch: list[_Write], reason: str) -> None:
+        """New records are refused (their callers answer 503); final ones stay in memory and are retried."""
+        final = [write.record for write in batch if write.committed is None]
+        for record in final:
+            self._unsaved[record.key] = record
+            self._settle(record)
+        if self._failing != reason:
+            log.error(
+                "store: cannot write %d job record(s): %s; finished jobs are kept in memory and written when the"
+                " database takes them",
+                len(batch) + len(self._unsaved) - len(final),
+                reason,
+            )
+            self._failing = reason
+        for write in batch:
+            if write.committed is not None and not write.committed.done():
+                write.committed.set_exception(StoreUnavailable(reason))
+        if self._unsaved and self._retry is None:
+            self._retry = asyncio.get_running_loop().call_later(self._retry_delay, self._retry_unsaved)
+            self._retry_delay = min(self._retry_delay * 2, RETRY_MAX)
+
+    def _retry_unsaved(self) -> None:
+        self._retry = None
+        self._flush()
+
+    def _settle(self, record: JobRecord) -> None:
+        """Make `record` what readers see and count."""
+        if record.status == "running" and record.origin == "node":
+            self._running[record.key] = record
+        else:
+            self._running.pop(record.key, None)
+        self._remember(record)
+
+    def _remember(self, record: JobRecord) -> None:
+        self._recent[record.key] = record
+        self._recent.move_to_end(record.key)
+        while len(self._recent) > self._recent_limit:
+            self._recent.popitem(last=False)
+
+    async def create(self, job_id: str, *, client: str, containers: Sequence[str]) -> None:
+        """Record a new job of `client` as `running`, committed when this returns; `StoreUnavailable` if not."""
+        now = time.time()
+        record = JobRecord(
+            id=job_id, client=client, containers=list(containers), status="running", created=now, updated=now
+        )
+        committed = self._enqueue(record, committed=True)
+        assert committed is not None
+        try:
+            await committed
+        except asyncio.CancelledError:  # the caller is gone (the node is stopping): this job will never run
+            self._queue = [write for write in self._queue if write.committed is not committed]
+            if record.key in self._running:
+                self._enqueue(record.crashed(time.time()), committed=False)
+            raise
+
+    def finish(
+        self,
+        job_id: str,
+        *,
+        client: str,
+        status: JobStatus,
+        result: dict[str, Any] | None,
+        intermediate: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        """Record a job's final status and result: readers see it once committed, or at once if the table
+        refuses it (then it is written later); never raises, so no error leaves a job `running`."""
+        running = self._running.get((client, job_id))
+        if running is None:  # a bug in the caller; say so rather than fail the caller's own error handling
+            log.error("store: job %s of %s finished while not running: outcome %s ignored", job_id, client, status)
+            return
+        update = {"status": status, "result": result, "intermediate": list(intermediate), "updated": time.time()}
+        self._enqueue(running.model_copy(update=update), committed=False)
+
+    async def record(
+        self,
+        job_id: str,
+        *,
+        client: str,
+        containers: Sequence[str],
+        status: JobStatus,
+        result: dict[str, Any] | None,
+    ) -> None:
+        """Insert or update a job `client` reports itself (`PUT /api/status`); committed when this returns.
+
+        Raises `NotReportable` for a job this node runs, `StoreUnavailable` when the table refuses it.
+        """
+        (known,) = await self.get([job_id], client=client) or (None,)
+        if known is not None and known.origin == "node":
+            raise NotReportable(job_id)
+        now = time.time()
+        record = JobRecord(
+            id=job_id,
+            client=client,
+            origin="reported",
+            containers=list(containers),
+            status=status,
+            result=result,
+            created=known.created if known is not None else now,
+            updated=now,
+        )
+        committed = self._enqueue(record, committed=True)
+        assert committed is not None
+        await committed
+
+    # Reads.
+
+    async def get(self, job_ids: Sequence[str], *, client: str) -> list[JobRecord]:
+        """`client`'s jobs among `job_ids`, in the order asked; unknown ids and other clients' jobs are left out."""
+        unique = list(dict.fromkeys(job_ids))
+        found: dict[str, JobRecord] = {}
+        for job_id in unique:
+            key = (client, job_id)
+            known = self._unsaved.get(key) or self._running.get(key) or self._recent.get(key)
+            if known is not None:
+                found[job_id] = known
+        missing = [job_id for job_id in unique if job_id not in found]
+        if missing:
+            found.update((record.id, record) for record in self._table.read(client, missing))
+        return [found[job_id] for job_id in unique if job_id in found]
+
+    async def ids(self, *, client: str, pending: bool | None = None) -> list[str]:
+        """Ids of `client`'s jobs, oldest first; `pending` filters running (True) or finished (False) ones."""
+        unsaved = {job_id: r.status for (owner, job_id), r in self._unsaved.items() if owner == client}
+        if pending is None or not unsaved:
+            return self._table.ids(client, pending)
+        # The table still shows unsaved final records as running: their status is the one in memory.
+        statuses = self._table.statuses(client)
+        return [job_id for job_id, status in statuses if (unsaved.get(job_id, status) == "running") == pending]
+
+    def pending_count(self) -> int:
+        """Off-chain jobs running in this process."""
+        return len(self._running)

@@ -1,0 +1,281 @@
+"""`SubscriptionListener` and `DeliveryProcessor` in-process against a real anvil of their own (its clock moves),
+with the real chain store in a temporary directory and the real orchestrator calling a container served in this
+process. No node process: the test plays the chain service's part (blocks to the listener, due work to the
+processor, receipts to the wallet)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from eth_abi import decode, encode
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from pydantic import SecretStr
+from web3 import Web3
+from web3.contract import Contract
+
+from infernet_kit.chain.accounts import USER, dev_account
+from infernet_kit.chain.deploy import Deployment
+from infernet_kit.chain.encoding import ZERO_ADDRESS
+from infernet_kit.chain.transactions import connect, transact
+from infernet_kit.chain.watch import created_subscription_id
+from infernet_kit.devstack.anvil import Anvil
+from infernet_kit.node.chain.config import SnapshotSyncConfig
+from infernet_kit.node.chain.listener import Due, SubscriptionListener
+from infernet_kit.node.chain.lookup import ContainerLookup
+from infernet_kit.node.chain.processor import DeliveryProcessor
+from infernet_kit.node.chain.rpc import Block, ChainClient
+from infernet_kit.node.chain.store import ChainStore, DeliveryRecord, DeliveryStatus
+from infernet_kit.node.chain.wallet import NodeWallet
+from infernet_kit.node.config import ContainerConfig
+from infernet_kit.node.guardian import Guardian
+from infernet_kit.node.orchestrator import Orchestrator
+
+TGI = "tgi_client_inference_service"  # the container RecurringConsumer subscribes to
+PERIOD = 5
+
+
+async def _service_output(request: web.Request) -> web.Response:
+    """A container with on-chain answers: "answer to <prompt>", or a shape the node cannot deliver."""
+    body = await request.json()
+    (prompt,) = decode(["string"], bytes.fromhex(body["data"]))
+    if "garbage" in prompt:
+        return web.json_response({"raw_output": "not hex"})
+    answer = encode(["string"], [f"answer to {prompt}"])
+    return web.json_response({"raw_input": body["data"], "raw_output": answer.hex()})
+
+
+@pytest.fixture(scope="module")
+async def container_url() -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_post("/service_output", _service_output)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    yield f"http://{host}:{port}"
+    await runner.cleanup()
+
+
+@dataclass
+class Parts:
+    """The chain side of one node, wired as `ChainService` wires it."""
+
+    client: ChainClient
+    store: ChainStore
+    wallet: NodeWallet
+    listener: SubscriptionListener
+    processor: DeliveryProcessor
+    gone: list[int] = field(default_factory=list)
+    passed: list[Due] = field(default_factory=list)
+
+
+@dataclass
+class World:
+    """This module's chain, a user of its example consumers, the container, and the node's funded key."""
+
+    chain: Anvil
+    deployment: Deployment
+    user: Web3
+    container_url: str
+    account: LocalAccount
+
+    def contract(self, name: str) -> Contract:
+        return self.deployment.contract(self.user, name)
+
+    def subscribe(self, prompt: str, *, frequency: int, period: int) -> int:
+        receipt = transact(self.contract("RecurringConsumer").functions.start(prompt, frequency, period, 1, False))
+        return created_subscription_id(self.contract("EIP712Coordinator"), receipt)
+
+    def active_at(self, subscription_id: int) -> int:
+        return int(self.contract("EIP712Coordinator").functions.getSubscription(subscription_id).call()[1])
+
+    async def mined_at(self, client: ChainClient, timestamp: int) -> Block:
+        """A new block at `timestamp` (or the next second, if the chain is already there)."""
+        self.chain.rpc("evm_setNextBlockTimestamp", max(timestamp, self.chain.timestamp() + 1))
+        self.chain.mine()
+        return await client.block("latest")
+
+    @contextlib.asynccontextmanager
+    async def parts(self, data_dir: Path, *, serves: Iterable[str] = (TGI,), **container: Any) -> AsyncIterator[Parts]:
+        client = ChainClient(self.chain.url, self.deployment.registry)
+        await client.connect()
+        store = ChainStore(data_dir / "chain.sqlite")
+        await store.open()
+        containers = {TGI: ContainerConfig(id=TGI, url=self.container_url, **container)}
+        orchestrator = Orchestrator(containers)
+        wallet = NodeWallet(client, SecretStr("0x" + bytes(self.account.key).hex()), max_gas_limit=5_000_000)
+        first = self.contract("EIP712Coordinator").functions.id().call()
+        listener = SubscriptionListener(
+            client,
+            store,
+            ContainerLookup(serves),
+            Guardian(containers, chain_enabled=True),
+            node_address=wallet.address,
+            payment_address=None,
+            snapshot=SnapshotSyncConfig(sleep=0, batch_size=2, starting_sub_id=first),
+        )
+        gone: list[int] = []
+        passed: list[Due] = []
+
+        async def on_gone(subscription_id: int) -> None:
+            gone.append(subscription_id)
+
+        async def on_passed(due: Due) -> None:
+            passed.append(due)
+
+        processor = DeliveryProcessor(
+            client,
+            wallet,
+            store,
+            orchestrator,
+            node_wallet=ZERO_ADDRESS,
+            allowed_sim_errors=[],
+            on_gone=on_gone,
+            on_passed=on_passed,
+        )
+        receipts = asyncio.ensure_future(_receipts(wallet))
+        try:
+            yield Parts(client, store, wallet, listener, processor, gone, passed)
+        finally:
+            receipts.cancel()
+            await processor.stop()
+            wallet.cancel_waiters()
+            await orchestrator.aclose()
+            await store.close()
+            await client.close()
+
+
+@pytest.fixture
+def world(private_chain: tuple[Anvil, Deployment], container_url: str) -> World:
+    chain, deployment = private_chain
+    account: LocalAccount = Account.create()
+    chain.rpc("anvil_setBalance", account.address, hex(10**20))
+    user = connect(chain.url, dev_account(USER).key.to_0x_hex())
+    return World(chain, deployment, user, container_url, account)
+
+
+async def _receipts(wallet: NodeWallet) -> None:
+    """Look receipts up the way the chain service does after falling behind the head."""
+    while True:
+        await wallet.poll_waiters()
+        await asyncio.sleep(0.05)
+
+
+async def idle(processor: DeliveryProcessor) -> None:
+    """Until every delivery task (the processor names them `deliver-<subscription>-<interval>`) has ended."""
+    tasks = [task for task in asyncio.all_tasks() if task.get_name().startswith("deliver-")]
+    if tasks:
+        await asyncio.wait(tasks, timeout=20)
+    assert processor.pending() == 0, f"{processor.pending()} deliveries still running"
+
+
+def never(subscription_id: int, interval: int) -> bool:
+    return False
+
+
+async def test_listener_learns_judges_by_chain_time_and_resumes(world: World, tmp_path: Path) -> None:
+    async with world.parts(tmp_path) as parts:
+        subs = [world.subscribe(f"p{n}", frequency=2, period=PERIOD) for n in range(3)]
+        listener, store = parts.listener, parts.store
+
+        advance = await listener.advance(await parts.client.block("latest"), never)  # learned in batches of 2
+        assert (advance.due, advance.settled) == ([], [])  # none is active yet
+        assert (listener.tracked, listener.cursor) == (3, subs[-1])
+        assert sorted(await store.tracked()) == subs
+        assert await store.get_state("cursor") == str(subs[-1])
+
+        start = max(world.active_at(s) for s in subs)  # read now: a cancelled one's is 2**32 - 1
+        block = await world.mined_at(parts.client, start)
+        advance = await listener.advance(block, lambda sub_id, interval: sub_id == subs[0])
+        assert [(d.subscription_id, d.interval, d.containers, d.block) for d in advance.due] == [
+            (sub_id, 1, [TGI], block.hash) for sub_id in subs[1:]
+        ]
+
+        transact(world.contract("RecurringConsumer").functions.cancel(subs[1]))
+        advance = await listener.advance(await parts.client.block("latest"), never)
+        assert [d.subscription_id for d in advance.due] == [subs[0], subs[2]]
+        assert sorted(await store.tracked()) == [subs[0], subs[2]]
+        judged = listener.judged
+        assert judged is not None
+
+    async with world.parts(tmp_path) as again:
+        await again.listener.load()
+        assert (again.listener.tracked, again.listener.cursor, again.listener.judged) == (2, subs[-1], judged)
+        ended = start + 2 * PERIOD  # past the last interval of each
+        advance = await again.listener.advance(await world.mined_at(again.client, ended), never)
+        assert advance.due == [] and again.listener.tracked == 0
+        assert await again.store.tracked() == {}
+
+
+async def test_listener_serves_only_its_containers_and_owners(
+    world: World, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    other_node = world.parts(tmp_path / "other", serves=["hf"])
+    owner_only = world.parts(tmp_path / "owner", allowed_addresses=[world.account.address])
+    async with other_node as other, owner_only as picky:
+        sub_id = world.subscribe("not for us", frequency=1, period=0)
+        block = await other.client.block("latest")
+        with caplog.at_level(logging.INFO, logger="infernet_kit.node.chain.listener"):
+            for parts in (other, picky):
+                advance = await parts.listener.advance(block, never)
+                assert advance.due == [] and parts.listener.tracked == 0
+                assert parts.listener.cursor == sub_id  # read past, not read again
+        assert f"not serving subscription={sub_id} owner=" in caplog.text  # the owner is not allowed: said why
+        assert caplog.text.count(f"subscription={sub_id}") == 1  # another container's: no line per subscription
+
+
+async def test_processor_delivers_and_records_every_outcome(world: World, tmp_path: Path) -> None:
+    sent = world.chain.w3.eth.get_transaction_count
+    async with world.parts(tmp_path) as parts:
+        good = world.subscribe("weather", frequency=1, period=0)
+        bad = world.subscribe("garbage", frequency=1, period=0)
+        advance = await parts.listener.advance(await parts.client.block("latest"), never)
+        due = {d.subscription_id: d for d in advance.due}
+        assert sorted(due) == [good, bad]
+        missing = replace(due[good], subscription_id=2**32 - 3)  # its inputs read fine; the chain has no such id
+        for work in (*due.values(), missing):
+            parts.processor.dispatch(work)
+        await idle(parts.processor)
+
+        delivered = await parts.store.delivery(good, 1)
+        assert delivered is not None and delivered.status is DeliveryStatus.DELIVERED and delivered.tx_hash
+        assert world.contract("RecurringConsumer").functions.outputs(good, 1).call() == "answer to weather (interval 1)"
+        failed = await parts.store.delivery(bad, 1)
+        assert failed is not None and failed.status is DeliveryStatus.FAILED
+        assert failed.error is not None and "did not answer with on-chain output" in failed.error
+        skipped = await parts.store.delivery(missing.subscription_id, 1)
+        assert skipped is not None
+        assert (skipped.status, skipped.error) == (DeliveryStatus.SKIPPED, "SubscriptionNotFound")
+        assert parts.gone == [missing.subscription_id] and parts.passed == []
+        assert sent(world.account.address) == 1  # only the good one was sent
+        assert all(parts.processor.handled(d.subscription_id, 1) for d in (*due.values(), missing))
+
+        advance = await parts.listener.advance(await parts.client.block("latest"), never)
+        assert [(d.subscription_id, reason) for d, reason in advance.settled] == [(good, "this node already responded")]
+
+        # Sent before a restart: a transaction the chain has is followed up, one it never got is counted a failure.
+        unknown = "0x" + "cd" * 32
+        for interval, tx_hash in ((7, delivered.tx_hash), (8, unknown)):
+            await parts.store.save_delivery(
+                DeliveryRecord(subscription_id=good, interval=interval, status=DeliveryStatus.SENT, tx_hash=tx_hash)
+            )
+
+    async with world.parts(tmp_path) as restarted:
+        await restarted.processor.load()
+        await idle(restarted.processor)
+        followed = await restarted.store.delivery(good, 7)
+        assert followed is not None and followed.status is DeliveryStatus.DELIVERED
+        lost = await restarted.store.delivery(good, 8)
+        assert lost is not None and (lost.status, lost.attempts) == (DeliveryStatus.RUNNING, 1)
+        assert lost.error == "transaction never reached the chain"
+        assert restarted.processor.handled(good, 7) and not restarted.processor.handled(good, 8)
+        assert sent(world.account.address) == 1  # nothing sent again

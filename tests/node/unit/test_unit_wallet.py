@@ -1,0 +1,129 @@
+"""`NodeWallet` in-process against the session anvil: receipts found by scanning blocks, transactions followed
+up after a restart, simulation errors the config allows, and a chain reset voiding what waits.
+
+(Nonces, gap filling and named reverts are in `tests/node/test_chain_wallet.py`.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from pydantic import SecretStr
+
+from infernet_kit.chain.deploy import Deployment
+from infernet_kit.devstack.anvil import Anvil
+from infernet_kit.node.chain.rpc import Call, ChainClient
+from infernet_kit.node.chain.wallet import NodeWallet, Reverted
+
+MAX_GAS = 400_000
+
+
+@contextlib.asynccontextmanager
+async def client_on(anvil: Anvil, deployment: Deployment) -> AsyncIterator[ChainClient]:
+    client = ChainClient(anvil.url, deployment.registry)
+    await client.connect()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+def funded(anvil: Anvil) -> LocalAccount:
+    account: LocalAccount = Account.create()
+    anvil.rpc("anvil_setBalance", account.address, hex(10**20))
+    return account
+
+
+def wallet_of(client: ChainClient, account: LocalAccount) -> NodeWallet:
+    return NodeWallet(client, SecretStr("0x" + bytes(account.key).hex()), max_gas_limit=MAX_GAS)
+
+
+async def _noted(tx_hash: str, nonce: int) -> None:
+    del tx_hash, nonce
+
+
+async def test_receipts_come_from_the_blocks_the_wallet_is_shown(anvil: Anvil, infernet_deployment: Deployment) -> None:
+    async with client_on(anvil, infernet_deployment) as client:
+        wallet = wallet_of(client, funded(anvil))
+        tx_hash = await wallet.send(Call(Account.create().address, b""), gas=21_000, on_signed=_noted)
+        waiting = asyncio.ensure_future(wallet.wait(tx_hash))
+        assert wallet.waiting == 1
+        block = await client.block("latest")  # anvil mined it on arrival
+        assert tx_hash in block.transactions
+
+        await wallet.on_blocks([block])
+        receipt = await asyncio.wait_for(waiting, 5)
+        assert (receipt.tx_hash, receipt.status, receipt.block_number) == (tx_hash, 1, block.number)
+        assert wallet.waiting == 0
+
+
+async def test_a_transaction_sent_before_a_restart_is_followed_up(
+    anvil: Anvil, infernet_deployment: Deployment
+) -> None:
+    async with client_on(anvil, infernet_deployment) as client:
+        account = funded(anvil)
+        sent = await wallet_of(client, account).send(Call(account.address, b""), gas=21_000, on_signed=_noted)
+
+        restarted = wallet_of(client, account)  # the same key in a new process: nothing in memory
+        receipt = await restarted.watch(sent)
+        assert receipt is not None and (receipt.tx_hash, receipt.status) == (sent, 1)
+        assert await restarted.watch("0x" + "ab" * 32) is None  # never reached the chain
+        with pytest.raises(TimeoutError, match="not being watched and has no receipt"):
+            await restarted.wait("0x" + "ab" * 32)
+
+
+async def test_an_allowed_simulation_error_is_sent_with_the_full_gas_cap(
+    anvil: Anvil, infernet_deployment: Deployment
+) -> None:
+    async with client_on(anvil, infernet_deployment) as client:
+        wallet = wallet_of(client, funded(anvil))
+        missing = client.deliver_compute(2**32 - 2, 1, b"", b"", b"", wallet.address)
+        signed: list[str] = []
+
+        async def note(tx_hash: str, nonce: int) -> None:
+            signed.append(tx_hash)
+
+        poller = asyncio.ensure_future(_poll(wallet))
+        try:
+            with pytest.raises(Reverted, match="reverted on chain") as caught:
+                await wallet.transact(missing, on_signed=note, allowed_sim_errors=["subscriptionnotfound"])
+        finally:
+            poller.cancel()
+        assert caught.value.tx_hash == signed[0]
+        assert anvil.w3.eth.get_transaction(signed[0])["gas"] == MAX_GAS
+
+
+async def test_a_chain_reset_voids_what_waits_and_the_nonce(anvil: Anvil, infernet_deployment: Deployment) -> None:
+    async with client_on(anvil, infernet_deployment) as client:
+        account = funded(anvil)
+        wallet = wallet_of(client, account)
+        transfer = Call(account.address, b"")
+        first = await wallet.send(transfer, gas=21_000, on_signed=_noted)
+        waiting = asyncio.ensure_future(wallet.wait(first))
+        await asyncio.sleep(0)  # one step: the wait task now awaits the receipt
+
+        wallet.forget_chain()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert wallet.waiting == 0
+
+        anvil.rpc("anvil_setNonce", account.address, hex(7))  # the new chain knows the key at another nonce
+        nonces: list[int] = []
+
+        async def note(tx_hash: str, nonce: int) -> None:
+            nonces.append(nonce)
+
+        await wallet.send(transfer, gas=21_000, on_signed=note)
+        assert nonces == [7]
+
+
+async def _poll(wallet: NodeWallet) -> None:
+    """Look receipts up the way the chain service does after falling behind."""
+    while True:
+        await wallet.poll_waiters()
+        await asyncio.sleep(0.05)
