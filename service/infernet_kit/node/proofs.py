@@ -7,7 +7,8 @@ its on-chain output, which the delivery passes to the coordinator, and the verif
 
 from __future__ import annotations
 
-from infernet_kit.chain.encoding import ZERO_ADDRESS, Subscription
+from infernet_kit.chain.encoding import Subscription
+from infernet_kit.protocol.defaults import ZERO_ADDRESS
 
 
 def requires_proof(subscription: Subscription) -> bool:
