@@ -10,6 +10,16 @@ import {NoopCallbackConsumer, NoopSubscriptionConsumer, NoopDelegatorConsumer} f
 /// @notice One main path per test, consumers doing nothing in their callback (as the reference measured), so
 ///         `forge snapshot` (.gas-snapshot) tracks the coordinator's own cost.
 contract GasTest is KitTestBase {
+    // Upper bounds on each measured call's gas (`gasleft()` around the call alone): a few percent above the
+    // figures measured when they were set, so a regression in the coordinator fails here.
+    uint256 internal constant REQUEST_COMPUTE_GAS = 162_000;
+    uint256 internal constant DELIVER_COMPUTE_GAS = 102_000;
+    uint256 internal constant DELIVER_COMPUTE_SECOND_NODE_GAS = 85_000;
+    uint256 internal constant DELIVER_COMPUTE_LAZY_GAS = 270_000;
+    uint256 internal constant CREATE_SUBSCRIPTION_DELEGATEE_GAS = 164_000;
+    uint256 internal constant DELIVER_COMPUTE_DELEGATEE_GAS = 250_000;
+    uint256 internal constant DELIVER_COMPUTE_PAID_ETH_GAS = 140_000;
+
     NoopCallbackConsumer internal callback;
     NoopSubscriptionConsumer internal subscriber;
     NoopDelegatorConsumer internal delegator;
@@ -56,31 +66,43 @@ contract GasTest is KitTestBase {
     }
 
     function test_Gas_RequestCompute() public {
+        uint256 before = gasleft();
         callback.request("tgi_client_inference_service", inputs, 1, address(0), 0, address(0), address(0));
+        assertGasAtMost("requestCompute", before - gasleft(), REQUEST_COMPUTE_GAS);
     }
 
     function test_Gas_DeliverCompute() public {
         vm.prank(NODE1);
+        uint256 before = gasleft();
         coordinator.deliverCompute(oneShot, 1, inputs, output, EMPTY, address(0));
+        assertGasAtMost("deliverCompute", before - gasleft(), DELIVER_COMPUTE_GAS);
     }
 
     function test_Gas_DeliverComputeSecondNode() public {
         vm.prank(NODE2);
+        uint256 before = gasleft();
         coordinator.deliverCompute(redundant, 1, inputs, output, EMPTY, address(0));
+        assertGasAtMost("deliverCompute (second node)", before - gasleft(), DELIVER_COMPUTE_SECOND_NODE_GAS);
     }
 
     function test_Gas_DeliverComputeLazy() public {
         vm.prank(NODE1);
+        uint256 before = gasleft();
         coordinator.deliverCompute(lazy, 1, inputs, output, EMPTY, address(0));
+        assertGasAtMost("deliverCompute (lazy)", before - gasleft(), DELIVER_COMPUTE_LAZY_GAS);
     }
 
     function test_Gas_CreateSubscriptionDelegatee() public {
+        uint256 before = gasleft();
         coordinator.createSubscriptionDelegatee(1, uint32(clock + 600), sub, v, r, s);
+        assertGasAtMost("createSubscriptionDelegatee", before - gasleft(), CREATE_SUBSCRIPTION_DELEGATEE_GAS);
     }
 
     function test_Gas_DeliverComputeDelegatee() public {
         vm.prank(NODE1);
+        uint256 before = gasleft();
         coordinator.deliverComputeDelegatee(1, uint32(clock + 600), sub, v, r, s, 1, inputs, output, EMPTY, address(0));
+        assertGasAtMost("deliverComputeDelegatee", before - gasleft(), DELIVER_COMPUTE_DELEGATEE_GAS);
     }
 
     function test_Gas_DeliverComputePaidEth() public {
@@ -92,6 +114,15 @@ contract GasTest is KitTestBase {
             "tgi_client_inference_service", inputs, 1, address(0), 0.01 ether, address(consumerWallet), address(0)
         );
         vm.prank(NODE1);
+        uint256 before = gasleft();
         coordinator.deliverCompute(id, 1, inputs, output, EMPTY, address(nodeWallet));
+        assertGasAtMost("deliverCompute (paid in ETH)", before - gasleft(), DELIVER_COMPUTE_PAID_ETH_GAS);
+    }
+
+    /// @dev Fails naming the path when `used` exceeds its bound.
+    function assertGasAtMost(string memory path, uint256 used, uint256 bound) internal pure {
+        if (used > bound) {
+            fail(string.concat(path, " used ", vm.toString(used), " gas, above its bound of ", vm.toString(bound)));
+        }
     }
 }

@@ -8,12 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
 import httpx
+
+from infernet_kit.polling import WaitTimeout, wait_until
 
 
 class ProcessError(RuntimeError):
@@ -89,25 +90,23 @@ class ManagedProcess:
             code = self._process.returncode if self._process else None
             raise ProcessError(f"{self.name} exited with code {code}; last log lines:\n{self.log_tail()}")
 
+    def _alive_and(self, probe: Callable[[], bool]) -> bool:
+        self._check_alive()
+        return probe()
+
     def wait_for_port(self, port: int, *, host: str = "127.0.0.1", timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not port_is_open(port, host):
-            self._check_alive()
-            if time.monotonic() > deadline:
-                raise ProcessError(f"{self.name} did not open port {port} within {timeout:.0f}s")
-            time.sleep(0.05)
+        """Wait until `port` accepts connections; fail at once with the log tail if the process dies."""
+        try:
+            wait_until(lambda: self._alive_and(lambda: port_is_open(port, host)), timeout=timeout, what="the port")
+        except WaitTimeout:
+            raise ProcessError(f"{self.name} did not open port {port} within {timeout:.0f}s") from None
 
     def wait_for_http(self, url: str, *, timeout: float = 30.0) -> None:
         """Wait until `url` answers 2xx; fail at once with the log tail if the process dies."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self._check_alive()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url, timeout=1.0).is_success:
-                    return
-            if time.monotonic() > deadline:
-                raise ProcessError(f"{self.name} did not answer {url} within {timeout:.0f}s")
-            time.sleep(0.05)
+        try:
+            wait_until(lambda: self._alive_and(lambda: _answers(url)), timeout=timeout, what=url)
+        except WaitTimeout:
+            raise ProcessError(f"{self.name} did not answer {url} within {timeout:.0f}s") from None
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM the process group, then SIGKILL whatever is left after `timeout`."""
@@ -130,3 +129,11 @@ class ManagedProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _answers(url: str) -> bool:
+    """Whether `url` answers 2xx now."""
+    try:
+        return httpx.get(url, timeout=1.0).is_success
+    except httpx.HTTPError:
+        return False

@@ -20,6 +20,7 @@ from infernet_kit.chain.encoding import (
     ZERO_ADDRESS,
     Subscription,
     container_id,
+    delegate_typed_data,
     error_selectors,
     sign_delegate_subscription,
 )
@@ -57,11 +58,27 @@ REFERENCE_SELECTORS = {
     "InsufficientAllowance": "13be252b",
 }
 
-SUBSCRIPTION_TYPE = (
-    "Subscription(address owner,uint32 activeAt,uint32 period,uint32 frequency,uint16 redundancy,"
-    "bytes32 containerId,bool lazy,address verifier,uint256 paymentAmount,address paymentToken,address wallet)"
-)
-DELEGATE_TYPE = "DelegateSubscription(uint32 nonce,uint32 expiry,Subscription sub)" + SUBSCRIPTION_TYPE
+# PROTOCOL.md section 1 (EIP-712): the SDK's typehashes.
+SUBSCRIPTION_TYPEHASH = "3da81ed66ee47395e568c52867826ec137777eef9c1bdfb6bf972dd4385bc5a9"
+DELEGATE_TYPEHASH = "ba9ff1aef2b048b42767aade2b901745a3acf14f698a9ec13952098cfd03d0b6"
+
+
+def _encode_type(primary: str, types: dict[str, list[dict[str, str]]]) -> str:
+    """EIP-712 `encodeType`: the primary type, then the types it references, sorted by name."""
+    referenced: set[str] = set()
+    pending = [primary]
+    while pending:
+        for field in types[pending.pop()]:
+            kind = field["type"].split("[")[0]
+            if kind in types and kind not in referenced and kind != primary:
+                referenced.add(kind)
+                pending.append(kind)
+
+    def one(name: str) -> str:
+        members = ",".join(field["type"] + " " + field["name"] for field in types[name])
+        return f"{name}({members})"
+
+    return one(primary) + "".join(one(name) for name in sorted(referenced))
 
 
 def test_core_lands_at_the_reference_addresses(anvil: Anvil, infernet_deployment: Deployment) -> None:
@@ -90,8 +107,14 @@ def test_container_id_hashing_matches_the_test_vector() -> None:
 
 
 def test_eip712_typehashes_match_the_sdk() -> None:
-    assert keccak(text=SUBSCRIPTION_TYPE).hex() == "3da81ed66ee47395e568c52867826ec137777eef9c1bdfb6bf972dd4385bc5a9"
-    assert keccak(text=DELEGATE_TYPE).hex() == "ba9ff1aef2b048b42767aade2b901745a3acf14f698a9ec13952098cfd03d0b6"
+    """The types our signer signs (the code's own definition) hash to the SDK's typehashes."""
+    sub = Subscription(
+        owner=ZERO_ADDRESS, active_at=0, period=0, frequency=1, redundancy=1, container_id=container_id("any")
+    )
+    typed = delegate_typed_data(sub, nonce=0, expiry=0, chain_id=1, coordinator=ZERO_ADDRESS)
+    types = typed["types"]
+    assert keccak(text=_encode_type("Subscription", types)).hex() == SUBSCRIPTION_TYPEHASH
+    assert keccak(text=_encode_type(typed["primaryType"], types)).hex() == DELEGATE_TYPEHASH
 
 
 def test_coordinator_accepts_a_python_signed_delegated_subscription(

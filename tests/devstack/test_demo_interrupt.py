@@ -8,9 +8,11 @@ import subprocess
 import time
 from pathlib import Path
 
+from infernet_kit.polling import wait_until
 from infernet_kit.processes import kit_command, port_is_open
 
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
+DISPATCHED = re.compile(r"judged block=\d+ due=[1-9]")
 
 
 def _processes_mentioning(text: str) -> list[int]:
@@ -22,6 +24,10 @@ def _processes_mentioning(text: str) -> list[int]:
         except OSError:
             continue  # exited while we looked
     return found
+
+
+def _dispatched(run_dir: Path) -> bool:
+    return any(DISPATCHED.search(log.read_text(errors="replace")) for log in run_dir.glob("**/*.log"))
 
 
 def test_ctrl_c_mid_demo_stops_everything() -> None:
@@ -41,7 +47,8 @@ def test_ctrl_c_mid_demo_stops_everything() -> None:
     assert len(ports) >= 6, f"expected anvil, backend, two services and two nodes, saw ports {ports}"
     assert _processes_mentioning(run_dir), "the nodes should be running before the interrupt"
 
-    time.sleep(0.3)  # let the flow send its request and start waiting for the callback
+    # The flow has sent its request and waits for the callback once a node judged a block with a due interval.
+    wait_until(lambda: _dispatched(Path(run_dir)), timeout=30, what="a node to take up the demo's on-chain request")
     interrupted_at = time.monotonic()
     demo.send_signal(signal.SIGINT)
     rest, _ = demo.communicate(timeout=60)

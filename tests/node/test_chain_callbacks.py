@@ -17,7 +17,8 @@ from infernet_kit.chain.transactions import connect
 from infernet_kit.chain.watch import wait_for_fulfillments
 from infernet_kit.devstack import fake_models
 from infernet_kit.devstack.anvil import Anvil
-from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory, request_compute, wait_until
+from infernet_kit.polling import wait_until
+from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory, request_compute
 from infernet_kit.testing.node_fixtures import NodeLauncher, node_container
 
 TGI = "tgi_client_inference_service"

@@ -4,7 +4,6 @@ delivered in one `deliverComputeDelegatee` transaction, and refused with a 4xx n
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 
 import httpx
@@ -25,7 +24,8 @@ from infernet_kit.chain.encoding import (
 from infernet_kit.chain.watch import wait_for_fulfillments
 from infernet_kit.devstack import fake_models
 from infernet_kit.devstack.anvil import Anvil
-from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory, wait_until
+from infernet_kit.polling import wait_until
+from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory
 from infernet_kit.testing.node_fixtures import NodeLauncher, node_container
 
 TGI = "tgi_client_inference_service"
@@ -108,7 +108,11 @@ def test_delegated_subscription_is_created_and_delivered(
     # The same signed subscription again: already on chain, accepted, and not delivered twice.
     again = httpx.post(f"{node.url}/api/jobs", json=_body(sub, signature, {"text": prompt}), timeout=10)
     assert again.status_code == 200, again.text
-    time.sleep(1.0)
+    already = (
+        f"delegated subscription owner={sub.owner} nonce={signature.nonce} already exists as subscription={sub_id}"
+    )
+    wait_until(lambda: already in node.log_text(), what="the node to find the subscription already on chain")
+    node.wait_settled()
     assert consumer.functions.deliveries(sub_id).call() == 1
     assert node.sent() == sent + 1
 

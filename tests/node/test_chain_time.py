@@ -6,7 +6,6 @@ is due, so each interval is reached with `evm_setNextBlockTimestamp` instead of 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +20,8 @@ from infernet_kit.chain.transactions import connect, transact
 from infernet_kit.chain.watch import created_subscription_id, wait_for_fulfillments
 from infernet_kit.devstack import fake_models
 from infernet_kit.devstack.anvil import Anvil
-from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory, wait_until
+from infernet_kit.polling import wait_until
+from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory
 from infernet_kit.testing.node_fixtures import node_container
 
 TGI = "tgi_client_inference_service"
@@ -110,7 +110,7 @@ def test_recurring_subscription_is_delivered_exactly_frequency_times(
         sub.wait_delivered(interval)
     sub.enter(3)
     sub.enter(4)
-    _settle(node)
+    node.wait_settled()
 
     assert sub.deliveries() == 2
     assert [sub.output(i) for i in (1, 2, 3)] == [
@@ -133,7 +133,7 @@ def test_cancelled_subscription_gets_no_more_deliveries(
     wait_until(lambda: f"subscription={sub.id} cancelled" in node.log_text(), what="the node to see the cancellation")
     sub.enter(2)
     sub.enter(3)
-    _settle(node)
+    node.wait_settled()
 
     assert sub.deliveries() == 1
     assert node.sent() == 1
@@ -156,7 +156,7 @@ def test_node_killed_and_restarted_mid_subscription_skips_and_repeats_nothing(
     sub.enter(3)
     sub.wait_delivered(3)
     sub.enter(4)
-    _settle(node)
+    node.wait_settled()
 
     assert sub.deliveries() == 3
     assert [sub.output(i) for i in (1, 2, 3)] == [
@@ -182,7 +182,7 @@ def test_transaction_in_flight_at_a_crash_is_followed_up_not_resent(
         lambda: f"following up subscription={sub.id} interval=1" in node.log_text(),
         what="the restarted node to pick up its sent transaction",
     )
-    _settle(node)
+    node.wait_judged()
     assert node.sent() == 1  # nothing sent again while the first transaction waits
 
     chain.mine()
@@ -192,12 +192,6 @@ def test_transaction_in_flight_at_a_crash_is_followed_up_not_resent(
         what="the restarted node to record the delivery",
     )
     chain.mine()
-    _settle(node)
+    node.wait_settled()
     assert sub.deliveries() == 1
     assert node.sent() == 1
-
-
-def _settle(node: ChainNode, seconds: float = 1.0) -> None:
-    """Give the node (polling every 0.1 s) time to act on the latest block, had it anything to do."""
-    time.sleep(seconds)
-    assert node.node.process.running(), node.node.log_tail()

@@ -19,6 +19,7 @@ from infernet_kit.devstack.fake_models import generate
 from infernet_kit.node.config import ContainerConfig
 from infernet_kit.node.containers import ContainerProcesses, serve_arguments
 from infernet_kit.node.store import CRASH_REASON
+from infernet_kit.polling import wait_until
 from infernet_kit.processes import free_port, kit_command, port_is_open
 from infernet_kit.testing.node_fixtures import NodeFactory, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle, tgi_service_env
@@ -172,10 +173,7 @@ def test_command_containers_are_started_and_stopped(infernet_node: NodeFactory, 
     job = wait_for_job(node.url, job_id)
     assert job["result"] == {"container": "tgi_client_inference_service", "output": {"output": generate(prompt)}}
     node.stop()
-    deadline = time.monotonic() + 10
-    while port_is_open(port) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not port_is_open(port)
+    wait_until(lambda: not port_is_open(port), timeout=10, what=f"port {port} to close")
     log = node.log_text()
     assert "container tgi_client_inference_service: ready" in log
     assert "hf_secret_token_value" not in log

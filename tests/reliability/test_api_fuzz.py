@@ -4,7 +4,6 @@ process still serving afterwards with no job left pending."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +21,7 @@ from schemathesis.checks import (
 )
 from schemathesis.core.result import Ok
 
+from infernet_kit.polling import wait_until
 from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container
 from infernet_kit.testing.service_fixtures import DevBackendHandle
 
@@ -117,14 +117,6 @@ def fuzz(url: str, rewrites: list[Rewrite]) -> list[AnyCase]:
     return sent
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
-    return value
-
-
 def test_fuzz_node_api(node: RunningNode) -> None:
     cases = fuzz(node.url, NODE_REWRITES)
     ran_jobs = [c for c in cases if c.operation.path == "/api/jobs" and c.method == "POST"]
@@ -132,7 +124,11 @@ def test_fuzz_node_api(node: RunningNode) -> None:
     assert node.process.running(), node.log_tail()
     assert httpx.get(f"{node.url}/health", timeout=5).json() == {"status": "healthy"}
     # Jobs still running finish within their container's timeout (2 s); then nothing is pending.
-    wait_until(lambda: httpx.get(f"{node.url}/info", timeout=5).json()["pending"] == {"offchain": 0, "onchain": 0})
+    wait_until(
+        lambda: httpx.get(f"{node.url}/info", timeout=5).json()["pending"] == {"offchain": 0, "onchain": 0},
+        timeout=20,
+        what="no job pending on the node",
+    )
     running = httpx.get(f"{node.url}/api/jobs", params={"pending": "true"}, timeout=5).json()
     reported = {
         c.body["id"]

@@ -26,12 +26,12 @@ from infernet_kit.chain.watch import wait_for_fulfillments
 from infernet_kit.devstack import fake_models
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.node.chain.service import STORE_FILE
+from infernet_kit.polling import wait_until
 from infernet_kit.testing.chain_node_fixtures import (
     FUNDING_WEI,
     ChainNode,
     ChainNodeFactory,
     request_compute,
-    wait_until,
 )
 from infernet_kit.testing.node_fixtures import node_container
 from infernet_kit.testing.service_fixtures import DevBackendHandle

@@ -23,7 +23,8 @@ from infernet_kit.client.chain_utils import Subscription
 from infernet_kit.devstack import fake_models
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.node.chain.delegation import SECP256K1_N
-from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory, wait_until
+from infernet_kit.polling import wait_until
+from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory
 from infernet_kit.testing.node_fixtures import node_container
 
 TGI = "tgi_client_inference_service"

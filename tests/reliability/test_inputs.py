@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from infernet_kit.polling import wait_until
 from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle
 
@@ -209,12 +210,12 @@ def test_each_job_of_a_batch_costs_a_rate_limit_token(node_launcher: NodeLaunche
     assert [answer["error"] for answer in answers[3:]] == ["Rate limit exceeded"] * 2
     assert answers[3]["params"]["limit"] == 3
     ids = [answer["id"] for answer in answers[:3]]
-    deadline = time.monotonic() + 20
-    records = get_allowed(f"{limited.url}/api/jobs", id=ids)
-    while any(job["status"] == "running" for job in records):
-        assert time.monotonic() < deadline, records
-        time.sleep(0.2)
-        records = get_allowed(f"{limited.url}/api/jobs", id=ids)
+
+    def finished() -> list[dict[str, Any]] | None:
+        records: list[dict[str, Any]] = get_allowed(f"{limited.url}/api/jobs", id=ids)
+        return None if any(job["status"] == "running" for job in records) else records
+
+    records = wait_until(finished, timeout=20, interval=0.2, what="the batch's jobs to finish")
     assert [(job["id"], job["status"]) for job in records] == [(job_id, "success") for job_id in ids]
     assert sorted(get_allowed(f"{limited.url}/api/jobs")) == sorted(ids)  # the refused two were never created
     assert get_allowed(f"{limited.url}/info")["pending"] == {"offchain": 0, "onchain": 0}

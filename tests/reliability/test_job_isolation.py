@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from infernet_kit.polling import wait_until
 from infernet_kit.testing.node_fixtures import NodeFactory, NodeLauncher, RunningNode, node_container, wait_for_job
 
 OTHER = "127.0.0.2"
@@ -60,12 +60,12 @@ def assert_idle(node: RunningNode) -> None:
 
 def wait_for_job_of(node: RunningNode, client: httpx.Client, job_id: str) -> dict[str, Any]:
     """`wait_for_job` for a client on another source address."""
-    deadline = time.monotonic() + 30
-    while True:
+
+    def finished() -> dict[str, Any] | None:
         (record,) = jobs(node.url, client, id=job_id)
-        if record["status"] != "running" or time.monotonic() > deadline:
-            return dict(record)
-        time.sleep(0.02)
+        return None if record["status"] == "running" else dict(record)
+
+    return wait_until(finished, timeout=30, interval=0.02, what=f"job {job_id} to finish")
 
 
 def test_the_node_sees_two_loopback_clients_as_distinct_peers(node: RunningNode, other: httpx.Client) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from infernet_kit.node.store import CRASH_REASON
+from infernet_kit.polling import wait_until
 from infernet_kit.testing.disk import fill, small_tmpfs
 from infernet_kit.testing.node_fixtures import NodeFactory, RunningNode, node_container, wait_for_job
 
@@ -108,10 +108,12 @@ def test_full_disk_refuses_new_jobs_finishes_running_ones_and_recovers(
 
     # Space returns: the kept records are written without a restart and new jobs work again.
     filler.unlink()
-    deadline = time.monotonic() + 15
-    while any(status == "running" for status in db_statuses(small_disk).values()):
-        assert time.monotonic() < deadline, "finished jobs kept in memory were not written once space returned"
-        time.sleep(0.1)
+    wait_until(
+        lambda: all(status != "running" for status in db_statuses(small_disk).values()),
+        timeout=15,
+        interval=0.1,
+        what="the finished jobs kept in memory to be written once space returned",
+    )
     after = submit(node, {"after": True})
     assert wait_for_job(node.url, after)["status"] == "success"
     assert pending(node) == {"offchain": 0, "onchain": 0}

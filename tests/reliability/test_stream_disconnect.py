@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 from infernet_kit.devstack import fake_models
 from infernet_kit.node.jobs import CLIENT_GONE
 from infernet_kit.node.store import CRASH_REASON
+from infernet_kit.polling import wait_until
 from infernet_kit.testing.node_fixtures import NodeFactory, NodeLauncher, RunningNode, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle
 
@@ -66,10 +66,9 @@ def test_disconnect_before_the_first_chunk(node: RunningNode, backend: DevBacken
     ).encode() + payload
     with socket.create_connection(("127.0.0.1", node.port), timeout=10) as raw:
         raw.sendall(request)
-        deadline = time.monotonic() + 5
-        while not (new := set(running_ids(node)) - before):
-            assert time.monotonic() < deadline, "the stream job was never recorded"
-            time.sleep(0.02)
+        new = wait_until(
+            lambda: set(running_ids(node)) - before, timeout=5, interval=0.02, what="the stream job to be recorded"
+        )
         (job_id,) = new
         raw.settimeout(0.2)
         with pytest.raises(TimeoutError):
@@ -123,10 +122,7 @@ def test_a_stream_running_when_the_node_stops_is_recorded_as_it_ended(
 
     reader = threading.Thread(target=read_all)
     reader.start()
-    deadline = time.monotonic() + 10
-    while b"\n" not in b"".join(received):
-        assert time.monotonic() < deadline, "the stream did not begin"
-        time.sleep(0.01)
+    wait_until(lambda: b"\n" in b"".join(received), timeout=10, interval=0.01, what="the stream to begin")
     node.stop()
     reader.join(timeout=30)
     job_id, _, text = b"".join(received).decode().partition("\n")

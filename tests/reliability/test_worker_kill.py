@@ -18,8 +18,8 @@ import pytest
 
 from infernet_kit.devstack import fake_models
 from infernet_kit.node.orchestrator import UNANSWERED_ATTEMPTS
+from infernet_kit.polling import wait_until
 from infernet_kit.processes import free_port
-from infernet_kit.testing.chain_node_fixtures import wait_until
 from infernet_kit.testing.node_fixtures import NodeFactory, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle, RunningService, run_service, tgi_service_env
 
@@ -128,7 +128,7 @@ def test_a_container_that_never_answers_is_tried_a_bounded_number_of_times(infer
     assert record["result"]["error"].startswith(f"cannot reach {nowhere}"), record
     lines = _no_answer_lines(node.log_text(), "nowhere")
     assert len(lines) == UNANSWERED_ATTEMPTS - 1, lines
-    assert f"send {UNANSWERED_ATTEMPTS} of {UNANSWERED_ATTEMPTS}" in lines[-1]
+    assert f"attempt {UNANSWERED_ATTEMPTS} of {UNANSWERED_ATTEMPTS} in" in lines[-1], lines
     assert httpx.get(f"{node.url}/info", timeout=5).json()["pending"] == {"offchain": 0, "onchain": 0}
 
 

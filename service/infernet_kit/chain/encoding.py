@@ -213,23 +213,28 @@ def unpack_pair(data: bytes) -> tuple[bytes, bytes]:
     return bytes(raw), bytes(processed)
 
 
+def selector(signature: str) -> bytes:
+    """The 4-byte selector of a canonical function or error signature (`name(type,...)`)."""
+    return keccak(text=signature)[:4]
+
+
+def event_topic(signature: str) -> str:
+    """The first log topic (hex) of a canonical event signature (`Name(type,...)`)."""
+    return "0x" + keccak(text=signature).hex()
+
+
+def _signature(item: dict[str, Any]) -> str:
+    return f"{item['name']}({','.join(_abi_type(arg) for arg in item.get('inputs', []))})"
+
+
 def error_selectors(abi: Iterable[Any]) -> dict[bytes, str]:
     """Custom-error selectors of an ABI, mapped to their names."""
-    selectors: dict[bytes, str] = {}
-    for item in abi:
-        if item.get("type") == "error":
-            signature = f"{item['name']}({','.join(_abi_type(arg) for arg in item.get('inputs', []))})"
-            selectors[keccak(text=signature)[:4]] = item["name"]
-    return selectors
+    return {selector(_signature(item)): item["name"] for item in abi if item.get("type") == "error"}
 
 
 def function_signatures(abi: Iterable[dict[str, Any]]) -> set[str]:
     """Canonical signatures (`name(type,...)`) of an ABI's functions, to check fixed calldata against."""
-    return {
-        f"{item['name']}({','.join(_abi_type(arg) for arg in item.get('inputs', []))})"
-        for item in abi
-        if item.get("type") == "function"
-    }
+    return {_signature(item) for item in abi if item.get("type") == "function"}
 
 
 def _abi_type(arg: dict[str, Any]) -> str:
@@ -237,6 +242,15 @@ def _abi_type(arg: dict[str, Any]) -> str:
     if kind.startswith("tuple"):
         return "(" + ",".join(_abi_type(c) for c in arg["components"]) + ")" + kind.removeprefix("tuple")
     return kind
+
+
+def revert_data(value: Any) -> bytes | str | None:
+    """Revert data out of the shapes RPCs and web3 hand it over in: hex text, bytes, or `{"data": ...}`."""
+    if isinstance(value, dict):
+        value = value.get("data")
+    if isinstance(value, bytes) or (isinstance(value, str) and value.startswith("0x")):
+        return value
+    return None
 
 
 def decode_revert(data: bytes | str | None, selectors: dict[bytes, str]) -> str:

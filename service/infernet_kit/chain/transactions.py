@@ -14,7 +14,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 from web3.types import TxParams, TxReceipt, Wei
 
-from infernet_kit.chain.encoding import decode_revert, error_selectors
+from infernet_kit.chain.encoding import decode_revert, error_selectors, revert_data
 
 
 class TransactionReverted(RuntimeError):
@@ -40,15 +40,6 @@ def signing_as(w3: Web3, account: LocalAccount) -> Web3:
     return signer
 
 
-def _revert_data(exc: Exception) -> str | None:
-    data = getattr(exc, "data", None)
-    if isinstance(data, str) and data.startswith("0x"):
-        return data
-    if isinstance(data, dict):
-        return str(data.get("data")) if data.get("data") else None
-    return None
-
-
 def transact(call: ContractFunction | ContractConstructor, *, value: int = 0, gas: int | None = None) -> TxReceipt:
     """Simulate `call` (a function call or a deployment), send it, wait for the receipt; raise
     `TransactionReverted` naming the custom error."""
@@ -64,7 +55,7 @@ def transact(call: ContractFunction | ContractConstructor, *, value: int = 0, ga
             params["gas"] = gas
         tx_hash = call.transact(params)
     except (ContractCustomError, ContractLogicError) as exc:
-        raise TransactionReverted(decode_revert(_revert_data(exc), selectors)) from None
+        raise TransactionReverted(decode_revert(revert_data(getattr(exc, "data", None)), selectors)) from None
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
     if receipt["status"] != 1:
         raise TransactionReverted("reverted on chain", tx_hash.to_0x_hex())

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 from web3.contract import Contract
 from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
+
+from infernet_kit.polling import WaitTimeout, wait_until
 
 
 class CallbackTimeout(TimeoutError):
@@ -32,13 +32,18 @@ def wait_for_fulfillments(
 ) -> list[EventData]:
     """Block until `count` `SubscriptionFulfilled` events exist for `subscription_id`; oldest first."""
     event = coordinator.events.SubscriptionFulfilled()
-    deadline = time.monotonic() + timeout
-    while True:
-        logs = event.get_logs(from_block=from_block, argument_filters={"id": subscription_id})
-        if len(logs) >= count:
-            return sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"]))
-        if time.monotonic() > deadline:
-            raise CallbackTimeout(
-                f"subscription {subscription_id}: {len(logs)} of {count} deliveries after {timeout:.0f}s"
-            )
-        time.sleep(poll_interval)
+    logs: list[EventData] = []
+
+    def arrived() -> bool:
+        logs[:] = event.get_logs(from_block=from_block, argument_filters={"id": subscription_id})
+        return len(logs) >= count
+
+    try:
+        wait_until(
+            arrived, timeout=timeout, interval=poll_interval, what=f"subscription {subscription_id}'s deliveries"
+        )
+    except WaitTimeout:
+        raise CallbackTimeout(
+            f"subscription {subscription_id}: {len(logs)} of {count} deliveries after {timeout:.0f}s"
+        ) from None
+    return sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"]))

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +15,7 @@ from web3.contract.contract import ContractFunction
 from infernet_kit.chain.encoding import UINT32_MAX, delegate_key, unpack_pair
 from infernet_kit.client.chain_utils import RPC, Subscription
 from infernet_kit.config import ConfigError
+from infernet_kit.polling import wait_until_async
 from infernet_kit.protocol import hf, tgi
 from infernet_kit.protocol.hf import HFTaskId
 
@@ -69,14 +68,12 @@ async def wait_for_delegated_subscription(
 
     contract = coordinator_contract(rpc, coordinator)
     key = delegate_key(owner, nonce)
-    deadline = time.monotonic() + wait
-    while True:
-        subscription_id = int(await rpc.reachable(contract.functions.delegateCreatedIds(key).call()))
-        if subscription_id:
-            return subscription_id
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no subscription for owner {owner} nonce {nonce} on chain after {wait:g}s")
-        await asyncio.sleep(poll)
+
+    async def created() -> int:
+        return int(await rpc.reachable(contract.functions.delegateCreatedIds(key).call()))
+
+    what = f"a subscription for owner {owner} nonce {nonce} on chain"
+    return await wait_until_async(created, timeout=wait, interval=poll, what=what)
 
 
 # -- the local deployment ----------------------------------------------------------------------------------------

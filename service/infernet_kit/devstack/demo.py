@@ -22,6 +22,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from infernet_kit.devstack.stack import StackInfo
+from infernet_kit.polling import WaitTimeout, wait_until_async
 from infernet_kit.protocol import hf, tgi
 from infernet_kit.protocol.container import decode_string
 from infernet_kit.protocol.hf import HFTaskId
@@ -159,8 +160,8 @@ class Demo:
         )
         self.say(posted.stdout.strip())
         job_id = json.loads(posted.stdout)["id"]
-        deadline = time.monotonic() + 30
-        while True:
+
+        async def finished() -> tuple[str, dict[str, Any]] | None:
             fetched = await asyncio.to_thread(
                 subprocess.run,
                 [str(curl), "-sS", f"{self.node_url}/api/jobs?id={job_id}"],
@@ -169,11 +170,14 @@ class Demo:
                 timeout=30,
             )
             (result,) = json.loads(fetched.stdout)
-            if result["status"] != "running" or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.05)
+            return None if result["status"] == "running" else (fetched.stdout, result)
+
+        try:
+            stdout, result = await wait_until_async(finished, timeout=30, what=f"job {job_id} to finish")
+        except WaitTimeout as exc:
+            raise Check(str(exc)) from None
         self.say(f"$ curl {self.node_url}/api/jobs?id={job_id}")
-        self.say(fetched.stdout.strip())
+        self.say(stdout.strip())
         expect(result["status"] == "success", f"job {job_id} ended {result['status']}")
         return None, self.check_text(result["result"]["output"], TGI_PROMPT)
 

@@ -22,10 +22,11 @@ from typing import Any
 
 import aiohttp
 from pydantic import BaseModel
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential
 
+from infernet_kit.compat.aiohttp_pool import open_connections
 from infernet_kit.node.config import ContainerConfig
 from infernet_kit.protocol import JobLocation, ServiceRequest
+from infernet_kit.retrying import RetryPolicy, call_with_retries, describe, exponential
 
 log = logging.getLogger(__name__)
 
@@ -105,20 +106,13 @@ def unanswered(error: BaseException) -> bool:
     return isinstance(error, aiohttp.ClientConnectionError | ConnectionError)
 
 
-def _failure(state: RetryCallState) -> BaseException | None:
-    return state.outcome.exception() if state.outcome is not None else None
+_UNANSWERED = RetryPolicy(
+    attempts=UNANSWERED_ATTEMPTS, wait=exponential(UNANSWERED_BACKOFF, cap=UNANSWERED_MAX_WAIT), transient=unanswered
+)
 
 
-def _log_unanswered(config: ContainerConfig, error: BaseException | None, attempt: int) -> None:
-    reason = (str(error) or type(error).__name__) if error is not None else "no answer"
-    log.warning(
-        "container %s at %s sent no answer (%s); sending again on another connection (send %d of %d)",
-        config.id,
-        config.service_url,
-        reason,
-        attempt + 1,
-        UNANSWERED_ATTEMPTS,
-    )
+def _no_answer(error: BaseException) -> str:
+    return f"sent no answer: {describe(error)}"
 
 
 class Orchestrator:
@@ -142,10 +136,7 @@ class Orchestrator:
     def open_connections(self) -> int:
         """Connections currently open to containers (in use or idle), for tests and diagnostics."""
         connector = self._session.connector if self._session is not None else None
-        if connector is None:
-            return 0
-        idle = sum(len(entries) for entries in connector._conns.values())
-        return idle + len(connector._acquired)
+        return 0 if connector is None else open_connections(connector)
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -175,29 +166,17 @@ class Orchestrator:
     async def _post(self, config: ContainerConfig, body: dict[str, Any]) -> aiohttp.ClientResponse:
         """POST `body`; until the response's headers arrive, a send that got no answer is retried.
 
-        The first send runs bare (tenacity's bookkeeping only once a send went unanswered): it is the path of
-        every job. A retry takes a connection the pool still holds open (those of a dead worker are closed by
+        A retry takes a connection the pool still holds open (those of a dead worker are closed by
         then) or opens a new one; the failed one is already closed.
         """
         data = json.dumps(body, separators=(",", ":")).encode()
-        try:
-            return await self._post_once(config, data)
-        except Exception as exc:
-            if not unanswered(exc):
-                raise
-            _log_unanswered(config, exc, 1)
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(UNANSWERED_ATTEMPTS - 1),
-            wait=wait_exponential(multiplier=UNANSWERED_BACKOFF, max=UNANSWERED_MAX_WAIT),
-            retry=retry_if_exception(unanswered),
-            before_sleep=lambda state: _log_unanswered(config, _failure(state), state.attempt_number + 1),
-            reraise=True,
+        return await call_with_retries(
+            lambda: self._post_once(config, data),
+            _UNANSWERED,
+            label=f"container {config.id} at {config.service_url}",
+            log=log,
+            reason=_no_answer,
         )
-        await asyncio.sleep(UNANSWERED_BACKOFF)
-        async for attempt in retrying:
-            with attempt:
-                return await self._post_once(config, data)
-        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
     async def _call(self, container_id: str, body: dict[str, Any], completed: Sequence[ContainerOutput]) -> Any:
         config = self._config(container_id, completed)

@@ -57,7 +57,7 @@ async def call_backend(params: RetryParams, call: Callable[[], Awaitable[T]], wh
     """Run one backend call under the retry policy; any failure becomes a `ServiceFailure`."""
     attempts = Attempts()
     try:
-        return await call_with_retries(params, call, attempts)
+        return await call_with_retries(params, call, attempts, what=what, reason=_backend_message)
     except ServiceFailure:
         raise
     except Exception as exc:

@@ -1,7 +1,7 @@
 """The backend HTTP client of a service worker: one `AsyncInferenceClient` and one connection pool per process.
 
-`huggingface_hub` builds an `httpx2.AsyncClient` per inference client; the factory installed here gives it
-the aiohttp transport (`infernet_kit.services.transport`) with a pool sized for many requests in flight.
+`huggingface_hub` builds an `httpx2.AsyncClient` per inference client; the factory installed here
+(`infernet_kit.compat.hf_transport`) gives it the aiohttp transport with a pool sized for many requests in flight.
 """
 
 from __future__ import annotations
@@ -11,28 +11,15 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
-import httpx2
 from huggingface_hub import AsyncInferenceClient, set_async_client_factory
-from huggingface_hub.utils._http import async_hf_response_event_hook
 
-from infernet_kit.services.transport import AiohttpTransport, LeanAsyncClient
+from infernet_kit.compat.hf_transport import pooled_async_client
 
 # The library looks the token up on every call when none is given (environment, then a file read), and would
 # send an ambient Hugging Face login to whatever server is configured. A placeholder stops the look-up; the
 # `authorization` header below decides what is really sent (None removes the header).
 _NO_TOKEN = "no-token"
 T = TypeVar("T")
-
-
-def _pooled_async_client() -> httpx2.AsyncClient:
-    # The library's request hook only stamps a random trace id and logs at debug level; the response hook
-    # reads error bodies so failures carry the backend's message, so it stays.
-    return LeanAsyncClient(
-        AiohttpTransport(),
-        event_hooks={"response": [async_hf_response_event_hook]},
-        follow_redirects=True,
-        timeout=None,
-    )
 
 
 def inference_client(
@@ -45,7 +32,7 @@ def inference_client(
     ambient_token: bool = False,
 ) -> AsyncInferenceClient:
     """An inference client sending exactly `token` as bearer (or, with `ambient_token`, the user's HF login)."""
-    set_async_client_factory(_pooled_async_client)
+    set_async_client_factory(pooled_async_client)
     request_headers: dict[str, str | None] = dict(headers or {})
     if token is not None:
         request_headers["authorization"] = f"Bearer {token}"

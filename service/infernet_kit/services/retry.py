@@ -1,4 +1,4 @@
-"""Retry policy of both services (PROTOCOL.md section 2.3), built on tenacity.
+"""Retry parameters of both services (PROTOCOL.md section 2.3) and what they count as transient.
 
 `tries` total attempts; after a failed attempt wait `delay`, then `delay = delay * backoff + jitter`
 (a `[low, high]` jitter adds `uniform(low, high)`, a number is added as is), capped at `max_delay` when set.
@@ -9,6 +9,7 @@ A request the backend rejected as invalid (other 4xx, TGI validation errors) fai
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -16,9 +17,12 @@ from typing import TypeVar
 import httpx2
 from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, OverloadedError, TextGenerationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from infernet_kit import retrying
+from infernet_kit.retrying import RetryPolicy, describe
 
 T = TypeVar("T")
+log = logging.getLogger("infernet_kit.services")
 
 
 class RetryParams(BaseModel):
@@ -74,17 +78,6 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, httpx2.TransportError | ConnectionError)
 
 
-class _Wait:
-    """tenacity wait strategy replaying `RetryParams.delays()` for one call."""
-
-    def __init__(self, delays: list[float]) -> None:
-        self._delays = delays
-
-    def __call__(self, state: RetryCallState) -> float:
-        index = min(state.attempt_number - 1, len(self._delays) - 1)
-        return self._delays[index] if self._delays else 0.0
-
-
 class Attempts:
     """How many attempts one call took (for logs and error messages)."""
 
@@ -93,30 +86,26 @@ class Attempts:
 
 
 async def call_with_retries(
-    params: RetryParams, call: Callable[[], Awaitable[T]], attempts: Attempts | None = None
+    params: RetryParams,
+    call: Callable[[], Awaitable[T]],
+    attempts: Attempts | None = None,
+    *,
+    what: str = "backend call",
+    reason: Callable[[BaseException], str] = describe,
 ) -> T:
-    """Run `call` under `params`; the last failure is raised as it is.
-
-    The first attempt runs bare: tenacity's bookkeeping is only set up once a transient failure happened,
-    which keeps the common path (one successful attempt) cheap.
-    """
+    """Run `call` under `params` (the kit's one retry policy, with `is_transient` deciding); the last failure is
+    raised as it is. `reason` words a failure for the retry log line: it must not reveal credentials."""
     counter = attempts or Attempts()
-    counter.count += 1
-    try:
+    delays: list[float] = []  # drawn on the first failure only: the common path never needs them
+
+    def wait(attempt: int) -> float:
+        if not delays:
+            delays.extend(params.delays())
+        return delays[attempt - 1]
+
+    async def counted() -> T:
+        counter.count += 1
         return await call()
-    except Exception as exc:
-        if params.tries <= 1 or not is_transient(exc):
-            raise
-    delays = params.delays()
-    await asyncio.sleep(delays[0])
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(params.tries - 1),
-        wait=_Wait(delays[1:]),
-        retry=retry_if_exception(is_transient),
-        reraise=True,
-    )
-    async for attempt in retrying:
-        with attempt:
-            counter.count += 1
-            return await call()
-    raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    policy = RetryPolicy(attempts=params.tries, wait=wait, transient=is_transient)
+    return await retrying.call_with_retries(counted, policy, label=what, log=log, reason=reason)

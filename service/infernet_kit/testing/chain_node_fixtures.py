@@ -8,19 +8,19 @@
   and data directory).
 - `private_chain` (module): a fresh anvil with the core and examples deployed, for tests that move chain time;
   the session chain's clock must stay near the wall clock, which signature expiries are judged against.
-- `wait_until(predicate, timeout=..., what=...)`: poll until true, failing with `what`.
 - `request_compute(coordinator, consumer_call)`: send a consumer's request; (subscription id, block).
 """
 
 from __future__ import annotations
 
 import copy
-import time
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -32,23 +32,14 @@ from infernet_kit.chain.deploy import Deployment, deploy
 from infernet_kit.chain.transactions import transact
 from infernet_kit.chain.watch import created_subscription_id
 from infernet_kit.devstack.anvil import Anvil
+from infernet_kit.polling import wait_until
 from infernet_kit.testing.node_fixtures import NodeFactory, RunningNode
 
-__all__ = ["ChainNode", "ChainNodeFactory", "chain_node", "private_chain", "request_compute", "wait_until"]
+_JUDGED = re.compile(r"judged block=(\d+) ")
+
+__all__ = ["ChainNode", "ChainNodeFactory", "chain_node", "private_chain", "request_compute"]
 
 FUNDING_WEI = 100 * 10**18
-
-
-def wait_until(predicate: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1, what: str = "") -> Any:
-    """Poll `predicate` until it returns something truthy; that value, or an AssertionError naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
-        time.sleep(interval)
 
 
 def request_compute(coordinator: Contract, call: ContractFunction) -> tuple[int, int]:
@@ -80,6 +71,26 @@ class ChainNode:
 
     def log_text(self) -> str:
         return self.node.log_text()
+
+    def judged(self) -> int:
+        """The newest block this node process logged as judged (-1 before its first)."""
+        return max((int(n) for n in _JUDGED.findall(self.log_text())), default=-1)
+
+    def wait_judged(self, timeout: float = 15.0) -> None:
+        """Wait until this node process judged the chain head (what was due there is dispatched by then)."""
+        head = int(self.chain.w3.eth.block_number)
+        wait_until(lambda: self.judged() >= head, timeout=timeout, what=f"{self.node.url} to judge block {head}")
+        assert self.node.process.running(), self.node.process.log_tail()
+
+    def wait_settled(self, timeout: float = 15.0) -> None:
+        """Wait until the node judged the chain head and has no delivery in flight: whatever it had to send for
+        the blocks so far is sent by then, so a transaction missing now is one it decided not to send."""
+        self.wait_judged(timeout)
+        wait_until(lambda: self._in_flight() == 0, timeout=timeout, what=f"{self.node.url} to settle its deliveries")
+        assert self.node.process.running(), self.node.process.log_tail()
+
+    def _in_flight(self) -> int:
+        return int(httpx.get(f"{self.node.url}/info", timeout=5).json()["pending"]["onchain"])
 
 
 class ChainNodeFactory:

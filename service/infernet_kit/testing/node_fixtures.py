@@ -19,7 +19,6 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any, Protocol
 import httpx
 import pytest
 
+from infernet_kit.polling import wait_until
 from infernet_kit.processes import ManagedProcess, free_port, kit_command
 
 __all__ = [
@@ -44,19 +44,17 @@ __all__ = [
 
 def wait_for_job(url: str, job_id: str, *, intermediate: bool = False, timeout: float = 30.0) -> dict[str, Any]:
     """Poll the node at `url` until job `job_id` is no longer running; its `GET /api/jobs` record."""
-    deadline = time.monotonic() + timeout
     params = {"id": job_id, **({"intermediate": "true"} if intermediate else {})}
-    while True:
+
+    def finished() -> dict[str, Any] | None:
         response = httpx.get(f"{url}/api/jobs", params=params, timeout=5)
         response.raise_for_status()
         records = response.json()
         if len(records) != 1:
             raise AssertionError(f"node does not know job {job_id}: {records}")
-        if records[0]["status"] != "running":
-            return dict(records[0])
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} still running after {timeout}s")
-        time.sleep(0.02)
+        return None if records[0]["status"] == "running" else dict(records[0])
+
+    return wait_until(finished, timeout=timeout, interval=0.02, what=f"job {job_id} to finish")
 
 
 def node_container(container_id: str, url: str, **fields: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from infernet_kit.node.chain.store import FINAL_STATUSES, ChainStore, DeliveryRe
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
 from infernet_kit.node.proofs import requires_proof
 from infernet_kit.protocol import JobLocation, OnchainOutput
+from infernet_kit.retrying import RetryPolicy, call_with_retries, exponential
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,17 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _worth_retrying(exc: Exception) -> bool:
+    """Container failures, RPC trouble, a send the RPC refused, a receipt that never came: all may pass, and
+    each attempt re-simulates first, so a retry never resends blindly. A final revert or a bad output cannot."""
+    if isinstance(exc, Reverted):
+        return exc.reason not in FINAL_REVERTS
+    return not isinstance(exc, BadOutput)
+
+
+DELIVERY_RETRIES = RetryPolicy(attempts=MAX_ATTEMPTS, wait=exponential(RETRY_DELAY), transient=_worth_retrying)
+
+
 async def run_with_retries(
     attempt: Callable[[], Awaitable[Receipt]],
     *,
@@ -114,27 +126,35 @@ async def run_with_retries(
     on_retry: Callable[[int, str], Awaitable[None]],
 ) -> Outcome:
     """Call `attempt` until it delivers, hits a final revert, or `MAX_ATTEMPTS` attempts were made."""
-    attempts = attempts_done
-    while attempts < MAX_ATTEMPTS:
-        attempts += 1
-        try:
-            return Outcome(DeliveryStatus.DELIVERED, receipt=await attempt())
-        except Reverted as exc:
-            if exc.reason in FINAL_REVERTS:
-                return Outcome(DeliveryStatus.SKIPPED, error=exc.reason)
-            error = describe_failure(exc)
-        except BadOutput as exc:
-            return Outcome(DeliveryStatus.FAILED, error=str(exc))
-        except Exception as exc:
-            # Container failures, RPC trouble, a send the RPC refused, a receipt that never came: all may
-            # pass, and each attempt re-simulates first, so a retry never resends blindly.
-            error = describe_failure(exc)
-        if attempts >= MAX_ATTEMPTS:
-            return Outcome(DeliveryStatus.FAILED, error=f"{error} (after {attempts} attempts)")
-        log.warning("%s attempt %d/%d failed: %s; retrying", label, attempts, MAX_ATTEMPTS, error)
-        await on_retry(attempts, error)
-        await asyncio.sleep(RETRY_DELAY * 2 ** (attempts - 1))
-    return Outcome(DeliveryStatus.FAILED, error=f"gave up after {attempts} attempts")
+    if attempts_done >= MAX_ATTEMPTS:
+        return Outcome(DeliveryStatus.FAILED, error=f"gave up after {attempts_done} attempts")
+    made = attempts_done
+
+    async def counted() -> Receipt:
+        nonlocal made
+        made += 1
+        return await attempt()
+
+    async def record(attempts: int, exc: BaseException) -> None:
+        await on_retry(attempts, describe_failure(exc))
+
+    try:
+        receipt = await call_with_retries(
+            counted,
+            DELIVERY_RETRIES,
+            label=label,
+            log=log,
+            reason=describe_failure,
+            on_retry=record,
+            done=attempts_done,
+        )
+    except BadOutput as exc:
+        return Outcome(DeliveryStatus.FAILED, error=str(exc))
+    except Exception as exc:
+        if isinstance(exc, Reverted) and exc.reason in FINAL_REVERTS:
+            return Outcome(DeliveryStatus.SKIPPED, error=exc.reason)
+        return Outcome(DeliveryStatus.FAILED, error=f"{describe_failure(exc)} (after {made} attempts)")
+    return Outcome(DeliveryStatus.DELIVERED, receipt=receipt)
 
 
 class DeliveryProcessor:

@@ -16,7 +16,6 @@ from typing import Any, cast
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
 from eth_abi.abi import decode, encode
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
 from web3.providers import AsyncHTTPProvider
 from web3.types import RPCEndpoint
@@ -29,20 +28,15 @@ from infernet_kit.chain.encoding import (
     decode_revert,
     delegate_key,
     error_selectors,
+    event_topic,
     function_signatures,
     node_responded_key,
+    revert_data,
+    selector,
 )
 
 BlockId = int | str
 _Queued = tuple[str, list[Any], "asyncio.Future[Any]"]
-
-
-def _selector(signature: str) -> bytes:
-    return keccak(text=signature)[:4]
-
-
-def _topic(signature: str) -> str:
-    return "0x" + keccak(text=signature).hex()
 
 
 # Coordinator and Reader functions the node uses (PROTOCOL.md section 1), by their canonical signatures.
@@ -60,8 +54,8 @@ _READ_REDUNDANCY = "readRedundancyCountBatch(uint32[],uint32[])"
 _GET_CONTAINER_INPUTS = "getContainerInputs(uint32,uint32,uint32,address)"
 _GET_SIGNER = "getSigner()"
 
-CREATED_TOPIC = _topic("SubscriptionCreated(uint32)")
-CANCELLED_TOPIC = _topic("SubscriptionCancelled(uint32)")
+CREATED_TOPIC = event_topic("SubscriptionCreated(uint32)")
+CANCELLED_TOPIC = event_topic("SubscriptionCancelled(uint32)")
 # Larger JSON-RPC batches are split so one HTTP request stays small.
 RPC_BATCH = 200
 LOG_RANGE = 5_000
@@ -199,7 +193,7 @@ class ChainClient:
         self.reader = await self._address_from_registry("READER()")
 
     async def _address_from_registry(self, getter: str) -> str:
-        (address,) = decode(["address"], await self.call(Call(self.registry_address, _selector(getter))))
+        (address,) = decode(["address"], await self.call(Call(self.registry_address, selector(getter))))
         return to_checksum_address(address)
 
     async def close(self) -> None:
@@ -258,9 +252,7 @@ class ChainClient:
 
     def revert_reason(self, data: Any) -> str:
         """A revert's custom-error name, from the shapes RPCs hand revert data over in."""
-        if isinstance(data, dict):
-            data = data.get("data")
-        return decode_revert(data if isinstance(data, (str, bytes)) else None, self.selectors)
+        return decode_revert(revert_data(data), self.selectors)
 
     # -- blocks and transactions -------------------------------------------------------------------------
 
@@ -301,12 +293,12 @@ class ChainClient:
 
     async def next_subscription_id(self, block: BlockId) -> int:
         """The coordinator's `id`: one past the newest subscription."""
-        (value,) = decode(["uint32"], await self.call(Call(self.coordinator, _selector(_ID)), block))
+        (value,) = decode(["uint32"], await self.call(Call(self.coordinator, selector(_ID)), block))
         return int(value)
 
     async def subscriptions(self, start: int, end: int, block: BlockId) -> list[Subscription]:
         """Subscriptions `start` to `end - 1`, in one Reader call."""
-        data = _selector(_READ_SUBSCRIPTIONS) + encode(["uint32", "uint32"], [start, end])
+        data = selector(_READ_SUBSCRIPTIONS) + encode(["uint32", "uint32"], [start, end])
         (items,) = decode([f"{SUBSCRIPTION_ABI_TYPE}[]"], await self.call(Call(self.reader, data), block))
         return [Subscription.from_tuple(item) for item in items]
 
@@ -315,18 +307,18 @@ class ChainClient:
         if not pairs:
             return []
         args = [[p[0] for p in pairs], [p[1] for p in pairs]]
-        data = _selector(_READ_REDUNDANCY) + encode(["uint32[]", "uint32[]"], args)
+        data = selector(_READ_REDUNDANCY) + encode(["uint32[]", "uint32[]"], args)
         (counts,) = decode(["uint16[]"], await self.call(Call(self.reader, data), block))
         return [int(c) for c in counts]
 
     async def node_responded(self, pairs: Sequence[tuple[int, int]], node: str, block: BlockId) -> list[bool]:
         """Whether `node` already answered each (subscription, interval), in JSON-RPC batches."""
-        selector = _selector(_NODE_RESPONDED)
+        responded = selector(_NODE_RESPONDED)
         requests = [
             (
                 "eth_call",
                 [
-                    {"to": self.coordinator, "data": "0x" + (selector + node_responded_key(s, i, node)).hex()},
+                    {"to": self.coordinator, "data": "0x" + (responded + node_responded_key(s, i, node)).hex()},
                     _block_param(block),
                 ],
             )
@@ -350,20 +342,20 @@ class ChainClient:
     ) -> bytes:
         """The consumer's `getContainerInputs(subscriptionId, interval, timestamp, caller)`."""
         args = encode(["uint32", "uint32", "uint32", "address"], [subscription_id, interval, timestamp, node])
-        (inputs,) = decode(["bytes"], await self.call(Call(owner, _selector(_GET_CONTAINER_INPUTS) + args), block))
+        (inputs,) = decode(["bytes"], await self.call(Call(owner, selector(_GET_CONTAINER_INPUTS) + args), block))
         return bytes(inputs)
 
     async def delegate_signer(self, owner: str) -> str | None:
         """`Delegator(owner).getSigner()`, or None when the owner has no such function."""
         try:
-            (signer,) = decode(["address"], await self.call(Call(owner, _selector(_GET_SIGNER))))
+            (signer,) = decode(["address"], await self.call(Call(owner, selector(_GET_SIGNER))))
         except (RpcError, ValueError, TypeError, Exception):
             return None
         return to_checksum_address(signer)
 
     async def delegate_created_id(self, owner: str, nonce: int) -> int:
         """The id a delegated subscription `(owner, nonce)` already has on chain; 0 when none."""
-        data = _selector(_DELEGATE_CREATED) + delegate_key(owner, nonce)
+        data = selector(_DELEGATE_CREATED) + delegate_key(owner, nonce)
         (value,) = decode(["uint32"], await self.call(Call(self.coordinator, data)))
         return int(value)
 
@@ -376,7 +368,7 @@ class ChainClient:
             ["uint32", "uint32", "bytes", "bytes", "bytes", "address"],
             [subscription_id, interval, inputs, output, proof, node_wallet],
         )
-        return Call(self.coordinator, _selector(_DELIVER) + args)
+        return Call(self.coordinator, selector(_DELIVER) + args)
 
     def deliver_compute_delegatee(
         self,
@@ -406,7 +398,7 @@ class ChainClient:
                 node_wallet,
             ],
         )
-        return Call(self.coordinator, _selector(_DELIVER_DELEGATEE) + args)
+        return Call(self.coordinator, selector(_DELIVER_DELEGATEE) + args)
 
 
 def _result(method: str, response: dict[str, Any]) -> Any:

@@ -244,6 +244,8 @@ class ChainService:
         for due in advance.due:
             self._processor.dispatch(due)
         self._judged = target
+        # One line per judged block: what a reader (or a test) needs to know the node has acted on it.
+        log.info("judged block=%d due=%d settled=%d", target, len(advance.due), len(advance.settled))
 
     async def _catch_up(self, due: Due) -> None:
         """The interval closed before the delivery got in. If the chain (its next block's time) is already in a

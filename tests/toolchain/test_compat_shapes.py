@@ -1,0 +1,72 @@
+"""The library internals `infernet_kit.compat` leans on are still there, in the shape it expects.
+
+Each check names what changed, so an upgrade that breaks a shortcut fails here, not as a slow service or a
+confusing error deep in a request.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import importlib
+import inspect
+import textwrap
+
+import aiohttp
+import httpx2
+from huggingface_hub import AsyncInferenceClient
+
+from infernet_kit.compat.aiohttp_pool import open_connections
+from infernet_kit.compat.hf_transport import LEAN_POST_KEYWORDS, LeanAsyncClient
+
+
+def test_huggingface_hub_still_has_its_private_response_hook() -> None:
+    module = importlib.import_module("huggingface_hub.utils._http")
+    hook = getattr(module, "async_hf_response_event_hook", None)
+    assert hook is not None, "huggingface_hub.utils._http.async_hf_response_event_hook is gone: update compat"
+    assert inspect.iscoroutinefunction(hook), "async_hf_response_event_hook is no longer a coroutine function"
+    assert list(inspect.signature(hook).parameters) == ["response"], (
+        f"async_hf_response_event_hook now takes {inspect.signature(hook)}: update compat/hf_transport.py"
+    )
+
+
+def test_httpx2_post_still_takes_the_keywords_the_lean_path_handles() -> None:
+    parameters = inspect.signature(httpx2.AsyncClient.post).parameters
+    assert list(parameters)[:2] == ["self", "url"], f"httpx2.AsyncClient.post is now {list(parameters)}"
+    missing = LEAN_POST_KEYWORDS - set(parameters)
+    assert not missing, f"httpx2.AsyncClient.post lost {sorted(missing)}: LeanAsyncClient.post overrides it"
+    override = inspect.signature(LeanAsyncClient.post).parameters
+    assert list(override)[:2] == ["self", "url"], "LeanAsyncClient.post no longer matches post(url, ...)"
+
+
+def test_the_inference_client_posts_only_what_the_lean_path_handles() -> None:
+    """The inference client's non-streaming call is `client.post(url, <keywords>)`: every keyword it passes is
+    one the lean path understands (any other would silently take the slow path)."""
+    source = textwrap.dedent(inspect.getsource(AsyncInferenceClient._inner_post))
+    posts = [
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "post"
+    ]
+    assert posts, "AsyncInferenceClient._inner_post no longer calls client.post: update compat/hf_transport.py"
+    for call in posts:
+        keywords = {keyword.arg for keyword in call.keywords}
+        assert len(call.args) == 1, "the inference client now passes more than the URL positionally to post"
+        assert keywords <= LEAN_POST_KEYWORDS, (
+            f"the inference client now posts {sorted(keywords - LEAN_POST_KEYWORDS)} too: extend LeanAsyncClient"
+        )
+
+
+def test_aiohttp_connector_still_exposes_its_pool() -> None:
+    async def check() -> None:
+        connector = aiohttp.TCPConnector(limit=4)
+        try:
+            conns = getattr(connector, "_conns", None)
+            acquired = getattr(connector, "_acquired", None)
+            assert isinstance(conns, dict), f"aiohttp connector._conns is now {type(conns)}: update aiohttp_pool"
+            assert acquired is not None and hasattr(acquired, "__len__"), "aiohttp connector._acquired is gone"
+            assert open_connections(connector) == 0
+        finally:
+            await connector.close()
+
+    asyncio.run(check())
