@@ -27,7 +27,7 @@ _POSITION = re.compile(r"^(?P<reason>.*) at line (?P<line>\d+) column (?P<column
 _MAYBE_HUGE_FLOAT = re.compile(rb"[0-9.][eE][+]?[0-9]{3}|[0-9]{300}")
 
 
-class BodyError(Exception):
+class BodyError(ValueError):
     """A request body the app refuses: `status`, a short `error` and its `params` (the node's shape), a service
     error `name` and a one-line `detail` naming the problem (the services' and the dev backend's shapes)."""
 

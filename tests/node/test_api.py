@@ -39,7 +39,7 @@ def post(node: RunningNode, path: str, body: Any = None, **kw: Any) -> httpx.Res
 def test_health_info_resources(node: RunningNode) -> None:
     assert httpx.get(f"{node.url}/health").json() == {"status": "healthy"}
     info = httpx.get(f"{node.url}/info").json()
-    assert info["chain"] == {"enabled": False, "address": ""}
+    assert info["chain"] == {"enabled": False, "address": "", "judged_block": None}
     assert info["pending"] == {"offchain": 0, "onchain": 0}
     assert {"id": "echo", "description": "echoes its input", "external": True, "image": "infernet-kit/echo"} in info[
         "containers"

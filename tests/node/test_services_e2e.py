@@ -165,7 +165,7 @@ def test_official_infernet_client(node: RunningNode, backend: DevBackendHandle) 
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["health"] is True
-    assert out["info"]["chain"] == {"enabled": False, "address": ""}
+    assert out["info"]["chain"] == {"enabled": False, "address": "", "judged_block": None}
     assert [c["id"] for c in out["info"]["containers"]] == [TGI, HF, "tgi_then_tgi"]
     assert out["resources"][TGI]["compute_capability"][0]["type"] == "tgi_client"
     assert out["resources"][HF]["compute_capability"][0]["type"] == "hf_client"

@@ -262,3 +262,22 @@ def test_dev_backend_refuses_hostile_bodies_and_keeps_serving(dev_backend: DevBa
     assert httpx.get(f"{dev_backend.url}/health", timeout=5).status_code == 200
     generated = httpx.post(f"{dev_backend.url}/generate", json={"inputs": "still there?"}, timeout=10)
     assert generated.status_code == 200 and generated.json()["generated_text"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "repeat"), [("[", 100_000), ("1" + "0" * 5000, 1), ("[1, 2", 1)], ids=["deep", "huge-int", "cut"]
+)
+def test_a_hostile_container_answer_fails_the_job_and_the_node_survives(
+    node: RunningNode, answer: str, repeat: int
+) -> None:
+    """A container's answer is parsed as carefully as a client's body: the job fails naming it, the node lives."""
+    created = httpx.post(
+        f"{node.url}/api/jobs",
+        json={"containers": ["echo"], "data": {"answer_raw": answer, "repeat": repeat}},
+        timeout=10,
+    )
+    assert created.status_code == 200, created.text
+    job = wait_for_job(node.url, created.json()["id"])
+    assert job["status"] == "failed"
+    assert job["result"] == {"container": "echo", "error": "answer is not JSON"}
+    assert_serving(node)

@@ -48,6 +48,9 @@ class ChainServiceLike(Protocol):
 
     def pending_count(self) -> int: ...
 
+    @property
+    def judged_block(self) -> int | None: ...
+
     async def submit_delegated(self, subscription: Subscription, signature: Signature, data: Any) -> None: ...
 
 
@@ -303,7 +306,12 @@ class NodeApi:
                     "offchain": self.store.pending_count(),
                     "onchain": self.chain.pending_count() if self.chain else 0,
                 },
-                "chain": {"enabled": self.chain is not None, "address": self.chain.address if self.chain else ""},
+                "chain": {
+                    "enabled": self.chain is not None,
+                    "address": self.chain.address if self.chain else "",
+                    # Not in the reference: the newest block the node has acted on (tests and dashboards wait on it).
+                    "judged_block": self.chain.judged_block if self.chain else None,
+                },
             }
         )
 

@@ -39,6 +39,7 @@ class Pending(BaseModel):
 class ChainInfo(BaseModel):
     enabled: bool
     address: str
+    judged_block: int | None = None
 
 
 class NodeInfo(BaseModel):

@@ -24,6 +24,7 @@ import aiohttp
 from pydantic import BaseModel
 
 from infernet_kit.compat.aiohttp_pool import open_connections
+from infernet_kit.jsonbody import parse_json
 from infernet_kit.node.config import ContainerConfig
 from infernet_kit.protocol import JobLocation, ServiceRequest
 from infernet_kit.retrying import RetryPolicy, call_with_retries, describe, exponential
@@ -75,7 +76,7 @@ def _service_request(source: JobLocation, destination: JobLocation, data: Any, r
 def _describe_error(status: int, raw: bytes) -> str:
     """The container's `description` when it sent a JSON error, else a short form of what it sent."""
     try:
-        body = json.loads(raw)
+        body = parse_json(raw)
     except ValueError:
         text = raw.decode("utf-8", errors="replace").strip()[:_DESCRIPTION_LIMIT]
         return f"HTTP {status}: {text}" if text else f"HTTP {status}"
@@ -195,7 +196,7 @@ class Orchestrator:
                 container_id, _describe_error(response.status, raw), completed, status=response.status
             )
         try:
-            return json.loads(raw)
+            return parse_json(raw)
         except ValueError:
             raise ContainerFailure(container_id, "answer is not JSON", completed) from None
 
@@ -286,7 +287,7 @@ class Orchestrator:
                     timeout=aiohttp.ClientTimeout(total=5.0),
                 ) as response:
                     if 200 <= response.status < 300:
-                        return config.id, json.loads(await response.read())
+                        return config.id, parse_json(await response.read())
             except (*_TRANSPORT_ERRORS, ValueError):
                 pass
             return config.id, None

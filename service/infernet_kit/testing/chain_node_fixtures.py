@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +33,6 @@ from infernet_kit.chain.watch import created_subscription_id
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.polling import wait_until
 from infernet_kit.testing.node_fixtures import NodeFactory, RunningNode
-
-_JUDGED = re.compile(r"judged block=(\d+) ")
 
 __all__ = ["ChainNode", "ChainNodeFactory", "chain_node", "private_chain", "request_compute"]
 
@@ -73,8 +70,9 @@ class ChainNode:
         return self.node.log_text()
 
     def judged(self) -> int:
-        """The newest block this node process logged as judged (-1 before its first)."""
-        return max((int(n) for n in _JUDGED.findall(self.log_text())), default=-1)
+        """The newest block this node process has acted on, from its `/info` (-1 before its first)."""
+        block = httpx.get(f"{self.node.url}/info", timeout=5).json()["chain"]["judged_block"]
+        return -1 if block is None else int(block)
 
     def wait_judged(self, timeout: float = 15.0) -> None:
         """Wait until this node process judged the chain head (what was due there is dispatched by then)."""

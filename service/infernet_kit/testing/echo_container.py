@@ -6,7 +6,8 @@ steered by the job's data:
 - `{"sleep": seconds}` delays the answer;
 - `{"fail": status, "description": text}` answers `status` with a JSON error `{"code", "name", "description"}`;
 - `{"fail_plain": status}` answers `status` with a plain-text body;
-- `{"break_after": n}` answers 200, sends the first `n` bytes of its answer and drops the connection.
+- `{"break_after": n}` answers 200, sends the first `n` bytes of its answer and drops the connection;
+- `{"answer_raw": text, "repeat": n}` answers 200 with `text` repeated `n` times as its body (a hostile answer).
 Otherwise it answers `{"output": {"received": <request body>, "authorization": <header or null>}}`; with
 destination STREAM it streams the JSON of that answer in small chunks.
 
@@ -41,6 +42,9 @@ async def _service_output(request: Request) -> Response:
             return JSONResponse(error, status_code=data["fail"])
         if isinstance(data.get("fail_plain"), int):
             return PlainTextResponse("plain failure", status_code=data["fail_plain"])
+        if isinstance(data.get("answer_raw"), str):
+            raw = data["answer_raw"] * int(data.get("repeat", 1))
+            return Response(raw.encode(), media_type="application/json")
     answer = {"output": {"received": body, "authorization": request.headers.get("authorization")}}
     if isinstance(data, dict) and isinstance(data.get("break_after"), int):
         return StreamingResponse(_broken(json.dumps(answer).encode()[: data["break_after"]]))
