@@ -2,14 +2,19 @@
 
 One raw ASGI app (no framework: it is the baseline of the services benchmark, so it stays lean) serving:
 
-- TGI: `POST /` (the route `AsyncInferenceClient` calls when given a server URL; `"stream": true` in the
-  body switches to server-sent events), `POST /generate`, `POST /generate_stream` (SSE, one event per token
-  with `token.text`, the last one carrying `generated_text`), `GET /info`, `GET /health`.
+- TGI: `POST /` (the route `AsyncInferenceClient` and text-generation's client call given a server URL;
+  `"stream": true` in the body switches to server-sent events), `POST /generate`, `POST /generate_stream`
+  (SSE, one event per token with `token.text`, the last one carrying `generated_text`), `GET /info`,
+  `GET /health`. `parameters.details: true` adds TGI's `details` (finish_reason, generated_tokens, seed,
+  prefill, tokens; on a stream the last event's summary), which text-generation's client requires.
 - HF inference: `POST /models/{model_id}` (the hf-inference route for every task but feature
   extraction). The route does not name the task, so it is read from the body the client sends:
-  a `stream` key or `parameters.max_new_tokens` means text generation; `parameters.aggregation_strategy`
-  token classification; `parameters.generate_parameters`, `truncation` or `clean_up_tokenization_spaces`
-  summarization; anything else text classification.
+  a `stream` key or `parameters.max_new_tokens`/`details` means text generation;
+  `parameters.aggregation_strategy` token classification; `parameters.generate_parameters`, `truncation` or
+  `clean_up_tokenization_spaces` summarization. A bare `{"inputs"}` (huggingface_hub 0.25 sends one for token
+  classification and summarization) takes the task the model is the default of (`DEFAULT_MODELS`), else
+  text classification. `GET /api/tasks` serves that table as the Hub does, for huggingface_hub's lookup of a
+  task's default model (point `HF_ENDPOINT` at the backend).
 - Control (tests): `POST /_control/faults` `{"fail_next": N, "status": 503, "error": "msg", "error_type": null,
   "latency_ms": 0, "token_delay_ms": 0}` fails the next N inference requests and/or delays every inference
   request and/or every streamed token after the first (a slow stream, to cut off mid-way);
@@ -32,6 +37,7 @@ from pydantic_core import to_json
 
 from infernet_kit.devstack import fake_models
 from infernet_kit.jsonbody import BodyError, declared_length, parse_json, read_body
+from infernet_kit.protocol import hf
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -123,46 +129,86 @@ def _optional_int(parameters: dict[str, Any], name: str) -> int | None:
 
 def _tokens(payload: dict[str, Any], model: str) -> list[str]:
     parameters = _parameters(payload)
-    tokens = fake_models.generate_tokens(_text_input(payload), _optional_int(parameters, "max_new_tokens"), model)
-    return tokens
+    return fake_models.generate_tokens(_text_input(payload), _optional_int(parameters, "max_new_tokens"), model)
 
 
-def _generated_text(payload: dict[str, Any], model: str) -> str:
+def _details(parameters: dict[str, Any], tokens: list[str], *, stream: bool) -> dict[str, Any]:
+    """TGI's `details` (asked for with `parameters.details: true`): why generation stopped, how many tokens,
+    the seed; a whole answer also lists the tokens (no prefill: that needs `decoder_input_details`)."""
+    limit = _optional_int(parameters, "max_new_tokens")
+    details: dict[str, Any] = {
+        "finish_reason": "length" if len(tokens) == (limit or fake_models.DEFAULT_MAX_NEW_TOKENS) else "eos_token",
+        "generated_tokens": len(tokens),
+        "seed": _optional_int(parameters, "seed"),
+    }
+    if not stream:
+        details["prefill"] = []
+        details["tokens"] = [_token(index, text) for index, text in enumerate(tokens, start=1)]
+    return details
+
+
+def _token(index: int, text: str) -> dict[str, Any]:
+    return {"id": index, "text": text, "logprob": 0.0, "special": False}
+
+
+def _generation(payload: dict[str, Any], model: str) -> dict[str, Any]:
+    """A whole (non-streamed) TGI answer: `generated_text`, with `details` when asked for."""
     parameters = _parameters(payload)
-    return fake_models.generate(
+    text = fake_models.generate(
         _text_input(payload),
         _optional_int(parameters, "max_new_tokens"),
         model,
         return_full_text=bool(parameters.get("return_full_text")),
     )
+    answer: dict[str, Any] = {"generated_text": text}
+    if parameters.get("details") is True:
+        answer["details"] = _details(parameters, _tokens(payload, model), stream=False)
+    return answer
 
 
-async def _send_token_stream(send: Send, tokens: list[str], token_delay_ms: float = 0.0) -> None:
-    """TGI's server-sent events: one `data:` event per token, the last one with the whole text."""
+async def _send_token_stream(send: Send, payload: dict[str, Any], model: str, token_delay_ms: float = 0.0) -> None:
+    """TGI's server-sent events: one `data:` event per token, the last one with the whole text (and the
+    `details` summary when asked for)."""
+    tokens = _tokens(payload, model)
+    parameters = _parameters(payload)
     await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
     for index, text in enumerate(tokens, start=1):
         if index > 1 and token_delay_ms > 0:
             await asyncio.sleep(token_delay_ms / 1000)
+        last = index == len(tokens)
         event = {
             "index": index,
-            "token": {"id": index, "text": text, "logprob": 0.0, "special": False},
-            "generated_text": "".join(tokens) if index == len(tokens) else None,
-            "details": None,
+            "token": _token(index, text),
+            "generated_text": "".join(tokens) if last else None,
+            "details": _details(parameters, tokens, stream=True) if last and parameters.get("details") else None,
         }
         await send({"type": "http.response.body", "body": b"data:" + to_json(event) + b"\n\n", "more_body": True})
     await send({"type": "http.response.body", "body": b""})
 
 
-def hf_task_of(payload: dict[str, Any]) -> str:
-    """Which task an hf-inference body is for (the route does not say; see the module docstring)."""
+# The default model of each task, as `GET /api/tasks` serves them (huggingface_hub looks a task's default up
+# there when no model is given) and as requests naming them are routed.
+DEFAULT_MODELS: dict[str, str] = {task.replace("_", "-"): model for task, model in hf.DEFAULT_MODELS.items()}
+_TASK_OF_MODEL = {model: task for task, model in DEFAULT_MODELS.items()}
+
+
+def hf_task_of(model: str, payload: dict[str, Any]) -> str:
+    """Which task an hf-inference request is for: what the body says (see the module docstring), else the
+    task the model is the default of (huggingface_hub sends a bare `{"inputs"}` for several tasks), else
+    text classification."""
     parameters = _parameters(payload)
-    if "stream" in payload or "max_new_tokens" in parameters:
+    if "stream" in payload or {"max_new_tokens", "details"} & parameters.keys():
         return "text-generation"
     if "aggregation_strategy" in parameters:
         return "token-classification"
     if {"generate_parameters", "truncation", "clean_up_tokenization_spaces"} & parameters.keys():
         return "summarization"
-    return "text-classification"
+    return _TASK_OF_MODEL.get(model, "text-classification")
+
+
+def tasks_table() -> dict[str, dict[str, Any]]:
+    """`GET /api/tasks` as the Hub answers it, reduced to what clients read: each task's default models."""
+    return {task: {"id": task, "widgetModels": [model], "type": "text"} for task, model in DEFAULT_MODELS.items()}
 
 
 def _summary_length(parameters: dict[str, Any]) -> int | None:
@@ -210,6 +256,8 @@ class DevBackend:
     async def _get(self, path: str, send: Send) -> None:
         if path == "/health":
             await _send_json(send, 200, {})
+        elif path == "/api/tasks":
+            await _send_json(send, 200, tasks_table())
         elif path == "/info":
             await _send_json(
                 send,
@@ -247,19 +295,19 @@ class DevBackend:
         if path.startswith("/models/"):
             await self._hf(path.removeprefix("/models/"), payload, send)
         elif path == "/generate_stream" or (path == "/" and payload.get("stream") is True):
-            await _send_token_stream(send, _tokens(payload, ""), faults.token_delay_ms)
+            await _send_token_stream(send, payload, "", faults.token_delay_ms)
         elif path == "/generate":
-            await _send_json(send, 200, {"generated_text": _generated_text(payload, "")})
+            await _send_json(send, 200, _generation(payload, ""))
         else:
-            await _send_json(send, 200, [{"generated_text": _generated_text(payload, "")}])
+            await _send_json(send, 200, [_generation(payload, "")])
 
     async def _hf(self, model: str, payload: dict[str, Any], send: Send) -> None:
-        task = hf_task_of(payload)
+        task = hf_task_of(model, payload)
         if task == "text-generation":
             if payload.get("stream") is True:
-                await _send_token_stream(send, _tokens(payload, model), self.state.faults.token_delay_ms)
+                await _send_token_stream(send, payload, model, self.state.faults.token_delay_ms)
             else:
-                await _send_json(send, 200, [{"generated_text": _generated_text(payload, model)}])
+                await _send_json(send, 200, [_generation(payload, model)])
             return
         text = _text_input(payload)
         if task == "token-classification":
