@@ -12,17 +12,17 @@ import solcx
 from infernet_kit.chain.artifacts import Artifact
 from infernet_kit.paths import project_root, solc_wrapper
 
-SDK_REMAPPING = "infernet-sdk/=contracts/src/"
-
 
 class CompileError(RuntimeError):
     """solc reported errors; the message holds solc's formatted diagnostics."""
 
 
 def _foundry_settings(root: Path) -> dict[str, Any]:
-    """The compiler settings of foundry.toml's default profile, so both toolchains build alike."""
+    """The compiler settings and remappings of foundry.toml's default profile, so both toolchains build alike
+    (`infernet-sdk/`, and the console library as `forge-std/console.sol`, `hardhat/console.sol`)."""
     profile = tomllib.loads((root / "foundry.toml").read_text())["profile"]["default"]
     return {
+        "remappings": [str(remapping) for remapping in profile.get("remappings", [])],
         "viaIR": bool(profile.get("via_ir", False)),
         "optimizer": {"enabled": bool(profile.get("optimizer", True)), "runs": int(profile.get("optimizer_runs", 200))},
         "evmVersion": str(profile.get("evm_version", "cancun")),
@@ -39,14 +39,16 @@ def _solc_errors(exc: solcx.exceptions.SolcError) -> str:
 
 
 def compile_sources(sources: dict[str, str], *, remappings: list[str] | None = None) -> dict[str, Artifact]:
-    """Compile `{virtual path: source}` with the SDK remapping; returns every contract by name."""
+    """Compile `{virtual path: source}` with foundry.toml's remappings (and `remappings`); returns every
+    contract by name."""
     root = project_root()
+    settings = _foundry_settings(root)
+    settings["remappings"] += remappings or []
     standard_input: dict[str, Any] = {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in sources.items()},
         "settings": {
-            "remappings": [SDK_REMAPPING, *(remappings or [])],
-            **_foundry_settings(root),
+            **settings,
             "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
         },
     }
