@@ -52,3 +52,8 @@ def state_dir() -> Path:
     directory = Path(os.environ.get(STATE_ENV) or project_root() / ".kit")
     directory.mkdir(parents=True, exist_ok=True)
     return directory
+
+
+def stack_file() -> Path:
+    """Where `infernet-kit up` records the stack it started (read by `down` and the deploy commands)."""
+    return state_dir() / "stack.json"

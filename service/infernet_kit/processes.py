@@ -34,6 +34,11 @@ def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def local_address(host: str) -> str:
+    """Where this machine reaches a listener bound to `host` (a wildcard bind is reached on loopback)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
 def kit_command(*args: str) -> list[str]:
     """The `infernet-kit` CLI run by this interpreter, so children use the same environment."""
     return [sys.executable, "-m", "infernet_kit", *args]

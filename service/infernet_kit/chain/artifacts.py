@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,14 @@ class Artifact(BaseModel):
     bytecode: str
 
 
+FIRST_BUILD_NOTICE = "compiling contracts: about 3 minutes the first time"
+
+
 def build() -> None:
-    """Run `forge build` (a no-op when nothing changed); raises with forge's output on failure."""
+    """Run `forge build` (a no-op when nothing changed); raises with forge's output on failure. A first build
+    (no forge cache yet) says so first: via-IR with a million optimizer runs is minutes of silence otherwise."""
+    if not (project_root() / "cache" / "solidity-files-cache.json").is_file():
+        print(FIRST_BUILD_NOTICE, file=sys.stderr, flush=True)
     result = subprocess.run([str(foundry_tool("forge")), "build"], cwd=project_root(), capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"forge build failed:\n{result.stdout}\n{result.stderr}")
@@ -33,8 +40,11 @@ def _out_dir() -> Path:
 
 @cache
 def load_artifact(name: str, source: str | None = None) -> Artifact:
-    """The ABI and creation bytecode of contract `name` (from `source`, e.g. "Registry.sol", if ambiguous)."""
+    """The ABI and creation bytecode of contract `name` (from `source`, e.g. "Registry.sol", if ambiguous);
+    builds the contracts first if they never were."""
     pattern = f"{source}/{name}.json" if source else f"*/{name}.json"
+    if not _out_dir().is_dir():
+        build()
     matches = sorted(_out_dir().glob(pattern))
     if not matches:
         raise FileNotFoundError(f"no compiled artifact for {name} in {_out_dir()}: run `make build`")

@@ -21,11 +21,15 @@ def register(app: typer.Typer) -> None:
             help="Environment variable holding the deployer's private key; unset = anvil account #2.",
         ),
         no_examples: bool = typer.Option(False, "--no-examples", help="Deploy the core only."),
+        force: bool = typer.Option(
+            False, "--force", help="Replace deployments/<chainid>.json even when a running stack uses it."
+        ),
     ) -> None:
         """Deploy the Infernet core and example consumers; writes deployments/<chainid>.json."""
         from eth_account import Account
 
         from infernet_kit.chain.accounts import DEPLOYER, dev_account
+        from infernet_kit.chain.deploy import DeploymentInUse, ensure_replaceable
         from infernet_kit.chain.deploy import deploy as deploy_contracts
         from infernet_kit.chain.transactions import connect
 
@@ -35,6 +39,11 @@ def register(app: typer.Typer) -> None:
         if not w3.is_connected():
             typer.echo(f"error: no Ethereum node answers at {rpc_url}", err=True)
             raise typer.Exit(1)
+        try:
+            ensure_replaceable(w3.eth.chain_id, force=force)
+        except DeploymentInUse as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
         deployment = deploy_contracts(w3, deployer, examples=not no_examples)
         path = deployment.save()
         for role, address in deployment.model_dump(exclude={"consumers", "chain_id"}).items():

@@ -22,7 +22,7 @@ from web3.utils import get_create_address
 
 from infernet_kit.chain.artifacts import Artifact, load_artifact
 from infernet_kit.chain.transactions import signing_as, transact
-from infernet_kit.paths import project_root
+from infernet_kit.paths import project_root, stack_file
 
 # Deployed contract name for each core role, in deployment order (the Registry is constructed first
 # with the addresses the others will get).
@@ -75,6 +75,41 @@ class Deployment(BaseModel):
 
 def deployment_path(chain_id: int, directory: Path | None = None) -> Path:
     return (directory or project_root() / "deployments") / f"{chain_id}.json"
+
+
+class DeploymentInUse(RuntimeError):
+    """Deploying would replace the deployments file of a stack that is running."""
+
+
+class StackRecord(BaseModel):
+    """What `infernet-kit up` records of its chain in the state dir (the dev stack's record extends it)."""
+
+    rpc_url: str
+    chain_id: int
+
+
+def _answers_chain(rpc_url: str, chain_id: int) -> bool:
+    try:
+        return Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 2})).eth.chain_id == chain_id
+    except Exception:  # any failure to answer means no live chain there
+        return False
+
+
+def ensure_replaceable(chain_id: int, directory: Path | None = None, *, force: bool = False) -> Path:
+    """The deployments file to write for `chain_id`; raises `DeploymentInUse` when a stack recorded in the
+    state dir is alive on that chain and serves that file, unless `force` (its nodes would keep serving the
+    old contracts while the scripts read the new ones)."""
+    path = deployment_path(chain_id, directory)
+    record = stack_file()
+    if force or not record.is_file():
+        return path
+    stack = StackRecord.model_validate_json(record.read_text())
+    if stack.chain_id == chain_id and path == deployment_path(chain_id) and _answers_chain(stack.rpc_url, chain_id):
+        raise DeploymentInUse(
+            f"{path} belongs to the stack running at {stack.rpc_url} (recorded in {record}); its nodes serve "
+            "those contracts. Stop it with `infernet-kit down`, or pass --force to replace the file anyway"
+        )
+    return path
 
 
 def _deploy(w3: Web3, name: str, *args: Any) -> str:

@@ -56,6 +56,7 @@ def _run(
     body: Callable[[argparse.Namespace], dict[str, Any]], parser: argparse.ArgumentParser, argv: Sequence[str] | None
 ) -> int:
     """Run a script body; print its result, or one `Error:` line and exit 1."""
+    from infernet_kit.chain.deploy import DeploymentInUse
     from infernet_kit.chain.transactions import TransactionReverted
     from infernet_kit.chain.watch import CallbackTimeout
     from infernet_kit.client.cli import UserError, describe_api_error
@@ -65,7 +66,14 @@ def _run(
     args = parser.parse_args(argv)
     try:
         result = body(args)
-    except (UserError, ConfigError, RpcUnreachableError, NodeUnreachableError, TransactionReverted) as exc:
+    except (
+        UserError,
+        ConfigError,
+        RpcUnreachableError,
+        NodeUnreachableError,
+        TransactionReverted,
+        DeploymentInUse,
+    ) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     except APIError as exc:
@@ -283,18 +291,25 @@ def deploy(argv: Sequence[str] | None = None) -> int:
         "--private-key", help="the deployer's key (env PRIVATE_KEY; default anvil account #2, as the reference)"
     )
     parser.add_argument("--no-examples", action="store_true", help="deploy the core only")
+    parser.add_argument(
+        "--force", action="store_true", help="replace deployments/<chain id>.json even when a running stack uses it"
+    )
 
     def body(args: argparse.Namespace) -> dict[str, Any]:
         from eth_account import Account
 
         from infernet_kit.chain.deploy import deploy as deploy_contracts
+        from infernet_kit.chain.deploy import ensure_replaceable
         from infernet_kit.chain.transactions import connect
         from infernet_kit.client.wallet import reachable
 
         deployer = Account.from_key(_key(args.private_key, "PRIVATE_KEY", DEPLOYER))
+        directory = Path(args.deployments_dir) if args.deployments_dir else None
         with reachable(args.rpc_url):
-            deployment = deploy_contracts(connect(args.rpc_url), deployer, examples=not args.no_examples)
-        path = deployment.save(Path(args.deployments_dir) if args.deployments_dir else None)
+            w3 = connect(args.rpc_url)
+            ensure_replaceable(w3.eth.chain_id, directory, force=args.force)
+            deployment = deploy_contracts(w3, deployer, examples=not args.no_examples)
+        path = deployment.save(directory)
         addresses = deployment.model_dump(by_alias=True, exclude={"consumers", "chain_id", "deployer"})
         return {**addresses, **deployment.consumers, "written": str(path)}
 

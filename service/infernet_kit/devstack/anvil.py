@@ -8,13 +8,14 @@ from typing import Any
 from web3 import Web3
 
 from infernet_kit.paths import foundry_tool
-from infernet_kit.processes import ManagedProcess, free_port
+from infernet_kit.processes import ManagedProcess, free_port, local_address
 
 LOCAL_CHAIN_ID = 31337
 
 
 class Anvil:
-    """An anvil process on a loopback port; `block_time=None` mines a block per transaction."""
+    """An anvil process (on a loopback port unless `host` says otherwise); `block_time=None` mines a block per
+    transaction. Its log file holds what anvil prints, `console.log` lines of contracts included."""
 
     def __init__(
         self,
@@ -23,10 +24,12 @@ class Anvil:
         port: int | None = None,
         block_time: float | None = None,
         chain_id: int = LOCAL_CHAIN_ID,
+        host: str = "127.0.0.1",
     ) -> None:
         self.port = port or free_port()
+        self.host = host
         self.block_time = block_time
-        command = [str(foundry_tool("anvil")), "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [str(foundry_tool("anvil")), "--host", host, "--port", str(self.port)]
         command += ["--chain-id", str(chain_id)]
         if block_time is not None:
             command += ["--block-time", str(block_time)]
@@ -35,7 +38,7 @@ class Anvil:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{local_address(self.host)}:{self.port}"
 
     @property
     def w3(self) -> Web3:
@@ -45,7 +48,7 @@ class Anvil:
 
     def start(self) -> Anvil:
         self.process.start()
-        self.process.wait_for_port(self.port, timeout=20)
+        self.process.wait_for_port(self.port, timeout=20, host=local_address(self.host))
         return self
 
     def stop(self) -> None:

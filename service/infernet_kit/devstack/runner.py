@@ -12,9 +12,9 @@ from types import FrameType
 from pydantic import SecretStr
 from rich.console import Console
 
-from infernet_kit.devstack.stack import LocalStack, StackOptions, stack_file
-from infernet_kit.paths import state_dir
-from infernet_kit.processes import ProcessError, port_is_open
+from infernet_kit.devstack.stack import LocalStack, StackOptions
+from infernet_kit.paths import stack_file, state_dir
+from infernet_kit.processes import ProcessError, local_address, port_is_open
 
 # Real chains make blocks on a clock; so does the demo, so recurring intervals come due as time passes.
 DEMO_BLOCK_TIME = 1.0
@@ -61,16 +61,16 @@ def run_demo(*, tgi_url: str | None, hf_endpoint: str | None, hf_token: str | No
         stack.stop()
 
 
-def run_up(*, rpc_port: int, node_port: int, nodes: int, block_time: float | None) -> int:
+def run_up(options: StackOptions) -> int:
+    """Start the stack on `options`' ports and record it in the state dir; 1 with one line if it cannot."""
     console = Console()
     if stack_file().is_file():
         console.print(f"[red]error:[/] a stack is already up (see {stack_file()}); run `infernet-kit down` first")
         return 1
-    taken = [port for port in (rpc_port, *range(node_port, node_port + nodes)) if port_is_open(port)]
+    taken = [port for port in options.listening_ports() if port_is_open(port, local_address(options.host))]
     if taken:
         console.print(f"[red]error:[/] port(s) {', '.join(map(str, taken))} already in use")
         return 1
-    options = StackOptions(rpc_port=rpc_port, node_port=node_port, nodes=nodes, block_time=block_time)
     run_dir = state_dir() / "up"
     stack = LocalStack(options, run_dir=run_dir, progress=lambda text: console.print(f"[green]✓[/] {text}"))
     try:
@@ -82,6 +82,10 @@ def run_up(*, rpc_port: int, node_port: int, nodes: int, block_time: float | Non
     console.print(f"RPC URL        {info.rpc_url} (chain {info.chain_id})")
     for index, node in enumerate(info.nodes, 1):
         console.print(f"node {index}         {node.url} (operator {node.address})")
+    for container, url in info.services.items():
+        console.print(f"{container:<14} {url}", highlight=False)
+    if info.backend_url:
+        console.print(f"dev backend    {info.backend_url}")
     for role, address in info.deployment.model_dump(exclude={"chain_id", "consumers", "deployer"}).items():
         console.print(f"{role:<14} {address}")
     for name, address in info.deployment.consumers.items():

@@ -1,7 +1,8 @@
 """The whole local Infernet stack as one object: anvil, contracts, dev backend, every registered service, N nodes.
 
-`demo` starts it for one run; `up` starts it and leaves it running (its processes live in their own
-sessions), recording what it started in `.kit/stack.json` so `down` and the scripts can find it.
+`demo` starts it for one run on free ports; `up` starts it on the README's ports and leaves it running (its
+processes live in their own sessions), recording what it started in the state dir's `stack.json` so `down`,
+the scripts and the deploy commands can find it. Every listener binds `host` (127.0.0.1 unless asked).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from typing import Any
 from pydantic import BaseModel, Field, SecretStr
 
 from infernet_kit.chain.accounts import DEPLOYER, NODE_OPERATORS, USER, dev_account, dev_key
-from infernet_kit.chain.deploy import Deployment, deploy
+from infernet_kit.chain.deploy import Deployment, StackRecord, deploy
 from infernet_kit.devstack.anvil import Anvil
-from infernet_kit.paths import state_dir
-from infernet_kit.processes import ManagedProcess, free_port, kit_command
+from infernet_kit.paths import stack_file
+from infernet_kit.processes import ManagedProcess, free_port, kit_command, local_address
 from infernet_kit.protocol import hf, tgi
 from infernet_kit.protocol.registry import services
 from infernet_kit.protocol.service import ServiceEntry
@@ -36,9 +37,18 @@ class StackOptions(BaseModel):
     hf_token: SecretStr | None = None
     nodes: int = Field(default=2, ge=1, le=len(NODE_OPERATORS))
     block_time: float | None = None
+    host: str = "127.0.0.1"
     rpc_port: int | None = None
     node_port: int | None = None
+    backend_port: int | None = None
+    service_ports: dict[str, int] = Field(default_factory=dict, description="by service kind")
     workers: int = 1
+
+    def listening_ports(self) -> list[int]:
+        """Every fixed port this stack will listen on (the others are picked free)."""
+        nodes = range(self.node_port, self.node_port + self.nodes) if self.node_port else range(0)
+        fixed = (self.rpc_port, *nodes, self.backend_port, *self.service_ports.values())
+        return [port for port in fixed if port]
 
 
 class NodeInfo(BaseModel):
@@ -47,11 +57,9 @@ class NodeInfo(BaseModel):
     config_path: str
 
 
-class StackInfo(BaseModel):
+class StackInfo(StackRecord):
     """Everything a person or a script needs to use a running stack (no secrets but the public dev keys)."""
 
-    rpc_url: str
-    chain_id: int
     deployment: Deployment
     nodes: list[NodeInfo]
     services: dict[str, str]
@@ -62,7 +70,13 @@ class StackInfo(BaseModel):
 
 
 def chain_node_config(
-    services: dict[str, str], *, rpc_url: str, registry: str, operator_key: str, port: int | None = None
+    services: dict[str, str],
+    *,
+    rpc_url: str,
+    registry: str,
+    operator_key: str,
+    port: int | None = None,
+    host: str = "127.0.0.1",
 ) -> dict[str, Any]:
     """A config.json for a node serving `services` ({container id: url}) on and off chain."""
     config: dict[str, Any] = {
@@ -79,13 +93,8 @@ def chain_node_config(
             "snapshot_sync": {"sleep": 0.1, "batch_size": 200},
         },
     }
-    if port is not None:
-        config["server"] = {"port": port}
+    config["server"] = {"host": host} if port is None else {"host": host, "port": port}
     return config
-
-
-def stack_file() -> Path:
-    return state_dir() / "stack.json"
 
 
 class LocalStack:
@@ -115,7 +124,9 @@ class LocalStack:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         options = self.options
 
-        self.anvil = Anvil(log_path=self.run_dir / "anvil.log", port=options.rpc_port, block_time=options.block_time)
+        self.anvil = Anvil(
+            log_path=self.run_dir / "anvil.log", port=options.rpc_port, block_time=options.block_time, host=options.host
+        )
         self.processes.append(self.anvil.process)
         self.anvil.start()
         self.progress(f"anvil listening at {self.anvil.url}")
@@ -128,9 +139,9 @@ class LocalStack:
         endpoints = {kind: url for kind, url in ((tgi.KIND, options.tgi_url), (hf.KIND, options.hf_endpoint)) if url}
         backend_url = None
         if set(kinds) - set(endpoints):
-            port = free_port()
-            backend = self._spawn("backend", kit_command("backend", "--port", str(port)))
-            backend_url = f"http://127.0.0.1:{port}"
+            port = options.backend_port or free_port()
+            backend = self._spawn("backend", kit_command("backend", "--port", str(port), "--host", options.host))
+            backend_url = self._url(port)
             backend.wait_for_http(f"{backend_url}/health")
             self.progress(f"dev backend (TGI + HF protocols) at {backend_url}")
 
@@ -160,13 +171,16 @@ class LocalStack:
             env[hf.TOKEN_ENV] = self.options.hf_token.get_secret_value()
         return env
 
+    def _url(self, port: int) -> str:
+        return f"http://{local_address(self.options.host)}:{port}"
+
     def _start_service(self, kind: str, env: dict[str, str]) -> str:
-        port = free_port()
-        bind = f"--bind=127.0.0.1:{port}"
+        port = self.options.service_ports.get(kind) or free_port()
+        bind = f"--bind={self.options.host}:{port}"
         process = self._spawn(
             f"{kind}-service", kit_command("serve", kind, bind, f"--workers={self.options.workers}"), env=env
         )
-        url = f"http://127.0.0.1:{port}"
+        url = self._url(port)
         process.wait_for_http(f"{url}/")
         self.progress(f"{kind} service at {url}")
         return url
@@ -181,6 +195,7 @@ class LocalStack:
             registry=deployment.registry,
             operator_key=dev_key(NODE_OPERATORS[index]),
             port=port,
+            host=self.options.host,
         )
         node_dir = self.run_dir / f"node{index + 1}"
         node_dir.mkdir(parents=True, exist_ok=True)
@@ -189,7 +204,7 @@ class LocalStack:
         config_path.chmod(0o600)
         name = f"node{index + 1}"
         process = self._spawn(name, kit_command("node", "--config", str(config_path), "--data-dir", str(node_dir)))
-        url = f"http://127.0.0.1:{port}"
+        url = self._url(port)
         process.wait_for_http(f"{url}/health", timeout=60)
         self.progress(f"{name} at {url} (operator {operator.address})")
         return NodeInfo(url=url, address=operator.address, config_path=str(config_path))
