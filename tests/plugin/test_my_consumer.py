@@ -16,6 +16,7 @@ from infernet_kit.chain.deploy import Deployment, deploy_artifact
 from infernet_kit.chain.transactions import connect
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.devstack.fake_models import generate
+from infernet_kit.polling import wait_until
 from infernet_kit.testing.callback_fixtures import WaitForCallback
 
 QUESTION = "Is the sky blue during a clear day?"
@@ -30,7 +31,12 @@ def test_my_consumer_receives_the_answer(
 
     callback = wait_for_callback(consumer.functions.ask(QUESTION))
 
+    # The node delivered abi.encode(bytes raw, bytes processed); raw is abi.encode(string).
     (delivered,) = decode(["string"], callback.raw_output)
     assert delivered == generate(QUESTION)  # the dev backend's deterministic answer
     assert consumer.functions.answers(callback.subscription_id).call() == delivered
     assert callback.delivery_block > callback.request_block
+
+    # console.log in _receiveCompute lands in anvil's log.
+    line = f"Received output! {callback.subscription_id} {delivered}"
+    wait_until(lambda: line in anvil.process.log_path.read_text(), timeout=10, what="the console line")
