@@ -12,7 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from infernet_kit.chain.accounts import USER, dev_key
+from infernet_kit.chain.compiler import compile_sources
+from infernet_kit.chain.deploy import deploy_artifact
+from infernet_kit.chain.transactions import connect, transact
 from infernet_kit.paths import project_root
+from infernet_kit.polling import wait_until
 from infernet_kit.processes import free_port, kit_command, port_is_open
 
 
@@ -67,6 +72,8 @@ def test_up_then_down(tmp_path: Path) -> None:
         for name, port in ports.items():
             assert _listening_addresses(port) == {LOOPBACK}, f"{name} listens on {_listening_addresses(port)}"
 
+        _console_lines_land_in_the_stacks_anvil_log(record["rpc_url"], state / "up" / "anvil.log")
+
         again = _kit("up", *_port_flags(_ports()), f"--state-dir={state}", env=env)
         assert again.returncode == 1 and "already up" in again.stdout
         _deploy_refuses_to_replace_the_running_stacks_file(ports["rpc"], {**env, "INFERNET_KIT_STATE_DIR": str(state)})
@@ -76,6 +83,22 @@ def test_up_then_down(tmp_path: Path) -> None:
     assert not any(port_is_open(port) for port in ports.values())
     assert not (state / "stack.json").exists()
     assert "no stack is running" in _kit("down", f"--state-dir={state}", env=env).stdout
+
+
+CONSOLE_SOURCE = """// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.0;
+import {console} from "forge-std/console.sol";
+contract Hello {
+    function hello(uint256 n) external { console.log("hello from the stack", n); }
+}
+"""
+
+
+def _console_lines_land_in_the_stacks_anvil_log(rpc_url: str, log: Path) -> None:
+    hello = compile_sources({"Hello.sol": CONSOLE_SOURCE})["Hello"]
+    contract = deploy_artifact(connect(rpc_url, dev_key(USER)), hello)
+    transact(contract.functions.hello(42))
+    wait_until(lambda: "hello from the stack 42" in log.read_text(), timeout=10, what="the console line in anvil.log")
 
 
 def _deploy_refuses_to_replace_the_running_stacks_file(rpc_port: int, env: dict[str, str]) -> None:
