@@ -4,11 +4,16 @@ processes in front of the real services on the dev backend."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from web3 import Web3
+from web3.contract import Contract
 
 from infernet_kit.chain.accounts import USER, dev_account
 from infernet_kit.chain.artifacts import Artifact, load_artifact
@@ -18,6 +23,7 @@ from infernet_kit.chain.encoding import container_id
 from infernet_kit.chain.transactions import connect
 from infernet_kit.chain.watch import CallbackTimeout
 from infernet_kit.devstack.anvil import Anvil
+from infernet_kit.paths import project_root
 from infernet_kit.polling import wait_until
 from infernet_kit.protocol import hf, tgi
 from infernet_kit.protocol.hf import HFTaskId
@@ -100,16 +106,18 @@ def user_consumer() -> Artifact:
     return compile_sources({"UserConsumer.sol": USER_CONSUMER})["UserConsumer"]
 
 
+@pytest.fixture(scope="module")
+def seed_consumer(anvil: Anvil, infernet_deployment: Deployment) -> Contract:
+    """contracts/test/fixtures/SeedConsumer.sol (seed 000's consumer), as `make build` compiled it."""
+    w3 = connect(anvil.url, dev_account(USER).key.to_0x_hex())
+    return deploy_artifact(w3, load_artifact("MyOnchainSubscription"), infernet_deployment.registry)
+
+
 def test_seed_consumer_with_its_own_container_id_is_skipped_with_the_reason(
-    anvil: Anvil,
-    infernet_deployment: Deployment,
-    infernet_chain_node: RunningNode,
-    wait_for_callback: WaitForCallback,
-    user: Web3,
+    infernet_chain_node: RunningNode, wait_for_callback: WaitForCallback, seed_consumer: Contract
 ) -> None:
     """Seed 000's consumer asks for "my-container": the node serves only the kit's containers and says so."""
-    # contracts/test/fixtures/SeedConsumer.sol, as `make build` compiled it.
-    consumer = deploy_artifact(user, load_artifact("MyOnchainSubscription"), infernet_deployment.registry)
+    consumer = seed_consumer
 
     with pytest.raises(CallbackTimeout) as caught:
         wait_for_callback(consumer.functions.chatWithLLM(tgi.encode_input("Is the sky blue?")), timeout=8)
@@ -133,6 +141,33 @@ def test_seed_consumer_with_its_own_container_id_is_skipped_with_the_reason(
     assert all(entry in lines[0] for entry in served)
     assert infernet_chain_node.process.running()
     assert_idle(infernet_chain_node.url)
+
+
+def test_request_hf_prints_the_node_reason_when_no_callback_comes(
+    private_chain: tuple[Anvil, Deployment], node_launcher: NodeLauncher, hf_service: str, tmp_path: Path
+) -> None:
+    """scripts/request_hf.py on a chain whose only node does not serve the consumer: a callback timeout, with what
+    the node says (it used to print "RPC not reachable")."""
+    chain, deployment = private_chain
+    containers = [node_container(hf.CONTAINER_ID, hf_service, allowed_addresses=[ALLOWED_OWNER])]
+    node = ChainNodeFactory(node_launcher, chain, deployment)(containers=containers)
+    deployment.save(tmp_path)
+    script = project_root() / "scripts" / "request_hf.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--rpc-url", chain.url, "--task", "text_classification", "--timeout", "5"],
+        env={"INFERNET_DEPLOYMENTS_DIR": str(tmp_path), "INFERNET_NODE_URL": node.url, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "RPC" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.splitlines()
+    assert re.fullmatch(r"Error: subscription \d+: 0 of 1 deliveries after 5s", lines[0]), done.stderr
+    consumer = deployment.consumers["HFCallbackConsumer"]
+    assert lines[1].startswith(f"  node {node.url}: not serving subscription")
+    assert f"Container not allowed for address (container={hf.CONTAINER_ID}, owner={consumer}" in lines[1]
+    node.wait_settled()
+    assert_idle(node.url)
 
 
 def test_owner_not_allowed_is_reported(strict_node: ChainNode, user: Web3, infernet_deployment: Deployment) -> None:
