@@ -17,7 +17,6 @@ from web3.contract import Contract
 
 from infernet_kit.chain.accounts import USER, dev_account
 from infernet_kit.chain.artifacts import Artifact, load_artifact
-from infernet_kit.chain.compiler import compile_sources
 from infernet_kit.chain.deploy import Deployment, deploy_artifact
 from infernet_kit.chain.encoding import container_id
 from infernet_kit.chain.transactions import connect
@@ -36,28 +35,6 @@ POLL = 0.3  # seconds between polls of a node: its rate limit (60 a minute per c
 ALLOWED_OWNER = "0x000000000000000000000000000000000000dEaD"
 # The TGI service under an id only `strict_node` serves, so no other node of the session answers these.
 OWN_TGI = "strict-tgi"
-# A consumer as a user writes one; with `refuse` its callback reverts on every delivery.
-USER_CONSUMER = """
-pragma solidity ^0.8.0;
-import {CallbackConsumer} from "infernet-sdk/consumer/Callback.sol";
-
-contract UserConsumer is CallbackConsumer {
-    bool public refuse;
-
-    constructor(address registry, bool refuse_) CallbackConsumer(registry) {
-        refuse = refuse_;
-    }
-
-    function ask(string memory containerId, bytes memory inputs) external returns (uint32) {
-        return _requestCompute(containerId, inputs, 1, address(0), 0, address(0), address(0));
-    }
-
-    function _receiveCompute(uint32, uint32, uint16, address, bytes calldata, bytes calldata, bytes calldata,
-        bytes32, uint256) internal view override {
-        if (refuse) revert("UserConsumer: not today");
-    }
-}
-"""
 
 
 def subscription(url: str, sub_id: int) -> dict[str, Any]:
@@ -103,7 +80,8 @@ def strict_node(
 
 @pytest.fixture(scope="module")
 def user_consumer() -> Artifact:
-    return compile_sources({"UserConsumer.sol": USER_CONSUMER})["UserConsumer"]
+    """contracts/test/fixtures/UserConsumer.sol: any container id; its callback reverts when asked to."""
+    return load_artifact("UserConsumer")
 
 
 @pytest.fixture(scope="module")
