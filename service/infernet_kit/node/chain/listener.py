@@ -187,13 +187,7 @@ class SubscriptionListener:
         reason = self._refusal(sub, containers)
         self._report.seen(sub_id, sub, containers=containers, reason=reason)
         if reason is not None:
-            log.info(
-                "not serving subscription=%d owner=%s containerId=0x%s: %s",
-                sub_id,
-                sub.owner,
-                sub.container_id.hex(),
-                reason,
-            )
+            log.info("not serving subscription=%d owner=%s: %s", sub_id, sub.owner, reason)
             return None
         assert containers is not None
         log.info(
