@@ -27,9 +27,10 @@ def guardian() -> Guardian:
 def check(
     containers: list[str], owner: str = OWNER, *, delegated: bool = False, token: str = ZERO, amount: int = 0
 ) -> str | None:
-    return guardian().check_subscription(
+    rejection = guardian().judge_subscription(
         containers, owner, delegated=delegated, payment_token=token, payment_amount=amount
     )
+    return None if rejection is None else rejection.error
 
 
 def test_subscription_rules_and_reference_messages() -> None:

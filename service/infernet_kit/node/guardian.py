@@ -112,27 +112,6 @@ class Guardian:
                     return Rejection(400, NO_PROOFS, {"container": container})
         return None
 
-    def check_subscription(
-        self,
-        containers: Sequence[str],
-        owner: str,
-        *,
-        delegated: bool,
-        payment_token: str,
-        payment_amount: int,
-        verifier: str = ZERO_ADDRESS,
-    ) -> str | None:
-        """The reference's reason a subscription must not be served by this node, or None (see `judge_subscription`)."""
-        rejection = self.judge_subscription(
-            containers,
-            owner,
-            delegated=delegated,
-            payment_token=payment_token,
-            payment_amount=payment_amount,
-            verifier=verifier,
-        )
-        return None if rejection is None else rejection.error
-
     def judge_subscription(
         self,
         containers: Sequence[str],

@@ -27,17 +27,6 @@ log = logging.getLogger(__name__)
 class SubscriptionGuard(Protocol):
     """The node's guardian, as far as subscriptions go: a rejection (reason and values), or None to serve."""
 
-    def check_subscription(
-        self,
-        containers: list[str],
-        owner: str,
-        *,
-        delegated: bool,
-        payment_token: str,
-        payment_amount: int,
-        verifier: str = ZERO_ADDRESS,
-    ) -> str | None: ...
-
     def judge_subscription(
         self,
         containers: list[str],
