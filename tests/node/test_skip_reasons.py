@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from infernet_kit.chain.accounts import USER, dev_account
-from infernet_kit.chain.artifacts import Artifact, load_artifact
+from infernet_kit.chain.artifacts import load_artifact
 from infernet_kit.chain.deploy import Deployment, deploy_artifact
 from infernet_kit.chain.encoding import container_id
 from infernet_kit.chain.transactions import connect
@@ -78,10 +79,21 @@ def strict_node(
     return ChainNodeFactory(node_launcher, anvil, infernet_deployment)(containers=containers)
 
 
-@pytest.fixture(scope="module")
-def user_consumer() -> Artifact:
-    """contracts/test/fixtures/UserConsumer.sol: any container id; its callback reverts when asked to."""
-    return load_artifact("UserConsumer")
+Ask = Callable[..., tuple[str, int]]
+
+
+@pytest.fixture
+def ask(user: Web3, infernet_deployment: Deployment) -> Ask:
+    """`ask(inputs, refuse=False)`: a new UserConsumer (contracts/test/fixtures; its callback reverts when `refuse`)
+    asks `OWN_TGI` with `inputs`; its address and the subscription id."""
+    coordinator = infernet_deployment.contract(user, "EIP712Coordinator")
+
+    def run(inputs: bytes, *, refuse: bool = False) -> tuple[str, int]:
+        consumer = deploy_artifact(user, load_artifact("UserConsumer"), infernet_deployment.registry, refuse)
+        sub_id, _ = request_compute(coordinator, consumer.functions.ask(OWN_TGI, inputs))
+        return str(consumer.address), sub_id
+
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -165,12 +177,8 @@ def test_owner_not_allowed_is_reported(strict_node: ChainNode, user: Web3, infer
     assert_idle(strict_node.url)
 
 
-def test_inputs_that_do_not_decode_are_reported_per_interval(
-    strict_node: ChainNode, user: Web3, infernet_deployment: Deployment, user_consumer: Artifact
-) -> None:
-    consumer = deploy_artifact(user, user_consumer, infernet_deployment.registry, False)
-    coordinator = infernet_deployment.contract(user, "EIP712Coordinator")
-    sub_id, _ = request_compute(coordinator, consumer.functions.ask(OWN_TGI, b"not abi-encoded"))
+def test_inputs_that_do_not_decode_are_reported_per_interval(strict_node: ChainNode, ask: Ask) -> None:
+    _, sub_id = ask(b"not abi-encoded")
 
     failed = interval_outcome(strict_node.url, sub_id, "failed")
     assert "decode" in failed["error"] and failed["tx_hash"] is None
@@ -181,26 +189,18 @@ def test_inputs_that_do_not_decode_are_reported_per_interval(
     assert_idle(strict_node.url)
 
 
-def test_a_consumer_whose_callback_reverts_is_named(
-    strict_node: ChainNode, user: Web3, infernet_deployment: Deployment, user_consumer: Artifact
-) -> None:
-    consumer = deploy_artifact(user, user_consumer, infernet_deployment.registry, True)
-    coordinator = infernet_deployment.contract(user, "EIP712Coordinator")
-    sub_id, _ = request_compute(coordinator, consumer.functions.ask(OWN_TGI, tgi.encode_input("hello")))
+def test_a_consumer_whose_callback_reverts_is_named(strict_node: ChainNode, ask: Ask) -> None:
+    consumer, sub_id = ask(tgi.encode_input("hello"), refuse=True)
 
     failed = interval_outcome(strict_node.url, sub_id, "failed")
-    assert f"the callback of consumer {consumer.address} reverted: UserConsumer: not today" in failed["error"]
-    assert f"the callback of consumer {consumer.address} reverted" in strict_node.log_text()
+    assert f"the callback of consumer {consumer} reverted: UserConsumer: not today" in failed["error"]
+    assert f"the callback of consumer {consumer} reverted" in strict_node.log_text()
     strict_node.wait_settled()
     assert_idle(strict_node.url)
 
 
-def test_a_delivered_interval_reports_tx_block_and_gas(
-    strict_node: ChainNode, user: Web3, infernet_deployment: Deployment, user_consumer: Artifact
-) -> None:
-    consumer = deploy_artifact(user, user_consumer, infernet_deployment.registry, False)
-    coordinator = infernet_deployment.contract(user, "EIP712Coordinator")
-    sub_id, _ = request_compute(coordinator, consumer.functions.ask(OWN_TGI, tgi.encode_input("hello")))
+def test_a_delivered_interval_reports_tx_block_and_gas(strict_node: ChainNode, user: Web3, ask: Ask) -> None:
+    _, sub_id = ask(tgi.encode_input("hello"))
 
     delivered = interval_outcome(strict_node.url, sub_id, "delivered")
     receipt = user.eth.get_transaction_receipt(delivered["tx_hash"])
