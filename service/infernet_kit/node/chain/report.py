@@ -72,9 +72,10 @@ class SubscriptionReport:
         while len(self._views) > MAX_SUBSCRIPTIONS:
             self._views.popitem(last=False)
 
-    def ended(self, sub_id: int, status: Literal["finished", "cancelled"], reason: str | None = None) -> None:
+    def ended(self, sub_id: int, status: Literal["finished", "cancelled"]) -> None:
+        """A tracked subscription needs nothing more from this node."""
         if (view := self._views.get(sub_id)) is not None and view.status == "tracked":
-            view.status, view.reason = status, reason
+            view.status = status
 
     def interval(self, sub_id: int, report: IntervalReport) -> None:
         """Record the newest state of one interval (replacing the previous one of the same interval)."""
