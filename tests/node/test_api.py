@@ -147,7 +147,10 @@ def test_stream_sends_the_id_then_the_bytes(node: RunningNode) -> None:
     answer = json.loads(streamed)
     assert answer["output"]["received"] == {"source": 1, "destination": 2, "data": {"s": 1}, "requires_proof": False}
     job = wait_for_job(node.url, job_id.decode())
-    assert job["status"] == "success" and job["result"] == {"container": "echo", "output": streamed.decode()}
+    assert job["status"] == "success" and job["result"] == {
+        "container": "echo",
+        "output": {"output": streamed.decode()},
+    }
     failed = post(node, "/api/jobs/stream", {"containers": ["echo"], "data": {"fail": 400, "description": "no"}})
     assert failed.status_code == 400 and failed.json()["error"] == "no"
     assert wait_for_job(node.url, failed.json()["params"]["id"])["result"] == {"container": "echo", "error": "no"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from eth_utils.address import to_checksum_address
+
 from infernet_kit.node.config import ContainerConfig, RateLimitConfig
 from infernet_kit.node.guardian import Guardian, RateLimiter
 
@@ -25,9 +27,10 @@ def guardian() -> Guardian:
 def check(
     containers: list[str], owner: str = OWNER, *, delegated: bool = False, token: str = ZERO, amount: int = 0
 ) -> str | None:
-    return guardian().check_subscription(
+    rejection = guardian().judge_subscription(
         containers, owner, delegated=delegated, payment_token=token, payment_amount=amount
     )
+    return None if rejection is None else rejection.error
 
 
 def test_subscription_rules_and_reference_messages() -> None:
@@ -51,6 +54,31 @@ def test_payments_must_cover_every_container_minimum() -> None:
     assert check(["paid", "paid2"], token=TOKEN, amount=149) == "Invalid payment"
     assert check(["paid", "paid2"], token=ZERO, amount=10**18) == "Invalid payment"
     assert check(["open"], token=TOKEN, amount=7) is None
+
+
+def test_rejections_name_the_values_at_fault() -> None:
+    """What the chain listener logs and reports: the reference reason plus the values that decided it."""
+    judge = guardian().judge_subscription
+    not_allowed = judge(["open", "owners"], OTHER, delegated=False, payment_token=ZERO, payment_amount=0)
+    assert not_allowed is not None and not_allowed.error == "Container not allowed for address"
+    assert not_allowed.params == {
+        "container": "owners",
+        "owner": to_checksum_address(OTHER),
+        "allowed_addresses": [to_checksum_address(OWNER)],
+    }
+    short = judge(["paid", "paid2"], OWNER, delegated=False, payment_token=TOKEN, payment_amount=149)
+    assert short is not None and short.error == "Invalid payment"
+    assert (short.params["payment_amount"], short.params["required"]) == (149, 150)
+    # A verifier asks for proofs: only containers that generate them can serve it.
+    verifier = "0x" + "dd" * 20
+    no_proofs = judge(["open"], OWNER, delegated=False, payment_token=ZERO, payment_amount=0, verifier=verifier)
+    assert no_proofs is not None and no_proofs.error == "Container does not generate proof"
+    assert no_proofs.params == {"container": "open", "verifier": verifier}
+    proving = Guardian({"zk": ContainerConfig(id="zk", port=1, generates_proofs=True)}, chain_enabled=True)
+    served = proving.judge_subscription(
+        ["zk"], OWNER, delegated=False, payment_token=ZERO, payment_amount=0, verifier=verifier
+    )
+    assert served is None
 
 
 def test_rate_limiter_refills_over_time() -> None:

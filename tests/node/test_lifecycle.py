@@ -187,3 +187,12 @@ def test_taken_api_port_is_named_before_anything_starts(tmp_path: Path) -> None:
         result = run_node_cli(tmp_path, {"server": {"port": port, "host": "127.0.0.1"}})
     assert result.returncode == 2
     assert f"server.port: cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_v14_log_path_key_is_honoured(infernet_node: NodeFactory, echo_container: str) -> None:
+    """The reference node v1.4 spells it `"log": {"path": ...}` (relative to config.json, as `log_path`)."""
+    node = infernet_node({"containers": [node_container("echo", echo_container)], "log": {"path": "logs/v14.log"}})
+    job_id = httpx.post(f"{node.url}/api/jobs", json={"containers": ["echo"], "data": {}}).json()["id"]
+    assert wait_for_job(node.url, job_id)["status"] == "success"
+    log_file = node.config_path.parent / "logs" / "v14.log"
+    wait_until(lambda: log_file.exists() and f"job {job_id} success" in log_file.read_text(), what="the log file")

@@ -108,7 +108,7 @@ def test_tgi_stream(node: RunningNode, backend: DevBackendHandle) -> None:
         body = r.read().decode()
     job_id, _, text = body.partition("\n")
     assert text == fake_models.generate(PROMPT)
-    assert wait_for_job(node.url, job_id)["result"] == {"container": TGI, "output": text}
+    assert wait_for_job(node.url, job_id)["result"] == {"container": TGI, "output": {"output": text}}
 
 
 def test_chain_of_two_services_keeps_the_intermediate_result(node: RunningNode, backend: DevBackendHandle) -> None:

@@ -163,6 +163,7 @@ def test_documents_describe_every_route(node: RunningNode, tgi_service: str, hf_
         ("POST", "/api/jobs/batch"),
         ("POST", "/api/jobs/stream"),
         ("PUT", "/api/status"),
+        ("GET", "/api/subscriptions"),
         ("GET", "/openapi.json"),
     }
     document = httpx.get(f"{node.url}/openapi.json").json()

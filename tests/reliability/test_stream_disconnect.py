@@ -103,7 +103,7 @@ def test_a_client_that_stays_gets_the_whole_slow_stream(node: RunningNode, backe
     job_id, _, text = body.partition("\n")
     assert text == fake_models.generate(PROMPT)
     job: dict[str, Any] = wait_for_job(node.url, job_id)
-    assert job["result"] == {"container": TGI, "output": text}
+    assert job["result"] == {"container": TGI, "output": {"output": text}}
     assert httpx.get(f"{node.url}/info").json()["pending"] == {"offchain": 0, "onchain": 0}
 
 
@@ -130,6 +130,6 @@ def test_a_stream_running_when_the_node_stops_is_recorded_as_it_ended(
     again = infernet_node(config, data_dir=node.data_dir)
     job = wait_for_job(again.url, job_id, timeout=1)
     if job["status"] == "success":  # the server let the stream finish before stopping
-        assert job["result"] == {"container": TGI, "output": text} and text == fake_models.generate(PROMPT)
+        assert job["result"] == {"container": TGI, "output": {"output": text}} and text == fake_models.generate(PROMPT)
     else:
         assert job["result"] == {"container": TGI, "error": CRASH_REASON}

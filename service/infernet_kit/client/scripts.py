@@ -34,6 +34,11 @@ def _parser(description: str) -> argparse.ArgumentParser:
         help="folder with <chain id>.json (env INFERNET_DEPLOYMENTS_DIR; default: the checkout's deployments/)",
     )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the delivery")
+    parser.add_argument(
+        "--node",
+        action="append",
+        help=f"node to ask why when no delivery comes (repeatable; env INFERNET_NODE_URL; default {DEFAULT_NODE_URL})",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     return parser
 
@@ -79,7 +84,14 @@ def _run(
     except APIError as exc:
         print(f"Error: {describe_api_error(exc)}", file=sys.stderr)
         return 1
-    except (CallbackTimeout, TimeoutError) as exc:
+    except CallbackTimeout as exc:
+        nodes = args.node or [os.environ.get("INFERNET_NODE_URL") or DEFAULT_NODE_URL]
+        explained = exc.explained(nodes)
+        print(f"Error: {explained.summary}", file=sys.stderr)
+        for reason in explained.reasons:
+            print(f"  {reason}", file=sys.stderr)
+        return 1
+    except TimeoutError as exc:
         print(f"Error: {exc} (is a node serving this chain?)", file=sys.stderr)
         return 1
     if args.json:

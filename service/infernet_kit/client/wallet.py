@@ -19,6 +19,7 @@ from web3.logs import DISCARD
 from infernet_kit.chain.artifacts import load_artifact
 from infernet_kit.chain.encoding import ZERO_ADDRESS
 from infernet_kit.chain.transactions import TransactionReverted, connect, transact
+from infernet_kit.chain.watch import CallbackTimeout
 from infernet_kit.client.errors import RpcUnreachableError
 
 # The one ERC-20 function the CLI calls on an arbitrary token (`fund --token`).
@@ -61,10 +62,11 @@ def parse_amount(amount: str) -> int:
 
 @contextmanager
 def reachable(rpc_url: str) -> Iterator[None]:
-    """Turn a transport failure of the JSON-RPC endpoint into `RpcUnreachableError`."""
+    """Turn a transport failure of the JSON-RPC endpoint into `RpcUnreachableError` (a callback that did not come
+    is a `CallbackTimeout`, not the RPC's failure)."""
     try:
         yield
-    except TransactionReverted:
+    except (TransactionReverted, CallbackTimeout):
         raise
     except (OSError, TimeoutError) as exc:
         raise RpcUnreachableError(rpc_url, type(exc).__name__) from None

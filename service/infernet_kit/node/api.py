@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from infernet_kit import __version__
 from infernet_kit.chain.encoding import Signature, Subscription
 from infernet_kit.jsonbody import BodyError, declared_length, parse_json, read_body
+from infernet_kit.node.chain.report import SubscriptionView
 from infernet_kit.node.config import NodeConfig, describe_validation_error
 from infernet_kit.node.guardian import CHAIN_DISABLED, Guardian, Rejection
 from infernet_kit.node.job_stream import JobStream
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 _M = TypeVar("_M", bound=BaseModel)
 
 ECHOED_PATH_CHARS = 200  # how much of an unknown path a 404/405 answer repeats
+MAX_SUBSCRIPTION_IDS = 100  # ids one `GET /api/subscriptions` may ask for
+UINT32_MAX = 2**32 - 1
 
 
 class ChainServiceLike(Protocol):
@@ -52,6 +55,8 @@ class ChainServiceLike(Protocol):
     def judged_block(self) -> int | None: ...
 
     async def submit_delegated(self, subscription: Subscription, signature: Signature, data: Any) -> None: ...
+
+    def subscriptions(self, ids: list[int] | None = None) -> list[SubscriptionView]: ...
 
 
 def bad_request(error: str, **params: Any) -> Refused:
@@ -134,6 +139,16 @@ def _job_request(peer: str) -> Iterator[None]:
     except StoreUnavailable as unavailable:
         log.warning("job request from %s refused: %s", peer, unavailable)
         raise Refused(store_refusal(unavailable)) from None
+
+
+def _subscription_id(text: str) -> int:
+    """A subscription id from the query: a whole number in [1, 2**32 - 1] (the coordinator's uint32 ids)."""
+    value = int(text) if text.isascii() and text.isdigit() else 0
+    if not 1 <= value <= UINT32_MAX:
+        raise bad_request(
+            "Invalid subscription id: expected an integer from 1 to 4294967295", id=text[:ECHOED_PATH_CHARS]
+        )
+    return value
 
 
 def _is_loopback(address: str) -> bool:
@@ -289,6 +304,24 @@ class NodeApi:
         log.info("job %s status recorded: %s (from %s)", report.id, report.status, peer)
         return JSONResponse({})
 
+    # Subscriptions.
+
+    async def get_subscriptions(self, request: Request, peer: str) -> Response:
+        """The chain side's view: tracked subscriptions, skipped ones with the reason, each interval's outcome."""
+        texts = request.query_params.getlist("id")
+        if len(texts) > MAX_SUBSCRIPTION_IDS:
+            raise bad_request("Too many subscription ids", limit=MAX_SUBSCRIPTION_IDS, ids=len(texts))
+        ids = [_subscription_id(text) for text in texts]
+        if self.chain is None:
+            raise Refused(Rejection(400, CHAIN_DISABLED))
+        views = self.chain.subscriptions(ids or None)
+        return JSONResponse(
+            {
+                "judged_block": self.chain.judged_block,
+                "subscriptions": [view.model_dump(mode="json") for view in views],
+            }
+        )
+
     # Node information.
 
     async def health(self, request: Request, peer: str) -> Response:
@@ -337,6 +370,7 @@ class NodeApi:
             ("POST", "/api/jobs/batch"): self.endpoint(self.post_batch),
             ("POST", "/api/jobs/stream"): self.endpoint(self.post_stream),
             ("PUT", "/api/status"): self.endpoint(self.put_status),
+            ("GET", "/api/subscriptions"): self.endpoint(self.get_subscriptions),
             ("GET", "/openapi.json"): self.endpoint(openapi_json, limited=False),
         }
         if undocumented := set(routes) ^ {(o.method, o.path) for o in openapi.OPERATIONS}:

@@ -58,12 +58,12 @@ class SecretMask(logging.Filter):
 
 
 def configure_logging(config: NodeConfig, *, base_dir: Path) -> None:
-    """One line per event to stderr and, when `log_path` is set, to that file; secrets masked in both."""
+    """One line per event to stderr and, when `log_path` (or `log.path`) is set, to that file; secrets masked."""
     mask = SecretMask(config.secrets())
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if config.log_path:
-        path = Path(config.log_path)
+    if config.log_file:
+        path = Path(config.log_file)
         path = path if path.is_absolute() else base_dir / path
         path.parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(path, encoding="utf-8"))

@@ -163,6 +163,12 @@ class ServerConfig(_Section):
     max_containers_per_job: int = Field(default=DEFAULT_MAX_CONTAINERS_PER_JOB, ge=1)
 
 
+class LogConfig(_Section):
+    """The reference node v1.4's `"log": {"path": ...}` (older configs say `log_path`)."""
+
+    path: str | None = None
+
+
 class NodeConfig(_Section):
     """The whole config.json."""
 
@@ -171,6 +177,7 @@ class NodeConfig(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     startup_wait: float = Field(default=1.0, ge=0)
     log_path: str | None = None
+    log: LogConfig = Field(default_factory=LogConfig)
     # Not in the reference: where the job database and chain state live (the CLI's --data-dir wins).
     data_dir: str | None = None
 
@@ -182,6 +189,11 @@ class NodeConfig(_Section):
                 raise ValueError(f"containers[{index}].id: duplicate container id {container.id!r}")
             seen.add(container.id)
         return self
+
+    @property
+    def log_file(self) -> str | None:
+        """Where the node also writes its log: `log_path`, else `log.path` (None: stderr only)."""
+        return self.log_path or self.log.path
 
     def container(self, container_id: str) -> ContainerConfig | None:
         return next((c for c in self.containers if c.id == container_id), None)

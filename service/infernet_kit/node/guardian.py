@@ -13,6 +13,7 @@ from typing import Any
 from eth_utils.address import is_address, to_checksum_address
 
 from infernet_kit.node.config import DEFAULT_MAX_CONTAINERS_PER_JOB, ContainerConfig, RateLimitConfig
+from infernet_kit.protocol.defaults import ZERO_ADDRESS
 
 NO_CONTAINERS = "No containers specified"
 NOT_SUPPORTED = "Container not supported"
@@ -111,7 +112,7 @@ class Guardian:
                     return Rejection(400, NO_PROOFS, {"container": container})
         return None
 
-    def check_subscription(
+    def judge_subscription(
         self,
         containers: Sequence[str],
         owner: str,
@@ -119,29 +120,40 @@ class Guardian:
         delegated: bool,
         payment_token: str,
         payment_amount: int,
-    ) -> str | None:
-        """The reason a subscription (on-chain or delegated) must not be served by this node, or None.
+        verifier: str = ZERO_ADDRESS,
+    ) -> Rejection | None:
+        """Why a subscription (on-chain or delegated) must not be served by this node, with the values at fault.
 
         `allowed_addresses` limits on-chain subscription owners, `allowed_delegate_addresses` delegated ones;
         every container with `accepted_payments` must accept `payment_token`, and `payment_amount` must cover
-        the sum of their minimums.
+        the sum of their minimums; a verifier needs containers that generate proofs.
         """
         if rejection := self._unsupported(containers):
-            return rejection.error
+            return rejection
         owner_key = to_checksum_address(owner) if is_address(owner) else owner
+        token = to_checksum_address(payment_token) if is_address(payment_token) else payment_token
         required = 0
         for container_id in containers:
             config = self.containers[container_id]
+            key = "allowed_delegate_addresses" if delegated else "allowed_addresses"
             allowed = config.allowed_delegate_addresses if delegated else config.allowed_addresses
             if allowed and owner_key not in allowed:
-                return NOT_ALLOWED
+                return Rejection(403, NOT_ALLOWED, {"container": container_id, "owner": owner_key, key: allowed})
             if config.accepted_payments:
-                token = to_checksum_address(payment_token) if is_address(payment_token) else payment_token
                 if token not in config.accepted_payments:
-                    return INVALID_PAYMENT
+                    params = {
+                        "container": container_id,
+                        "payment_token": token,
+                        "accepted_payments": config.accepted_payments,
+                    }
+                    return Rejection(402, INVALID_PAYMENT, params)
                 required += config.accepted_payments[token]
+            if verifier != ZERO_ADDRESS and not config.generates_proofs:
+                return Rejection(400, NO_PROOFS, {"container": container_id, "verifier": verifier})
         if payment_amount < required:
-            return INVALID_PAYMENT
+            return Rejection(
+                402, INVALID_PAYMENT, {"payment_amount": payment_amount, "required": required, "payment_token": token}
+            )
         return None
 
     def allow_request(self, client: str) -> Rejection | None:

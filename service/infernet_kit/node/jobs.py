@@ -238,4 +238,6 @@ class StreamedJob:
             return _failed(self.container, f"node error: {exc}", self._intermediate)
         output = b"".join(received)
         log.info("job %s success (stream): container=%s bytes=%d", self.job_id, self.container, len(output))
-        return "success", {"container": self.container, "output": output.decode("utf-8", "replace")}, self._intermediate
+        # Stored as the reference node stores a stream's result: `{"output": text}`, not the bare text.
+        result = {"container": self.container, "output": {"output": output.decode("utf-8", "replace")}}
+        return "success", result, self._intermediate

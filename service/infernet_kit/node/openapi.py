@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from infernet_kit import __version__
 from infernet_kit.node.api import DelegatedJobRequest, OffchainJobRequest, StatusReport
+from infernet_kit.node.chain.report import SubscriptionView
 from infernet_kit.openapi import Answer, Operation, Query, build_document
 
 
@@ -60,6 +61,13 @@ class JobRecord(BaseModel):
     status: Literal["running", "success", "failed"]
     result: dict[str, Any] | None
     intermediate_results: list[dict[str, Any]] | None = None
+
+
+class SubscriptionsAnswer(BaseModel):
+    """The chain side's view; `judged_block` is the newest block it has acted on."""
+
+    judged_block: int | None
+    subscriptions: list[SubscriptionView]
 
 
 class Empty(BaseModel):
@@ -127,6 +135,14 @@ OPERATIONS = [
         "Record the status of a job a local process ran itself (loopback clients only)",
         _answers(Answer("Recorded", Empty), 400, 403, 409, 413, 503),
         body=StatusReport,
+    ),
+    Operation(
+        "GET",
+        "/api/subscriptions",
+        "Subscriptions this node has seen: tracked, or skipped with the reason; per interval delivered (tx, block, "
+        "gas) or the last error",
+        _answers(Answer("The node's view", SubscriptionsAnswer), 400),
+        query=(Query("id", list[int], "Subscription ids to report (default: all the node remembers)"),),
     ),
     Operation("GET", "/openapi.json", "This document", _answers(Answer("OpenAPI 3.1", dict[str, Any]), limited=False)),
 ]

@@ -3,7 +3,8 @@
 - `inference_service` (session): both inference services on the dev backend, as `{container id: url}`.
 - `infernet_chain_node` (session): a node serving them on and off chain for `infernet_deployment` on `anvil`.
 - `wait_for_callback`: send a consumer's request transaction and wait until a node has delivered; a `Callback`
-  with the subscription id, both transactions and the delivered output decoded into `(raw, processed)`.
+  with the subscription id, both transactions and the delivered output decoded into `(raw, processed)`. When no
+  delivery comes, its `CallbackTimeout` says what the node says about the subscription (e.g. why it skips it).
 """
 
 from __future__ import annotations
@@ -80,7 +81,11 @@ def wait_for_callback(infernet_deployment: Deployment, infernet_chain_node: Runn
         receipt = transact(request)
         subscription_id = created_subscription_id(coordinator, receipt)
         (event,) = wait_for_fulfillments(
-            coordinator, subscription_id, from_block=receipt["blockNumber"], timeout=timeout
+            coordinator,
+            subscription_id,
+            from_block=receipt["blockNumber"],
+            timeout=timeout,
+            nodes=[infernet_chain_node.url],
         )[:1]
         delivery = w3.eth.get_transaction(event["transactionHash"])
         _, arguments = coordinator.decode_function_input(delivery["input"])

@@ -24,7 +24,7 @@ from web3.contract import Contract
 
 from infernet_kit.chain.accounts import USER, dev_account
 from infernet_kit.chain.deploy import Deployment
-from infernet_kit.chain.encoding import ZERO_ADDRESS
+from infernet_kit.chain.encoding import ZERO_ADDRESS, container_id
 from infernet_kit.chain.transactions import connect, transact
 from infernet_kit.chain.watch import created_subscription_id
 from infernet_kit.devstack.anvil import Anvil
@@ -32,6 +32,7 @@ from infernet_kit.node.chain.config import SnapshotSyncConfig
 from infernet_kit.node.chain.listener import Due, SubscriptionListener
 from infernet_kit.node.chain.lookup import ContainerLookup
 from infernet_kit.node.chain.processor import DeliveryProcessor
+from infernet_kit.node.chain.report import SubscriptionReport
 from infernet_kit.node.chain.rpc import Block, ChainClient
 from infernet_kit.node.chain.store import ChainStore, DeliveryRecord, DeliveryStatus
 from infernet_kit.node.chain.wallet import NodeWallet
@@ -74,6 +75,7 @@ class Parts:
     wallet: NodeWallet
     listener: SubscriptionListener
     processor: DeliveryProcessor
+    report: SubscriptionReport
     gone: list[int] = field(default_factory=list)
     passed: list[Due] = field(default_factory=list)
 
@@ -114,11 +116,13 @@ class World:
         orchestrator = Orchestrator(containers)
         wallet = NodeWallet(client, SecretStr("0x" + bytes(self.account.key).hex()), max_gas_limit=5_000_000)
         first = self.contract("EIP712Coordinator").functions.id().call()
+        report = SubscriptionReport()
         listener = SubscriptionListener(
             client,
             store,
             ContainerLookup(serves),
             Guardian(containers, chain_enabled=True),
+            report,
             node_address=wallet.address,
             payment_address=None,
             snapshot=SnapshotSyncConfig(sleep=0, batch_size=2, starting_sub_id=first),
@@ -137,6 +141,7 @@ class World:
             wallet,
             store,
             orchestrator,
+            report,
             node_wallet=ZERO_ADDRESS,
             allowed_sim_errors=[],
             on_gone=on_gone,
@@ -144,7 +149,7 @@ class World:
         )
         receipts = asyncio.ensure_future(_receipts(wallet))
         try:
-            yield Parts(client, store, wallet, listener, processor, gone, passed)
+            yield Parts(client, store, wallet, listener, processor, report, gone, passed)
         finally:
             receipts.cancel()
             await processor.stop()
@@ -229,8 +234,15 @@ async def test_listener_serves_only_its_containers_and_owners(
                 advance = await parts.listener.advance(block, never)
                 assert advance.due == [] and parts.listener.tracked == 0
                 assert parts.listener.cursor == sub_id  # read past, not read again
-        assert f"not serving subscription={sub_id} owner=" in caplog.text  # the owner is not allowed: said why
-        assert caplog.text.count(f"subscription={sub_id}") == 1  # another container's: no line per subscription
+        # One line per node, with the reason: another container's (its hash, and what this node serves), and an
+        # owner that is not allowed.
+        assert caplog.text.count(f"not serving subscription={sub_id} owner=") == 2
+        foreign = f"containerId 0x{container_id(TGI).hex()} is no chain of this node's containers; it serves hf (0x"
+        assert foreign in caplog.text and "Container not allowed for address (container=" in caplog.text
+        [other_view], [picky_view] = other.report.get([sub_id]), picky.report.get([sub_id])
+        assert (other_view.status, picky_view.status) == ("skipped", "skipped")
+        assert other_view.reason is not None and other_view.reason.startswith("container id not served")
+        assert picky_view.reason is not None and world.account.address in picky_view.reason
 
 
 async def test_processor_delivers_and_records_every_outcome(world: World, tmp_path: Path) -> None:
@@ -257,6 +269,12 @@ async def test_processor_delivers_and_records_every_outcome(world: World, tmp_pa
         assert (skipped.status, skipped.error) == (DeliveryStatus.SKIPPED, "SubscriptionNotFound")
         assert parts.gone == [missing.subscription_id] and parts.passed == []
         assert sent(world.account.address) == 1  # only the good one was sent
+        [good_view] = parts.report.get([good])
+        [good_interval] = good_view.intervals
+        assert (good_interval.status, good_interval.tx_hash) == (DeliveryStatus.DELIVERED, delivered.tx_hash)
+        assert good_interval.block is not None and good_interval.gas_used is not None
+        [bad_interval] = parts.report.get([bad])[0].intervals
+        assert (bad_interval.status, bad_interval.error) == (DeliveryStatus.FAILED, failed.error)
         assert all(parts.processor.handled(d.subscription_id, 1) for d in (*due.values(), missing))
 
         advance = await parts.listener.advance(await parts.client.block("latest"), never)

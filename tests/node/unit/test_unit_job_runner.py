@@ -146,7 +146,7 @@ async def test_a_stream_reaches_its_reader_and_records_how_it_ended(runner: Runn
     text = b"".join(whole.chunks).decode()
     assert whole.job_id == job.job_id and whole.closed
     assert json.loads(text)["output"]["received"]["data"] == {"n": 3}
-    assert (await runner.record(job.job_id)).result == {"container": "echo", "output": text}
+    assert (await runner.record(job.job_id)).result == {"container": "echo", "output": {"output": text}}
 
     leaving = Reader(leave=True)
     job = await runner.jobs.stream(["echo"], {"n": 4}, requires_proof=False, client=CLIENT)

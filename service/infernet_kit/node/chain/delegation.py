@@ -132,15 +132,18 @@ class DelegatedProcessor:
                 },
             )
         await self._check_signer(sub, signature)
-        reason = self._guard.check_subscription(
+        rejection = self._guard.judge_subscription(
             containers,
             sub.owner,
             delegated=True,
             payment_token=sub.payment_token,
             payment_amount=sub.payment_amount,
+            verifier=sub.verifier,
         )
-        if reason is not None:
-            raise DelegationRejected(reason, {"owner": sub.owner, "containers": containers})
+        if rejection is not None:
+            raise DelegationRejected(
+                rejection.error, {"owner": sub.owner, "containers": containers, **rejection.params}
+            )
         if sub.payment_amount > 0 and self._payment_address is None:
             raise DelegationRejected(
                 "Invalid payment", {"payment_amount": sub.payment_amount, "detail": "node has no payment_address"}

@@ -16,18 +16,27 @@ from typing import Protocol
 from infernet_kit.chain.encoding import ZERO_ADDRESS, Subscription, interval_at
 from infernet_kit.node.chain.config import SnapshotSyncConfig
 from infernet_kit.node.chain.lookup import ContainerLookup
+from infernet_kit.node.chain.report import SubscriptionReport
 from infernet_kit.node.chain.rpc import Block, ChainClient
 from infernet_kit.node.chain.store import ChainStore
+from infernet_kit.node.guardian import Rejection
 
 log = logging.getLogger(__name__)
 
 
 class SubscriptionGuard(Protocol):
-    """The node's guardian, as far as subscriptions go: a rejection reason, or None to serve."""
+    """The node's guardian, as far as subscriptions go: a rejection (reason and values), or None to serve."""
 
-    def check_subscription(
-        self, containers: list[str], owner: str, *, delegated: bool, payment_token: str, payment_amount: int
-    ) -> str | None: ...
+    def judge_subscription(
+        self,
+        containers: list[str],
+        owner: str,
+        *,
+        delegated: bool,
+        payment_token: str,
+        payment_amount: int,
+        verifier: str = ZERO_ADDRESS,
+    ) -> Rejection | None: ...
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,7 @@ class SubscriptionListener:
         store: ChainStore,
         lookup: ContainerLookup,
         guard: SubscriptionGuard,
+        report: SubscriptionReport,
         *,
         node_address: str,
         payment_address: str | None,
@@ -70,6 +80,7 @@ class SubscriptionListener:
         self._store = store
         self._lookup = lookup
         self._guard = guard
+        self._report = report
         self._node = node_address
         self._payment_address = payment_address
         self._snapshot = snapshot
@@ -148,18 +159,8 @@ class SubscriptionListener:
             accepted: dict[int, Subscription] = {}
             for offset, sub in enumerate(subs):
                 sub_id = start + offset
-                containers = self._accept(sub_id, sub)
-                if containers is not None:
+                if self._accept(sub_id, sub) is not None:
                     accepted[sub_id] = sub
-                    log.info(
-                        "tracking subscription=%d owner=%s containers=%s frequency=%d period=%d redundancy=%d",
-                        sub_id,
-                        sub.owner,
-                        ",".join(containers),
-                        sub.frequency,
-                        sub.period,
-                        sub.redundancy,
-                    )
             self._subs.update(accepted)
             self._cursor = end - 1
             await self._store.track(accepted, cursor=self._cursor)
@@ -169,31 +170,56 @@ class SubscriptionListener:
                 await asyncio.sleep(self._snapshot.sleep)
 
     def _accept(self, sub_id: int, sub: Subscription) -> list[str] | None:
-        """The container chain to serve `sub` with, or None (logged once, at the moment it is learned)."""
-        if sub.owner == ZERO_ADDRESS or sub.cancelled:
-            return None
+        """The container chain to serve `sub` with, or None; either way one log line and the report say so (this
+        is called once per subscription: when it is learned, or resumed after a restart)."""
         containers = self._lookup.containers(sub.container_id)
+        reason = self._refusal(sub, containers)
+        self._report.seen(sub_id, sub, containers=containers, reason=reason)
+        if reason is not None:
+            log.info("not serving subscription=%d owner=%s: %s", sub_id, sub.owner, reason)
+            return None
+        assert containers is not None
+        log.info(
+            "tracking subscription=%d owner=%s containers=%s frequency=%d period=%d redundancy=%d",
+            sub_id,
+            sub.owner,
+            ",".join(containers),
+            sub.frequency,
+            sub.period,
+            sub.redundancy,
+        )
+        return containers
+
+    def _refusal(self, sub: Subscription, containers: list[str] | None) -> str | None:
+        """Why this node will not serve `sub`, naming the values at fault; None to serve it."""
+        if sub.cancelled:
+            return "cancelled before this node saw it"
         if containers is None:
-            return None  # not for this node: no log line per foreign subscription
-        reason = self._guard.check_subscription(
+            # On chain only the hash of the container ids is visible: name it and what this node would match.
+            return (
+                f"container id not served: containerId 0x{sub.container_id.hex()} is no chain of this node's "
+                f"containers; it serves {self._lookup.served()}"
+            )
+        rejection = self._guard.judge_subscription(
             containers,
             sub.owner,
             delegated=False,
             payment_token=sub.payment_token,
             payment_amount=sub.payment_amount,
+            verifier=sub.verifier,
         )
-        if reason is None and sub.payment_amount > 0 and self._payment_address is None:
-            reason = "Invalid payment: no wallet.payment_address configured"
-        if reason is not None:
-            log.info("not serving subscription=%d owner=%s: %s", sub_id, sub.owner, reason)
-            return None
-        return containers
+        if rejection is not None:
+            return _describe(rejection)
+        if sub.payment_amount > 0 and self._payment_address is None:
+            return "Invalid payment: no wallet.payment_address configured"
+        return None
 
     async def _apply_cancellations(self, block: Block) -> None:
         if self._last_block is not None:
             cancelled = await self._client.cancelled(self._last_block + 1, block.number) & self._subs.keys()
             for sub_id in cancelled:
                 log.info("subscription=%d cancelled; no further deliveries", sub_id)
+                self._report.ended(sub_id, "cancelled")
             await self._drop(cancelled)
         self._last_block, self._last_hash = block.number, block.hash
         await self._store.set_state({"last_block": str(block.number), "last_block_hash": block.hash})
@@ -215,11 +241,13 @@ class SubscriptionListener:
             interval = interval_at(sub.active_at, sub.period, block.timestamp)
             if interval > sub.frequency:
                 finished.add(sub_id)
+                self._report.ended(sub_id, "finished")
                 continue
             if handled(sub_id, interval):
                 # The last interval this node can ever answer is taken care of: stop tracking.
                 if interval == sub.frequency or sub.period == 0:
                     finished.add(sub_id)
+                    self._report.ended(sub_id, "finished")
                 continue
             containers = self._lookup.containers(sub.container_id) or []
             candidates.append(Due(sub_id, interval, sub, containers, block.hash, block.timestamp))
@@ -241,4 +269,11 @@ class SubscriptionListener:
 
     async def forget(self, subscription_id: int) -> None:
         """Stop tracking a subscription the chain reported gone (cancelled, not found)."""
+        self._report.ended(subscription_id, "cancelled")
         await self._drop({subscription_id})
+
+
+def _describe(rejection: Rejection) -> str:
+    """`Container not allowed for address (container=..., owner=...)`: the reference reason and its values."""
+    values = ", ".join(f"{key}={value}" for key, value in rejection.params.items())
+    return f"{rejection.error} ({values})" if values else rejection.error

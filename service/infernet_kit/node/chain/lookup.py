@@ -18,6 +18,7 @@ class ContainerLookup:
 
     def __init__(self, container_ids: Iterable[str]) -> None:
         ids = list(dict.fromkeys(container_ids))
+        self._ids = ids
         self._chains: dict[bytes, list[str]] = {}
         for length in range(1, min(len(ids), MAX_CHAIN_LENGTH) + 1):
             for chain in permutations(ids, length):
@@ -29,6 +30,10 @@ class ContainerLookup:
         """The container chain for a subscription's `containerId`, or None if this node does not run it."""
         chain = self._chains.get(bytes(container_hash))
         return list(chain) if chain is not None else None
+
+    def served(self) -> str:
+        """The container ids this node runs, each with its on-chain hash: what a foreign hash is told apart from."""
+        return ", ".join(f"{name} (0x{container_id([name]).hex()})" for name in self._ids) or "none"
 
     def __len__(self) -> int:
         return len(self._chains)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from infernet_kit.chain.encoding import pack_pair
 from infernet_kit.node.chain.listener import Due
+from infernet_kit.node.chain.report import IntervalReport, SubscriptionReport
 from infernet_kit.node.chain.rpc import ChainClient, Receipt
 from infernet_kit.node.chain.store import FINAL_STATUSES, ChainStore, DeliveryRecord, DeliveryStatus
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
@@ -166,6 +167,7 @@ class DeliveryProcessor:
         wallet: NodeWallet,
         store: ChainStore,
         orchestrator: OrchestratorLike,
+        report: SubscriptionReport,
         *,
         node_wallet: str,
         allowed_sim_errors: Sequence[str],
@@ -176,6 +178,7 @@ class DeliveryProcessor:
         self._wallet = wallet
         self._store = store
         self._orchestrator = orchestrator
+        self._report = report
         self._node_wallet = node_wallet
         self._allowed_sim_errors = list(allowed_sim_errors)
         self._on_gone = on_gone
@@ -193,6 +196,7 @@ class DeliveryProcessor:
     async def load(self) -> None:
         """Resume from the store: settled intervals stay settled; sent transactions are followed up."""
         for record in await self._store.deliveries():
+            self._report.interval(record.subscription_id, _interval_report(record, None))
             if record.status in FINAL_STATUSES:
                 self._mark_settled(record.subscription_id, record.interval)
             elif record.status is DeliveryStatus.SENT and record.tx_hash:
@@ -209,6 +213,9 @@ class DeliveryProcessor:
                 status=DeliveryStatus.SKIPPED,
                 error=reason,
             )
+        )
+        self._report.interval(
+            due.subscription_id, IntervalReport(interval=due.interval, status=DeliveryStatus.SKIPPED, error=reason)
         )
         log.info("skip subscription=%d interval=%d: %s", due.subscription_id, due.interval, reason)
 
@@ -254,6 +261,7 @@ class DeliveryProcessor:
         )
         record = record.model_copy(update={"status": DeliveryStatus.RUNNING, "tx_hash": None, "nonce": None})
         await self._store.save_delivery(record)
+        self._report.interval(sub_id, IntervalReport(interval=interval, status=DeliveryStatus.RUNNING))
 
         async def attempt() -> Receipt:
             return await self._attempt(due, record)
@@ -262,6 +270,7 @@ class DeliveryProcessor:
             nonlocal record
             record = record.model_copy(update={"status": DeliveryStatus.RUNNING, "attempts": attempts, "error": error})
             await self._store.save_delivery(record)
+            self._report.interval(sub_id, IntervalReport(interval=interval, status=DeliveryStatus.RUNNING, error=error))
 
         outcome = await run_with_retries(attempt, label=label, attempts_done=record.attempts, on_retry=on_retry)
         await self._finish(due, record, outcome, label)
@@ -286,17 +295,30 @@ class DeliveryProcessor:
         async def on_signed(tx_hash: str, nonce: int) -> None:
             sent = record.model_copy(update={"status": DeliveryStatus.SENT, "tx_hash": tx_hash, "nonce": nonce})
             await self._store.save_delivery(sent)
+            self._report.interval(
+                due.subscription_id, IntervalReport(interval=due.interval, status=DeliveryStatus.SENT, tx_hash=tx_hash)
+            )
             log.info(
                 "sending subscription=%d interval=%d tx=%s nonce=%d", due.subscription_id, due.interval, tx_hash, nonce
             )
 
-        return await self._wallet.transact(call, on_signed=on_signed, allowed_sim_errors=self._allowed_sim_errors)
+        try:
+            return await self._wallet.transact(call, on_signed=on_signed, allowed_sim_errors=self._allowed_sim_errors)
+        except Reverted as exc:
+            raise self._name_consumer(exc, sub.owner) from None
+
+    def _name_consumer(self, exc: Reverted, owner: str) -> Reverted:
+        """A revert that is none of the coordinator's errors comes from the consumer's callback: say whose."""
+        if exc.reason in self._client.selectors.values():
+            return exc
+        return Reverted(f"the callback of consumer {owner} reverted: {exc.reason}", tx_hash=exc.tx_hash)
 
     async def _finish(self, due: Due, record: DeliveryRecord, outcome: Outcome, label: str) -> None:
         tx_hash = outcome.receipt.tx_hash if outcome.receipt else None
         final = record.model_copy(update={"status": outcome.status, "error": outcome.error, "tx_hash": tx_hash})
         await self._store.save_delivery(final)
         self._mark_settled(due.subscription_id, due.interval)
+        self._report.interval(due.subscription_id, _interval_report(final, outcome.receipt))
         if outcome.status is DeliveryStatus.DELIVERED and outcome.receipt is not None:
             log.info(
                 "delivered %s tx=%s block=%d gas=%d",
@@ -326,16 +348,31 @@ class DeliveryProcessor:
         else:
             error = "transaction never reached the chain" if receipt is None else "reverted on chain"
         if receipt is not None and receipt.status == 1:
-            await self._store.save_delivery(record.model_copy(update={"status": DeliveryStatus.DELIVERED}))
+            delivered = record.model_copy(update={"status": DeliveryStatus.DELIVERED})
+            await self._store.save_delivery(delivered)
+            self._report.interval(record.subscription_id, _interval_report(delivered, receipt))
             self._mark_settled(record.subscription_id, record.interval)
             log.info("delivered %s tx=%s block=%d (sent before restart)", label, record.tx_hash, receipt.block_number)
             return
         # Not delivered: count the attempt; the listener proposes the interval again while it is open.
         attempts = record.attempts + 1
         status = DeliveryStatus.FAILED if attempts >= MAX_ATTEMPTS else DeliveryStatus.RUNNING
-        await self._store.save_delivery(
-            record.model_copy(update={"status": status, "attempts": attempts, "error": error})
-        )
+        retried = record.model_copy(update={"status": status, "attempts": attempts, "error": error})
+        await self._store.save_delivery(retried)
+        self._report.interval(record.subscription_id, _interval_report(retried, receipt))
         if status is DeliveryStatus.FAILED:
             self._mark_settled(record.subscription_id, record.interval)
         log.warning("%s tx=%s: %s", label, record.tx_hash, error)
+
+
+def _interval_report(record: DeliveryRecord, receipt: Receipt | None) -> IntervalReport:
+    """An interval's state for the report: the record's status and error, the receipt's block and gas."""
+    mined = receipt is not None and receipt.status == 1
+    return IntervalReport(
+        interval=record.interval,
+        status=record.status,
+        tx_hash=record.tx_hash,
+        block=receipt.block_number if mined and receipt else None,
+        gas_used=receipt.gas_used if mined and receipt else None,
+        error=record.error,
+    )

@@ -21,6 +21,7 @@ from infernet_kit.node.chain.delegation import DelegatedProcessor, DelegationRej
 from infernet_kit.node.chain.listener import Due, SubscriptionGuard, SubscriptionListener
 from infernet_kit.node.chain.lookup import ContainerLookup
 from infernet_kit.node.chain.processor import DeliveryProcessor, OrchestratorLike
+from infernet_kit.node.chain.report import SubscriptionReport, SubscriptionView
 from infernet_kit.node.chain.rpc import Block, ChainClient
 from infernet_kit.node.chain.store import ChainStore
 from infernet_kit.node.chain.wallet import NodeWallet
@@ -53,11 +54,13 @@ class ChainService:
         self._store = ChainStore(Path(data_dir) / STORE_FILE)
         self._lookup = ContainerLookup(containers.keys())
         payment_address = config.wallet.payment_address
+        self._report = SubscriptionReport()
         self._listener = SubscriptionListener(
             self._client,
             self._store,
             self._lookup,
             guardian,
+            self._report,
             node_address=self._wallet.address,
             payment_address=payment_address,
             snapshot=config.snapshot_sync,
@@ -67,6 +70,7 @@ class ChainService:
             self._wallet,
             self._store,
             orchestrator,
+            self._report,
             node_wallet=config.wallet.node_wallet,
             allowed_sim_errors=config.wallet.allowed_sim_errors,
             on_gone=self._listener.forget,
@@ -98,6 +102,11 @@ class ChainService:
     def judged_block(self) -> int | None:
         """The newest block whose due intervals were dispatched and cancellations applied (None before the first)."""
         return self._judged
+
+    def subscriptions(self, ids: list[int] | None = None) -> list[SubscriptionView]:
+        """What this node knows of the subscriptions `ids` (all it remembers when None): tracked, or skipped with
+        the reason, and how each interval it handled ended."""
+        return self._report.get(ids)
 
     def pending_count(self) -> int:
         """On-chain work in flight: due intervals being answered plus accepted delegated subscriptions."""
@@ -192,6 +201,7 @@ class ChainService:
         self._wallet.forget_chain()
         await self._store.reset()
         self._listener.reset()
+        self._report.clear()
         self._head = self._judged = None
         self._identified = False
         log.warning(

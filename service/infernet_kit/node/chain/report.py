@@ -1,0 +1,95 @@
+"""The node's own account of the subscriptions it has seen (`GET /api/subscriptions`): which it tracks, which it
+will not serve and why, and how each interval ended (delivered with tx, block and gas; or the last error).
+
+In memory and bounded: the newest `MAX_SUBSCRIPTIONS` subscriptions, the newest `MAX_INTERVALS` intervals of each.
+It is written where the decision is taken (listener, processor) and only read by the API.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from infernet_kit.chain.encoding import Subscription
+from infernet_kit.node.chain.store import DeliveryStatus
+
+MAX_SUBSCRIPTIONS = 1000
+MAX_INTERVALS = 64
+
+SubscriptionStatus = Literal["tracked", "skipped", "finished", "cancelled"]
+
+
+class IntervalReport(BaseModel):
+    """One interval as this node handled it: `error` is the last failure (also while still retrying)."""
+
+    interval: int
+    status: DeliveryStatus
+    tx_hash: str | None = None
+    block: int | None = None
+    gas_used: int | None = None
+    error: str | None = None
+
+
+class SubscriptionView(BaseModel):
+    """A subscription as this node sees it; `reason` says why it is skipped."""
+
+    id: int
+    status: SubscriptionStatus
+    reason: str | None = None
+    owner: str
+    container_id: str = Field(description="0x-hex keccak256(abi.encode(string)) of the comma-joined container ids")
+    containers: list[str] | None = None
+    frequency: int
+    period: int
+    redundancy: int
+    intervals: list[IntervalReport] = Field(default_factory=list)
+
+
+class SubscriptionReport:
+    """Views of subscriptions by id; beyond `MAX_SUBSCRIPTIONS` the one learned first is dropped."""
+
+    def __init__(self) -> None:
+        self._views: OrderedDict[int, SubscriptionView] = OrderedDict()
+
+    def seen(self, sub_id: int, sub: Subscription, *, containers: list[str] | None, reason: str | None = None) -> None:
+        """A subscription learned: tracked (reason None) or skipped with `reason`."""
+        previous = self._views.get(sub_id)
+        self._views[sub_id] = SubscriptionView(
+            id=sub_id,
+            status="tracked" if reason is None else "skipped",
+            reason=reason,
+            owner=sub.owner,
+            container_id="0x" + sub.container_id.hex(),
+            containers=containers,
+            frequency=sub.frequency,
+            period=sub.period,
+            redundancy=sub.redundancy,
+            intervals=previous.intervals if previous else [],
+        )
+        self._views.move_to_end(sub_id)
+        while len(self._views) > MAX_SUBSCRIPTIONS:
+            self._views.popitem(last=False)
+
+    def ended(self, sub_id: int, status: Literal["finished", "cancelled"]) -> None:
+        """A tracked subscription needs nothing more from this node."""
+        if (view := self._views.get(sub_id)) is not None and view.status == "tracked":
+            view.status = status
+
+    def interval(self, sub_id: int, report: IntervalReport) -> None:
+        """Record the newest state of one interval (replacing the previous one of the same interval)."""
+        view = self._views.get(sub_id)
+        if view is None:
+            return
+        kept = [item for item in view.intervals if item.interval != report.interval]
+        view.intervals = sorted([*kept, report], key=lambda item: item.interval)[-MAX_INTERVALS:]
+
+    def get(self, ids: list[int] | None = None) -> list[SubscriptionView]:
+        """The views of `ids` this node has seen (all, newest last, when None)."""
+        if ids is None:
+            return list(self._views.values())
+        return [self._views[i] for i in ids if i in self._views]
+
+    def clear(self) -> None:
+        self._views.clear()

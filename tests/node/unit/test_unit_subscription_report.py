@@ -1,0 +1,48 @@
+"""The node's subscription report stays bounded however many subscriptions and intervals the chain holds, and
+keeps the newest state of each interval."""
+
+from __future__ import annotations
+
+from infernet_kit.chain.encoding import ZERO_ADDRESS, Subscription, container_id
+from infernet_kit.node.chain.report import MAX_INTERVALS, MAX_SUBSCRIPTIONS, IntervalReport, SubscriptionReport
+from infernet_kit.node.chain.store import DeliveryStatus
+
+OWNER = "0x" + "ab" * 20
+
+
+def subscription() -> Subscription:
+    return Subscription(
+        owner=OWNER,
+        active_at=1,
+        period=10,
+        frequency=2**32 - 1,
+        redundancy=1,
+        container_id=container_id("echo"),
+        lazy=False,
+        verifier=ZERO_ADDRESS,
+        payment_amount=0,
+        payment_token=ZERO_ADDRESS,
+        wallet=ZERO_ADDRESS,
+    )
+
+
+def test_the_oldest_subscriptions_and_intervals_are_dropped_first() -> None:
+    report = SubscriptionReport()
+    for sub_id in range(1, MAX_SUBSCRIPTIONS + 11):
+        report.seen(sub_id, subscription(), containers=None, reason=f"not for this node ({sub_id})")
+    views = report.get()
+    assert len(views) == MAX_SUBSCRIPTIONS and views[0].id == 11 and views[-1].id == MAX_SUBSCRIPTIONS + 10
+    assert report.get([1, 11]) == [views[0]] and views[0].reason == "not for this node (11)"
+
+    report.seen(5000, subscription(), containers=["echo"])
+    for interval in range(1, MAX_INTERVALS + 6):
+        report.interval(5000, IntervalReport(interval=interval, status=DeliveryStatus.RUNNING))
+    report.interval(5000, IntervalReport(interval=MAX_INTERVALS + 5, status=DeliveryStatus.FAILED, error="boom"))
+    [view] = report.get([5000])
+    assert view.status == "tracked" and view.containers == ["echo"]
+    assert [i.interval for i in view.intervals] == list(range(6, MAX_INTERVALS + 6))
+    assert (view.intervals[-1].status, view.intervals[-1].error) == (DeliveryStatus.FAILED, "boom")
+
+    report.ended(5000, "finished")
+    report.interval(123_456, IntervalReport(interval=1, status=DeliveryStatus.DELIVERED))  # never seen: ignored
+    assert report.get([5000])[0].status == "finished" and report.get([123_456]) == []
