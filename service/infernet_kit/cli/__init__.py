@@ -44,10 +44,15 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    """Run the CLI; a usage error (missing option, bad value, unknown command) is one `Error:` line, exit 2."""
+    """The `infernet-kit` command."""
+    run_app(build_app())
+
+
+def run_app(app: typer.Typer) -> None:
+    """Run `app`; a usage error (missing option, bad value, unknown command) is one `Error:` line, exit 2."""
     import sys
 
-    command = typer.main.get_command(build_app())
+    command = typer.main.get_command(app)
     try:
         code = command.main(standalone_mode=False)
     except typer.TyperException as exc:  # click's ClickException family, as vendored by typer
