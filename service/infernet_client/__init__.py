@@ -28,7 +28,6 @@ def __getattr__(name: str) -> Any:
 
 def main() -> None:
     """The `infernet-client` command: the official client's verbs, backed by the kit's CLI."""
-    from infernet_kit.cli import run_app
-    from infernet_kit.client.cli import build_client_app
+    from infernet_kit.cli import build_client_app, run_app
 
     run_app(build_client_app())

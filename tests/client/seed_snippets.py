@@ -6,8 +6,9 @@ The only edits the tests make are the ones a user makes: the node's and chain's 
 
 from __future__ import annotations
 
-import ast
-from typing import Any
+from infernet_kit.testing.snippets import run_python_snippet
+
+__all__ = ["adapt", "run_python_snippet"]
 
 TGI_OFFCHAIN_PYTHON = """\
 from infernet_client.node import NodeClient
@@ -139,12 +140,3 @@ def adapt(text: str, replacements: dict[str, str]) -> str:
         assert old in text, f"{old!r} is not in the snippet"
         text = text.replace(old, new)
     return text
-
-
-async def run_python_snippet(text: str, namespace: dict[str, Any]) -> dict[str, Any]:
-    """Run a seed snippet (top-level `await` allowed, as in the seeds) and return its variables."""
-    code = compile(text, "<seed snippet>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    result = eval(code, namespace)
-    if result is not None:
-        await result
-    return namespace

@@ -40,6 +40,7 @@ from infernet_kit.paths import project_root
 from infernet_kit.polling import wait_until
 from infernet_kit.processes import free_port, kit_command
 from infernet_kit.protocol import hf, tgi
+from infernet_kit.testing.snippets import run_python_snippet
 
 SEEDS = next((d for d in (project_root().parent / "shared" / "seeds", Path("/work/shared/seeds")) if d.is_dir()), None)
 TGI, HF = tgi.CONTAINER_ID, hf.CONTAINER_ID
@@ -188,14 +189,6 @@ def _run_cli(stack: SimpleNamespace, line: str, cwd: Path, **env: str) -> subpro
     )
 
 
-async def _run_python(text: str, namespace: dict[str, Any]) -> dict[str, Any]:
-    code = compile(text, "<seed block>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    result = eval(code, namespace)
-    if result is not None:
-        await result
-    return namespace
-
-
 def _deliveries(stack: SimpleNamespace, subscription_id: int, count: int, timeout: float = 60) -> list[Any]:
     event = stack.coordinator.events.SubscriptionFulfilled()
 
@@ -288,13 +281,13 @@ async def _run_python_block(block: Block, stack: SimpleNamespace) -> None:
         await _run_delegated_python(block, stack)
         return
     if "request_job" in text:
-        variables = await _run_python(_fill(text, stack), {})
+        variables = await run_python_snippet(_fill(text, stack), {})
         await variables["client"].aclose()
         data = ast.literal_eval(re.search(r"request_job\(\s*\"\w+\",\s*(\{.*?\}),\s*\)", text, re.DOTALL)[1])  # type: ignore[index]
         assert variables["result"] == {"output": _expected(block.page, data)}
         return
     if "input_bytes = encode(" in text:
-        variables = await _run_python(_with_kit_hf_types(block), {})
+        variables = await run_python_snippet(_with_kit_hf_types(block), {})
         if block.page == "001":
             assert variables["input_bytes"] == hf.encode_input(hf.HFTaskId.TEXT_GENERATION, _SKY)
         else:
@@ -310,7 +303,7 @@ async def _run_python_block(block: Block, stack: SimpleNamespace) -> None:
             "contract_abi": load_artifact("TGICallbackConsumer").abi,
             "input_bytes": tgi.encode_input(_SKY),
         }
-        variables = await _run_python(text, namespace)
+        variables = await run_python_snippet(text, namespace)
         receipt = w3.eth.wait_for_transaction_receipt(variables["tx_hash"], timeout=60)
         assert receipt["status"] == 1
         from infernet_kit.chain.watch import created_subscription_id
@@ -351,7 +344,7 @@ async def _run_delegated_python(block: Block, stack: SimpleNamespace) -> None:
         "ZERO_ADDRESS": ZERO_ADDRESS,
         "global_config": SimpleNamespace(coordinator_address=stack.coordinator.address),
     }
-    variables = await _run_python(text, namespace)
+    variables = await run_python_snippet(text, namespace)
     await variables["client"].aclose()
     key = delegate_key(owner, variables["nonce"])
     subscription_id = wait_until(
@@ -474,8 +467,10 @@ async def test_block(block_id: str, stack: SimpleNamespace, tmp_path: Path) -> N
     # Both nodes are alive and nothing is left in flight once the block's outcome is checked.
     for url in stack.nodes:
         info = wait_until(
-            lambda url=url: (i := httpx.get(f"{url}/info", timeout=10).json())["pending"]["offchain"] == 0 and i,
+            lambda url=url: (
+                (i := httpx.get(f"{url}/info", timeout=10).json())["pending"] == {"offchain": 0, "onchain": 0} and i
+            ),
             timeout=30,
-            what="no off-chain job pending",
+            what="nothing pending on the node",
         )
         assert info["chain"]["enabled"] is True

@@ -588,19 +588,6 @@ def _deployed(rpc_url: str, role: str) -> str:
     return str(getattr(local_deployment(rpc_url), role))
 
 
-def build_client_app() -> typer.Typer:
-    """The `infernet-client` command: the client verbs alone, as the official package has them."""
-    app = typer.Typer(
-        name="infernet-client",
-        help="Infernet node client (infernet-kit's, with the official infernet-client's verbs).",
-        no_args_is_help=True,
-        pretty_exceptions_enable=False,
-        add_completion=False,
-    )
-    register(app)
-    return app
-
-
 def register(app: typer.Typer) -> None:
     """Add the client verbs to `app`."""
     for name, command in (
