@@ -20,6 +20,7 @@ from infernet_kit.chain.accounts import DEPLOYER, NODE_OPERATORS, dev_account, d
 from infernet_kit.chain.encoding import ZERO_ADDRESS, container_id, delegate_key
 from infernet_kit.devstack import fake_models
 from infernet_kit.paths import project_root
+from infernet_kit.processes import free_port
 
 from . import seed_snippets as seeds
 from .conftest import (
@@ -201,9 +202,13 @@ def test_cli_sub_creates_the_subscription_on_chain(cli: CliRunner, tmp_path: Pat
         },
     ).split()
     assert command[0] == "infernet-client"
-    result = cli(*command, "--url", stack.node_url, "--nonce", "4242")
+    # Two nodes given, one of them down: the one that took it is enough, and the other is named.
+    down = f"http://127.0.0.1:{free_port()}"
+    result = cli(*command, "--url", stack.node_url, "--url", down, "--nonce", "4242")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["Success: Subscription created."]
+    [warning] = result.stderr.splitlines()
+    assert warning.startswith(f"Warning: {down} did not take it: node not reachable")
     subscription_id = wait_created(stack, owner, 4242)
     stored = stack.coordinator.functions.getSubscription(subscription_id).call()
     assert (stored[0], stored[1], stored[2], stored[3], stored[4]) == (owner, active_at, 3, 2, 2)

@@ -409,6 +409,7 @@ def sub(
             subscription_id = await submit_delegated_subscription(
                 nodes, rpc, coordinator, subscription,
                 private_key=private_key, data=data, nonce=nonce, expiry=expiry, wait=timeout if wait else 0,
+                on_refused=lambda node, exc: typer.echo(f"Warning: {node} did not take it: {exc}", err=True),
             )  # fmt: skip
             return subscription, subscription_id, start_block
 

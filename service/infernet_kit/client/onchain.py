@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -262,9 +262,11 @@ async def submit_delegated_subscription(
     nonce: int,
     expiry: int,
     wait: float = 0.0,
+    on_refused: Callable[[str, BaseException], None] | None = None,
 ) -> int | None:
     """Sign `sub` and send it to each node at once (a redundancy above one needs as many nodes to see it);
-    with `wait` > 0, return its on-chain id once created. Raises the first node's error if none accepted it."""
+    with `wait` > 0, return its on-chain id once created. Raises the first node's error if none accepted it;
+    otherwise each node that did not is passed to `on_refused`."""
     from infernet_kit.client.node import NodeClient
 
     async def send(url: str) -> None:
@@ -282,9 +284,12 @@ async def submit_delegated_subscription(
     urls = [node_url] if isinstance(node_url, str) else list(node_url)
     await rpc.get_chain_id()  # asked once, before the concurrent sends
     outcomes = await asyncio.gather(*(send(url) for url in urls), return_exceptions=True)
-    failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    failures = [(url, out) for url, out in zip(urls, outcomes, strict=True) if isinstance(out, BaseException)]
     if len(failures) == len(urls):
-        raise failures[0]
+        raise failures[0][1]
+    for url, failure in failures:
+        if on_refused is not None:
+            on_refused(url, failure)
     if wait <= 0:
         return None
     return await wait_for_delegated_subscription(rpc, coordinator, owner=sub.owner, nonce=nonce, wait=wait)
