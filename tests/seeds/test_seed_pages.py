@@ -113,6 +113,9 @@ def test_the_pages_and_their_blocks_are_found() -> None:
     # Page 002 is a web page's text: its code lost its fences and parts of its content (empty URLs, a curl
     # without its URL, `--rpc_url` without a value). Its one complete command is run from the page's text.
     assert kinds["002"] == []
+    lost = PAGES[2].read_text()
+    for fragment in ('NodeClient("")', "curl -X POST \\\n    -H", "infernet-client sub --rpc_url --address"):
+        assert fragment in lost, fragment
     assert set(NOT_RUN) <= set(BY_ID)
 
 
@@ -434,6 +437,20 @@ def _run_cli_sub(block: Block, stack: SimpleNamespace, tmp_path: Path) -> None:
     again = _run_cli(stack, line, tmp_path)
     assert again.returncode == 1
     assert f"already exists as subscription {subscription_id}; this input was not used" in again.stderr
+
+    if block.page == "000":
+        # A new nonce with --wait: `sub` prints the id, then each of the 4 deliveries decoded, from the new input.
+        waited = _run_cli(stack, line + " --nonce 1 --wait", tmp_path)
+        assert waited.returncode == 0, waited.stderr
+        new_id = stack.coordinator.functions.delegateCreatedIds(delegate_key(owner, 1)).call()
+        assert f"Subscription id: {new_id}" in waited.stdout.splitlines()
+        printed = [line for line in waited.stdout.splitlines() if line.startswith("Delivery ")]
+        answer = json.dumps(_expected("000", {"text": _SKY.replace("Is the sky", "Is the sea")}))
+        assert sorted(p.split(" tx ")[0].split(": ", 1)[1] for p in printed) == sorted(
+            f"interval {interval} node {node}" for interval in (1, 2) for node in stack.addresses
+        )
+        assert [p.rsplit(": ", 1)[1] for p in printed] == [answer] * 4
+        assert [p.split(":")[0] for p in printed] == [f"Delivery {k}/4" for k in range(1, 5)]
 
 
 def test_page_002_complete_command(stack: SimpleNamespace, tmp_path: Path) -> None:
