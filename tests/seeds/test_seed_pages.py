@@ -122,6 +122,21 @@ def test_the_pages_and_their_blocks_are_found() -> None:
 # -- the stack: `infernet-kit up`, two nodes ---------------------------------------------------------------------
 
 
+def _two_free_ports() -> int:
+    """A port whose next one is free too: `up --node-port=P` puts the second node on P + 1."""
+    import socket
+
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("0.0.0.0", port + 1))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no two consecutive free ports")
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     """`infernet-kit up` with its own state directory (so `sub` finds its nodes as a user's would) and ports."""
@@ -130,7 +145,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]
     for name in ("SERVER_URL", "RPC_URL", "PRIVATE_KEY", "ADDRESS"):
         env.pop(name, None)
     up = subprocess.run(
-        kit_command("up", f"--rpc-port={free_port()}", f"--node-port={free_port()}", "--nodes=2", "--block-time=1"),
+        kit_command(
+            "up", f"--rpc-port={free_port()}", f"--node-port={_two_free_ports()}", "--nodes=2", "--block-time=1"
+        ),
         env=env,
         capture_output=True,
         text=True,
