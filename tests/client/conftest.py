@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ SEED_HF_INPUT = """{
 
 
 CliRunner = Callable[..., subprocess.CompletedProcess[str]]
+# The client's settings from the environment (the official client's names), cleared for each test.
+CLIENT_ENV = ("PRIVATE_KEY", "SERVER_URL", "RPC_URL", "ADDRESS", "FACTORY_ADDRESS")
 
 
 @pytest.fixture
@@ -48,9 +51,11 @@ def cli(tmp_path: Path) -> CliRunner:
     """Run `infernet-kit <args>` in `tmp_path`; returns the finished process (text output)."""
 
     def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        environment = {k: v for k, v in os.environ.items() if k not in {"PRIVATE_KEY", "INFERNET_NODE_URL", "RPC_URL"}}
+        """`infernet-kit <args>`, or the `infernet-client` command when args[0] names it (as the seeds do)."""
+        command = [sys.executable, "-m", "infernet_client", *args[1:]] if args[0] == "infernet-client" else None
+        environment = {k: v for k, v in os.environ.items() if k not in CLIENT_ENV}
         return subprocess.run(
-            kit_command(*args),
+            command or kit_command(*args),
             cwd=tmp_path,
             env={**environment, **(env or {})},
             capture_output=True,
@@ -79,7 +84,7 @@ def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Finish
     from infernet_kit.cli import build_app
 
     monkeypatch.chdir(tmp_path)
-    for name in ("PRIVATE_KEY", "INFERNET_NODE_URL", "SERVER_URL", "RPC_URL", "ADDRESS", "FACTORY_ADDRESS"):
+    for name in CLIENT_ENV:
         monkeypatch.delenv(name, raising=False)
     app = build_app()
 

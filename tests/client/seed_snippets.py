@@ -1,13 +1,14 @@
 """The seeds' usage examples, copied word for word from /work/shared/seeds, and a runner for them.
 
-The only edits the tests make are the ones a user makes: our import path for `infernet_client`, the
-node's and chain's URLs, and the placeholders (`0x...`) the seeds leave for the user to fill in.
+The only edits the tests make are the ones a user makes: the node's and chain's URLs and the placeholders
+(`0x...`) the seeds leave for the user to fill in.
 """
 
 from __future__ import annotations
 
-import ast
-from typing import Any
+from infernet_kit.testing.snippets import run_python_snippet
+
+__all__ = ["adapt", "run_python_snippet"]
 
 TGI_OFFCHAIN_PYTHON = """\
 from infernet_client.node import NodeClient
@@ -133,18 +134,9 @@ await client.request_delegated_subscription(
 
 
 def adapt(text: str, replacements: dict[str, str]) -> str:
-    """The snippet with our import path and the user's values in place of the seed's."""
-    text = text.replace("infernet_client.", "infernet_kit.client.").replace("infernet-client ", "infernet-kit ")
+    """The snippet with the user's values in place of the seed's placeholders (the import path and the
+    `infernet-client` command are the seeds' own: the kit provides both)."""
     for old, new in replacements.items():
         assert old in text, f"{old!r} is not in the snippet"
         text = text.replace(old, new)
     return text
-
-
-async def run_python_snippet(text: str, namespace: dict[str, Any]) -> dict[str, Any]:
-    """Run a seed snippet (top-level `await` allowed, as in the seeds) and return its variables."""
-    code = compile(text, "<seed snippet>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    result = eval(code, namespace)
-    if result is not None:
-        await result
-    return namespace

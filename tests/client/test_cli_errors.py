@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from infernet_kit.processes import free_port
 
 from .conftest import SEED_PARAMS, SEED_TGI_INPUT, CliRunner, KitRunner
@@ -55,8 +57,16 @@ def test_node_not_reachable(cli: CliRunner, tmp_path: Path) -> None:
         cli("job", "-c", "x", "-i", "input.json", "--sync", "--url", url), "not reachable", url
     )
     assert "refused" in line
-    # The environment variable is read as well.
-    assert_one_line_error(cli("health", env={"INFERNET_NODE_URL": url}), "not reachable", url)
+    # The environment variable is read as well; `health` says "unhealthy", as its --help promises, and why.
+    health = cli("health", env={"SERVER_URL": url})
+    assert health.stdout == "unhealthy\n"
+    assert_one_line_error(health, "not reachable", url)
+
+
+def test_results_names_unknown_ids(node_url_for_errors: str, cli: CliRunner) -> None:
+    result = cli("results", "--id", "no-such-job", "--id", "other", "--url", node_url_for_errors)
+    assert result.stdout.strip() == "[]"
+    assert_one_line_error(result, "unknown job id(s)", "no-such-job, other")
 
 
 def test_empty_container_list(kit: KitRunner, tmp_path: Path) -> None:
@@ -117,3 +127,9 @@ def test_wallet_verbs_reject_bad_amount_and_key(kit: KitRunner) -> None:
     assert "0x1234" not in result.stderr
     assert_one_line_error(kit("fund", "-pk", ANVIL_KEY_0, "-w", wallet, "-a", "1 bitcoin"), "unknown unit", "bitcoin")
     assert_one_line_error(kit("withdraw", "-pk", ANVIL_KEY_0, "-w", "0x12", "-a", "1"), "--wallet", "not an address")
+
+
+@pytest.fixture(scope="module")
+def node_url_for_errors(node_launcher: object) -> str:
+    """A node with no containers: enough to ask it for results."""
+    return str(node_launcher({"containers": []}).url)  # type: ignore[operator]

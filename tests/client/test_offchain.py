@@ -73,8 +73,8 @@ def test_cli_seed_job_sync(
 ) -> None:
     (tmp_path / "input.json").write_text(input_json)
     command = seeds.adapt(seeds.CLI_JOB.format(container=container), {}).split()
-    assert command[0] == "infernet-kit"
-    result = cli(*command[1:], env={"INFERNET_NODE_URL": node_url})
+    assert command[0] == "infernet-client"
+    result = cli(*command, env={"SERVER_URL": node_url})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"output": expected()}
 

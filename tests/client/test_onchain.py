@@ -20,6 +20,7 @@ from infernet_kit.chain.accounts import DEPLOYER, NODE_OPERATORS, dev_account, d
 from infernet_kit.chain.encoding import ZERO_ADDRESS, container_id, delegate_key
 from infernet_kit.devstack import fake_models
 from infernet_kit.paths import project_root
+from infernet_kit.processes import free_port
 
 from . import seed_snippets as seeds
 from .conftest import (
@@ -200,27 +201,45 @@ def test_cli_sub_creates_the_subscription_on_chain(cli: CliRunner, tmp_path: Pat
             "--expiry 1713376164": f"--expiry {now + 600}",
         },
     ).split()
-    result = cli(*command[1:], "--url", stack.node_url, "--nonce", "4242", "--wait", "60")
+    assert command[0] == "infernet-client"
+    # Two nodes given, one of them down: the one that took it is enough, and the other is named.
+    down = f"http://127.0.0.1:{free_port()}"
+    result = cli(*command, "--url", stack.node_url, "--url", down, "--nonce", "4242")
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[0] == "Success: Subscription created."
-    subscription_id = int(lines[1].removeprefix("Subscription id: "))
-    assert subscription_id == wait_created(stack, owner, 4242)
+    assert result.stdout.splitlines() == ["Success: Subscription created."]
+    [warning] = result.stderr.splitlines()
+    assert warning.startswith(f"Warning: {down} did not take it: node not reachable")
+    subscription_id = wait_created(stack, owner, 4242)
     stored = stack.coordinator.functions.getSubscription(subscription_id).call()
     assert (stored[0], stored[1], stored[2], stored[3], stored[4]) == (owner, active_at, 3, 2, 2)
     # Created by the node's first delivery: interval 1, or 2 when the node got it late in interval 1.
     assert wait_delegated_output(stack, subscription_id, intervals=(1, 2)) == fake_models.generate(SKY)
 
 
-def test_cli_sub_seed_params_as_printed_are_refused(kit: KitRunner, tmp_path: Path, stack: SimpleNamespace) -> None:
-    """active_at 0 with period 3 and frequency 2: every interval is long past, so the node refuses it."""
-    write_sub_files(tmp_path, stack.delegate_consumer.address)
+def test_cli_sub_seed_params_as_printed_and_a_reused_nonce(
+    kit: KitRunner, tmp_path: Path, stack: SimpleNamespace
+) -> None:
+    """`"active_at": 0` is instantly active: the chain time is signed (and said); the same nonce again is named
+    as the subscription it already is, and its new input is not used."""
+    owner = stack.delegate_consumer.address
+    write_sub_files(tmp_path, owner)
     now = int(stack.w3.eth.get_block("latest")["timestamp"])
     args = ["sub", "--rpc-url", stack.rpc_url, "--address", stack.deployment.coordinator, "--expiry", str(now + 600)]
-    result = kit(
-        *args, "--key", "key-file.txt", "--params", "params.json", "--input", "input.json", "--url", stack.node_url
-    )
-    assert_one_line_error(result, "Subscription completed")
+    files = ["--key", "key-file.txt", "--params", "params.json", "--input", "input.json", "--url", stack.node_url]
+    result = kit(*args, *files, "--nonce", "31337")
+    assert result.returncode == 0, result.stderr
+    said, created = result.stdout.splitlines()
+    assert said.startswith("active_at 0 (instantly active): signing the current chain time ")
+    signed = int(said.rsplit(" ", 1)[1])
+    assert created == "Success: Subscription created."
+    subscription_id = wait_created(stack, owner, 31337)
+    stored = stack.coordinator.functions.getSubscription(subscription_id).call()
+    assert (stored[1], stored[2], stored[3], stored[4]) == (signed, 3, 2, 2)
+    assert wait_delegated_output(stack, subscription_id, intervals=(1, 2)) == fake_models.generate(SKY)
+
+    (tmp_path / "input.json").write_text('{"text": "another question"}')
+    again = kit(*args, *files, "--nonce", "31337")
+    assert_one_line_error(again, f"already exists as subscription {subscription_id}", "this input was not used")
 
 
 def test_cli_sub_wrong_signer_is_refused(kit: KitRunner, tmp_path: Path, stack: SimpleNamespace) -> None:

@@ -145,7 +145,7 @@ def test_request_hf_prints_the_node_reason_when_no_callback_comes(
     script = project_root() / "scripts" / "request_hf.py"
     done = subprocess.run(
         [sys.executable, str(script), "--rpc-url", chain.url, "--task", "text_classification", "--timeout", "5"],
-        env={"INFERNET_DEPLOYMENTS_DIR": str(tmp_path), "INFERNET_NODE_URL": node.url, "PATH": "/usr/bin:/bin"},
+        env={"INFERNET_DEPLOYMENTS_DIR": str(tmp_path), "SERVER_URL": node.url, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=120,

@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def deploy(
-        rpc_url: str = typer.Option(DEFAULT_RPC_URL, "--rpc-url", "--rpc_url", envvar="INFERNET_RPC_URL"),
+        rpc_url: str = typer.Option(DEFAULT_RPC_URL, "--rpc-url", "--rpc_url", envvar="RPC_URL"),
         key_env: str = typer.Option(
             "INFERNET_DEPLOYER_KEY",
             "--key-env",

@@ -15,14 +15,19 @@ from infernet_kit.node.cli import register as register_node
 from infernet_kit.services.cli import register as register_services
 
 
+def _new_app(name: str, help: str) -> typer.Typer:
+    return typer.Typer(name=name, help=help, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+
+
+def build_client_app() -> typer.Typer:
+    """The `infernet-client` command: the client verbs alone, as the official package has them."""
+    app = _new_app("infernet-client", "The official infernet-client's verbs, served by infernet-kit.")
+    register_client(app)
+    return app
+
+
 def build_app() -> typer.Typer:
-    app = typer.Typer(
-        name="infernet-kit",
-        help="Put LLM inference behind smart contracts and run the whole Infernet loop locally.",
-        no_args_is_help=True,
-        pretty_exceptions_enable=False,
-        add_completion=False,
-    )
+    app = _new_app("infernet-kit", "Put LLM inference behind smart contracts and run the whole Infernet loop locally.")
 
     @app.callback(invoke_without_command=True)
     def root(
@@ -44,10 +49,15 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    """Run the CLI; a usage error (missing option, bad value, unknown command) is one `Error:` line, exit 2."""
+    """The `infernet-kit` command."""
+    run_app(build_app())
+
+
+def run_app(app: typer.Typer) -> None:
+    """Run `app`; a usage error (missing option, bad value, unknown command) is one `Error:` line, exit 2."""
     import sys
 
-    command = typer.main.get_command(build_app())
+    command = typer.main.get_command(app)
     try:
         code = command.main(standalone_mode=False)
     except typer.TyperException as exc:  # click's ClickException family, as vendored by typer

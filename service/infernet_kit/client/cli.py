@@ -1,7 +1,10 @@
-"""Client verbs of the `infernet-kit` CLI, mirroring the official `infernet-client` (job, results, sub, ...).
+"""Client verbs of the `infernet-kit` CLI, mirroring the official `infernet-client` (job, results, sub, ...);
+`infernet-client` is the same verbs alone.
 
 Every failure a user can cause prints one line on stderr saying what is wrong and exits with code 1;
-set INFERNET_KIT_DEBUG=1 to get the traceback of an unexpected error instead.
+set INFERNET_KIT_DEBUG=1 to get the traceback of an unexpected error instead. Environment variables carry
+the official client's names, one per setting, in every command and script: SERVER_URL, RPC_URL,
+PRIVATE_KEY, ADDRESS (the coordinator), FACTORY_ADDRESS.
 """
 
 from __future__ import annotations
@@ -12,39 +15,42 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, NoReturn, ParamSpec, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TextIO, TypeVar
 
 import typer
 
 from infernet_kit.protocol.defaults import DEFAULT_NODE_URL, DEFAULT_RPC_URL, ZERO_ADDRESS
 
+if TYPE_CHECKING:
+    from infernet_kit.client.chain_utils import Subscription
+
 T = TypeVar("T")
 P = ParamSpec("P")
 
-NODE_URL_ENV = "INFERNET_NODE_URL"
+NODE_URL_ENV = "SERVER_URL"
+RPC_URL_ENV = "RPC_URL"
+PRIVATE_KEY_ENV = "PRIVATE_KEY"
+COORDINATOR_ENV = "ADDRESS"
 
 UrlOption = Annotated[
     str,
-    typer.Option(
-        "--url",
-        envvar=[NODE_URL_ENV, "SERVER_URL"],
-        help=f"URL of the Infernet node (env {NODE_URL_ENV}).",
-    ),
+    typer.Option("--url", envvar=NODE_URL_ENV, help=f"URL of the Infernet node (env {NODE_URL_ENV})."),
 ]
 OutputOption = Annotated[
     str, typer.Option("--output", "-o", help="File to write the result to; '-' for stdout.", show_default=True)
 ]
 InputOption = Annotated[str, typer.Option("--input", "-i", help="JSON file with the input data; '-' for stdin.")]
 RpcUrlOption = Annotated[
-    str, typer.Option("--rpc-url", "--rpc_url", envvar="RPC_URL", help="JSON-RPC URL of the chain (env RPC_URL).")
+    str,
+    typer.Option("--rpc-url", "--rpc_url", envvar=RPC_URL_ENV, help=f"JSON-RPC URL of the chain (env {RPC_URL_ENV})."),
 ]
 PrivateKeyOption = Annotated[
     str,
     typer.Option(
         "--private-key",
         "-pk",
-        envvar="PRIVATE_KEY",
-        help="Private key of the sender (env PRIVATE_KEY).",
+        envvar=PRIVATE_KEY_ENV,
+        help=f"Private key of the sender (env {PRIVATE_KEY_ENV}).",
         show_default=False,
     ),
 ]
@@ -202,8 +208,15 @@ def checksum(address: str, what: str) -> str:
 
 
 def health(url: UrlOption = DEFAULT_NODE_URL) -> None:
-    """Health check of the node: prints healthy or unhealthy (exit 1)."""
-    healthy = with_node(url, lambda client: client.health())
+    """Health check of the node: prints healthy, or unhealthy (exit 1) with the reason on stderr."""
+    from infernet_kit.client.errors import APIError, NodeUnreachableError
+
+    try:
+        healthy = with_node(url, lambda client: client.health())
+    except (NodeUnreachableError, APIError) as exc:
+        typer.echo("unhealthy")
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo("healthy" if healthy else "unhealthy")
     if not healthy:
         raise typer.Exit(1)
@@ -241,7 +254,9 @@ def job(
     url: UrlOption = DEFAULT_NODE_URL,
     output: OutputOption = "-",
     sync: Annotated[bool, typer.Option("--sync", help="Wait for the job and print its output.")] = False,
-    retries: Annotated[int, typer.Option("--retries", help="Seconds to wait for the result with --sync.")] = 5,
+    retries: Annotated[
+        int, typer.Option("--retries", help="With --sync: how many times to ask for the result, 1 second apart.")
+    ] = 5,
     requires_proof: Annotated[bool, typer.Option("--requires-proof", help="Ask the container for a proof.")] = False,
 ) -> None:
     """Request a job: prints the job id, or with --sync the job's output."""
@@ -306,8 +321,13 @@ def results(
     output: OutputOption = "-",
     intermediate: Annotated[bool, typer.Option("--intermediate", help="Include intermediate results.")] = False,
 ) -> None:
-    """Fetch job results."""
-    write_output(with_node(url, lambda client: client.get_job_results(id, intermediate)), output)
+    """Fetch job results; ids the node does not know are named on stderr (exit 1)."""
+    found = with_node(url, lambda client: client.get_job_results(id, intermediate))
+    write_output(found, output)
+    known = {result["id"] for result in found}
+    unknown = [job_id for job_id in dict.fromkeys(id) if job_id not in known]
+    if unknown:
+        fail(f"unknown job id(s) on {url}: {', '.join(unknown)}")
 
 
 def ids(
@@ -324,50 +344,149 @@ def ids(
 
 def sub(
     address: Annotated[
-        str, typer.Option("--address", envvar="ADDRESS", help="Coordinator contract address (env ADDRESS).")
+        str,
+        typer.Option(
+            "--address", envvar=COORDINATOR_ENV, help=f"Coordinator contract address (env {COORDINATOR_ENV})."
+        ),
     ],
     expiry: Annotated[int, typer.Option("--expiry", help="Signature expiry, a UNIX timestamp.")],
     params: Annotated[str, typer.Option("--params", help="Subscription parameters (JSON; comments allowed).")],
     key: Annotated[
-        str | None, typer.Option("--key", help="File holding the signer's private key (or env PRIVATE_KEY).")
+        str | None, typer.Option("--key", help=f"File holding the signer's private key (or env {PRIVATE_KEY_ENV}).")
     ] = None,
     input: InputOption = "-",
     rpc_url: RpcUrlOption = DEFAULT_RPC_URL,
-    url: UrlOption = DEFAULT_NODE_URL,
+    url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--url",
+            envvar=NODE_URL_ENV,
+            help="A node to send the signed subscription to (repeatable: a redundancy of N needs N nodes); "
+            f"default: every node of a running `infernet-kit up`, else {DEFAULT_NODE_URL} (env {NODE_URL_ENV}).",
+            show_default=False,
+        ),
+    ] = None,
     nonce: Annotated[int, typer.Option("--nonce", help="Signer nonce of the subscription.")] = 0,
     wait: Annotated[
-        float, typer.Option("--wait", help="Seconds to wait for the subscription on chain, then print its id.")
-    ] = 0,
+        bool, typer.Option("--wait", help="Wait for the subscription's deliveries and print each one decoded.")
+    ] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds --wait waits for all deliveries.")] = 60,
 ) -> None:
-    """Request a delegated subscription: results are delivered on chain to the owner contract."""
+    """Request a delegated subscription: results are delivered on chain to the owner contract.
+
+    `"active_at": 0` means instantly active: the current chain time is signed instead (and printed).
+    """
     private_key = _signer_key(key)
     sub_params = read_object(params, "params file")
     data = read_object(input, "input file")
     coordinator = checksum(address, "--address")
+    nodes = url or _stack_node_urls() or [DEFAULT_NODE_URL]
+    from infernet_kit.client.onchain import subscription_from_params
 
-    async def work() -> int | None:
+    subscription = subscription_from_params(sub_params, params)
+
+    async def work() -> tuple[Subscription, int | None, int]:
+        from dataclasses import replace
+
         from infernet_kit.client.chain_utils import RPC
-        from infernet_kit.client.onchain import submit_delegated_subscription, subscription_from_params
+        from infernet_kit.client.onchain import (
+            chain_time,
+            existing_delegated_subscription,
+            submit_delegated_subscription,
+        )
 
-        subscription = subscription_from_params(sub_params, params)
+        nonlocal subscription
         async with RPC(rpc_url) as rpc:
-            return await submit_delegated_subscription(
-                url, rpc, coordinator, subscription,
-                private_key=private_key, data=data, nonce=nonce, expiry=expiry, wait=wait,
+            start_block = int(await rpc.reachable(rpc.web3.eth.block_number))
+            if subscription.active_at == 0:
+                subscription = replace(subscription, active_at=await chain_time(rpc))
+                typer.echo(f"active_at 0 (instantly active): signing the current chain time {subscription.active_at}")
+            if existing := await existing_delegated_subscription(rpc, coordinator, subscription.owner, nonce):
+                raise UserError(
+                    f"owner {subscription.owner} nonce {nonce} already exists as subscription {existing}; "
+                    "this input was not used (pass a new --nonce)"
+                )
+            subscription_id = await submit_delegated_subscription(
+                nodes, rpc, coordinator, subscription,
+                private_key=private_key, data=data, nonce=nonce, expiry=expiry, wait=timeout if wait else 0,
+                on_refused=lambda node, exc: typer.echo(f"Warning: {node} did not take it: {exc}", err=True),
             )  # fmt: skip
+            return subscription, subscription_id, start_block
 
-    subscription_id = run(work())
+    subscription, subscription_id, start_block = run(work())
     typer.echo("Success: Subscription created.")
-    if subscription_id is not None:
-        typer.echo(f"Subscription id: {subscription_id}")
+    if subscription_id is None:
+        return
+    typer.echo(f"Subscription id: {subscription_id}")
+    _print_deliveries(rpc_url, coordinator, subscription, subscription_id, data, start_block, timeout)
+
+
+def _stack_node_urls() -> list[str]:
+    """The node URLs a running `infernet-kit up` recorded in its state directory (none if no stack is up)."""
+    from infernet_kit.config import ConfigError, load_json_file
+    from infernet_kit.paths import stack_file
+
+    path = stack_file()
+    if not path.is_file():
+        return []
+    try:
+        stack = load_json_file(str(path), what="stack file")
+        return [str(node["url"]) for node in stack["nodes"]]
+    except (ConfigError, KeyError, TypeError):
+        return []
+
+
+def _print_deliveries(
+    rpc_url: str,
+    coordinator: str,
+    subscription: Subscription,
+    subscription_id: int,
+    data: Any,
+    start_block: int,
+    timeout: float,
+) -> None:
+    """Print each delivery of the subscription as it lands, until frequency x redundancy came or `timeout`."""
+    from infernet_kit.chain.transactions import connect
+    from infernet_kit.client.onchain import Delivery, coordinator_at, decode_answer, deliveries
+    from infernet_kit.client.wallet import reachable
+    from infernet_kit.polling import WaitTimeout, wait_until
+
+    expected = int(subscription.frequency) * int(subscription.redundancy)
+    printed: list[Delivery] = []
+    with reachable(rpc_url):
+        w3 = connect(rpc_url)
+        contract = coordinator_at(w3, coordinator)
+
+        def arrived() -> bool:
+            found = deliveries(
+                w3,
+                contract,
+                subscription_id,
+                from_block=start_block,
+                decode=lambda raw: decode_answer(list(subscription.containers), data, raw),
+            )
+            for delivery in found[len(printed) :]:
+                printed.append(delivery)
+                typer.echo(
+                    f"Delivery {len(printed)}/{expected}: interval {delivery.interval} node {delivery.node} "
+                    f"tx {delivery.tx}: {json.dumps(delivery.output)}"
+                )
+            return len(printed) >= expected
+
+        try:
+            wait_until(arrived, timeout=timeout, interval=0.25, what=f"subscription {subscription_id}'s deliveries")
+        except WaitTimeout:
+            raise UserError(
+                f"subscription {subscription_id}: {len(printed)} of {expected} deliveries after {timeout:g}s"
+            ) from None
 
 
 def _signer_key(key_file: str | None) -> str:
     if key_file is not None:
         return read_key_file(key_file)
-    if from_env := os.environ.get("PRIVATE_KEY"):
-        return checked_private_key(from_env, "environment variable PRIVATE_KEY")
-    raise UserError("no signer key: pass --key key-file.txt or set PRIVATE_KEY")
+    if from_env := os.environ.get(PRIVATE_KEY_ENV):
+        return checked_private_key(from_env, f"environment variable {PRIVATE_KEY_ENV}")
+    raise UserError(f"no signer key: pass --key key-file.txt or set {PRIVATE_KEY_ENV}")
 
 
 # -- payment wallet verbs -------------------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +16,7 @@ from web3.contract.contract import ContractFunction
 
 from infernet_kit.chain.encoding import UINT32_MAX, delegate_key, unpack_pair
 from infernet_kit.client.chain_utils import RPC, Subscription
+from infernet_kit.client.errors import RpcUnreachableError
 from infernet_kit.config import ConfigError
 from infernet_kit.polling import wait_until_async
 from infernet_kit.protocol import hf, tgi
@@ -64,13 +67,9 @@ async def wait_for_delegated_subscription(
     rpc: RPC, coordinator: str, *, owner: str, nonce: int, wait: float = 30.0, poll: float = 0.2
 ) -> int:
     """The id the coordinator gave the delegated subscription `(owner, nonce)`, once it exists on chain."""
-    from infernet_kit.client.contracts import coordinator_contract
-
-    contract = coordinator_contract(rpc, coordinator)
-    key = delegate_key(owner, nonce)
 
     async def created() -> int:
-        return int(await rpc.reachable(contract.functions.delegateCreatedIds(key).call()))
+        return await existing_delegated_subscription(rpc, coordinator, owner, nonce)
 
     what = f"a subscription for owner {owner} nonce {nonce} on chain"
     return await wait_until_async(created, timeout=wait, interval=poll, what=what)
@@ -116,11 +115,25 @@ class CallbackResult(BaseModel):
     raw_output: str
 
 
-def delivered_output(w3: Web3, coordinator: Contract, tx_hash: bytes | str) -> bytes:
-    """The `output` argument of the delivery transaction (`deliverCompute` or `deliverComputeDelegatee`)."""
+def coordinator_at(w3: Web3, address: str) -> Contract:
+    """The (synchronous) coordinator contract at `address`."""
+    from eth_utils.address import to_checksum_address
+
+    from infernet_kit.chain.artifacts import load_artifact
+
+    return w3.eth.contract(address=to_checksum_address(address), abi=load_artifact(COORDINATOR).abi)
+
+
+def delivery_arguments(w3: Web3, coordinator: Contract, tx_hash: bytes | str) -> dict[str, Any]:
+    """The arguments of a delivery transaction (`deliverCompute` or `deliverComputeDelegatee`)."""
     tx = w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
     _, arguments = coordinator.decode_function_input(tx["input"])
-    return bytes(arguments["output"])
+    return dict(arguments)
+
+
+def delivered_output(w3: Web3, coordinator: Contract, tx_hash: bytes | str) -> bytes:
+    """The `output` argument of the delivery transaction."""
+    return bytes(delivery_arguments(w3, coordinator, tx_hash)["output"])
 
 
 def await_callback(
@@ -239,7 +252,7 @@ async def create_delegated_subscription(
 
 
 async def submit_delegated_subscription(
-    node_url: str,
+    node_url: str | Sequence[str],
     rpc: RPC,
     coordinator: str,
     sub: Subscription,
@@ -249,20 +262,105 @@ async def submit_delegated_subscription(
     nonce: int,
     expiry: int,
     wait: float = 0.0,
+    on_refused: Callable[[str, BaseException], None] | None = None,
 ) -> int | None:
-    """Sign `sub` and send it to the node; with `wait` > 0, return its on-chain id once created."""
+    """Sign `sub` and send it to each node at once (a redundancy above one needs as many nodes to see it);
+    with `wait` > 0, return its on-chain id once created. Raises the first node's error if none accepted it;
+    otherwise each node that did not is passed to `on_refused`."""
     from infernet_kit.client.node import NodeClient
 
-    async with NodeClient(node_url) as client:
-        await client.request_delegated_subscription(
-            sub=sub,
-            rpc=rpc,
-            coordinator_address=coordinator,
-            expiry=expiry,
-            nonce=nonce,
-            private_key=private_key,
-            data=data,
-        )
+    async def send(url: str) -> None:
+        async with NodeClient(url) as client:
+            await client.request_delegated_subscription(
+                sub=sub,
+                rpc=rpc,
+                coordinator_address=coordinator,
+                expiry=expiry,
+                nonce=nonce,
+                private_key=private_key,
+                data=data,
+            )
+
+    urls = [node_url] if isinstance(node_url, str) else list(node_url)
+    await rpc.get_chain_id()  # asked once, before the concurrent sends
+    outcomes = await asyncio.gather(*(send(url) for url in urls), return_exceptions=True)
+    failures = [(url, out) for url, out in zip(urls, outcomes, strict=True) if isinstance(out, BaseException)]
+    if len(failures) == len(urls):
+        raise failures[0][1]
+    for url, failure in failures:
+        if on_refused is not None:
+            on_refused(url, failure)
     if wait <= 0:
         return None
     return await wait_for_delegated_subscription(rpc, coordinator, owner=sub.owner, nonce=nonce, wait=wait)
+
+
+async def existing_delegated_subscription(rpc: RPC, coordinator: str, owner: str, nonce: int) -> int:
+    """The id `(owner, nonce)` already has on chain (0: none): a reused nonce creates nothing new."""
+    from infernet_kit.client.contracts import coordinator_contract
+
+    contract = coordinator_contract(rpc, coordinator)
+    return int(await rpc.reachable(contract.functions.delegateCreatedIds(delegate_key(owner, nonce)).call()))
+
+
+async def chain_time(rpc: RPC) -> int:
+    """The timestamp the next block will carry (what "now" is to the coordinator); latest's if not reported."""
+    try:
+        block = await rpc.reachable(rpc.web3.eth.get_block("pending"))
+    except RpcUnreachableError:
+        raise
+    except Exception:
+        block = await rpc.reachable(rpc.web3.eth.get_block("latest"))
+    return int(block["timestamp"])
+
+
+# -- deliveries of a subscription, decoded ------------------------------------------------------------------------
+
+
+class Delivery(BaseModel):
+    """One `SubscriptionFulfilled`: which node answered which interval, in which transaction, and the answer."""
+
+    subscription_id: int
+    interval: int
+    node: str
+    tx: str
+    block: int
+    output: Any
+
+
+def decode_answer(containers: Sequence[str], data: Any, raw: bytes) -> Any:
+    """A delivered `raw_output` decoded with the last container's on-chain shape; hex for a container the kit
+    does not know."""
+    last = containers[-1]
+    try:
+        if last == tgi.CONTAINER_ID:
+            return tgi.decode_output(raw)
+        if last == hf.CONTAINER_ID and isinstance(data, dict):
+            return hf.decode_output(HFTaskId(int(data["task_id"])), raw)
+    except (ValueError, KeyError, TypeError):
+        pass
+    return "0x" + raw.hex()
+
+
+def deliveries(
+    w3: Web3, coordinator: Contract, subscription_id: int, *, from_block: int, decode: Any = None
+) -> list[Delivery]:
+    """Every delivery of `subscription_id` since `from_block`, oldest first, `decode`d (raw hex by default)."""
+    logs = coordinator.events.SubscriptionFulfilled().get_logs(
+        from_block=from_block, argument_filters={"id": subscription_id}
+    )
+    found = []
+    for event in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"])):
+        arguments = delivery_arguments(w3, coordinator, event["transactionHash"])
+        raw, _processed = unpack_pair(bytes(arguments["output"]))
+        found.append(
+            Delivery(
+                subscription_id=subscription_id,
+                interval=int(arguments["deliveryInterval"]),
+                node=str(event["args"]["node"]),
+                tx=event["transactionHash"].to_0x_hex(),
+                block=int(event["blockNumber"]),
+                output=decode(raw) if decode is not None else "0x" + raw.hex(),
+            )
+        )
+    return found

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from infernet_kit.client.cli import COORDINATOR_ENV, NODE_URL_ENV, PRIVATE_KEY_ENV, RPC_URL_ENV
 from infernet_kit.protocol import tgi
 from infernet_kit.protocol.defaults import DEFAULT_NODE_URL, DEFAULT_RPC_URL
 
@@ -25,8 +26,8 @@ def _parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--rpc-url",
         "--rpc_url",
-        default=os.environ.get("RPC_URL") or os.environ.get("INFERNET_RPC_URL") or DEFAULT_RPC_URL,
-        help="JSON-RPC URL (env RPC_URL; default %(default)s)",
+        default=os.environ.get(RPC_URL_ENV) or DEFAULT_RPC_URL,
+        help=f"JSON-RPC URL (env {RPC_URL_ENV}; default %(default)s)",
     )
     parser.add_argument(
         "--deployments-dir",
@@ -37,21 +38,21 @@ def _parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--node",
         action="append",
-        help=f"node to ask why when no delivery comes (repeatable; env INFERNET_NODE_URL; default {DEFAULT_NODE_URL})",
+        help=f"node to ask why when no delivery comes (repeatable; env {NODE_URL_ENV}; default {DEFAULT_NODE_URL})",
     )
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     return parser
 
 
-def _key(flag_value: str | None, env: str, default_account: int) -> str:
+def _key(flag_value: str | None, default_account: int) -> str:
     """A private key from the flag, else the environment, else anvil's development account."""
     from infernet_kit.chain.accounts import dev_key
     from infernet_kit.client.cli import UserError, checked_private_key
 
     if flag_value:
         return checked_private_key(flag_value, "--private-key")
-    if value := os.environ.get(env):
-        return checked_private_key(value, f"environment variable {env}")
+    if value := os.environ.get(PRIVATE_KEY_ENV):
+        return checked_private_key(value, f"environment variable {PRIVATE_KEY_ENV}")
     if flag_value == "":
         raise UserError("empty private key")
     return dev_key(default_account)
@@ -85,7 +86,7 @@ def _run(
         print(f"Error: {describe_api_error(exc)}", file=sys.stderr)
         return 1
     except CallbackTimeout as exc:
-        nodes = args.node or [os.environ.get("INFERNET_NODE_URL") or DEFAULT_NODE_URL]
+        nodes = args.node or [os.environ.get(NODE_URL_ENV) or DEFAULT_NODE_URL]
         explained = exc.explained(nodes)
         print(f"Error: {explained.summary}", file=sys.stderr)
         for reason in explained.reasons:
@@ -131,9 +132,7 @@ def request_callback(argv: Sequence[str] | None = None) -> int:
         from infernet_kit.client.onchain import request_tgi_callback
         from infernet_kit.client.wallet import reachable
 
-        w3, deployment = _w3_and_deployment(
-            args.rpc_url, _key(args.private_key, "PRIVATE_KEY", USER), args.deployments_dir
-        )
+        w3, deployment = _w3_and_deployment(args.rpc_url, _key(args.private_key, USER), args.deployments_dir)
         with reachable(args.rpc_url):
             result = request_tgi_callback(w3, deployment, args.prompt, consumer=args.consumer, timeout=args.timeout)
         return {
@@ -177,9 +176,7 @@ def request_hf(argv: Sequence[str] | None = None) -> int:
         from infernet_kit.client.onchain import request_hf_callback
         from infernet_kit.client.wallet import reachable
 
-        w3, deployment = _w3_and_deployment(
-            args.rpc_url, _key(args.private_key, "PRIVATE_KEY", USER), args.deployments_dir
-        )
+        w3, deployment = _w3_and_deployment(args.rpc_url, _key(args.private_key, USER), args.deployments_dir)
         selected = [tasks[name] for name in args.task] if args.task else list(defaults)
         answers: dict[str, Any] = {}
         with reachable(args.rpc_url):
@@ -212,8 +209,8 @@ def create_delegated_subscription(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--url",
-        default=os.environ.get("INFERNET_NODE_URL") or DEFAULT_NODE_URL,
-        help="node URL (env INFERNET_NODE_URL; default %(default)s)",
+        default=os.environ.get(NODE_URL_ENV) or DEFAULT_NODE_URL,
+        help=f"node URL (env {NODE_URL_ENV}; default %(default)s)",
     )
     parser.add_argument(
         "--owner",
@@ -222,13 +219,13 @@ def create_delegated_subscription(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--coordinator",
-        default=os.environ.get("COORDINATOR_ADDRESS"),
-        help="coordinator (env COORDINATOR_ADDRESS; default: from the deployment)",
+        default=os.environ.get(COORDINATOR_ENV),
+        help=f"coordinator (env {COORDINATOR_ENV}; default: from the deployment)",
     )
     parser.add_argument(
         "--private-key",
         default=None,
-        help="the owner's signer key (env SIGNER_KEY; default: anvil account #2, the deployer)",
+        help=f"the owner's signer key (env {PRIVATE_KEY_ENV}; default: anvil account #2, the deployer)",
     )
     parser.add_argument("--containers", default=tgi.CONTAINER_ID, help="comma-separated container ids")
     parser.add_argument("--input", default=json.dumps({"text": SEED_PROMPT}), help="job input as JSON text")
@@ -242,14 +239,13 @@ def create_delegated_subscription(argv: Sequence[str] | None = None) -> int:
         from infernet_kit.client.chain_utils import RPC
         from infernet_kit.client.cli import UserError, checksum
         from infernet_kit.client.onchain import (
-            COORDINATOR,
             await_callback,
             create_delegated_subscription,
             local_deployment,
         )
         from infernet_kit.config import parse_json
 
-        key = _key(args.private_key, "SIGNER_KEY", DEPLOYER)
+        key = _key(args.private_key, DEPLOYER)
         data = parse_json(args.input, source="--input")
         if not isinstance(data, dict):
             raise UserError("--input must be a JSON object")
@@ -274,15 +270,13 @@ def create_delegated_subscription(argv: Sequence[str] | None = None) -> int:
             "nonce": created.nonce,
         }
         if args.wait_delivery:
-            from eth_utils.address import to_checksum_address
-
-            from infernet_kit.chain.artifacts import load_artifact
             from infernet_kit.chain.transactions import connect
+            from infernet_kit.client.onchain import coordinator_at
             from infernet_kit.client.wallet import reachable
 
             with reachable(args.rpc_url):
                 w3 = connect(args.rpc_url)
-                contract = w3.eth.contract(address=to_checksum_address(coordinator), abi=load_artifact(COORDINATOR).abi)
+                contract = coordinator_at(w3, coordinator)
                 delivery_tx, node, raw = await_callback(
                     w3, contract, created.subscription_id, from_block=start_block, timeout=args.timeout
                 )
@@ -315,7 +309,7 @@ def deploy(argv: Sequence[str] | None = None) -> int:
         from infernet_kit.chain.transactions import connect
         from infernet_kit.client.wallet import reachable
 
-        deployer = Account.from_key(_key(args.private_key, "PRIVATE_KEY", DEPLOYER))
+        deployer = Account.from_key(_key(args.private_key, DEPLOYER))
         directory = Path(args.deployments_dir) if args.deployments_dir else None
         with reachable(args.rpc_url):
             w3 = connect(args.rpc_url)

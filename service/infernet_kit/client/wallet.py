@@ -21,6 +21,7 @@ from infernet_kit.chain.encoding import ZERO_ADDRESS
 from infernet_kit.chain.transactions import TransactionReverted, connect, transact
 from infernet_kit.chain.watch import CallbackTimeout
 from infernet_kit.client.errors import RpcUnreachableError
+from infernet_kit.polling import WaitTimeout
 
 # The one ERC-20 function the CLI calls on an arbitrary token (`fund --token`).
 ERC20_TRANSFER_ABI: list[dict[str, Any]] = [
@@ -62,11 +63,11 @@ def parse_amount(amount: str) -> int:
 
 @contextmanager
 def reachable(rpc_url: str) -> Iterator[None]:
-    """Turn a transport failure of the JSON-RPC endpoint into `RpcUnreachableError` (a callback that did not come
-    is a `CallbackTimeout`, not the RPC's failure)."""
+    """Turn a transport failure of the JSON-RPC endpoint into `RpcUnreachableError` (a wait for a delivery that
+    ran out of time is not one: the chain answered, no node delivered)."""
     try:
         yield
-    except (TransactionReverted, CallbackTimeout):
+    except (TransactionReverted, WaitTimeout, CallbackTimeout):
         raise
     except (OSError, TimeoutError) as exc:
         raise RpcUnreachableError(rpc_url, type(exc).__name__) from None

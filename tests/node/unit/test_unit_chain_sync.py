@@ -297,3 +297,45 @@ async def test_processor_delivers_and_records_every_outcome(world: World, tmp_pa
         assert lost.error == "transaction never reached the chain"
         assert restarted.processor.handled(good, 7) and not restarted.processor.handled(good, 8)
         assert sent(world.account.address) == 1  # nothing sent again
+
+
+async def test_store_written_before_delegated_ids_gains_the_column(tmp_path: Path) -> None:
+    """A chain store from before `subscription_id` opens with the column added and its rows kept; a delegated
+    request's data is then found by owner with the id the node learned."""
+    import sqlite3
+
+    from infernet_kit.chain.encoding import Signature, Subscription
+    from infernet_kit.node.chain.store import DelegatedRecord, DelegatedRequest
+
+    path = tmp_path / "chain.sqlite"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE chain_delegated (owner TEXT NOT NULL, nonce INTEGER NOT NULL, body TEXT NOT NULL, "
+        "status TEXT NOT NULL, tx_hash TEXT, error TEXT, updated_at REAL NOT NULL, PRIMARY KEY (owner, nonce))"
+    )
+    owner = dev_account(USER).address
+    sub = Subscription(
+        owner=owner, active_at=1, period=3, frequency=2, redundancy=2, container_id=b"\x01" * 32,
+        lazy=False, verifier=ZERO_ADDRESS, payment_amount=0, payment_token=ZERO_ADDRESS, wallet=ZERO_ADDRESS,
+    )  # fmt: skip
+    request = DelegatedRequest(
+        subscription=sub, signature=Signature(nonce=7, expiry=9, v=27, r=1, s=2), data={"text": "kept"}
+    )
+    old.execute(
+        "INSERT INTO chain_delegated VALUES (?, 7, ?, 'running', NULL, NULL, 0)", (owner, request.model_dump_json())
+    )
+    old.commit()
+    old.close()
+
+    store = ChainStore(path)
+    await store.open()
+    try:
+        [unfinished] = await store.unfinished_delegated()
+        assert (unfinished.request.data, unfinished.subscription_id) == ({"text": "kept"}, None)
+        await store.save_delegated(unfinished.model_copy(update={"subscription_id": 42}))
+        [found] = await store.delegated_for(owner)
+        assert (found.subscription_id, found.request.data) == (42, {"text": "kept"})
+        assert await store.delegated_for(ZERO_ADDRESS) == []
+        assert isinstance(found, DelegatedRecord)
+    finally:
+        await store.close()

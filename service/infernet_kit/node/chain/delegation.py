@@ -105,13 +105,7 @@ class DelegatedProcessor:
         key = (sub.owner, signature.nonce)
         existing_id = await self._client.delegate_created_id(sub.owner, signature.nonce)
         if existing_id:
-            # Already on chain: the coordinator would return this id; the listener serves it like any other.
-            log.info(
-                "delegated subscription owner=%s nonce=%d already exists as subscription=%d",
-                sub.owner,
-                signature.nonce,
-                existing_id,
-            )
+            await self._keep_existing(sub, signature, data, existing_id)
             return
         chain_time = (await self._client.block("latest")).timestamp
         if chain_time >= signature.expiry:
@@ -164,6 +158,35 @@ class DelegatedProcessor:
             ",".join(containers),
         )
         self._spawn(record)
+
+    async def _keep_existing(self, sub: Subscription, signature: Signature, data: Any, subscription_id: int) -> None:
+        """`(owner, nonce)` is on chain already (another node created it, or the nonce is reused): the listener
+        serves its intervals, from the data of the first request this node accepted for it."""
+        previous = await self._store.delegated(sub.owner, signature.nonce)
+        if previous is not None:
+            if previous.subscription_id is None:
+                await self._store.save_delegated(previous.model_copy(update={"subscription_id": subscription_id}))
+            log.info(
+                "delegated subscription owner=%s nonce=%d already exists as subscription=%d; this input was not used",
+                sub.owner,
+                signature.nonce,
+                subscription_id,
+            )
+            return
+        await self._check_signer(sub, signature)  # the owner's signer sent this struct (the data is never signed)
+        request = DelegatedRequest(subscription=sub, signature=signature, data=data)
+        error = f"created on chain as subscription {subscription_id} before this node saw it"
+        record = DelegatedRecord(
+            request=request, status=DeliveryStatus.SKIPPED, error=error, subscription_id=subscription_id
+        )
+        await self._store.save_delegated(record)
+        log.info(
+            "delegated subscription owner=%s nonce=%d already exists as subscription=%d; "
+            "serving its intervals with this request's data",
+            sub.owner,
+            signature.nonce,
+            subscription_id,
+        )
 
     async def _check_signer(self, sub: Subscription, signature: Signature) -> None:
         """Recover the signer as the coordinator does, so that acceptance means the chain takes the signature."""
@@ -284,11 +307,19 @@ class DelegatedProcessor:
         label: str,
     ) -> None:
         tx_hash = receipt.tx_hash if receipt is not None else record.tx_hash
+        created = receipt.created_subscription(self._client.coordinator) if receipt is not None else None
         await self._store.save_delegated(
-            record.model_copy(update={"status": status, "tx_hash": tx_hash, "error": error})
+            record.model_copy(
+                update={
+                    "status": status,
+                    "tx_hash": tx_hash,
+                    "error": error,
+                    "subscription_id": created or record.subscription_id,
+                }
+            )
         )
         if status is DeliveryStatus.DELIVERED and receipt is not None:
-            sub_id = receipt.created_subscription(self._client.coordinator) or 0
+            sub_id = created or 0
             log.info(
                 "delivered %s subscription=%d tx=%s block=%d gas=%d",
                 label,

@@ -19,7 +19,13 @@ from infernet_kit.chain.encoding import pack_pair
 from infernet_kit.node.chain.listener import Due
 from infernet_kit.node.chain.report import IntervalReport, SubscriptionReport
 from infernet_kit.node.chain.rpc import ChainClient, Receipt
-from infernet_kit.node.chain.store import FINAL_STATUSES, ChainStore, DeliveryRecord, DeliveryStatus
+from infernet_kit.node.chain.store import (
+    FINAL_STATUSES,
+    ChainStore,
+    DelegatedRequest,
+    DeliveryRecord,
+    DeliveryStatus,
+)
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
 from infernet_kit.node.proofs import requires_proof
 from infernet_kit.protocol import JobLocation, OnchainOutput
@@ -275,17 +281,33 @@ class DeliveryProcessor:
         outcome = await run_with_retries(attempt, label=label, attempts_done=record.attempts, on_retry=on_retry)
         await self._finish(due, record, outcome, label)
 
+    async def _delegated_request(self, due: Due) -> DelegatedRequest | None:
+        """The signed request `due`'s subscription was created from, if this node accepted one: its `data` is the
+        input of every interval (the owner's `getContainerInputs` knows nothing of it)."""
+        owner = due.subscription.owner
+        for record in await self._store.delegated_for(owner):
+            if record.subscription_id is None:
+                created = await self._client.delegate_created_id(owner, record.request.signature.nonce)
+                if not created:
+                    continue
+                record = record.model_copy(update={"subscription_id": created})
+                await self._store.save_delegated(record)
+            if record.subscription_id == due.subscription_id:
+                return record.request
+        return None
+
     async def _attempt(self, due: Due, record: DeliveryRecord) -> Receipt:
         sub = due.subscription
-        inputs = await self._client.container_inputs(
-            sub.owner, due.subscription_id, due.interval, due.timestamp, self._wallet.address, due.block
-        )
+        delegated = await self._delegated_request(due)
+        if delegated is not None:
+            source, data = JobLocation.OFFCHAIN, delegated.data
+        else:
+            inputs = await self._client.container_inputs(
+                sub.owner, due.subscription_id, due.interval, due.timestamp, self._wallet.address, due.block
+            )
+            source, data = JobLocation.ONCHAIN, inputs.hex()
         outputs = await self._orchestrator.run(
-            due.containers,
-            inputs.hex(),
-            source=JobLocation.ONCHAIN,
-            destination=JobLocation.ONCHAIN,
-            requires_proof=requires_proof(sub),
+            due.containers, data, source=source, destination=JobLocation.ONCHAIN, requires_proof=requires_proof(sub)
         )
         packed = pack_output(outputs)
         call = self._client.deliver_compute(

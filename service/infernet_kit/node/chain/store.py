@@ -43,12 +43,15 @@ CREATE TABLE IF NOT EXISTS chain_delegated (
     tx_hash TEXT,
     error TEXT,
     updated_at REAL NOT NULL,
+    subscription_id INTEGER,
     PRIMARY KEY (owner, nonce)
 );
 """
+# Added after the first release: a store written before it gains the column when opened.
+_DELEGATED_ID_COLUMN = "ALTER TABLE chain_delegated ADD COLUMN subscription_id INTEGER"
 _SET_STATE = "INSERT INTO chain_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
 _DELIVERY_COLUMNS = "subscription_id, interval, status, attempts, tx_hash, nonce, error"
-_DELEGATED_COLUMNS = "body, status, tx_hash, error"
+_DELEGATED_COLUMNS = "body, status, tx_hash, error, subscription_id"
 
 
 class DeliveryStatus(StrEnum):
@@ -84,10 +87,14 @@ class DelegatedRequest(BaseModel):
 
 
 class DelegatedRecord(BaseModel):
+    """`subscription_id` once the node knows the on-chain id: later intervals (and other nodes' subscriptions
+    created from the same signed request) are computed from `request.data`, which the chain does not hold."""
+
     request: DelegatedRequest
     status: DeliveryStatus
     tx_hash: str | None = None
     error: str | None = None
+    subscription_id: int | None = None
 
 
 class ChainStore:
@@ -102,6 +109,9 @@ class ChainStore:
         db = sqlite.connect(self.path)
         try:
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(chain_delegated)")}
+            if "subscription_id" not in columns:
+                db.execute(_DELEGATED_ID_COLUMN)
         except sqlite3.Error:
             db.close()
             raise
@@ -194,8 +204,9 @@ class ChainStore:
         request = record.request
         with sqlite.transaction(self.db) as db:
             db.execute(
-                "INSERT OR REPLACE INTO chain_delegated (owner, nonce, body, status, tx_hash, error, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO chain_delegated "
+                "(owner, nonce, body, status, tx_hash, error, updated_at, subscription_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     request.subscription.owner,
                     request.signature.nonce,
@@ -204,6 +215,7 @@ class ChainStore:
                     record.tx_hash,
                     record.error,
                     time.time(),
+                    record.subscription_id,
                 ),
             )
 
@@ -212,6 +224,11 @@ class ChainStore:
             f"SELECT {_DELEGATED_COLUMNS} FROM chain_delegated WHERE owner = ? AND nonce = ?", (owner, nonce)
         ).fetchone()
         return None if row is None else _delegated(row)
+
+    async def delegated_for(self, owner: str) -> list[DelegatedRecord]:
+        """Every delegated request of `owner` this node accepted (any status)."""
+        rows = self.db.execute(f"SELECT {_DELEGATED_COLUMNS} FROM chain_delegated WHERE owner = ?", (owner,)).fetchall()
+        return [_delegated(row) for row in rows]
 
     async def unfinished_delegated(self) -> list[DelegatedRecord]:
         rows = self.db.execute(
@@ -239,4 +256,5 @@ def _delegated(row: Any) -> DelegatedRecord:
         status=DeliveryStatus(row[1]),
         tx_hash=row[2],
         error=row[3],
+        subscription_id=row[4],
     )

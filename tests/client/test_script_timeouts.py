@@ -1,0 +1,36 @@
+"""A script whose callback does not come says so, not that the RPC is unreachable (the chain answered)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from infernet_kit.paths import project_root
+
+
+def test_request_hf_without_a_node_reports_the_missing_callback(
+    anvil: Any, infernet_deployment: Any, tmp_path: Path
+) -> None:
+    infernet_deployment.save(tmp_path)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(project_root() / "scripts" / "request_hf.py"),
+            "--rpc-url",
+            anvil.url,
+            "--task",
+            "text_generation",
+            "--timeout",
+            "2",
+        ],
+        env={"INFERNET_DEPLOYMENTS_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert line.startswith("Error: subscription ") and "0 of 1 deliveries after 2s" in line, line
+    assert "RPC not reachable" not in line
