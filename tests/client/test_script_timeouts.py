@@ -31,6 +31,8 @@ def test_request_hf_without_a_node_reports_the_missing_callback(
         timeout=120,
     )
     assert done.returncode == 1
-    [line] = done.stderr.splitlines()
-    assert line.startswith("Error: subscription ") and "0 of 1 deliveries after 2s" in line, line
-    assert "RPC not reachable" not in line
+    first, *asked = done.stderr.splitlines()
+    assert first.startswith("Error: subscription ") and "0 of 1 deliveries after 2s" in first, done.stderr
+    assert "RPC not reachable" not in done.stderr
+    # then what each node it could ask said: here none runs at the default URL, and the line says so
+    assert len(asked) == 1 and "127.0.0.1:4000" in asked[0], done.stderr
