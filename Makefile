@@ -37,8 +37,9 @@ test: test-contracts test-python
 test-contracts: build
 	$(MAKE) --no-print-directory forge-test gas-check
 
+# Two workers, a test file each at a time: most tests wait on blocks and processes, so this halves the wall time.
 test-python: build
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # FORGE_FLAGS (e.g. `--root DIR`) lets a test point these two at another project and watch them fail.
 forge-test:
