@@ -77,6 +77,14 @@ def _sign(sub: Subscription, deployment: Deployment, *, expiry: int, key: str = 
     )
 
 
+def _intervals(node: ChainNode, sub_id: int) -> list[dict[str, Any]]:
+    """The intervals of `sub_id` in the node's `GET /api/subscriptions?id=` (none before it has seen it)."""
+    answer = httpx.get(f"{node.url}/api/subscriptions", params={"id": sub_id}, timeout=5)
+    assert answer.status_code == 200, answer.text
+    views = answer.json()["subscriptions"]
+    return list(views[0]["intervals"]) if views else []
+
+
 @pytest.fixture(scope="module")
 def node(node_launcher: NodeLauncher, anvil: Anvil, infernet_deployment: Deployment, tgi_service: str) -> ChainNode:
     """One node for the tests of this module that need no special configuration."""
@@ -104,6 +112,17 @@ def test_delegated_subscription_is_created_and_delivered(
     assert fulfilled["args"]["node"] == node.address
     (text,) = decode(["string"], consumer.functions.outputs(sub_id, 1).call())
     assert text == fake_models.generate(prompt)
+    # The node's report holds that first interval as delivered by it, with the receipt's facts.
+    receipt = anvil.w3.eth.get_transaction_receipt(fulfilled["transactionHash"])
+    delivered = {
+        "interval": 1,
+        "status": "delivered",
+        "tx_hash": receipt["transactionHash"].to_0x_hex(),
+        "block": receipt["blockNumber"],
+        "gas_used": receipt["gasUsed"],
+        "error": None,
+    }
+    assert wait_until(lambda: _intervals(node, sub_id), what="the node's report of the subscription") == [delivered]
 
     # The same signed subscription again: already on chain, accepted, and not delivered twice.
     again = httpx.post(f"{node.url}/api/jobs", json=_body(sub, signature, {"text": prompt}), timeout=10)
@@ -115,6 +134,8 @@ def test_delegated_subscription_is_created_and_delivered(
     node.wait_settled()
     assert consumer.functions.deliveries(sub_id).call() == 1
     assert node.sent() == sent + 1
+    assert _intervals(node, sub_id) == [delivered]  # not later turned into "skipped: already responded"
+    assert f"skip subscription={sub_id} " not in node.log_text()
 
 
 def test_bad_delegations_are_refused_with_the_reason(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from infernet_kit.chain.encoding import ZERO_ADDRESS, Signature, Subscription, interval_at, recover_delegate_signer
@@ -69,7 +69,10 @@ class DelegatedProcessor:
         payment_address: str | None,
         allowed_sim_errors: Sequence[str],
         poll_period: float,
+        on_delivered: Callable[[int, int, Receipt], Awaitable[None]],
     ) -> None:
+        """`on_delivered(subscription_id, interval, receipt)`: the interval this node's `deliverComputeDelegatee`
+        delivered, to be settled and reported like the processor's own deliveries."""
         self._client = client
         self._wallet = wallet
         self._store = store
@@ -79,6 +82,7 @@ class DelegatedProcessor:
         self._payment_address = payment_address
         self._allowed_sim_errors = list(allowed_sim_errors)
         self._poll_period = poll_period
+        self._on_delivered = on_delivered
         self._active: dict[tuple[str, int], asyncio.Task[None]] = {}
 
     def pending(self) -> int:
@@ -308,22 +312,24 @@ class DelegatedProcessor:
     ) -> None:
         tx_hash = receipt.tx_hash if receipt is not None else record.tx_hash
         created = receipt.created_subscription(self._client.coordinator) if receipt is not None else None
+        delivered = status is DeliveryStatus.DELIVERED and receipt is not None
+        sub, nonce = record.request.subscription, record.request.signature.nonce
+        sub_id = created or record.subscription_id
+        if delivered and not sub_id:
+            # No creation event: another node created it first and this transaction delivered to that one.
+            sub_id = await self._client.delegate_created_id(sub.owner, nonce)
         await self._store.save_delegated(
-            record.model_copy(
-                update={
-                    "status": status,
-                    "tx_hash": tx_hash,
-                    "error": error,
-                    "subscription_id": created or record.subscription_id,
-                }
-            )
+            record.model_copy(update={"status": status, "tx_hash": tx_hash, "error": error, "subscription_id": sub_id})
         )
-        if status is DeliveryStatus.DELIVERED and receipt is not None:
-            sub_id = created or 0
+        if delivered and receipt is not None and sub_id:
+            mined = await self._client.block(receipt.block_number)
+            interval = interval_at(sub.active_at, sub.period, mined.timestamp)
+            await self._on_delivered(sub_id, interval, receipt)
             log.info(
-                "delivered %s subscription=%d tx=%s block=%d gas=%d",
+                "delivered %s subscription=%d interval=%d tx=%s block=%d gas=%d",
                 label,
                 sub_id,
+                interval,
                 tx_hash,
                 receipt.block_number,
                 receipt.gas_used,

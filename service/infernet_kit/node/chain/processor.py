@@ -210,7 +210,10 @@ class DeliveryProcessor:
                 self._spawn(key, self._recover(record))
 
     async def settle(self, due: Due, reason: str) -> None:
-        """Record that an interval needs nothing from this node."""
+        """Record that an interval needs nothing from this node (unless it was settled meanwhile: the delegation
+        path may have recorded its own delivery while the listener was judging)."""
+        if self.handled(due.subscription_id, due.interval):
+            return
         self._mark_settled(due.subscription_id, due.interval)
         await self._store.save_delivery(
             DeliveryRecord(
@@ -224,6 +227,20 @@ class DeliveryProcessor:
             due.subscription_id, IntervalReport(interval=due.interval, status=DeliveryStatus.SKIPPED, error=reason)
         )
         log.info("skip subscription=%d interval=%d: %s", due.subscription_id, due.interval, reason)
+
+    async def record_delegated(self, subscription_id: int, interval: int, receipt: Receipt) -> None:
+        """An interval the delegation path delivered (`deliverComputeDelegatee`): settled, stored and reported as
+        delivered, as if this processor had sent it (the listener would otherwise skip it as already answered)."""
+        record = DeliveryRecord(
+            subscription_id=subscription_id,
+            interval=interval,
+            status=DeliveryStatus.DELIVERED,
+            attempts=1,
+            tx_hash=receipt.tx_hash,
+        )
+        await self._store.save_delivery(record)
+        self._mark_settled(subscription_id, interval)
+        self._report.interval(subscription_id, _interval_report(record, receipt))
 
     def dispatch(self, due: Due) -> None:
         key = (due.subscription_id, due.interval)

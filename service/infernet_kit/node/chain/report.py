@@ -52,6 +52,7 @@ class SubscriptionReport:
 
     def __init__(self) -> None:
         self._views: OrderedDict[int, SubscriptionView] = OrderedDict()
+        self._early: dict[int, list[IntervalReport]] = {}  # intervals of subscriptions not seen yet
 
     def seen(self, sub_id: int, sub: Subscription, *, containers: list[str] | None, reason: str | None = None) -> None:
         """A subscription learned: tracked (reason None) or skipped with `reason`."""
@@ -66,7 +67,7 @@ class SubscriptionReport:
             frequency=sub.frequency,
             period=sub.period,
             redundancy=sub.redundancy,
-            intervals=previous.intervals if previous else [],
+            intervals=previous.intervals if previous else self._early.pop(sub_id, []),
         )
         self._views.move_to_end(sub_id)
         while len(self._views) > MAX_SUBSCRIPTIONS:
@@ -81,9 +82,12 @@ class SubscriptionReport:
         """Record the newest state of one interval (replacing the previous one of the same interval)."""
         view = self._views.get(sub_id)
         if view is None:
+            # Delivered before the listener learned the subscription (a delegated one's first interval).
+            self._early[sub_id] = _merged(self._early.pop(sub_id, []), report)
+            while len(self._early) > MAX_SUBSCRIPTIONS:
+                self._early.pop(next(iter(self._early)))
             return
-        kept = [item for item in view.intervals if item.interval != report.interval]
-        view.intervals = sorted([*kept, report], key=lambda item: item.interval)[-MAX_INTERVALS:]
+        view.intervals = _merged(view.intervals, report)
 
     def get(self, ids: list[int] | None = None) -> list[SubscriptionView]:
         """The views of `ids` this node has seen (all, newest last, when None)."""
@@ -93,3 +97,10 @@ class SubscriptionReport:
 
     def clear(self) -> None:
         self._views.clear()
+        self._early.clear()
+
+
+def _merged(intervals: list[IntervalReport], report: IntervalReport) -> list[IntervalReport]:
+    """`intervals` with `report` replacing the one of the same interval, oldest first, the newest kept."""
+    kept = [item for item in intervals if item.interval != report.interval]
+    return sorted([*kept, report], key=lambda item: item.interval)[-MAX_INTERVALS:]

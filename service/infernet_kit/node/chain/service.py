@@ -86,6 +86,7 @@ class ChainService:
             payment_address=payment_address,
             allowed_sim_errors=config.wallet.allowed_sim_errors,
             poll_period=config.snapshot_sync.sync_period,
+            on_delivered=self._processor.record_delegated,
         )
         self._task: asyncio.Task[None] | None = None
         self._head: int | None = None
