@@ -44,5 +44,23 @@ def test_the_oldest_subscriptions_and_intervals_are_dropped_first() -> None:
     assert (view.intervals[-1].status, view.intervals[-1].error) == (DeliveryStatus.FAILED, "boom")
 
     report.ended(5000, "finished")
-    report.interval(123_456, IntervalReport(interval=1, status=DeliveryStatus.DELIVERED))  # never seen: ignored
+    report.interval(123_456, IntervalReport(interval=1, status=DeliveryStatus.DELIVERED))  # never seen: not shown
     assert report.get([5000])[0].status == "finished" and report.get([123_456]) == []
+
+
+def test_an_interval_delivered_before_the_subscription_is_seen_is_kept_for_it() -> None:
+    """A delegated subscription's first interval is delivered (by `deliverComputeDelegatee`) before the listener
+    learns the subscription: the report holds it until then, bounded like the views."""
+    report = SubscriptionReport()
+    delivered = IntervalReport(interval=1, status=DeliveryStatus.DELIVERED, tx_hash="0x01", block=7, gas_used=21000)
+    report.interval(42, delivered)
+    assert report.get([42]) == []
+    report.seen(42, subscription(), containers=["echo"])
+    [view] = report.get([42])
+    assert view.status == "tracked" and view.intervals == [delivered]
+
+    for sub_id in range(1000, 1000 + MAX_SUBSCRIPTIONS + 1):
+        report.interval(sub_id, delivered)
+    report.seen(1000, subscription(), containers=None)  # the oldest early one was dropped
+    report.seen(1001, subscription(), containers=None)
+    assert [view.intervals for view in report.get([1000, 1001])] == [[], [delivered]]
