@@ -242,6 +242,30 @@ def test_cli_sub_seed_params_as_printed_and_a_reused_nonce(
     assert_one_line_error(again, f"already exists as subscription {subscription_id}", "this input was not used")
 
 
+def test_cli_sub_wait_timeout_says_what_each_node_did(kit: KitRunner, tmp_path: Path, stack: SimpleNamespace) -> None:
+    """A redundancy of 2 sent to one serving node and one that is down: one delivery comes, the wait times out,
+    and the error is followed by each node's own account (the serving node's delivery, the down node unreachable)."""
+    owner = stack.delegate_consumer.address
+    write_sub_files(tmp_path, owner, **{'"frequency": 2,': '"frequency": 1,'})
+    now = int(stack.w3.eth.get_block("latest")["timestamp"])
+    down = f"http://127.0.0.1:{free_port()}"
+    args = ["sub", "--rpc-url", stack.rpc_url, "--address", stack.deployment.coordinator, "--expiry", str(now + 600)]
+    files = ["--key", "key-file.txt", "--params", "params.json", "--input", "input.json"]
+    result = kit(*args, *files, "--url", stack.node_url, "--url", down, "--nonce", "5151", "--wait", "--timeout", "8")
+    assert result.returncode == 1, result.stdout + result.stderr
+    subscription_id = wait_created(stack, owner, 5151)
+    delivery = result.stdout.splitlines()[-1]
+    assert delivery.startswith("Delivery 1/2: interval 1 node "), result.stdout
+    tx = delivery.split(" tx ", 1)[1].split(":", 1)[0]
+    warning, error, *reasons = result.stderr.splitlines()
+    assert warning.startswith(f"Warning: {down} did not take it: node not reachable"), result.stderr
+    assert error == f"Error: subscription {subscription_id}: 1 of 2 deliveries after 8s", result.stderr
+    served, unreachable = reasons
+    assert served.startswith(f"  node {stack.node_url}: subscription {subscription_id} "), result.stderr
+    assert served.endswith(f", interval 1 delivered tx {tx}"), result.stderr
+    assert unreachable.startswith(f"  node {down}: could not be asked (ConnectError"), result.stderr
+
+
 def test_cli_sub_wrong_signer_is_refused(kit: KitRunner, tmp_path: Path, stack: SimpleNamespace) -> None:
     now = int(stack.w3.eth.get_block("latest")["timestamp"])
     write_sub_files(tmp_path, stack.delegate_consumer.address, **{'"active_at": 0,': f'"active_at": {now},'})

@@ -418,7 +418,7 @@ def sub(
     if subscription_id is None:
         return
     typer.echo(f"Subscription id: {subscription_id}")
-    _print_deliveries(rpc_url, coordinator, subscription, subscription_id, data, start_block, timeout)
+    _print_deliveries(rpc_url, coordinator, subscription, subscription_id, data, start_block, timeout, nodes)
 
 
 def _stack_node_urls() -> list[str]:
@@ -444,9 +444,12 @@ def _print_deliveries(
     data: Any,
     start_block: int,
     timeout: float,
+    nodes: list[str],
 ) -> None:
-    """Print each delivery of the subscription as it lands, until frequency x redundancy came or `timeout`."""
+    """Print each delivery of the subscription as it lands, until frequency x redundancy came or `timeout`;
+    then, if some are missing, what each of `nodes` (those it was sent to) says about it, and exit 1."""
     from infernet_kit.chain.transactions import connect
+    from infernet_kit.chain.watch import why_no_callback
     from infernet_kit.client.onchain import Delivery, coordinator_at, decode_answer, deliveries
     from infernet_kit.client.wallet import reachable
     from infernet_kit.polling import WaitTimeout, wait_until
@@ -476,9 +479,13 @@ def _print_deliveries(
         try:
             wait_until(arrived, timeout=timeout, interval=0.25, what=f"subscription {subscription_id}'s deliveries")
         except WaitTimeout:
-            raise UserError(
-                f"subscription {subscription_id}: {len(printed)} of {expected} deliveries after {timeout:g}s"
-            ) from None
+            typer.echo(
+                f"Error: subscription {subscription_id}: {len(printed)} of {expected} deliveries after {timeout:g}s",
+                err=True,
+            )
+            for reason in why_no_callback(nodes, subscription_id):
+                typer.echo(f"  {reason}", err=True)
+            raise typer.Exit(1) from None
 
 
 def _signer_key(key_file: str | None) -> str:
