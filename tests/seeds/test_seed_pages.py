@@ -31,6 +31,7 @@ from eth_abi.abi import decode
 
 from infernet_kit.chain.accounts import DEPLOYER, USER, dev_account, dev_key
 from infernet_kit.chain.artifacts import load_artifact
+from infernet_kit.chain.compiler import compile_sources
 from infernet_kit.chain.encoding import ZERO_ADDRESS, container_id, delegate_key
 from infernet_kit.chain.transactions import connect, transact
 from infernet_kit.config import parse_json
@@ -94,8 +95,6 @@ BY_ID = {block.id: block for block in BLOCKS}
 
 # Blocks not run here, and why. Everything else is run by `test_block`.
 NOT_RUN = {
-    "000-08-solidity": "seed 000's MyOnchainSubscription needs the console library (console.log): covered by the "
-    "console-library tests of issue #12 (contracts/), which compile it with one import line added",
     "001-09-solidity": "MyContract (CallbackConsumer) is a fragment: no constructor, `containerId` and "
     "`generatedTaskId` undefined, an `infernet-sdk/contracts/` import path no SDK version has; seed 001's "
     "callback flow is run through HFCallbackConsumer (tests/client/test_onchain.py::test_request_hf_script_every_task)",
@@ -387,6 +386,24 @@ def stack_node_address(stack: SimpleNamespace, index: int) -> str:
     return str(httpx.get(f"{stack.nodes[index]}/info", timeout=10).json()["chain"]["address"])
 
 
+# What a user adds to a seed contract that calls `console.log` without importing it.
+CONSOLE_IMPORT = 'import {console} from "forge-std/console.sol";'
+
+
+def _run_solidity(block: Block) -> None:
+    """The contract as printed, plus the console import after its last import line, compiled by the kit's
+    compiler (foundry.toml's remappings: `infernet-sdk/`, `forge-std/`)."""
+    lines = block.text.splitlines()
+    after = max(i for i, line in enumerate(lines) if line.startswith("import ")) + 1
+    if "console.log" in block.text and "console.sol" not in block.text:
+        lines.insert(after, CONSOLE_IMPORT)
+    names = re.findall(r"^contract (\w+)", block.text, re.MULTILINE)
+    assert names, f"{block.id}: no contract in the block"
+    artifacts = compile_sources({f"{names[0]}.sol": "\n".join(lines) + "\n"})
+    for name in names:
+        assert artifacts[name].bytecode, f"{block.id}: {name} compiled to no bytecode"
+
+
 def _run_curl(block: Block, stack: SimpleNamespace) -> None:
     line = _fill(block.text, stack)
     words = shlex.split(line.replace("\\\n", " "))
@@ -503,6 +520,8 @@ async def test_block(block_id: str, stack: SimpleNamespace, tmp_path: Path) -> N
         _run_curl(block, stack)
     elif block.kind == "cli":
         _run_cli_block(block, stack, tmp_path)
+    elif block.kind == "solidity":
+        _run_solidity(block)
     else:
         raise AssertionError(f"{block_id}: {block.kind} blocks are neither run nor listed in NOT_RUN")
     # Both nodes are alive and nothing is left in flight once the block's outcome is checked.
