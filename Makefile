@@ -26,7 +26,7 @@ $(VENV_STAMP): pyproject.toml
 $(COMPAT_STAMP): tests/node/compat/requirements.txt
 	python3 -m venv --clear $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps infernet-client==1.4.0 infernet-ml==2.0.0
-	$(COMPAT_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	$(COMPAT_VENV)/bin/pip install --quiet --disable-pip-version-check --no-warn-conflicts -r $<
 	@touch $@
 
 build: setup
