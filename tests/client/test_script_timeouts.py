@@ -10,10 +10,10 @@ from typing import Any
 from infernet_kit.paths import project_root
 
 
-def test_request_hf_without_a_node_reports_the_missing_callback(
-    anvil: Any, infernet_deployment: Any, tmp_path: Path
-) -> None:
-    infernet_deployment.save(tmp_path)
+def test_request_hf_without_a_node_reports_the_missing_callback(private_chain: tuple[Any, Any], tmp_path: Path) -> None:
+    # A chain of its own: a node another test left serving the session chain would answer the request.
+    anvil, deployment = private_chain
+    deployment.save(tmp_path)
     done = subprocess.run(
         [
             sys.executable,
