@@ -3,7 +3,7 @@ pragma solidity ^0.8.19;
 
 // Deploys the Infernet core and the example consumers, then writes `deployments/<chainid>.json`.
 //
-//   PRIVATE_KEY=0x... node_modules/.bin/forge script scripts/Deploy.s.sol --rpc-url http://127.0.0.1:8545 --broadcast
+//   PRIVATE_KEY=0x... node_modules/@foundry-rs/forge-linux-amd64/bin/forge script scripts/Deploy.s.sol --rpc-url http://127.0.0.1:8545 --broadcast
 //
 // Order and constructor arguments (scripts/deploy.py mirrors them exactly; nonces count from the deployer's
 // current nonce n). The Registry is created first with the addresses the next five creations will get:
