@@ -14,7 +14,6 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from web3 import Web3
 
@@ -72,13 +71,9 @@ def _request_and_await(chain: Anvil, deployment: Deployment, node: ChainNode, pr
     assert event["args"]["node"] == node.address
     assert event["blockNumber"] - block <= MAX_BLOCKS_TO_DELIVERY, (block, event["blockNumber"])
     assert consumer.functions.outputs(sub_id, 1).call() == fake_models.generate(f"{prompt} (interval 1)")
-    wait_until(lambda: _pending(node) == {"offchain": 0, "onchain": 0}, timeout=10, what="no pending work")
+    wait_until(lambda: node.node.pending() == {"offchain": 0, "onchain": 0}, timeout=10, what="no pending work")
     assert coordinator.functions.redundancyCount(redundancy_key(sub_id, 1)).call() == 1
     return sub_id, int(event["blockNumber"])
-
-
-def _pending(node: ChainNode) -> dict[str, int]:
-    return dict(httpx.get(f"{node.url}/info", timeout=5).json()["pending"])
 
 
 def _judged_block(node: ChainNode) -> int | None:
@@ -142,11 +137,11 @@ def test_a_replaced_chain_is_noticed_and_served(
     user = _user(chain)
     consumer = deployment.contract(user, "RecurringConsumer")
     request_compute(deployment.contract(user, "EIP712Coordinator"), consumer.functions.start("lost", 1, 0, 1, False))
-    wait_until(lambda: _pending(node)["onchain"] == 1, timeout=10, what="the second delivery in flight")
+    wait_until(lambda: node.node.pending()["onchain"] == 1, timeout=10, what="the second delivery in flight")
 
     with _replaced(chain, how, tmp_path) as fresh:
         wait_until(lambda: _reset_lines(node), timeout=10, what="the node logging the reset")
-        assert _pending(node) == {"offchain": 0, "onchain": 0}
+        assert node.node.pending() == {"offchain": 0, "onchain": 0}
         backend.reset()
         redeployed = _deploy(fresh)
         assert redeployed.registry == deployment.registry
@@ -218,7 +213,7 @@ def test_a_reorganised_block_at_the_same_height_is_noticed(
     [event] = wait_for_fulfillments(coordinator, other_sub, from_block=delivered_at, timeout=30)
     assert event["args"]["node"] == node.address
     assert consumer.functions.outputs(other_sub, 1).call() == fake_models.generate("on the other branch (interval 1)")
-    wait_until(lambda: _pending(node) == {"offchain": 0, "onchain": 0}, timeout=10, what="no pending work")
+    wait_until(lambda: node.node.pending() == {"offchain": 0, "onchain": 0}, timeout=10, what="no pending work")
     assert node.sent() == 1
     assert len(_reset_lines(node)) == 1
 

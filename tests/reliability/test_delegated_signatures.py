@@ -55,11 +55,6 @@ def _post(node: ChainNode, sub: Subscription, signature: Signature, prompt: str)
     return httpx.post(f"{node.url}/api/jobs", json=body, timeout=10)
 
 
-def _pending(node: ChainNode) -> dict[str, int]:
-    info: dict[str, Any] = httpx.get(f"{node.url}/info", timeout=5).json()
-    return dict(info["pending"])
-
-
 def _assert_delivered(node: ChainNode, anvil: Anvil, deployment: Deployment, sub: Subscription, nonce: int) -> None:
     consumer = deployment.contract(anvil.w3, "DelegateConsumer")
     coordinator = deployment.contract(anvil.w3, "EIP712Coordinator")
@@ -92,7 +87,7 @@ def test_bad_v_r_s_are_refused_before_acceptance(
         body = response.json()
         assert body["error"] == error, (change, body)
         assert params.items() <= body["params"].items(), (change, body)
-        assert _pending(node) == {"offchain": 0, "onchain": 0}, change
+        assert node.node.pending() == {"offchain": 0, "onchain": 0}, change
     assert node.sent() == 0
     # Nothing of the refused ones reached the chain, and the node still serves the same subscription when
     # it comes with its valid signature.
@@ -105,7 +100,7 @@ def test_bad_v_r_s_are_refused_before_acceptance(
     sub_id = coordinator.functions.delegateCreatedIds(delegate_key(sub.owner, good.nonce)).call()
     (text,) = decode(["string"], consumer.functions.outputs(sub_id, 1).call())
     assert text == fake_models.generate("the valid one")
-    wait_until(lambda: _pending(node) == {"offchain": 0, "onchain": 0}, timeout=10, what="no pending work")
+    wait_until(lambda: node.node.pending() == {"offchain": 0, "onchain": 0}, timeout=10, what="no pending work")
     assert node.sent() == 1
 
 
@@ -122,5 +117,5 @@ def test_a_high_s_signature_is_accepted_as_the_chain_accepts_it(
 
     assert response.status_code == 200, response.text
     _assert_delivered(node, anvil, infernet_deployment, sub, twin.nonce)
-    wait_until(lambda: _pending(node) == {"offchain": 0, "onchain": 0}, timeout=10, what="no pending work")
+    wait_until(lambda: node.node.pending() == {"offchain": 0, "onchain": 0}, timeout=10, what="no pending work")
     assert node.sent() == 1

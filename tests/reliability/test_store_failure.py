@@ -44,10 +44,6 @@ async def burst(url: str, count: int) -> list[httpx.Response]:
         )
 
 
-def pending(node: RunningNode) -> dict[str, Any]:
-    return dict(httpx.get(f"{node.url}/info").json()["pending"])
-
-
 def submit(node: RunningNode, data: dict[str, Any]) -> str:
     response = httpx.post(f"{node.url}/api/jobs", json={"containers": ["echo"], "data": data}, timeout=10)
     assert response.status_code == 200, response.text
@@ -93,7 +89,7 @@ def test_full_disk_refuses_new_jobs_finishes_running_ones_and_recovers(
         assert job["result"]["output"]["output"]["received"]["data"]["n"] == running.index(job_id)
     for job_id in accepted:
         assert wait_for_job(node.url, job_id)["status"] != "running"
-    assert pending(node) == {"offchain": 0, "onchain": 0}
+    assert node.pending() == {"offchain": 0, "onchain": 0}
     assert httpx.get(f"{node.url}/api/jobs", params={"pending": "true"}).json() == []
     finished = httpx.get(f"{node.url}/api/jobs", params={"pending": "false"}).json()
     assert set(running) <= set(finished)
@@ -116,7 +112,7 @@ def test_full_disk_refuses_new_jobs_finishes_running_ones_and_recovers(
     )
     after = submit(node, {"after": True})
     assert wait_for_job(node.url, after)["status"] == "success"
-    assert pending(node) == {"offchain": 0, "onchain": 0}
+    assert node.pending() == {"offchain": 0, "onchain": 0}
     assert "store: writes work again" in node.log_text()
     expected = {job_id: wait_for_job(node.url, job_id) for job_id in [*running, *accepted, after]}
 
@@ -125,7 +121,7 @@ def test_full_disk_refuses_new_jobs_finishes_running_ones_and_recovers(
     again = infernet_node(config, data_dir=small_disk, port=node.port)
     for job_id, job in expected.items():
         assert wait_for_job(again.url, job_id) == job
-    assert pending(again) == {"offchain": 0, "onchain": 0}
+    assert again.pending() == {"offchain": 0, "onchain": 0}
     again.stop()
 
 
@@ -147,4 +143,4 @@ def test_stopping_while_the_disk_is_full_names_what_was_not_saved(
     again = infernet_node(config, data_dir=small_disk, port=node.port)
     job = wait_for_job(again.url, job_id, timeout=1)
     assert job == {"id": job_id, "status": "failed", "result": {"container": "echo", "error": CRASH_REASON}}
-    assert pending(again) == {"offchain": 0, "onchain": 0}
+    assert again.pending() == {"offchain": 0, "onchain": 0}

@@ -88,7 +88,7 @@ class ChainNode:
         assert self.node.process.running(), self.node.process.log_tail()
 
     def _in_flight(self) -> int:
-        return int(httpx.get(f"{self.node.url}/info", timeout=5).json()["pending"]["onchain"])
+        return self.node.pending()["onchain"]
 
 
 class ChainNodeFactory:

@@ -90,6 +90,10 @@ class RunningNode:
     def log_text(self) -> str:
         return self.process.log_path.read_text(errors="replace")
 
+    def pending(self) -> dict[str, int]:
+        """`/info`'s pending counts: `{"offchain": n, "onchain": m}`."""
+        return dict(httpx.get(f"{self.url}/info", timeout=5).json()["pending"])
+
 
 class NodeFactory(Protocol):
     def __call__(
