@@ -1,7 +1,8 @@
 """Fixtures that put the whole loop together for end-to-end tests of a consumer contract.
 
 - `inference_service` (session): both inference services on the dev backend, as `{container id: url}`.
-- `infernet_chain_node` (session): a node serving them on and off chain for `infernet_deployment` on `anvil`.
+- `infernet_chain_node` (module): a node serving them on and off chain for `infernet_deployment` on `anvil`; one
+  per test module, so a node one module started never answers another module's subscriptions on the shared chain.
 - `wait_for_callback`: send a consumer's request transaction and wait until a node has delivered; a `Callback`
   with the subscription id, both transactions and the delivered output decoded into `(raw, processed)`. When no
   delivery comes, its `CallbackTimeout` says what the node says about the subscription (e.g. why it skips it).
@@ -49,7 +50,7 @@ def inference_service(tgi_service: str, hf_service: str) -> dict[str, str]:
     return {tgi.CONTAINER_ID: tgi_service, hf.CONTAINER_ID: hf_service}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def infernet_chain_node(
     anvil: Anvil,
     infernet_deployment: Deployment,
