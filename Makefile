@@ -9,9 +9,15 @@ COMPAT_STAMP := $(COMPAT_VENV)/.kit-installed
 FOUNDRY_PLATFORM := $(shell node -p "process.platform + '-' + ({x64: 'amd64', arm64: 'arm64'})[process.arch]")
 FORGE := node_modules/@foundry-rs/forge-$(FOUNDRY_PLATFORM)/bin/forge
 
-.PHONY: setup build test test-contracts test-python forge-test gas-check lint demo bench clean
+.PHONY: setup chromium build test test-contracts test-python forge-test gas-check lint demo bench dashboard-screenshot clean
 
-setup: $(NODE_STAMP) $(VENV_STAMP) $(COMPAT_STAMP)
+setup: $(NODE_STAMP) $(VENV_STAMP) $(COMPAT_STAMP) chromium
+
+# Debian's chromium, which the dashboard's browser test drives through Playwright (no browser is downloaded).
+chromium:
+	@command -v chromium >/dev/null || { \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -60,6 +66,11 @@ demo: build
 bench: build
 	$(PY) bench/services.py
 	$(PY) bench/node.py
+
+# The README's picture of the dashboard, from its browser test (which otherwise writes it to its tmp dir only).
+dashboard-screenshot: build
+	INFERNET_KIT_DASHBOARD_PNG=$(CURDIR)/docs/dashboard.png $(PY) -m pytest tests/dashboard/test_dashboard_live.py \
+		-k callback_request -q -p no:cacheprovider
 
 clean:
 	rm -rf out cache broadcast .kit .venv-compat

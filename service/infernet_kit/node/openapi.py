@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from infernet_kit import __version__
-from infernet_kit.node.api import DelegatedJobRequest, OffchainJobRequest, StatusReport
+from infernet_kit.node.api import DASHBOARD_FILES, DelegatedJobRequest, OffchainJobRequest, StatusReport
 from infernet_kit.node.chain.report import SubscriptionView
 from infernet_kit.openapi import Answer, Operation, Query, build_document
 
@@ -143,6 +143,24 @@ OPERATIONS = [
         "gas) or the last error",
         _answers(Answer("The node's view", SubscriptionsAnswer), 400),
         query=(Query("id", list[int], "Subscription ids to report (default: all the node remembers)"),),
+    ),
+    Operation(
+        "GET",
+        "/api/events",
+        "Server-sent events (loopback clients only): `snapshot` (subscriptions, recent events), then each "
+        "`subscription`, `compute` and `job` event as it happens",
+        _answers(Answer("The event stream", raw="text/event-stream"), 400, 403, 503),
+        query=(
+            Query(
+                "follow", bool, "Keep the stream open for new events (default true); false ends it after the snapshot"
+            ),
+        ),
+    ),
+    *(
+        Operation(
+            "GET", route, f"The live dashboard: {name}", _answers(Answer(name, raw=media.split(";")[0]), limited=False)
+        )
+        for route, (name, media) in DASHBOARD_FILES.items()
     ),
     Operation("GET", "/openapi.json", "This document", _answers(Answer("OpenAPI 3.1", dict[str, Any]), limited=False)),
 ]
