@@ -34,7 +34,7 @@ from infernet_kit.node.guardian import CHAIN_DISABLED, Guardian, Rejection
 from infernet_kit.node.job_stream import JobStream
 from infernet_kit.node.jobs import JobRunner, Refused
 from infernet_kit.node.orchestrator import Orchestrator
-from infernet_kit.node.sse import EventStream
+from infernet_kit.node.sse import EventStream, Snapshot
 from infernet_kit.node.store import JobStore, NotReportable, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -357,14 +357,13 @@ class NodeApi:
         if not _is_loopback(peer):
             raise Refused(Rejection(403, "Only local clients may read the event feed", {"address": peer}))
         # Taken and joined with no await between: no event can fall in the gap.
-        views = self.chain.subscriptions() if self.chain else []
-        snapshot = {
-            "node": self.chain.address if self.chain else "",
-            "judged_block": self.chain.judged_block if self.chain else None,
-            "containers": [c.id for c in self.config.containers],
-            "subscriptions": [view.model_dump(mode="json") for view in views],
-            "events": [event.model_dump(mode="json") for event in self.events.history()],
-        }
+        snapshot = Snapshot(
+            node=self.chain.address if self.chain else "",
+            judged_block=self.chain.judged_block if self.chain else None,
+            containers=[c.id for c in self.config.containers],
+            subscriptions=self.chain.subscriptions() if self.chain else [],
+            events=self.events.history(),
+        )
         reader = self.events.join()
         if reader is None and self.events.closed:
             raise Refused(Rejection(503, "Node is stopping"))

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from infernet_kit import __version__
 from infernet_kit.node.api import DASHBOARD_FILES, DelegatedJobRequest, OffchainJobRequest, StatusReport
 from infernet_kit.node.chain.report import SubscriptionView
+from infernet_kit.node.sse import ServerSentEvent
 from infernet_kit.openapi import Answer, Operation, Query, build_document
 
 
@@ -149,7 +150,7 @@ OPERATIONS = [
         "/api/events",
         "Server-sent events (loopback clients only): `snapshot` (subscriptions, recent events), then each "
         "`subscription`, `compute` and `job` event as it happens",
-        _answers(Answer("The event stream", raw="text/event-stream"), 400, 403, 503),
+        _answers(Answer("The event stream", raw="text/event-stream", event=ServerSentEvent), 400, 403, 503),
         query=(
             Query(
                 "follow", bool, "Keep the stream open for new events (default true); false ends it after the snapshot"

@@ -9,15 +9,36 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, Json
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from infernet_kit.node.events import EventFeed, Reader
+from infernet_kit.node.chain.report import SubscriptionView
+from infernet_kit.node.events import Event, EventFeed, Reader
 
 KEEPALIVE = 15.0  # seconds; also how often a quiet stream notices that it was cut off
 RETRY_MS = 1000  # what `EventSource` waits before reconnecting
+
+
+class Snapshot(BaseModel):
+    """The first event: the node, its subscriptions as `GET /api/subscriptions` tells them, the newest events."""
+
+    node: str
+    judged_block: int | None
+    containers: list[str]
+    subscriptions: list[SubscriptionView]
+    events: list[Event]
+
+
+class ServerSentEvent(BaseModel):
+    """One event on the wire (its OpenAPI schema): `data` is the snapshot, or one `Event` named by `event`."""
+
+    event: Literal["snapshot", "subscription", "compute", "job"]
+    data: Json[Snapshot | Event]
+    id: str | None = None
+    retry: int | None = None
 
 
 def frame(event: str, data: Any, event_id: int | None = None) -> bytes:
@@ -31,7 +52,7 @@ class EventStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, feed: EventFeed, reader: Reader, snapshot: dict[str, Any], *, follow: bool) -> None:
+    def __init__(self, feed: EventFeed, reader: Reader, snapshot: Snapshot, *, follow: bool) -> None:
         # Not Response.__init__: this response builds its own messages, like starlette's StreamingResponse.
         self.feed = feed
         self.reader = reader
@@ -46,7 +67,7 @@ class EventStream(Response):
         ]
         try:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
-            first = f"retry: {RETRY_MS}\n\n".encode() + frame("snapshot", self.snapshot)
+            first = f"retry: {RETRY_MS}\n\n".encode() + frame("snapshot", self.snapshot.model_dump(mode="json"))
             await send({"type": "http.response.body", "body": first, "more_body": self.follow})
             if self.follow:
                 await self._follow(receive, send)
