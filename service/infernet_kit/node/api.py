@@ -43,13 +43,13 @@ _M = TypeVar("_M", bound=BaseModel)
 
 ECHOED_PATH_CHARS = 200  # how much of an unknown path a 404/405 answer repeats
 MAX_SUBSCRIPTION_IDS = 100  # ids one `GET /api/subscriptions` may ask for
+UINT32_MAX = 2**32 - 1
 # The dashboard's files (package data in `node/dashboard/`) by route, with their media types.
 DASHBOARD_FILES = {
     "/dashboard": ("index.html", "text/html; charset=utf-8"),
     "/dashboard/dashboard.css": ("dashboard.css", "text/css; charset=utf-8"),
     "/dashboard/dashboard.js": ("dashboard.js", "text/javascript; charset=utf-8"),
 }
-UINT32_MAX = 2**32 - 1
 
 
 class ChainServiceLike(Protocol):

@@ -75,17 +75,16 @@ class EventStream(Response):
             self.feed.leave(self.reader)
 
     async def _follow(self, receive: Receive, send: Send) -> None:
+        """Send events until the feed ends this reader (then end the body) or the client leaves (send nothing)."""
         gone = asyncio.ensure_future(_disconnect(receive))
         pump = asyncio.ensure_future(self._pump(send))
         try:
-            await asyncio.wait({gone, pump}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({gone, pump}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             gone.cancel()
             pump.cancel()
             await asyncio.gather(gone, pump, return_exceptions=True)
-        if not gone.cancelled() and gone.done() and gone.exception() is None:
-            return  # the client left: nothing more to send
-        if pump.done() and not pump.cancelled() and pump.exception() is None:
+        if pump in done and gone not in done and pump.exception() is None:
             await send({"type": "http.response.body", "body": b""})
 
     async def _pump(self, send: Send) -> None:

@@ -81,7 +81,7 @@ function sameChoice(a, b) {
 }
 
 function renderSubscriptions() {
-  const rows = [...state.subs.values()].reverse().map((sub) => {
+  const rows = [...state.subs.values()].reverse().slice(0, 100).map((sub) => {
     const last = sub.intervals[sub.intervals.length - 1];
     const delivered = sub.intervals.filter((item) => item.status === "delivered").length;
     const problem = sub.reason || (last && last.error) || "";
