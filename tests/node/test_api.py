@@ -246,7 +246,7 @@ def _non_loopback_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
-def test_status_refused_from_a_non_local_address(node: RunningNode) -> None:
+def test_local_only_routes_refuse_a_non_local_address(node: RunningNode) -> None:
     address = _non_loopback_address()
     if address is None:
         pytest.skip("this machine has no non-loopback IPv4 address")
@@ -258,6 +258,10 @@ def test_status_refused_from_a_non_local_address(node: RunningNode) -> None:
         assert response.json()["params"] == {"address": address}
         refused = client.post(f"{url}/api/jobs", json={"containers": ["local-only"], "data": {}})
         assert refused.status_code == 403 and refused.json()["params"]["address"] == address
+        # The event feed shows every client's jobs: local clients only (the page itself is static).
+        feed = client.get(f"{url}/api/events")
+        assert feed.status_code == 403 and feed.json()["params"] == {"address": address}
+        assert client.get(f"{url}/dashboard").status_code == 200
 
 
 def test_rate_limit_per_client(infernet_node: Any, echo_container: str) -> None:
