@@ -114,6 +114,13 @@ def test_page_shows_a_callback_request_live(
     row.click()
     expect(callback).to_contain_text(f"answer: {answer}")
 
+    # A subscription this node does not serve (it runs no HF container) is listed with the reason.
+    hf = infernet_deployment.contract(user, "HFCallbackConsumer")
+    skipped, _ = request_compute(
+        coordinator, hf.functions.requestTask(encode(["uint8", "string", "string"], [1, "", "hi"]))
+    )
+    expect(page.locator("#problems")).to_contain_text(f"subscription {skipped} skipped: container id not served")
+
     shot = tmp_path / "dashboard.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"dashboard screenshot: {shot}")

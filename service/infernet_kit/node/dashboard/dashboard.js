@@ -88,7 +88,7 @@ function renderSubscriptions() {
     const selection = { kind: "sub", id: sub.id, interval: last ? last.interval : 1 };
     return el("tr", { "data-sub": sub.id, class: sameChoice(selection, shown()) ? "selected" : "", onclick: () => choose(selection) },
       el("td", {}, sub.id), statusCell(sub.status), el("td", { class: "mono", title: sub.owner }, short(sub.owner)),
-      el("td", {}, (sub.containers || [sub.container_id]).join(", ")),
+      el("td", { class: "text", title: sub.container_id }, sub.containers ? sub.containers.join(" → ") : `id ${short(sub.container_id)}`),
       el("td", {}, last ? `${last.interval} of ${sub.frequency}` : `– of ${sub.frequency}`), el("td", {}, sub.period),
       el("td", {}, `${delivered} by this node · redundancy ${sub.redundancy}`),
       el("td", { class: "mono", title: (last && last.tx_hash) || "" }, short(last && last.tx_hash)),
