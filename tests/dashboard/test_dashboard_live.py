@@ -99,6 +99,9 @@ def test_page_shows_a_callback_request_live(
     expect(delivery).to_contain_text(f"input: {PROMPT}")
     gas = int(node.chain.w3.eth.get_transaction_receipt(tx)["gasUsed"])
     expect(delivery).to_contain_text(f"{gas:,}")
+    [created] = [e for e in coordinator.events.SubscriptionCreated().get_logs(from_block=block) if e.args.id == sub_id]
+    request = created["transactionHash"].to_0x_hex()
+    expect(delivery.locator(".request")).to_have_attribute("title", request)  # the request that led to it
     callback = page.locator('#path li[data-step="callback"]')
     expect(callback).to_contain_text(f"answer: {answer}")
     expect(callback).to_contain_text(f"block {fulfilled['blockNumber']}")

@@ -72,13 +72,18 @@ def test_every_new_state_of_a_view_is_heard() -> None:
     report = SubscriptionReport(on_change=lambda v: heard.append((v.id, v.status, [i.status for i in v.intervals])))
     report.interval(9, IntervalReport(interval=1, status=DeliveryStatus.DELIVERED))  # not seen yet: nothing to show
     report.seen(7, subscription(), containers=["echo"])
+    report.requested(7, "0x01", 5)
+    report.requested(8, "0x02", 5)  # not seen: nothing to show
     report.interval(7, IntervalReport(interval=1, status=DeliveryStatus.RUNNING))
     report.interval(7, IntervalReport(interval=1, status=DeliveryStatus.DELIVERED))
     report.ended(7, "finished")
     report.ended(7, "cancelled")  # no longer tracked: no change
     assert heard == [
         (7, "tracked", []),
+        (7, "tracked", []),
         (7, "tracked", ["running"]),
         (7, "tracked", ["delivered"]),
         (7, "finished", ["delivered"]),
     ]
+    report.seen(7, subscription(), containers=["echo"])  # learned again after a restart: its request stays
+    assert (report.get([7])[0].request_tx, report.get([7])[0].request_block) == ("0x01", 5)

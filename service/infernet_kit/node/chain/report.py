@@ -46,6 +46,8 @@ class SubscriptionView(BaseModel):
     frequency: int
     period: int
     redundancy: int
+    request_tx: str | None = Field(default=None, description="The transaction that created it, when this node saw it")
+    request_block: int | None = None
     intervals: list[IntervalReport] = Field(default_factory=list)
 
 
@@ -75,6 +77,8 @@ class SubscriptionReport:
             period=sub.period,
             redundancy=sub.redundancy,
             intervals=previous.intervals if previous else self._early.pop(sub_id, []),
+            request_tx=previous.request_tx if previous else None,
+            request_block=previous.request_block if previous else None,
         )
         self._views.move_to_end(sub_id)
         while len(self._views) > MAX_SUBSCRIPTIONS:
@@ -85,6 +89,12 @@ class SubscriptionReport:
         """A tracked subscription needs nothing more from this node."""
         if (view := self._views.get(sub_id)) is not None and view.status == "tracked":
             view.status = status
+            self._changed(view)
+
+    def requested(self, sub_id: int, tx_hash: str, block: int) -> None:
+        """The transaction that created a subscription this node has seen (its `SubscriptionCreated` log)."""
+        if (view := self._views.get(sub_id)) is not None:
+            view.request_tx, view.request_block = tx_hash, block
             self._changed(view)
 
     def interval(self, sub_id: int, report: IntervalReport) -> None:

@@ -56,6 +56,17 @@ _GET_SIGNER = "getSigner()"
 
 CREATED_TOPIC = event_topic("SubscriptionCreated(uint32)")
 CANCELLED_TOPIC = event_topic("SubscriptionCancelled(uint32)")
+
+
+@dataclass(frozen=True)
+class SubscriptionLogs:
+    """What a block range says of subscriptions: the ids cancelled, and the request (tx hash, block) of each
+    subscription created."""
+
+    cancelled: set[int]
+    created: dict[int, tuple[str, int]]
+
+
 # Larger JSON-RPC batches are split so one HTTP request stays small.
 RPC_BATCH = 200
 LOG_RANGE = 5_000
@@ -326,15 +337,20 @@ class ChainClient:
         ]
         return [int(str(r), 16) != 0 for r in await self.batch(requests)]
 
-    async def cancelled(self, from_block: int, to_block: int) -> set[int]:
-        """Ids of subscriptions cancelled in the block range (their `SubscriptionCancelled` logs), asked for
-        `LOG_RANGE` blocks at a time (RPCs cap log ranges; a node back from a long stop has many blocks)."""
-        found: set[int] = set()
+    async def subscription_logs(self, from_block: int, to_block: int) -> SubscriptionLogs:
+        """The coordinator's `SubscriptionCancelled` and `SubscriptionCreated` logs in the block range, in one
+        query per `LOG_RANGE` blocks (RPCs cap log ranges; a node back from a long stop has many blocks)."""
+        found = SubscriptionLogs(cancelled=set(), created={})
         for start in range(from_block, to_block + 1, LOG_RANGE):
             end = min(start + LOG_RANGE - 1, to_block)
             query = {"address": self.coordinator, "fromBlock": hex(start), "toBlock": hex(end)}
-            logs = await self.request("eth_getLogs", [{**query, "topics": [CANCELLED_TOPIC]}])
-            found.update(int(log["topics"][1], 16) for log in logs)
+            logs = await self.request("eth_getLogs", [{**query, "topics": [[CANCELLED_TOPIC, CREATED_TOPIC]]}])
+            for log in logs:
+                sub_id = int(log["topics"][1], 16)
+                if log["topics"][0] == CANCELLED_TOPIC:
+                    found.cancelled.add(sub_id)
+                else:
+                    found.created[sub_id] = (str(log["transactionHash"]), int(log["blockNumber"], 16))
         return found
 
     async def container_inputs(

@@ -111,7 +111,9 @@ function renderTransactions() {
     return el("tr", { "data-tx": item.tx_hash, onclick: () => choose(selection) },
       el("td", { class: "mono" }, item.tx_hash), el("td", {}, sub.id), el("td", {}, item.interval),
       el("td", {}, item.block || ""), el("td", {}, item.gas_used ? item.gas_used.toLocaleString("en") : ""),
-      statusCell(item.status), el("td", { class: "text" }, compute ? `input: ${text(compute.input)}` : ""));
+      statusCell(item.status),
+      el("td", { class: "mono request", title: sub.request_tx || "" }, sub.request_tx ? `${short(sub.request_tx)} (block ${sub.request_block})` : ""),
+      el("td", { class: "text" }, compute ? `input: ${text(compute.input)}` : ""));
   });
   $("transactions").tBodies[0].replaceChildren(...rows);
 }
@@ -157,7 +159,9 @@ function subscriptionPath(sub, interval) {
   const end = item.status === "delivered" ? "done" : ["failed", "skipped"].includes(item.status) ? "failed" : "pending";
   $("path-title").textContent = `subscription ${sub.id}, interval ${interval}`;
   return [
-    step("contract", "done", `subscription ${sub.id} by ${short(sub.owner)}`, `interval ${interval} of ${sub.frequency}, redundancy ${sub.redundancy}`),
+    step("contract", "done", `subscription ${sub.id} by ${short(sub.owner)}`,
+      sub.request_tx ? `requested in tx ${short(sub.request_tx)}, block ${sub.request_block}` : "",
+      `interval ${interval} of ${sub.frequency}, redundancy ${sub.redundancy}`),
     step("node", ran, `node ${short(state.node)}`, compute ? `judged at block ${short(compute.block_hash)}` : "",
       compute ? `input: ${text(compute.input)}` : ""),
     step("service", ran, (sub.containers || []).join(" → "), compute ? `${compute.ms} ms, answered ${clock(compute.at)}` : ""),
