@@ -94,6 +94,7 @@ def test_page_shows_a_callback_request_live(
     row = page.locator(f'#subscriptions tr[data-sub="{sub_id}"]')
     expect(row).to_contain_text(re.compile("tracked|finished"), timeout=WAIT_MS)
     expect(row.locator(".answer")).to_have_text(answer)
+    expect(row.locator(".deliveries")).to_have_text("this node: 1 · redundancy 1")  # from the chain's logs
     delivery = page.locator(f'#transactions tr[data-tx="{tx}"]')
     expect(delivery).to_contain_text("delivered")
     expect(delivery).to_contain_text(f"input: {PROMPT}")

@@ -74,6 +74,9 @@ def test_every_new_state_of_a_view_is_heard() -> None:
     report.seen(7, subscription(), containers=["echo"])
     report.requested(7, "0x01", 5)
     report.requested(8, "0x02", 5)  # not seen: nothing to show
+    report.fulfilled(7, "0xA")
+    report.fulfilled(7, "0xB")
+    report.fulfilled(7, "0xA")
     report.interval(7, IntervalReport(interval=1, status=DeliveryStatus.RUNNING))
     report.interval(7, IntervalReport(interval=1, status=DeliveryStatus.DELIVERED))
     report.ended(7, "finished")
@@ -81,9 +84,13 @@ def test_every_new_state_of_a_view_is_heard() -> None:
     assert heard == [
         (7, "tracked", []),
         (7, "tracked", []),
+        (7, "tracked", []),
+        (7, "tracked", []),
+        (7, "tracked", []),
         (7, "tracked", ["running"]),
         (7, "tracked", ["delivered"]),
         (7, "finished", ["delivered"]),
     ]
     report.seen(7, subscription(), containers=["echo"])  # learned again after a restart: its request stays
-    assert (report.get([7])[0].request_tx, report.get([7])[0].request_block) == ("0x01", 5)
+    [view] = report.get([7])
+    assert (view.request_tx, view.request_block, view.deliveries) == ("0x01", 5, {"0xA": 2, "0xB": 1})

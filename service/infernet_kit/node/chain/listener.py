@@ -219,6 +219,8 @@ class SubscriptionListener:
             logs = await self._client.subscription_logs(self._last_block + 1, block.number)
             for sub_id, (tx_hash, number) in logs.created.items():
                 self._report.requested(sub_id, tx_hash, number)
+            for sub_id, node in logs.fulfilled:
+                self._report.fulfilled(sub_id, node)
             cancelled = logs.cancelled & self._subs.keys()
             for sub_id in cancelled:
                 log.info("subscription=%d cancelled; no further deliveries", sub_id)

@@ -48,6 +48,9 @@ class SubscriptionView(BaseModel):
     redundancy: int
     request_tx: str | None = Field(default=None, description="The transaction that created it, when this node saw it")
     request_block: int | None = None
+    deliveries: dict[str, int] = Field(
+        default_factory=dict, description="Deliveries mined per node address (any node), since this node saw it"
+    )
     intervals: list[IntervalReport] = Field(default_factory=list)
 
 
@@ -79,6 +82,7 @@ class SubscriptionReport:
             intervals=previous.intervals if previous else self._early.pop(sub_id, []),
             request_tx=previous.request_tx if previous else None,
             request_block=previous.request_block if previous else None,
+            deliveries=previous.deliveries if previous else {},
         )
         self._views.move_to_end(sub_id)
         while len(self._views) > MAX_SUBSCRIPTIONS:
@@ -95,6 +99,12 @@ class SubscriptionReport:
         """The transaction that created a subscription this node has seen (its `SubscriptionCreated` log)."""
         if (view := self._views.get(sub_id)) is not None:
             view.request_tx, view.request_block = tx_hash, block
+            self._changed(view)
+
+    def fulfilled(self, sub_id: int, node: str) -> None:
+        """A delivery mined for a subscription this node has seen, by any node (its `SubscriptionFulfilled` log)."""
+        if (view := self._views.get(sub_id)) is not None:
+            view.deliveries[node] = view.deliveries.get(node, 0) + 1
             self._changed(view)
 
     def interval(self, sub_id: int, report: IntervalReport) -> None:

@@ -83,14 +83,15 @@ function sameChoice(a, b) {
 function renderSubscriptions() {
   const rows = [...state.subs.values()].reverse().slice(0, 100).map((sub) => {
     const last = sub.intervals[sub.intervals.length - 1];
-    const delivered = sub.intervals.filter((item) => item.status === "delivered").length;
+    const perNode = Object.entries(sub.deliveries || {})
+      .map(([node, count]) => `${node === state.node ? "this node" : short(node)}: ${count}`);
     const problem = sub.reason || (last && last.error) || "";
     const selection = { kind: "sub", id: sub.id, interval: last ? last.interval : 1 };
     return el("tr", { "data-sub": sub.id, class: sameChoice(selection, shown()) ? "selected" : "", onclick: () => choose(selection) },
       el("td", {}, sub.id), statusCell(sub.status), el("td", { class: "mono", title: sub.owner }, short(sub.owner)),
       el("td", { class: "text", title: sub.container_id }, sub.containers ? sub.containers.join(" → ") : `id ${short(sub.container_id)}`),
       el("td", {}, last ? `${last.interval} of ${sub.frequency}` : `– of ${sub.frequency}`), el("td", {}, sub.period),
-      el("td", {}, `${delivered} by this node · redundancy ${sub.redundancy}`),
+      el("td", { class: "text deliveries" }, `${perNode.join(", ") || "none yet"} · redundancy ${sub.redundancy}`),
       el("td", { class: "mono", title: (last && last.tx_hash) || "" }, short(last && last.tx_hash)),
       el("td", {}, last && last.gas_used ? last.gas_used.toLocaleString("en") : ""),
       el("td", { class: "text answer" }, last ? answerOf(sub.id, last.interval) : ""),
