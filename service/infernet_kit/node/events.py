@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import deque
 from typing import Any, Literal
@@ -18,6 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from infernet_kit.protocol.container import decode_string
+
+log = logging.getLogger(__name__)
 
 HISTORY = 200
 QUEUE_SIZE = 256
@@ -74,6 +77,7 @@ class EventFeed:
             reader.offer(event)
             if reader.cut_off:
                 self._readers.discard(reader)
+                log.info("event feed reader cut off at seq=%d: %d events unread", event.seq, QUEUE_SIZE)
 
     def history(self) -> list[Event]:
         return list(self._history)

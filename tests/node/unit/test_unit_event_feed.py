@@ -4,6 +4,7 @@ history keeps the newest events, readers beyond the limit are refused, and closi
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -11,7 +12,8 @@ from infernet_kit.node.events import HISTORY, MAX_READERS, MAX_VALUE_CHARS, QUEU
 from infernet_kit.protocol.container import encode_string
 
 
-async def test_a_reader_gets_events_in_order_until_it_falls_behind() -> None:
+async def test_a_reader_gets_events_in_order_until_it_falls_behind(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="infernet_kit.node.events")
     feed = EventFeed()
     slow, fast = feed.join(), feed.join()
     assert slow is not None and fast is not None
@@ -22,6 +24,7 @@ async def test_a_reader_gets_events_in_order_until_it_falls_behind() -> None:
     for number in range(QUEUE_SIZE + 5):  # `slow` never reads: it is cut off, publishing never blocks
         feed.publish("job", id=str(number), status="success")
     assert slow.cut_off and feed.readers == 0
+    assert f"event feed reader cut off at seq={QUEUE_SIZE + 1}: {QUEUE_SIZE} events unread" in caplog.text
     assert [(await asyncio.wait_for(slow.next(), 1)) is not None for _ in range(QUEUE_SIZE)] == [True] * QUEUE_SIZE
     assert await asyncio.wait_for(slow.next(), 1) is None  # the end of its stream
     assert len(feed.history()) == HISTORY and feed.history()[-1].data["id"] == str(QUEUE_SIZE + 4)
