@@ -2,8 +2,9 @@
 it reads (`GET /api/events`) over real HTTP: a real node on the session anvil, the real TGI service in front of
 the dev backend.
 
-The page is opened before the request is sent, so what it shows came live over the event stream. Its screenshot
-is written to the test's tmp dir (the path is printed; `make dashboard-screenshot` writes `docs/dashboard.png`).
+The page is opened before the request is sent, so what it shows came live over the event stream. What it shows
+at the end, passed or failed, is written to `.kit/dashboard-test.png` (the path is printed);
+`make dashboard-screenshot` writes `docs/dashboard.png`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +28,7 @@ from infernet_kit.chain.watch import wait_for_fulfillments
 from infernet_kit.devstack import fake_models
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.node.events import MAX_READERS
+from infernet_kit.paths import state_dir
 from infernet_kit.polling import wait_until
 from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory, request_compute
 from infernet_kit.testing.node_fixtures import NodeLauncher, node_container, wait_for_job
@@ -35,6 +36,7 @@ from infernet_kit.testing.node_fixtures import NodeLauncher, node_container, wai
 TGI = "tgi_client_inference_service"
 PROMPT = "Is the sky blue during a clear day?"
 WAIT_MS = 20_000  # for what the page shows (a loaded machine is slow to start a browser)
+SCREENSHOT = "dashboard-test.png"  # in the state dir (`.kit/`, which git ignores)
 SCREENSHOT_ENV = "INFERNET_KIT_DASHBOARD_PNG"  # also write the screenshot there (`make dashboard-screenshot`)
 
 
@@ -57,8 +59,13 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page; what it shows at the end, passed or failed, is written to `.kit/dashboard-test.png`."""
     context = browser.new_context(viewport={"width": 1500, "height": 900})
-    yield context.new_page()
+    opened = context.new_page()
+    yield opened
+    shot = state_dir() / SCREENSHOT
+    opened.screenshot(path=str(shot), full_page=True)
+    print(f"dashboard screenshot: {shot}")
     context.close()
 
 
@@ -75,9 +82,7 @@ def events(url: str) -> list[tuple[str, Any]]:
     return pairs
 
 
-def test_page_shows_a_callback_request_live(
-    node: ChainNode, page: Page, infernet_deployment: Deployment, tmp_path: Path
-) -> None:
+def test_page_shows_a_callback_request_live(node: ChainNode, page: Page, infernet_deployment: Deployment) -> None:
     page.goto(f"{node.url}/dashboard")
     # The snapshot came: the page follows the feed before the request is sent.
     expect(page.locator("#live")).to_have_text("live", timeout=WAIT_MS)
@@ -125,11 +130,8 @@ def test_page_shows_a_callback_request_live(
     )
     expect(page.locator("#problems")).to_contain_text(f"subscription {skipped} skipped: container id not served")
 
-    shot = tmp_path / "dashboard.png"
-    page.screenshot(path=str(shot), full_page=True)
-    print(f"dashboard screenshot: {shot}")
     if target := os.environ.get(SCREENSHOT_ENV):
-        shutil.copyfile(shot, target)
+        page.screenshot(path=target, full_page=True)
 
 
 def test_snapshot_tells_jobs_and_subscriptions(node: ChainNode) -> None:
