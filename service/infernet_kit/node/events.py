@@ -22,10 +22,10 @@ from infernet_kit.protocol.container import decode_string
 
 log = logging.getLogger(__name__)
 
-HISTORY = 200
+HISTORY = 100
 QUEUE_SIZE = 256
 MAX_READERS = 16
-MAX_VALUE_CHARS = 2000  # publishers clip free-form values (inputs, outputs) to this (`clipped`)
+MAX_VALUE_CHARS = 1000  # publishers clip free-form values (inputs, outputs) to this (`clipped`)
 
 EventKind = Literal["subscription", "compute", "job"]
 
