@@ -9,7 +9,7 @@ COMPAT_STAMP := $(COMPAT_VENV)/.kit-installed
 FOUNDRY_PLATFORM := $(shell node -p "process.platform + '-' + ({x64: 'amd64', arm64: 'arm64'})[process.arch]")
 FORGE := node_modules/@foundry-rs/forge-$(FOUNDRY_PLATFORM)/bin/forge
 
-.PHONY: setup build test test-contracts test-python forge-test gas-check lint demo bench clean
+.PHONY: setup build wheel test test-contracts test-python forge-test gas-check lint demo bench clean
 
 setup: $(NODE_STAMP) $(VENV_STAMP) $(COMPAT_STAMP)
 
@@ -31,6 +31,10 @@ $(COMPAT_STAMP): tests/node/compat/requirements.txt
 
 build: setup
 	$(FORGE) build
+
+# An installable kit: the package with the contracts' sources and artifacts inside (hatch_build.py), in dist/.
+wheel: build
+	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --wheel-dir dist .
 
 test: test-contracts test-python
 
@@ -62,4 +66,4 @@ bench: build
 	$(PY) bench/node.py
 
 clean:
-	rm -rf out cache broadcast .kit .venv-compat
+	rm -rf out cache broadcast .kit .venv-compat dist
