@@ -25,6 +25,7 @@ interface SimCheats {
     function getNonce(address account) external view returns (uint64);
     function deployCode(string calldata artifactPath, bytes calldata constructorArgs) external returns (address);
     function label(address account, string calldata newLabel) external;
+    function toString(uint256 value) external pure returns (string memory);
 }
 
 /// @title InfernetSim
@@ -91,7 +92,7 @@ contract InfernetSim {
     function addNode() public returns (uint256 index) {
         index = nodes.length;
         address nodeAddress = VM.addr(uint256(keccak256(abi.encode("infernet-sim node", index))));
-        VM.label(nodeAddress, string.concat("node", _decimal(index)));
+        VM.label(nodeAddress, string.concat("node", VM.toString(index)));
         nodes.push(nodeAddress);
     }
 
@@ -299,18 +300,5 @@ contract InfernetSim {
             data = abi.encodePacked(bytes1(0xd9), bytes1(0x94), deployer, bytes1(0x83), uint24(nonce));
         }
         return address(uint160(uint256(keccak256(data))));
-    }
-
-    function _decimal(uint256 value) private pure returns (string memory) {
-        if (value == 0) return "0";
-        uint256 digits;
-        for (uint256 v = value; v != 0; v /= 10) {
-            ++digits;
-        }
-        bytes memory buffer = new bytes(digits);
-        for (; value != 0; value /= 10) {
-            buffer[--digits] = bytes1(uint8(48 + value % 10));
-        }
-        return string(buffer);
     }
 }

@@ -99,3 +99,26 @@ def test_init_refuses_a_directory_that_is_not_empty(installed: tuple[Path, dict[
     assert result.returncode == 1
     assert "is not empty" in result.stderr and "--force" in result.stderr
     assert sorted(path.name for path in taken.iterdir()) == ["notes.txt"]
+
+
+def test_setup_finds_an_installed_toolchain_and_says_what_is_missing(installed: tuple[Path, dict[str, str]]) -> None:
+    venv, env = installed
+    kit = str(venv / "bin" / "infernet-kit")
+    digest = "from infernet_kit.project.toolchain import lock_digest; print(lock_digest(), end='')"
+    stamp = Path(env[CACHE_ENV]) / ".kit-installed"
+    stamp.write_text(_run([str(venv / "bin" / "python"), "-c", digest], venv, env))
+    listed = _run([kit, "setup"], venv, env)  # the lock is installed there: nothing to do, no npm call
+    assert {line.split()[0] for line in listed.splitlines()} == {"forge", "anvil", "cast", "solc"}
+
+    empty = {**env, CACHE_ENV: str(venv.parent / "empty-cache"), "PATH": str(venv / "bin")}
+    refused = subprocess.run([kit, "setup"], env=empty, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1
+    assert "npm is not on PATH" in refused.stderr
+
+
+def test_the_scaffolds_node_config_loads(installed: tuple[Path, dict[str, str]]) -> None:
+    venv, env = installed
+    project = venv.parent / "config-check"
+    _run([str(venv / "bin" / "infernet-kit"), "init", str(project)], venv.parent, env)
+    code = "from infernet_kit.node.config import load_config; c = load_config('config.json'); print(c.chain.enabled)"
+    assert _run([str(venv / "bin" / "python"), "-c", code], project, env).strip() == "True"

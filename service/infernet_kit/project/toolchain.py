@@ -21,7 +21,8 @@ class SetupError(RuntimeError):
     """npm is missing or failed; the message says what to do."""
 
 
-def _lock_digest() -> str:
+def lock_digest() -> str:
+    """What the cache's stamp holds once this kit's lock file is installed there."""
     return hashlib.sha256(b"".join((kit_dir() / name).read_bytes() for name in LOCK_FILES)).hexdigest()
 
 
@@ -39,7 +40,7 @@ def setup_toolchain(cache: Path | None = None) -> Path:
     already installed. Returns the cache directory."""
     cache = cache or toolchain_cache()
     stamp = cache / ".kit-installed"
-    digest = _lock_digest()
+    digest = lock_digest()
     if stamp.is_file() and stamp.read_text() == digest and len(installed_tools(cache)) == len(TOOLS) + 1:
         return cache
     npm = shutil.which("npm")
