@@ -122,3 +122,14 @@ def test_the_scaffolds_node_config_loads(installed: tuple[Path, dict[str, str]])
     _run([str(venv / "bin" / "infernet-kit"), "init", str(project)], venv.parent, env)
     code = "from infernet_kit.node.config import load_config; c = load_config('config.json'); print(c.chain.enabled)"
     assert _run([str(venv / "bin" / "python"), "-c", code], project, env).strip() == "True"
+
+
+def test_init_vendor_remaps_to_a_copy_in_lib(installed: tuple[Path, dict[str, str]]) -> None:
+    venv, env = installed
+    project = venv.parent / "vendored"
+    _run([str(venv / "bin" / "infernet-kit"), "init", "--vendor", str(project)], venv.parent, env)
+    targets = [line.split("=", 1)[1] for line in (project / "remappings.txt").read_text().splitlines()]
+    assert targets and all(target.startswith("lib/infernet-kit-contracts/") for target in targets)
+    assert all((project / target).is_dir() for target in targets)
+    assert (project / "lib/infernet-kit-contracts/contracts/sim/InfernetSim.sol").is_file()
+    assert "allow_paths = []" in (project / "foundry.toml").read_text()
