@@ -11,7 +11,9 @@ node_modules, standing in for what `infernet-kit setup` installs there.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import site
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.paths import CACHE_ENV, ROOT_ENV, checkout_root, foundry_platform
 
 
@@ -84,8 +87,36 @@ def test_init_gives_a_project_whose_forge_test_and_pytest_pass(installed: tuple[
     pytest_run = _run([str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
     assert "1 passed" in pytest_run, pytest_run
 
+    _deploy_as_the_readme_says(project, venv, env)
+
     # State stayed in the project, nothing was written into the installed package.
-    assert not list((venv / "lib").rglob(".kit"))
+    assert (project / "deployments" / "31337.json").is_file()
+    assert not list((venv / "lib").rglob(".kit")) and not list((venv / "lib").rglob("deployments"))
+
+
+def _readme_blocks(language: str) -> list[str]:
+    """The code blocks of README's "Deploying your consumer against the kit's deployment"."""
+    readme = (checkout_root() or Path()).joinpath("README.md").read_text()
+    section = readme.split("### Deploying your consumer against the kit's deployment", 1)[1].split("\n#", 1)[0]
+    return re.findall(rf"^```{language}\n(.*?)^```$", section, flags=re.S | re.M)
+
+
+def _deploy_as_the_readme_says(project: Path, venv: Path, env: dict[str, str]) -> None:
+    """`infernet-kit deploy` from the project (the deployment file lands there), then README's `forge create`
+    line and its Python equivalent, which read the Registry from it."""
+    with Anvil(log_path=project / "anvil.log") as chain:
+        _run([str(venv / "bin" / "infernet-kit"), "deploy", "--rpc-url", chain.url], project, env)
+        (create,) = _readme_blocks("bash")
+        created = _run(["bash", "-c", create.replace("http://127.0.0.1:8545", chain.url)], project, env)
+        address = re.search(r"Deployed to: (0x[0-9a-fA-F]{40})", created)
+        assert address and chain.w3.eth.get_code(address.group(1))
+
+        (snippet,) = _readme_blocks("python")
+        code = snippet.replace("http://127.0.0.1:8545", chain.url) + "print(consumer.address)\n"
+        printed = _run([str(venv / "bin" / "python"), "-c", code], project, env).split()[-1]
+        # The consumer's constructor asks the Registry for the Coordinator: it deployed, so the address was right.
+        assert chain.w3.eth.get_code(printed)
+        assert json.loads((project / "deployments" / "31337.json").read_text())["chainId"] == 31337
 
 
 def test_init_refuses_a_directory_that_is_not_empty(installed: tuple[Path, dict[str, str]]) -> None:
