@@ -43,6 +43,15 @@ contract InfernetSim {
     /// @notice The protocol fee the kit's deployment sets, in basis points.
     uint16 public constant FEE_BASIS_POINTS = 500;
 
+    bytes32 private constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 private constant SUBSCRIPTION_TYPEHASH = keccak256(
+        "Subscription(address owner,uint32 activeAt,uint32 period,uint32 frequency,uint16 redundancy,bytes32 containerId,bool lazy,address verifier,uint256 paymentAmount,address paymentToken,address wallet)"
+    );
+    bytes32 private constant DELEGATE_TYPEHASH = keccak256(
+        "DelegateSubscription(uint32 nonce,uint32 expiry,Subscription sub)Subscription(address owner,uint32 activeAt,uint32 period,uint32 frequency,uint16 redundancy,bytes32 containerId,bool lazy,address verifier,uint256 paymentAmount,address paymentToken,address wallet)"
+    );
+
     Registry public registry;
     EIP712Coordinator public coordinator;
     Inbox public inbox;
@@ -205,7 +214,20 @@ contract InfernetSim {
         view
         returns (uint8 v, bytes32 r, bytes32 s)
     {
-        return VM.sign(signerKey, coordinator.delegateSubscriptionDigest(nonce, expiry, sub));
+        return VM.sign(signerKey, delegationDigest(nonce, expiry, sub));
+    }
+
+    /// @notice The EIP-712 digest of a `DelegateSubscription`, computed as an off-chain signer does: from the
+    ///         Coordinator's EIP-5267 domain (`eip712Domain()`) and the SDK's type strings.
+    function delegationDigest(uint32 nonce, uint32 expiry, Subscription memory sub) public view returns (bytes32) {
+        (, string memory name, string memory version, uint256 chainId, address verifyingContract,,) =
+            coordinator.eip712Domain();
+        bytes32 domain = keccak256(
+            abi.encode(DOMAIN_TYPEHASH, keccak256(bytes(name)), keccak256(bytes(version)), chainId, verifyingContract)
+        );
+        bytes32 structHash =
+            keccak256(abi.encode(DELEGATE_TYPEHASH, nonce, expiry, keccak256(abi.encode(SUBSCRIPTION_TYPEHASH, sub))));
+        return keccak256(abi.encodePacked(hex"1901", domain, structHash));
     }
 
     /// @notice Node `nodeIndex` creates the signed subscription and serves its current interval in one

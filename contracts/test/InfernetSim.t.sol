@@ -160,6 +160,8 @@ contract InfernetSimTest is Test {
         sim.skip(60);
         uint32 expiry = uint32(sim.timestamp() + 3600);
 
+        // The simulator signs as an off-chain signer does; the Coordinator agrees on the digest.
+        assertEq(sim.delegationDigest(1, expiry, sub), sim.coordinator().delegateSubscriptionDigest(1, expiry, sub));
         uint32 id = sim.deliverDelegated(0, signerKey, 1, expiry, sub, ServiceOutputs.tgiOutput("delegated"));
         assertEq(consumer.outputs(id, 1), abi.encode("delegated"));
 
