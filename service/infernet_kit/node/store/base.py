@@ -100,6 +100,11 @@ class JobStore(Protocol):
         """`client`'s jobs among `job_ids`, in the order asked; unknown ids and other clients' jobs left out."""
         ...
 
+    async def wait(self, job_ids: Sequence[str], *, client: str, seconds: float) -> list[JobRecord]:
+        """As `get`, once none of the records found is `running` or after `seconds`, whichever is first
+        (a long-poll read: the answer comes as soon as the jobs end, without the client polling)."""
+        ...
+
     async def ids(self, *, client: str, pending: bool | None = None) -> list[str]:
         """Ids of `client`'s jobs, oldest first; `pending` keeps running (True) or finished (False) ones."""
         ...

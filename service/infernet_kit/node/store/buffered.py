@@ -3,6 +3,8 @@ final records kept until the table takes them.
 
 Writes from concurrent jobs are grouped into one table write (one transaction) per event-loop turn, and the
 jobs this process runs or finished recently are answered from memory, so polling clients never touch the table.
+A waiting read (`wait`) of a job this process runs is woken when its final record is committed; a job it does not
+run (another replica's, on a shared table) is read from the table every `SHARED_POLL` seconds until it ends.
 
 When the table cannot be written (a full disk, whether the WAL or a checkpoint hits it, an I/O error):
 - a new record (`create`, `record`) is refused with `StoreUnavailable`, which the API answers with 503;
@@ -34,6 +36,7 @@ log = logging.getLogger("infernet_kit.node.store")
 
 RETRY_FIRST, RETRY_MAX = 0.1, 2.0  # seconds between attempts to write finished jobs kept in memory
 RECENT_LIMIT = 50_000  # finished jobs answered from memory
+SHARED_POLL = 0.01  # seconds between table reads while waiting for a job another process runs
 
 
 @dataclass
@@ -58,6 +61,7 @@ class BufferedJobStore:
         self._retry: asyncio.TimerHandle | None = None
         self._retry_delay = RETRY_FIRST
         self._failing: str | None = None  # the last write error, while writes fail
+        self._waiters: dict[JobKey, set[asyncio.Future[None]]] = {}  # waiting reads, woken when the job settles
         self._closed = False
 
     def fail_interrupted(self) -> int:
@@ -161,7 +165,11 @@ class BufferedJobStore:
             self._running[record.key] = record
         else:
             self._running.pop(record.key, None)
-        self._remember(record)
+        if record.origin == "node":  # a reported job may be changed by another process sharing the table
+            self._remember(record)
+        for waiter in self._waiters.get(record.key, ()):
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _remember(self, record: JobRecord) -> None:
         self._recent[record.key] = record
@@ -249,6 +257,36 @@ class BufferedJobStore:
         if missing:
             found.update((record.id, record) for record in self._table.read(client, missing))
         return [found[job_id] for job_id in unique if job_id in found]
+
+    async def wait(self, job_ids: Sequence[str], *, client: str, seconds: float) -> list[JobRecord]:
+        """As `get`, once none of the records found is running or after `seconds`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            records = await self.get(job_ids, client=client)
+            running = [record.key for record in records if record.status == "running"]
+            remaining = deadline - loop.time()
+            if not running or remaining <= 0:
+                return records
+            if all(key in self._running for key in running):
+                await self._settled(running, remaining)
+            else:  # run elsewhere (another replica) or reported: only the table will say when it ends
+                await asyncio.sleep(min(SHARED_POLL, remaining))
+
+    async def _settled(self, keys: list[JobKey], seconds: float) -> None:
+        """Return when one of `keys` gets a new record in memory, or after `seconds`."""
+        waiter = asyncio.get_running_loop().create_future()
+        for key in keys:
+            self._waiters.setdefault(key, set()).add(waiter)
+        try:
+            await asyncio.wait((waiter,), timeout=seconds)
+        finally:
+            waiter.cancel()
+            for key in keys:
+                waiters = self._waiters[key]
+                waiters.discard(waiter)
+                if not waiters:
+                    del self._waiters[key]
 
     async def ids(self, *, client: str, pending: bool | None = None) -> list[str]:
         """Ids of `client`'s jobs, oldest first; `pending` filters running (True) or finished (False) ones."""

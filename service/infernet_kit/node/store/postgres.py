@@ -1,0 +1,130 @@
+"""The job table in PostgreSQL (`job_store.dsn` in config.json): one job space for several REST replicas.
+
+SQL and schema only, as `node.store.sqlite` is; grouping writes and caching are `node.store.buffered`'s. The calls
+are synchronous on the event loop like SQLite's (the `JobTable` protocol): each is one round trip, and writes of
+one event-loop turn go in one pipelined transaction; `statement_timeout` bounds how long the database may hold it.
+Every row names the replica that wrote it, so a replica that starts marks `failed` only the jobs it left running,
+never those another live replica is running.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from infernet_kit.node.store.base import JobRecord, JobStatus, StoreUnavailable
+from infernet_kit.node.store.rows import COLUMNS, record_row, row_record
+
+log = logging.getLogger(__name__)
+
+TABLE = "infernet_jobs"
+STATEMENT_TIMEOUT_MS = 5000
+CONNECT_TIMEOUT = 5  # seconds
+_SCHEMA_LOCK = 0x1E7E_0B5  # advisory lock id: replicas starting together create the schema one at a time
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    seq BIGSERIAL,
+    client TEXT NOT NULL,
+    id TEXT NOT NULL,
+    replica TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    containers TEXT NOT NULL,
+    status TEXT NOT NULL,
+    result TEXT,
+    intermediate TEXT NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    updated DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (client, id)
+);
+CREATE INDEX IF NOT EXISTS {TABLE}_by_client ON {TABLE} (client, created, seq);
+CREATE INDEX IF NOT EXISTS {TABLE}_running ON {TABLE} (replica) WHERE status = 'running' AND origin = 'node'
+"""
+_UPSERT = (
+    f"INSERT INTO {TABLE} (replica, {COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (client, id) DO UPDATE SET replica = excluded.replica, origin = excluded.origin, "
+    "containers = excluded.containers, status = excluded.status, result = excluded.result, "
+    "intermediate = excluded.intermediate, updated = excluded.updated"
+)
+
+
+class PostgresJobTable:
+    """`JobTable` over one connection to `dsn`, writing as `replica`; a broken connection is opened again."""
+
+    def __init__(self, dsn: str, replica: str) -> None:
+        self._dsn = dsn
+        self.replica = replica
+        self._db: psycopg.Connection[Any] | None = None
+
+    @classmethod
+    def open(cls, dsn: str, replica: str) -> PostgresJobTable:
+        """Connect and create the table if it is missing."""
+        table = cls(dsn, replica)
+        try:
+            with table._connection().transaction() as tx:
+                tx.connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                for statement in _SCHEMA.split(";"):
+                    tx.connection.execute(statement)
+        except psycopg.Error as exc:
+            table.close()
+            raise StoreUnavailable(f"PostgreSQL: {_reason(exc)}") from exc
+        return table
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._db is None or self._db.closed or self._db.broken:
+            if self._db is not None:
+                log.warning("store: the PostgreSQL connection was lost; connecting again")
+                self._db.close()
+            self._db = psycopg.connect(
+                self._dsn,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT,
+                options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+                application_name=f"infernet-node {self.replica}"[:63],
+            )
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+    def write(self, records: Sequence[JobRecord]) -> None:
+        try:
+            db = self._connection()
+            with db.transaction(), db.cursor() as cursor:
+                cursor.executemany(_UPSERT, [(self.replica, *record_row(record)) for record in records])
+        except psycopg.Error as exc:
+            raise StoreUnavailable(_reason(exc)) from exc
+
+    def read(self, client: str, job_ids: Sequence[str]) -> list[JobRecord]:
+        sql = f"SELECT {COLUMNS} FROM {TABLE} WHERE client = %s AND id = ANY(%s)"
+        return [row_record(row) for row in self._select(sql, (client, list(job_ids)))]
+
+    def ids(self, client: str, pending: bool | None) -> list[str]:
+        sql = f"SELECT id FROM {TABLE} WHERE client = %s"
+        if pending is True:
+            sql += " AND status = 'running'"
+        elif pending is False:
+            sql += " AND status != 'running'"
+        return [row[0] for row in self._select(sql + " ORDER BY created, seq", (client,))]
+
+    def statuses(self, client: str) -> list[tuple[str, JobStatus]]:
+        rows = self._select(f"SELECT id, status FROM {TABLE} WHERE client = %s ORDER BY created, seq", (client,))
+        return [(job_id, status) for job_id, status in rows]
+
+    def interrupted(self) -> list[JobRecord]:
+        sql = f"SELECT {COLUMNS} FROM {TABLE} WHERE status = 'running' AND origin = 'node' AND replica = %s"
+        return [row_record(row) for row in self._select(sql, (self.replica,))]
+
+    def _select(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        try:
+            return self._connection().execute(sql, params).fetchall()
+        except psycopg.Error as exc:
+            raise StoreUnavailable(_reason(exc)) from exc
+
+
+def _reason(exc: psycopg.Error) -> str:
+    """The server's or libpq's message on one line (a DSN's password is never part of it)."""
+    return " ".join(str(exc).split())

@@ -1,0 +1,74 @@
+"""The job store over PostgreSQL in-process: two stores on one database stand for two REST replicas of a node
+(what one writes the other reads; a waiting read sees the other's job end; a restart fails only its own jobs)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from infernet_kit.node.config import JobStoreConfig
+from infernet_kit.node.store import CRASH_REASON, JobStore, StoreUnavailable, open_job_store
+
+ALICE = "10.0.0.1"
+
+
+@contextlib.asynccontextmanager
+async def replica(dsn: str, name: str, tmp_path: Path) -> AsyncIterator[JobStore]:
+    store = await open_job_store(tmp_path, JobStoreConfig(dsn=dsn), name)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def test_replicas_share_one_job_space(postgres_dsn: str, tmp_path: Path) -> None:
+    async with replica(postgres_dsn, "a", tmp_path) as a, replica(postgres_dsn, "b", tmp_path) as b:
+        await a.create("job", client=ALICE, containers=["x"])
+        await b.record("ext", client=ALICE, containers=["x"], status="running", result=None)
+        (seen,) = await b.get(["job"], client=ALICE)
+        assert seen.status == "running" and a.pending_count() == 1 and b.pending_count() == 0
+
+        started = time.monotonic()
+        waiting = asyncio.ensure_future(b.wait(["job"], client=ALICE, seconds=20))
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+        a.finish("job", client=ALICE, status="success", result={"container": "x", "output": 1})
+        (ended,) = await waiting  # read by polling the table: b does not run the job
+        assert (ended.status, ended.result) == ("success", {"container": "x", "output": 1})
+        assert time.monotonic() - started < 10
+
+        (running,) = await a.wait(["ext"], client=ALICE, seconds=0.05)
+        assert running.status == "running"
+        await b.record("ext", client=ALICE, containers=["x"], status="success", result={"container": "x"})
+        (reported,) = await a.get(["ext"], client=ALICE)  # a keeps no stale copy of a job reported elsewhere
+        assert reported.status == "success"
+        assert await a.ids(client=ALICE) == await b.ids(client=ALICE) == ["job", "ext"]
+        assert await b.ids(client=ALICE, pending=True) == []
+
+
+async def test_a_replica_restarting_fails_only_its_own_interrupted_jobs(postgres_dsn: str, tmp_path: Path) -> None:
+    async with replica(postgres_dsn, "b", tmp_path) as b:
+        async with replica(postgres_dsn, "a", tmp_path) as a:
+            await a.create("cut", client=ALICE, containers=["x"])
+            await b.create("live", client=ALICE, containers=["x"])
+        async with replica(postgres_dsn, "a", tmp_path) as a:  # a restarts while b still runs its job
+            cut, live = await a.get(["cut", "live"], client=ALICE)
+            assert (cut.status, cut.result) == ("failed", {"container": "x", "error": CRASH_REASON})
+            assert live.status == "running"
+            b.finish("live", client=ALICE, status="success", result=None)
+            (live,) = await a.wait(["live"], client=ALICE, seconds=20)
+            assert live.status == "success"
+
+
+async def test_an_unreachable_database_is_named(tmp_path: Path) -> None:
+    from infernet_kit.processes import free_port
+
+    dsn = f"postgresql://nobody:hunter2@127.0.0.1:{free_port()}/none"
+    with pytest.raises(StoreUnavailable) as refused:
+        await open_job_store(tmp_path, JobStoreConfig(dsn=dsn), "a")
+    assert "PostgreSQL" in str(refused.value) and "hunter2" not in str(refused.value)
