@@ -153,14 +153,17 @@ def direct_call(body: bytes) -> Operation:
     return call
 
 
-def node_job(body: bytes, *, poll_interval: float) -> Operation:
-    """POST the job, then poll its result until it is no longer running (what infernet-client does)."""
+def node_job(body: bytes, *, poll_interval: float | None) -> Operation:
+    """POST the job, then read its result until it is no longer running: polling every `poll_interval` seconds
+    (what infernet-client does), or with None waiting reads (`wait=30`: the node answers when the job ends, what
+    the kit's client does)."""
+    held = "&wait=30" if poll_interval is None else ""
 
     async def job(connection: HttpConnection) -> bool:
         status, answer = await connection.request("POST", "/api/jobs", body)
         if status != 200:
             return False
-        path = f"/api/jobs?id={json.loads(answer)['id']}"
+        path = f"/api/jobs?id={json.loads(answer)['id']}{held}"
         deadline = time.monotonic() + POLL_DEADLINE
         while time.monotonic() < deadline:
             status, answer = await connection.request("GET", path)
@@ -169,25 +172,6 @@ def node_job(body: bytes, *, poll_interval: float) -> Operation:
                 return bool(record["status"] == "success")
             if poll_interval:
                 await asyncio.sleep(poll_interval)
-        return False
-
-    return job
-
-
-def node_job_waiting(body: bytes) -> Operation:
-    """POST the job, then read its result with `wait`: the node answers when the job ends (the kit's client)."""
-
-    async def job(connection: HttpConnection) -> bool:
-        status, answer = await connection.request("POST", "/api/jobs", body)
-        if status != 200:
-            return False
-        path = f"/api/jobs?id={json.loads(answer)['id']}&wait=30"
-        deadline = time.monotonic() + POLL_DEADLINE
-        while time.monotonic() < deadline:
-            status, answer = await connection.request("GET", path)
-            (record,) = json.loads(answer)
-            if record["status"] != "running":
-                return bool(record["status"] == "success")
         return False
 
     return job
@@ -266,7 +250,7 @@ async def offchain(args: argparse.Namespace) -> None:
         # Warm up every path (connections, worker processes, database pages).
         await measure("warm-up", stack.service_port, direct_call(direct_body), count=200, concurrency=8)
         for port in (node_port, pg_port):
-            await measure("warm-up", port, node_job_waiting(job_body), count=200, concurrency=8)
+            await measure("warm-up", port, node_job(job_body, poll_interval=None), count=200, concurrency=8)
         print(f"off-chain jobs: TGI service (2 workers) -> dev backend; nodes in front; {args.jobs} jobs at 64")
         failed = False
         # The paths are measured in alternating rounds, so load from anything else on the machine falls on all
@@ -275,8 +259,8 @@ async def offchain(args: argparse.Namespace) -> None:
             paths: list[tuple[str, int, Operation, int | None]] = [
                 ("service directly", stack.service_port, direct_call(direct_body), None),
                 ("node SQLite (POST + poll)", node_port, node_job(job_body, poll_interval=poll), node_pid),
-                ("node SQLite (POST + waiting read)", node_port, node_job_waiting(job_body), node_pid),
-                ("node PostgreSQL (POST + waiting read)", pg_port, node_job_waiting(job_body), pg_pid),
+                ("node SQLite (POST + waiting read)", node_port, node_job(job_body, poll_interval=None), node_pid),
+                ("node PostgreSQL (POST + waiting read)", pg_port, node_job(job_body, poll_interval=None), pg_pid),
             ]
             rounds: list[list[Figures]] = [[] for _ in paths]
             cpu = [0.0 for _ in paths]

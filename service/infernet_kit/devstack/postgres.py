@@ -79,7 +79,7 @@ class Postgres:
 
     def create_database(self, name: str) -> str:
         """A new empty database; its URL."""
-        import psycopg
+        import psycopg  # here, not at the top: the pytest plugin imports this module for every test run
 
         with psycopg.connect(self.url(), autocommit=True) as db:
             db.execute(f'CREATE DATABASE "{name}"')
