@@ -13,6 +13,7 @@ import pytest
 
 from infernet_kit.node.config import JobStoreConfig
 from infernet_kit.node.store import CRASH_REASON, JobStore, StoreUnavailable, open_job_store
+from infernet_kit.polling import wait_until_async
 
 ALICE = "10.0.0.1"
 
@@ -72,3 +73,22 @@ async def test_an_unreachable_database_is_named(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable) as refused:
         await open_job_store(tmp_path, JobStoreConfig(dsn=dsn), "a")
     assert "PostgreSQL" in str(refused.value) and "hunter2" not in str(refused.value)
+
+
+async def test_a_job_whose_create_is_cancelled_mid_write_is_not_left_running(postgres_dsn: str, tmp_path: Path) -> None:
+    async with replica(postgres_dsn, "a", tmp_path) as a:
+        creating = asyncio.ensure_future(a.create("cut", client=ALICE, containers=["x"]))
+        await asyncio.sleep(0)  # `create` queues its record and starts the writer...
+        await asyncio.sleep(0)  # ...which sends it to the database and waits for the answer
+        creating.cancel()  # the caller goes (the node stopping) while the row is being written
+        with pytest.raises(asyncio.CancelledError):
+            await creating
+
+        async def failed() -> bool:
+            return [r.status for r in await a.get(["cut"], client=ALICE)] == ["failed"]
+
+        await wait_until_async(failed, timeout=10, interval=0.01, what="the cut job's record to be failed")
+        assert a.pending_count() == 0
+    async with replica(postgres_dsn, "b", tmp_path) as b:
+        (record,) = await b.get(["cut"], client=ALICE)
+        assert (record.status, record.result) == ("failed", {"container": "x", "error": CRASH_REASON})

@@ -44,16 +44,16 @@ async def open_job_store(data_dir: Path, config: JobStoreConfig | None = None, r
     if config is not None and config.dsn is not None:
         from infernet_kit.node.store.postgres import PostgresJobTable  # only nodes configured for it load psycopg
 
-        table = PostgresJobTable.open(config.dsn, replica)
+        table = await PostgresJobTable.open(config.dsn, replica)
         where = f"PostgreSQL (replica {replica})"
     else:
         table = SqliteJobTable.open(data_dir)
         where = str(table.path)
     store = BufferedJobStore(table)
     try:
-        store.fail_interrupted()
+        await store.fail_interrupted()
     except StoreUnavailable as exc:
-        table.close()
+        await table.close()
         raise StoreUnavailable(f"{where}: {exc.reason}") from exc
     log.info("job store: %s", where)
     return store

@@ -1,8 +1,10 @@
 """The `JobStore` layer over a `JobTable`: grouped writes, an in-memory view of running and recent jobs, and
 final records kept until the table takes them.
 
-Writes from concurrent jobs are grouped into one table write (one transaction) per event-loop turn, and the
-jobs this process runs or finished recently are answered from memory, so polling clients never touch the table.
+Writes from concurrent jobs are grouped into one table write (one transaction): one writer task writes what was
+queued, and what queued up meanwhile right after, so writes never overlap and a slow database (PostgreSQL over the
+network) groups more per write instead of holding up the event loop. The jobs this process runs or finished
+recently are answered from memory, so polling clients never touch the table.
 A waiting read (`wait`) of a job this process runs is woken when its final record is committed; a job it does not
 run (another replica's, on a shared table) is read from the table every `SHARED_POLL` seconds until it ends.
 
@@ -53,7 +55,7 @@ class BufferedJobStore:
     def __init__(self, table: JobTable, *, recent_limit: int = RECENT_LIMIT) -> None:
         self._table = table
         self._queue: list[_Write] = []
-        self._flush_scheduled = False
+        self._writer: asyncio.Task[None] | None = None  # writes the queue, one table write at a time
         self._running: dict[JobKey, JobRecord] = {}  # node jobs running in this process, never evicted
         self._recent: OrderedDict[JobKey, JobRecord] = OrderedDict()
         self._recent_limit = recent_limit
@@ -64,23 +66,25 @@ class BufferedJobStore:
         self._waiters: dict[JobKey, set[asyncio.Future[None]]] = {}  # waiting reads, woken when the job settles
         self._closed = False
 
-    def fail_interrupted(self) -> int:
+    async def fail_interrupted(self) -> int:
         """Node jobs a previous run left `running` end `failed` (kept in memory until the table takes it)."""
-        records = self._table.interrupted()
+        records = await self._table.interrupted()
         now = time.time()
         for record in records:
             failed = record.crashed(now)
             self._unsaved[failed.key] = failed
             self._remember(failed)
             log.info("job %s failed: %s", record.id, CRASH_REASON)
-        self._flush()
+        await self._flush()
         if records:
             log.warning("store: marked %d job(s) left running by a previous run as failed", len(records))
         return len(records)
 
     async def close(self) -> None:
         """Write what is queued or unsaved; what still cannot be written is named in the log."""
-        self._flush()
+        if self._writer is not None:
+            await asyncio.wait((self._writer,))
+        await self._flush()
         self._closed = True
         if self._retry is not None:
             self._retry.cancel()
@@ -94,22 +98,29 @@ class BufferedJobStore:
                 self._failing,
                 ids,
             )
-        self._table.close()
+        await self._table.close()
 
-    # Writes: queued, then written together once per event-loop turn.
+    # Writes: queued, then written together by the writer task.
 
     def _enqueue(self, record: JobRecord, *, committed: bool) -> asyncio.Future[None] | None:
         future: asyncio.Future[None] | None = None
         if committed:
             future = asyncio.get_running_loop().create_future()
         self._queue.append(_Write(record, future))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        self._start_writer()
         return future
 
-    def _flush(self) -> None:
-        self._flush_scheduled = False
+    def _start_writer(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_queued())
+
+    async def _write_queued(self) -> None:
+        """Write the queue, and again while more was queued during a write."""
+        await self._flush()
+        while self._queue and not self._closed:
+            await self._flush()
+
+    async def _flush(self) -> None:
         if self._closed:
             return
         batch, self._queue = self._queue, []
@@ -120,7 +131,7 @@ class BufferedJobStore:
         if not records:
             return
         try:
-            self._table.write(records)
+            await self._table.write(records)
         except StoreUnavailable as exc:
             self._write_failed(batch, exc.reason)
             return
@@ -131,7 +142,12 @@ class BufferedJobStore:
         self._retry_delay = RETRY_FIRST
         for write in batch:
             self._settle(write.record)
-            if write.committed is not None and not write.committed.done():
+            if write.committed is None:
+                continue
+            if write.committed.cancelled() and write.record.key in self._running:
+                # Its `create` was cancelled while the record was being written: the job will never run.
+                self._enqueue(write.record.crashed(time.time()), committed=False)
+            elif not write.committed.done():
                 write.committed.set_result(None)
 
     def _write_failed(self, batch: list[_Write], reason: str) -> None:
@@ -157,7 +173,7 @@ class BufferedJobStore:
 
     def _retry_unsaved(self) -> None:
         self._retry = None
-        self._flush()
+        self._start_writer()
 
     def _settle(self, record: JobRecord) -> None:
         """Make `record` what readers see and count."""
@@ -255,7 +271,7 @@ class BufferedJobStore:
                 found[job_id] = known
         missing = [job_id for job_id in unique if job_id not in found]
         if missing:
-            found.update((record.id, record) for record in self._table.read(client, missing))
+            found.update((record.id, record) for record in await self._table.read(client, missing))
         return [found[job_id] for job_id in unique if job_id in found]
 
     async def wait(self, job_ids: Sequence[str], *, client: str, seconds: float) -> list[JobRecord]:
@@ -292,9 +308,9 @@ class BufferedJobStore:
         """Ids of `client`'s jobs, oldest first; `pending` filters running (True) or finished (False) ones."""
         unsaved = {job_id: r.status for (owner, job_id), r in self._unsaved.items() if owner == client}
         if pending is None or not unsaved:
-            return self._table.ids(client, pending)
+            return await self._table.ids(client, pending)
         # The table still shows unsaved final records as running: their status is the one in memory.
-        statuses = self._table.statuses(client)
+        statuses = await self._table.statuses(client)
         return [job_id for job_id, status in statuses if (unsaved.get(job_id, status) == "running") == pending]
 
     def pending_count(self) -> int:

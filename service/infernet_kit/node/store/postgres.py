@@ -1,14 +1,16 @@
 """The job table in PostgreSQL (`job_store.dsn` in config.json): one job space for several REST replicas.
 
-SQL and schema only, as `node.store.sqlite` is; grouping writes and caching are `node.store.buffered`'s. The calls
-are synchronous on the event loop like SQLite's (the `JobTable` protocol): each is one round trip, and writes of
-one event-loop turn go in one pipelined transaction; `statement_timeout` bounds how long the database may hold it.
+SQL and schema only, as `node.store.sqlite` is; grouping writes and caching are `node.store.buffered`'s. Calls
+are asynchronous (psycopg's `AsyncConnection`): the event loop serves other requests during each round trip.
+Writes have a connection of their own (the store runs one write at a time), so a read never runs inside a write's
+transaction; reads share the other. `statement_timeout` bounds how long the database may hold a call.
 Every row names the replica that wrote it, so a replica that starts marks `failed` only the jobs it left running,
 never those another live replica is running.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -51,76 +53,85 @@ _UPSERT = (
 
 
 class PostgresJobTable:
-    """`JobTable` over one connection to `dsn`, writing as `replica`; a broken connection is opened again."""
+    """`JobTable` over two connections to `dsn` (writes, reads), writing as `replica`; a lost connection is
+    opened again at its next use."""
 
     def __init__(self, dsn: str, replica: str) -> None:
         self._dsn = dsn
         self.replica = replica
-        self._db: psycopg.Connection[Any] | None = None
+        self._writes: psycopg.AsyncConnection[Any] | None = None
+        self._reads: psycopg.AsyncConnection[Any] | None = None
+        self._reconnecting = asyncio.Lock()  # concurrent reads open one new connection, not one each
 
     @classmethod
-    def open(cls, dsn: str, replica: str) -> PostgresJobTable:
+    async def open(cls, dsn: str, replica: str) -> PostgresJobTable:
         """Connect and create the table if it is missing."""
         table = cls(dsn, replica)
         try:
-            with table._connection().transaction() as tx:
-                tx.connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            table._writes = db = await table._connect(None)
+            async with db.transaction():
+                await db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 for statement in _SCHEMA.split(";"):
-                    tx.connection.execute(statement)
+                    await db.execute(statement)
         except psycopg.Error as exc:
-            table.close()
+            await table.close()
             raise StoreUnavailable(f"PostgreSQL: {_reason(exc)}") from exc
         return table
 
-    def _connection(self) -> psycopg.Connection[Any]:
-        if self._db is None or self._db.closed or self._db.broken:
-            if self._db is not None:
-                log.warning("store: the PostgreSQL connection was lost; connecting again")
-                self._db.close()
-            self._db = psycopg.connect(
-                self._dsn,
-                autocommit=True,
-                connect_timeout=CONNECT_TIMEOUT,
-                options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
-                application_name=f"infernet-node {self.replica}"[:63],
-            )
-        return self._db
+    async def _connect(self, db: psycopg.AsyncConnection[Any] | None) -> psycopg.AsyncConnection[Any]:
+        """`db`, or a new connection when there is none or it broke."""
+        if db is not None and not db.closed and not db.broken:
+            return db
+        if db is not None:
+            log.warning("store: a PostgreSQL connection was lost; connecting again")
+            await db.close()
+        return await psycopg.AsyncConnection.connect(
+            self._dsn,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT,
+            options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            application_name=f"infernet-node {self.replica}"[:63],
+        )
 
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
+    async def close(self) -> None:
+        for db in (self._writes, self._reads):
+            if db is not None:
+                await db.close()
 
-    def write(self, records: Sequence[JobRecord]) -> None:
+    async def write(self, records: Sequence[JobRecord]) -> None:
         try:
-            db = self._connection()
-            with db.transaction(), db.cursor() as cursor:
-                cursor.executemany(_UPSERT, [(self.replica, *record_row(record)) for record in records])
+            self._writes = db = await self._connect(self._writes)
+            async with db.transaction(), db.cursor() as cursor:
+                await cursor.executemany(_UPSERT, [(self.replica, *record_row(record)) for record in records])
         except psycopg.Error as exc:
             raise StoreUnavailable(_reason(exc)) from exc
 
-    def read(self, client: str, job_ids: Sequence[str]) -> list[JobRecord]:
+    async def read(self, client: str, job_ids: Sequence[str]) -> list[JobRecord]:
         sql = f"SELECT {COLUMNS} FROM {TABLE} WHERE client = %s AND id = ANY(%s)"
-        return [row_record(row) for row in self._select(sql, (client, list(job_ids)))]
+        return [row_record(row) for row in await self._select(sql, (client, list(job_ids)))]
 
-    def ids(self, client: str, pending: bool | None) -> list[str]:
+    async def ids(self, client: str, pending: bool | None) -> list[str]:
         sql = f"SELECT id FROM {TABLE} WHERE client = %s"
         if pending is True:
             sql += " AND status = 'running'"
         elif pending is False:
             sql += " AND status != 'running'"
-        return [row[0] for row in self._select(sql + " ORDER BY created, seq", (client,))]
+        return [row[0] for row in await self._select(sql + " ORDER BY created, seq", (client,))]
 
-    def statuses(self, client: str) -> list[tuple[str, JobStatus]]:
-        rows = self._select(f"SELECT id, status FROM {TABLE} WHERE client = %s ORDER BY created, seq", (client,))
-        return [(job_id, status) for job_id, status in rows]
+    async def statuses(self, client: str) -> list[tuple[str, JobStatus]]:
+        sql = f"SELECT id, status FROM {TABLE} WHERE client = %s ORDER BY created, seq"
+        return [(job_id, status) for job_id, status in await self._select(sql, (client,))]
 
-    def interrupted(self) -> list[JobRecord]:
+    async def interrupted(self) -> list[JobRecord]:
         sql = f"SELECT {COLUMNS} FROM {TABLE} WHERE status = 'running' AND origin = 'node' AND replica = %s"
-        return [row_record(row) for row in self._select(sql, (self.replica,))]
+        return [row_record(row) for row in await self._select(sql, (self.replica,))]
 
-    def _select(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    async def _select(self, sql: str, params: Sequence[Any]) -> list[Any]:
         try:
-            return self._connection().execute(sql, params).fetchall()
+            async with self._reconnecting:
+                self._reads = db = await self._connect(self._reads)
+            cursor = await db.execute(sql, params)
+            return await cursor.fetchall()
         except psycopg.Error as exc:
             raise StoreUnavailable(_reason(exc)) from exc
 

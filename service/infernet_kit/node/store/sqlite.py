@@ -55,7 +55,8 @@ _UPSERT = (
 
 
 class SqliteJobTable:
-    """`JobTable` over one SQLite connection used on the event loop (see `node.sqlite` for why)."""
+    """`JobTable` over one SQLite connection used on the event loop (see `node.sqlite` for why): its calls are
+    `async` for the protocol's sake and never suspend."""
 
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self._db = db
@@ -76,22 +77,22 @@ class SqliteJobTable:
             raise StoreUnavailable(f"{path}: {exc}") from exc
         return cls(db, path)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self._db.close()
 
-    def write(self, records: Sequence[JobRecord]) -> None:
+    async def write(self, records: Sequence[JobRecord]) -> None:
         try:
             with sqlite.transaction(self._db) as db:
                 db.executemany(_UPSERT, [record_row(record) for record in records])
         except sqlite3.Error as exc:
             raise StoreUnavailable(str(exc)) from exc
 
-    def read(self, client: str, job_ids: Sequence[str]) -> list[JobRecord]:
+    async def read(self, client: str, job_ids: Sequence[str]) -> list[JobRecord]:
         placeholders = ",".join("?" * len(job_ids))
         sql = f"SELECT {COLUMNS} FROM jobs WHERE client = ? AND id IN ({placeholders})"
         return [row_record(row) for row in self._select(sql, [client, *job_ids])]
 
-    def ids(self, client: str, pending: bool | None) -> list[str]:
+    async def ids(self, client: str, pending: bool | None) -> list[str]:
         sql = "SELECT id FROM jobs WHERE client = ?"
         if pending is True:
             sql += " AND status = 'running'"
@@ -99,11 +100,11 @@ class SqliteJobTable:
             sql += " AND status != 'running'"
         return [row[0] for row in self._select(sql + " ORDER BY created, rowid", (client,))]
 
-    def statuses(self, client: str) -> list[tuple[str, JobStatus]]:
+    async def statuses(self, client: str) -> list[tuple[str, JobStatus]]:
         rows = self._select("SELECT id, status FROM jobs WHERE client = ? ORDER BY created, rowid", (client,))
         return [(job_id, status) for job_id, status in rows]
 
-    def interrupted(self) -> list[JobRecord]:
+    async def interrupted(self) -> list[JobRecord]:
         sql = f"SELECT {COLUMNS} FROM jobs WHERE status = 'running' AND origin = 'node'"
         return [row_record(row) for row in self._select(sql, ())]
 
