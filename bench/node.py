@@ -343,7 +343,7 @@ async def flood(node_port: int, service_port: int, body: bytes, *, jobs: int) ->
     await connection.close()
     print(
         f"{'flood (batches of 100)':<40} n={len(ids):<5} {len(ids) / seconds:8.1f}/s  statuses {statuses}  "
-        f"unfinished {len(pending)}  peak node->service connections {peak}"
+        f"unfinished {len(pending)}  peak connections to the service (both nodes) {peak}"
     )
 
 

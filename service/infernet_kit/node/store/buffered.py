@@ -50,7 +50,7 @@ class _Write:
 
 
 class BufferedJobStore:
-    """`JobStore` over `table`: one table write per event-loop turn, reads of known jobs from memory."""
+    """`JobStore` over `table`: one table write at a time for all that is queued, reads of known jobs from memory."""
 
     def __init__(self, table: JobTable, *, recent_limit: int = RECENT_LIMIT) -> None:
         self._table = table
