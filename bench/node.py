@@ -221,7 +221,7 @@ def offchain_stack(log_dir: Path) -> Iterator[Stack]:
         log_path=log_dir / "service.log",
         env=env,
     )
-    with backend, service, Postgres(log_path=log_dir / "postgres.log") as postgres:
+    with backend, service, Postgres(log_path=log_dir / "postgres.log", durable=True) as postgres:
         sqlite_node, sqlite_port = start_node(log_dir, "node-sqlite", service_port)
         dsn = postgres.create_database("jobs")
         postgres_node, postgres_port = start_node(log_dir, "node-postgres", service_port, job_store={"dsn": dsn})

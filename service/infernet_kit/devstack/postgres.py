@@ -22,8 +22,10 @@ from infernet_kit.processes import ManagedProcess, free_port
 SERVICE_USER = "postgres"  # who runs the server when we are root
 SUPERUSER = "postgres"  # the cluster's superuser (trust authentication on loopback only)
 # As the node's SQLite (WAL, synchronous=NORMAL): a commit does not wait for its WAL flush; a crash may lose the
-# last commits, never consistency.
+# last commits, never consistency. Not `durable`: no fsync at all (the files are deleted at the end anyway, and a
+# shutdown checkpoint's fsyncs on a busy disk took 9 s).
 SETTINGS = ("synchronous_commit=off",)
+NOT_DURABLE = ("fsync=off", "full_page_writes=off")
 
 
 class PostgresUnavailable(RuntimeError):
@@ -49,10 +51,12 @@ def _as_service_user(command: Sequence[str]) -> list[str]:
 
 
 class Postgres:
-    """A PostgreSQL server on `127.0.0.1:port` with its cluster in a temporary directory."""
+    """A PostgreSQL server on `127.0.0.1:port` with its cluster in a temporary directory; `durable` keeps fsync
+    on (benchmarks, to compare with SQLite), else it is off (tests)."""
 
-    def __init__(self, *, log_path: Path, port: int | None = None) -> None:
+    def __init__(self, *, log_path: Path, port: int | None = None, durable: bool = False) -> None:
         self.port = port or free_port()
+        self.settings = SETTINGS if durable else SETTINGS + NOT_DURABLE
         self.log_path = log_path
         self.directory = Path(tempfile.mkdtemp(prefix="infernet-pg-"))
         self.process: ManagedProcess | None = None
@@ -71,7 +75,7 @@ class Postgres:
             raise PostgresUnavailable(f"initdb failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
         command = [str(server_binary("postgres")), "-D", str(cluster), "-p", str(self.port), "-h", "127.0.0.1"]
         command += ["-k", str(cluster)]
-        for setting in SETTINGS:
+        for setting in self.settings:
             command += ["-c", setting]
         self.process = ManagedProcess("postgres", _as_service_user(command), log_path=self.log_path).start()
         self.process.wait_for_port(self.port, timeout=60)
