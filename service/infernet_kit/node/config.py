@@ -172,6 +172,8 @@ class JobStoreConfig(_Section):
     dsn: str | None = Field(default=None, repr=False)
     # Names this replica's rows, so a restart fails only its own interrupted jobs (default "<hostname>:<port>").
     replica: str = ""
+    # Seconds PostgreSQL may take to answer one call before it counts as unavailable (503 for new jobs).
+    timeout: float = Field(default=10.0, gt=0, le=300)
 
     @field_validator("dsn")
     @classmethod

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from infernet_kit.devstack.postgres import Postgres
 from infernet_kit.node.config import JobStoreConfig
 from infernet_kit.node.store import CRASH_REASON, JobStore, StoreUnavailable, open_job_store
 from infernet_kit.polling import wait_until_async
@@ -92,3 +95,49 @@ async def test_a_job_whose_create_is_cancelled_mid_write_is_not_left_running(pos
     async with replica(postgres_dsn, "b", tmp_path) as b:
         (record,) = await b.get(["cut"], client=ALICE)
         assert (record.status, record.result) == ("failed", {"container": "x", "error": CRASH_REASON})
+
+
+def server_processes(postmaster: int) -> list[int]:
+    """The postmaster and its children (each backend is a session of its own, so its process group is not the
+    postmaster's)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                children.append(int(stat.parent.name))
+    return [postmaster, *children]
+
+
+async def test_a_database_that_stops_answering_refuses_new_jobs_and_recovers(
+    postgres: Postgres, postgres_dsn: str, tmp_path: Path
+) -> None:
+    config = JobStoreConfig(dsn=postgres_dsn, timeout=0.5)
+    store = await open_job_store(tmp_path, config, "a")
+    try:
+        await store.create("before", client=ALICE, containers=["x"])
+        assert postgres.process is not None and postgres.process.pid is not None
+        server = server_processes(postgres.process.pid)
+        for pid in server:  # the server hangs: no error, no answer
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(StoreUnavailable, match=r"no answer from PostgreSQL within 0\.5s"):
+                await store.create("during", client=ALICE, containers=["x"])
+            store.finish("before", client=ALICE, status="success", result=None)
+
+            async def ended() -> bool:  # the final record is refused too, and kept in memory for readers
+                return [r.status for r in await store.get(["before"], client=ALICE)] == ["success"]
+
+            await wait_until_async(ended, timeout=10, interval=0.05, what="the final record kept in memory")
+        finally:
+            for pid in server:
+                os.kill(pid, signal.SIGCONT)
+        await store.create("after", client=ALICE, containers=["x"])  # on a new connection
+        async with replica(postgres_dsn, "b", tmp_path) as b:
+
+            async def written() -> bool:  # the kept record reaches the table on the retry timer
+                return [r.status for r in await b.get(["before", "during"], client=ALICE)] == ["success"]
+
+            await wait_until_async(written, timeout=10, interval=0.05, what="the kept record in the table")
+        store.finish("after", client=ALICE, status="success", result=None)
+    finally:
+        await store.close()

@@ -44,7 +44,7 @@ async def open_job_store(data_dir: Path, config: JobStoreConfig | None = None, r
     if config is not None and config.dsn is not None:
         from infernet_kit.node.store.postgres import PostgresJobTable  # only nodes configured for it load psycopg
 
-        table = await PostgresJobTable.open(config.dsn, replica)
+        table = await PostgresJobTable.open(config.dsn, replica, config.timeout)
         where = f"PostgreSQL (replica {replica})"
     else:
         table = SqliteJobTable.open(data_dir)
