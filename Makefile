@@ -9,9 +9,14 @@ COMPAT_STAMP := $(COMPAT_VENV)/.kit-installed
 FOUNDRY_PLATFORM := $(shell node -p "process.platform + '-' + ({x64: 'amd64', arm64: 'arm64'})[process.arch]")
 FORGE := node_modules/@foundry-rs/forge-$(FOUNDRY_PLATFORM)/bin/forge
 
-.PHONY: setup build wheel test test-contracts test-python forge-test gas-check lint demo bench clean
+.PHONY: setup postgresql build wheel test test-contracts test-python forge-test gas-check lint demo bench clean
 
-setup: $(NODE_STAMP) $(VENV_STAMP) $(COMPAT_STAMP)
+setup: $(NODE_STAMP) $(VENV_STAMP) $(COMPAT_STAMP) postgresql
+
+# Debian's PostgreSQL server, for the tests and benchmarks of the shared job store (its binaries stay out of PATH).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; }
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
