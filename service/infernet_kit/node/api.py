@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -36,6 +37,7 @@ from infernet_kit.node.jobs import JobRunner, Refused
 from infernet_kit.node.orchestrator import Orchestrator
 from infernet_kit.node.sse import EventStream, Snapshot
 from infernet_kit.node.store import JobStore, NotReportable, StoreUnavailable
+from infernet_kit.protocol.defaults import JOB_WAIT_HEADER, MAX_JOB_WAIT
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +183,17 @@ def _static(route: str) -> Callable[[Request, str], Awaitable[Response]]:
     return handler
 
 
+def _wait_seconds(text: str) -> float:
+    """`wait` from the query: seconds, a finite number >= 0; more than `MAX_JOB_WAIT` is cut to it."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise bad_request("Invalid wait: expected a number of seconds >= 0", wait=text[:ECHOED_PATH_CHARS])
+    return min(value, MAX_JOB_WAIT)
+
+
 def _is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address).is_loopback
@@ -308,10 +321,18 @@ class NodeApi:
 
     async def get_jobs(self, request: Request, peer: str) -> Response:
         ids = request.query_params.getlist("id")
+        wait_text = request.query_params.get("wait")
+        wait = _wait_seconds(wait_text) if wait_text is not None else None
         if ids:
             intermediate = request.query_params.get("intermediate", "false").lower() == "true"
-            records = await self.store.get(ids, client=peer)
-            return JSONResponse([record.as_rest(intermediate=intermediate) for record in records])
+            if wait is None:
+                records = await self.store.get(ids, client=peer)
+                return JSONResponse([record.as_rest(intermediate=intermediate) for record in records])
+            records = await self.store.wait(ids, client=peer, seconds=wait)
+            body = [record.as_rest(intermediate=intermediate) for record in records]
+            return JSONResponse(body, headers={JOB_WAIT_HEADER: f"{wait:g}"})
+        if wait is not None:
+            raise bad_request("wait applies to a read of jobs by id", wait=wait_text)
         pending = _flag(request, "pending", False) if "pending" in request.query_params else None
         return JSONResponse(await self.store.ids(client=peer, pending=pending))
 

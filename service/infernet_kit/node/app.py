@@ -129,7 +129,7 @@ class Node:
         self.processes.plan()  # raises ConfigError on an unusable command before anything starts
         _check_data_dir(self.data_dir)
         await self.processes.start()
-        self.store = await open_job_store(self.data_dir)
+        self.store = await open_job_store(self.data_dir, self.config.job_store, self.config.replica)
         self.jobs = JobRunner(self.store, self.orchestrator, self.guardian, self.events)
         self.chain = _chain_service(self.config, self.orchestrator, self.guardian, self.data_dir, self.events)
         if self.chain is not None:

@@ -113,6 +113,12 @@ OPERATIONS = [
             Query("id", list[str], "Job ids to report"),
             Query("intermediate", bool, "Include intermediate results"),
             Query("pending", bool, "Only running (true) or finished (false) jobs of the caller"),
+            Query(
+                "wait",
+                float,
+                "With `id`: hold the answer until none of the jobs is running, for up to this many seconds "
+                "(at most 30; the answer's `x-infernet-wait` header gives the seconds granted)",
+            ),
         ),
     ),
     Operation(
