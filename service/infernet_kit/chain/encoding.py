@@ -18,6 +18,9 @@ UINT32_MAX = 2**32 - 1
 
 EIP712_DOMAIN_NAME = "InfernetCoordinator"
 EIP712_DOMAIN_VERSION = "1"
+# The SignatureVerifier's EIP-712 domain (each verifier contract is its own verifyingContract).
+PROOF_DOMAIN_NAME = "InfernetSignatureVerifier"
+PROOF_DOMAIN_VERSION = "1"
 
 SUBSCRIPTION_FIELDS: tuple[tuple[str, str], ...] = (
     ("owner", "address"),
@@ -185,6 +188,60 @@ def recover_delegate_signer(sub: Subscription, signature: Signature, *, chain_id
         encode_typed_data(full_message=typed), vrs=(signature.v, signature.r, signature.s)
     )
     return address
+
+
+def compute_proof_typed_data(
+    *, subscription_id: int, interval: int, input_hash: bytes, output_hash: bytes, chain_id: int, verifier: str
+) -> dict[str, Any]:
+    """The EIP-712 `ComputeProof` a `SignatureVerifier`'s trusted signer signs (docs/PROOFS.md)."""
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "ComputeProof": [
+                {"name": "subscriptionId", "type": "uint32"},
+                {"name": "interval", "type": "uint32"},
+                {"name": "inputHash", "type": "bytes32"},
+                {"name": "outputHash", "type": "bytes32"},
+            ],
+        },
+        "primaryType": "ComputeProof",
+        "domain": {
+            "name": PROOF_DOMAIN_NAME,
+            "version": PROOF_DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(verifier),
+        },
+        "message": {
+            "subscriptionId": subscription_id,
+            "interval": interval,
+            "inputHash": input_hash,
+            "outputHash": output_hash,
+        },
+    }
+
+
+def sign_compute_proof(
+    *, subscription_id: int, interval: int, input: bytes, output: bytes, chain_id: int, verifier: str, private_key: str
+) -> bytes:
+    """A `SignatureVerifier` proof of a delivery's `input` and `output` (the bytes `deliverCompute` carries):
+    `inputHash ‖ outputHash ‖ r ‖ s ‖ v`, 129 bytes."""
+    input_hash, output_hash = keccak(input), keccak(output)
+    typed = compute_proof_typed_data(
+        subscription_id=subscription_id,
+        interval=interval,
+        input_hash=input_hash,
+        output_hash=output_hash,
+        chain_id=chain_id,
+        verifier=verifier,
+    )
+    signed = Account.sign_message(encode_typed_data(full_message=typed), private_key)
+    signature = int(signed.r).to_bytes(32, "big") + int(signed.s).to_bytes(32, "big") + bytes([int(signed.v)])
+    return bytes(input_hash) + bytes(output_hash) + signature
 
 
 def node_responded_key(subscription_id: int, interval: int, node: str) -> bytes:
