@@ -132,18 +132,25 @@ def interval_at(active_at: int, period: int, timestamp: int) -> int:
     return min((timestamp - active_at) // period + 1, UINT32_MAX)
 
 
+EIP712_DOMAIN_TYPE = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+
+def _domain(name: str, version: str, chain_id: int, contract: str) -> dict[str, Any]:
+    return {"name": name, "version": version, "chainId": chain_id, "verifyingContract": to_checksum_address(contract)}
+
+
 def delegate_typed_data(
     sub: Subscription, *, nonce: int, expiry: int, chain_id: int, coordinator: str
 ) -> dict[str, Any]:
     """The EIP-712 `DelegateSubscription` message a subscription owner's signer signs."""
     return {
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
+            "EIP712Domain": EIP712_DOMAIN_TYPE,
             "DelegateSubscription": [
                 {"name": "nonce", "type": "uint32"},
                 {"name": "expiry", "type": "uint32"},
@@ -152,12 +159,7 @@ def delegate_typed_data(
             "Subscription": [{"name": name, "type": kind} for name, kind in SUBSCRIPTION_FIELDS],
         },
         "primaryType": "DelegateSubscription",
-        "domain": {
-            "name": EIP712_DOMAIN_NAME,
-            "version": EIP712_DOMAIN_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": to_checksum_address(coordinator),
-        },
+        "domain": _domain(EIP712_DOMAIN_NAME, EIP712_DOMAIN_VERSION, chain_id, coordinator),
         "message": {"nonce": nonce, "expiry": expiry, "sub": sub.as_message()},
     }
 
@@ -196,12 +198,7 @@ def compute_proof_typed_data(
     """The EIP-712 `ComputeProof` a `SignatureVerifier`'s trusted signer signs (docs/PROOFS.md)."""
     return {
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
+            "EIP712Domain": EIP712_DOMAIN_TYPE,
             "ComputeProof": [
                 {"name": "subscriptionId", "type": "uint32"},
                 {"name": "interval", "type": "uint32"},
@@ -210,12 +207,7 @@ def compute_proof_typed_data(
             ],
         },
         "primaryType": "ComputeProof",
-        "domain": {
-            "name": PROOF_DOMAIN_NAME,
-            "version": PROOF_DOMAIN_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": to_checksum_address(verifier),
-        },
+        "domain": _domain(PROOF_DOMAIN_NAME, PROOF_DOMAIN_VERSION, chain_id, verifier),
         "message": {
             "subscriptionId": subscription_id,
             "interval": interval,
