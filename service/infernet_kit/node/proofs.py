@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from eth_abi.exceptions import DecodingError
+
 from infernet_kit.chain.encoding import Subscription
 from infernet_kit.node.chain.rpc import ChainClient, RpcError
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
@@ -62,7 +64,7 @@ async def verifier_terms(client: ChainClient, subscription: Subscription) -> Ver
     verifier, token = subscription.verifier, subscription.payment_token
     try:
         supported, fee = await client.verifier_terms(verifier, token)
-    except (RpcError, ValueError) as exc:
+    except (RpcError, ValueError, DecodingError) as exc:
         return VerifierTerms(refusal=f"verifier {verifier} does not answer as an IVerifier: {exc}")
     if not supported:
         return VerifierTerms(refusal=f"verifier {verifier} does not accept payment token {token}")
