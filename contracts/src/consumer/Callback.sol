@@ -9,10 +9,11 @@ import {CodeStore} from "../utility/CodeStore.sol";
 ///         keeps its inputs, which nodes read back through `getContainerInputs`.
 /// @dev Inputs are kept as the code of a data contract at an address derived from the subscription id
 ///      (`CodeStore.writeAt`): far cheaper than storage for prompts, and no slot is needed to find them. Inputs
-///      too large for a contract (over 24,575 bytes) fall back to storage.
+///      too large for a contract (over 24,575 bytes) fall back to the SDK's `subscriptionInputs` mapping, which
+///      is therefore empty for most requests: read inputs with `getContainerInputs` (see README, "Differences").
 abstract contract CallbackConsumer is BaseConsumer {
-    /// @dev subscription id => inputs too large for a data contract.
-    mapping(uint32 => bytes) private largeInputs;
+    /// @notice subscription id => inputs too large for a data contract (the SDK's name, so SDK code compiles).
+    mapping(uint32 => bytes) internal subscriptionInputs;
 
     /// @param registry the Infernet Registry
     constructor(address registry) BaseConsumer(registry) {}
@@ -24,7 +25,7 @@ abstract contract CallbackConsumer is BaseConsumer {
     /// @param paymentToken payment token (`address(0)` for ETH)
     /// @param paymentAmount paid per delivery (0: free)
     /// @param wallet the consumer's payment wallet
-    /// @param verifier proof verifier (must be `address(0)`)
+    /// @param verifier proof verifier (`IVerifier`), `address(0)` for none
     /// @return the subscription id
     function _requestCompute(
         string memory containerId,
@@ -40,18 +41,12 @@ abstract contract CallbackConsumer is BaseConsumer {
         );
         if (inputs.length != 0) {
             if (CodeStore.fits(inputs)) CodeStore.writeAt(bytes32(uint256(subscriptionId)), inputs);
-            else largeInputs[subscriptionId] = inputs;
+            else subscriptionInputs[subscriptionId] = inputs;
         }
         return subscriptionId;
     }
 
     /// @notice The inputs given to `_requestCompute` for `subscriptionId` (empty if none).
-    /// @param subscriptionId the subscription
-    function subscriptionInputs(uint32 subscriptionId) public view returns (bytes memory) {
-        address pointer = CodeStore.pointerAt(address(this), bytes32(uint256(subscriptionId)));
-        return pointer.code.length != 0 ? CodeStore.read(pointer) : largeInputs[subscriptionId];
-    }
-
     /// @inheritdoc BaseConsumer
     function getContainerInputs(uint32 subscriptionId, uint32, uint32, address)
         external
@@ -60,7 +55,8 @@ abstract contract CallbackConsumer is BaseConsumer {
         override
         returns (bytes memory)
     {
-        return subscriptionInputs(subscriptionId);
+        address pointer = CodeStore.pointerAt(address(this), bytes32(uint256(subscriptionId)));
+        return pointer.code.length != 0 ? CodeStore.read(pointer) : subscriptionInputs[subscriptionId];
     }
 
     /// @notice Serves the inputs being stored to their data contract while it is created (see `CodeStore`);

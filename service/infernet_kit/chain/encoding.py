@@ -18,9 +18,22 @@ UINT32_MAX = 2**32 - 1
 
 EIP712_DOMAIN_NAME = "InfernetCoordinator"
 EIP712_DOMAIN_VERSION = "1"
-# The SignatureVerifier's EIP-712 domain (each verifier contract is its own verifyingContract).
+EIP712_DOMAIN_FIELDS = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+# SignatureVerifier's proofs (docs/PROOFS.md): an EIP-712 `ComputeProof` signed by a key the verifier trusts.
 PROOF_DOMAIN_NAME = "InfernetSignatureVerifier"
 PROOF_DOMAIN_VERSION = "1"
+COMPUTE_PROOF_FIELDS = [
+    {"name": "subscriptionId", "type": "uint32"},
+    {"name": "interval", "type": "uint32"},
+    {"name": "inputHash", "type": "bytes32"},
+    {"name": "outputHash", "type": "bytes32"},
+]
 
 SUBSCRIPTION_FIELDS: tuple[tuple[str, str], ...] = (
     ("owner", "address"),
@@ -132,25 +145,13 @@ def interval_at(active_at: int, period: int, timestamp: int) -> int:
     return min((timestamp - active_at) // period + 1, UINT32_MAX)
 
 
-EIP712_DOMAIN_TYPE = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
-
-
-def _domain(name: str, version: str, chain_id: int, contract: str) -> dict[str, Any]:
-    return {"name": name, "version": version, "chainId": chain_id, "verifyingContract": to_checksum_address(contract)}
-
-
 def delegate_typed_data(
     sub: Subscription, *, nonce: int, expiry: int, chain_id: int, coordinator: str
 ) -> dict[str, Any]:
     """The EIP-712 `DelegateSubscription` message a subscription owner's signer signs."""
     return {
         "types": {
-            "EIP712Domain": EIP712_DOMAIN_TYPE,
+            "EIP712Domain": EIP712_DOMAIN_FIELDS,
             "DelegateSubscription": [
                 {"name": "nonce", "type": "uint32"},
                 {"name": "expiry", "type": "uint32"},
@@ -159,7 +160,12 @@ def delegate_typed_data(
             "Subscription": [{"name": name, "type": kind} for name, kind in SUBSCRIPTION_FIELDS],
         },
         "primaryType": "DelegateSubscription",
-        "domain": _domain(EIP712_DOMAIN_NAME, EIP712_DOMAIN_VERSION, chain_id, coordinator),
+        "domain": {
+            "name": EIP712_DOMAIN_NAME,
+            "version": EIP712_DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(coordinator),
+        },
         "message": {"nonce": nonce, "expiry": expiry, "sub": sub.as_message()},
     }
 
@@ -193,21 +199,18 @@ def recover_delegate_signer(sub: Subscription, signature: Signature, *, chain_id
 
 
 def compute_proof_typed_data(
-    *, subscription_id: int, interval: int, input_hash: bytes, output_hash: bytes, chain_id: int, verifier: str
+    subscription_id: int, interval: int, input_hash: bytes, output_hash: bytes, *, chain_id: int, verifier: str
 ) -> dict[str, Any]:
-    """The EIP-712 `ComputeProof` a `SignatureVerifier`'s trusted signer signs (docs/PROOFS.md)."""
+    """The EIP-712 `ComputeProof` message a `SignatureVerifier`'s trusted signer signs."""
     return {
-        "types": {
-            "EIP712Domain": EIP712_DOMAIN_TYPE,
-            "ComputeProof": [
-                {"name": "subscriptionId", "type": "uint32"},
-                {"name": "interval", "type": "uint32"},
-                {"name": "inputHash", "type": "bytes32"},
-                {"name": "outputHash", "type": "bytes32"},
-            ],
-        },
+        "types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, "ComputeProof": COMPUTE_PROOF_FIELDS},
         "primaryType": "ComputeProof",
-        "domain": _domain(PROOF_DOMAIN_NAME, PROOF_DOMAIN_VERSION, chain_id, verifier),
+        "domain": {
+            "name": PROOF_DOMAIN_NAME,
+            "version": PROOF_DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(verifier),
+        },
         "message": {
             "subscriptionId": subscription_id,
             "interval": interval,
@@ -217,23 +220,27 @@ def compute_proof_typed_data(
     }
 
 
-def sign_compute_proof(
-    *, subscription_id: int, interval: int, input: bytes, output: bytes, chain_id: int, verifier: str, private_key: str
+def signature_proof(
+    subscription_id: int,
+    interval: int,
+    input_bytes: bytes,
+    output_bytes: bytes,
+    *,
+    chain_id: int,
+    verifier: str,
+    private_key: str,
 ) -> bytes:
-    """A `SignatureVerifier` proof of a delivery's `input` and `output` (the bytes `deliverCompute` carries):
-    `inputHash ‖ outputHash ‖ r ‖ s ‖ v`, 129 bytes."""
-    input_hash, output_hash = keccak(input), keccak(output)
+    """The proof a `SignatureVerifier` accepts for a delivery of exactly these input and output bytes (as passed
+    to `deliverCompute`): `keccak(input) ‖ keccak(output) ‖ r ‖ s ‖ v`, 129 bytes."""
+    input_hash, output_hash = keccak(input_bytes), keccak(output_bytes)
     typed = compute_proof_typed_data(
-        subscription_id=subscription_id,
-        interval=interval,
-        input_hash=input_hash,
-        output_hash=output_hash,
-        chain_id=chain_id,
-        verifier=verifier,
+        subscription_id, interval, input_hash, output_hash, chain_id=chain_id, verifier=verifier
     )
     signed = Account.sign_message(encode_typed_data(full_message=typed), private_key)
-    signature = int(signed.r).to_bytes(32, "big") + int(signed.s).to_bytes(32, "big") + bytes([int(signed.v)])
-    return bytes(input_hash) + bytes(output_hash) + signature
+    r: int = signed.r
+    s: int = signed.s
+    v: int = signed.v
+    return input_hash + output_hash + r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v])
 
 
 def node_responded_key(subscription_id: int, interval: int, node: str) -> bytes:

@@ -16,7 +16,7 @@ from typing import Any
 from eth_account import Account
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from infernet_kit.chain.encoding import ZERO_ADDRESS, pack_pair, sign_compute_proof
+from infernet_kit.chain.encoding import ZERO_ADDRESS, pack_pair, signature_proof
 from infernet_kit.config import ConfigError
 from infernet_kit.protocol import JobLocation, OnchainOutput, ProofTarget, ServiceRequest
 from infernet_kit.protocol import signer as wire
@@ -79,11 +79,11 @@ class SignerService(TGIService):
 
     def _sign(self, request: ServiceRequest, input: bytes, output: bytes) -> bytes:
         target = request.proof_target or OFFCHAIN_TARGET
-        proof = sign_compute_proof(
-            subscription_id=target.subscription_id,
-            interval=target.interval,
-            input=input,
-            output=output,
+        proof = signature_proof(
+            target.subscription_id,
+            target.interval,
+            input,
+            output,
             chain_id=target.chain_id,
             verifier=target.verifier,
             private_key=self._key.get_secret_value(),
