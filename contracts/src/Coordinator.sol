@@ -84,7 +84,7 @@ contract Coordinator {
     /// @notice How long a verifier has to judge a proof before the node is paid regardless.
     uint32 public constant PROOF_WINDOW = 1 weeks;
 
-    /// @dev Transient slot of the reentrancy guard of deliveries.
+    /// @dev Transient slot of the reentrancy guard of paid deliveries.
     uint256 private constant GUARD_SLOT = uint256(keccak256("infernet-kit.Coordinator.guard"));
 
     /// @notice The next subscription id (ids start at 1; 0 is never used).
@@ -140,25 +140,8 @@ contract Coordinator {
     error InvalidFrequency();
     /// @notice `redundancy` must be at least 1 (a subscription that can never be served is refused).
     error InvalidRedundancy();
-    /// @notice A delivery was attempted from inside another delivery. `0xab143c06`
+    /// @notice A delivery was attempted from inside a paid delivery's payment. `0xab143c06`
     error Reentrancy();
-
-    /// @dev Deliveries call consumers, wallets and verifiers: none may re-enter a delivery.
-    modifier nonReentrant() {
-        uint256 slot = GUARD_SLOT;
-        bool entered;
-        assembly ("memory-safe") {
-            entered := tload(slot)
-        }
-        if (entered) revert Reentrancy();
-        assembly ("memory-safe") {
-            tstore(slot, 1)
-        }
-        _;
-        assembly ("memory-safe") {
-            tstore(slot, 0)
-        }
-    }
 
     /// @param registry the registry naming the Inbox, Fee and WalletFactory
     constructor(Registry registry) {
@@ -273,7 +256,7 @@ contract Coordinator {
         bytes calldata output,
         bytes calldata proof,
         address nodeWallet
-    ) external nonReentrant {
+    ) external {
         _deliver(subscriptionId, deliveryInterval, input, output, proof, nodeWallet);
     }
 
@@ -389,7 +372,9 @@ contract Coordinator {
     ///      recipient; without a verifier the rest to the node's wallet. With one, the verifier's fee (less the
     ///      protocol's `fee` of it) goes to the verifier, the node's stake (`paymentAmount`) and the rest of the
     ///      payment are locked in escrow under `nodeKey`, and the verifier is asked to judge `proof`.
-    ///      Both wallets must come from the WalletFactory; the wallets enforce allowances and funds.
+    ///      Both wallets must come from the WalletFactory; the wallets enforce allowances and funds. Tokens and the
+    ///      verifier run their code here, so no delivery may start until the payment is done (`Reentrancy`); the
+    ///      rest of a delivery needs no guard, as every state change precedes its only call, to the consumer.
     function _pay(
         uint32 subscriptionId,
         uint32 interval,
@@ -399,6 +384,7 @@ contract Coordinator {
         bytes32 nodeKey,
         bytes calldata proof
     ) internal {
+        _enter();
         Terms storage t = terms[subscriptionId];
         uint256 amount = t.paymentAmount;
         address token = t.paymentToken;
@@ -412,6 +398,7 @@ contract Coordinator {
         if (protocolFee != 0) consumerWallet.cTransfer(owner, token, recipient, protocolFee);
         if (verifier == address(0)) {
             consumerWallet.cTransfer(owner, token, nodeWallet, available);
+            _exit();
             return;
         }
         IVerifier judge = IVerifier(payable(verifier));
@@ -431,5 +418,25 @@ contract Coordinator {
             consumerEscrowed: available
         });
         judge.requestProofVerification(subscriptionId, interval, msg.sender, proof);
+        _exit();
+    }
+
+    /// @dev Starts a payment; reverts `Reentrancy` inside another one.
+    function _enter() private {
+        uint256 slot = GUARD_SLOT;
+        bool entered;
+        assembly ("memory-safe") {
+            entered := tload(slot)
+            tstore(slot, 1)
+        }
+        if (entered) revert Reentrancy();
+    }
+
+    /// @dev Ends a payment.
+    function _exit() private {
+        uint256 slot = GUARD_SLOT;
+        assembly ("memory-safe") {
+            tstore(slot, 0)
+        }
     }
 }

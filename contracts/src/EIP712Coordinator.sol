@@ -87,7 +87,7 @@ contract EIP712Coordinator is Coordinator {
         bytes calldata output,
         bytes calldata proof,
         address nodeWallet
-    ) external nonReentrant {
+    ) external {
         uint32 subscriptionId = _createSubscriptionDelegatee(nonce, expiry, sub, v, r, s);
         _deliver(subscriptionId, deliveryInterval, input, output, proof, nodeWallet);
     }

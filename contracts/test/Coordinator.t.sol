@@ -85,6 +85,16 @@ contract CoordinatorTest is KitTestBase {
         uint32 empty = callback.request("svc", "", 1, address(0), 0, address(0), address(0));
         assertEq(callback.getContainerInputs(empty, 1, 0, NODE1).length, 0);
 
+        // Under 32 bytes the inputs take one slot of the SDK's `subscriptionInputs` mapping; from 32 on, code.
+        bytes memory short = new bytes(31);
+        short[30] = 0x05;
+        uint32 shortId = callback.request("svc", short, 1, address(0), 0, address(0), address(0));
+        assertEq(callback.getContainerInputs(shortId, 1, 0, NODE1), short);
+        bytes memory word = new bytes(32);
+        word[31] = 0x06;
+        uint32 wordId = callback.request("svc", word, 1, address(0), 0, address(0), address(0));
+        assertEq(callback.getContainerInputs(wordId, 1, 0, NODE1), word);
+
         bytes memory large = new bytes(24_576); // one byte over what a data contract holds: kept in storage
         large[0] = 0x01;
         large[24_575] = 0xff;

@@ -7,12 +7,13 @@ import {CodeStore} from "../utility/CodeStore.sol";
 /// @title CallbackConsumer
 /// @notice One-shot requests: `_requestCompute` creates a subscription served once (frequency 1, period 0) and
 ///         keeps its inputs, which nodes read back through `getContainerInputs`.
-/// @dev Inputs are kept as the code of a data contract at an address derived from the subscription id
-///      (`CodeStore.writeAt`): far cheaper than storage for prompts, and no slot is needed to find them. Inputs
-///      too large for a contract (over 24,575 bytes) fall back to the SDK's `subscriptionInputs` mapping, which
-///      is therefore empty for most requests: read inputs with `getContainerInputs` (see README, "Differences").
+/// @dev Inputs of 32 bytes or more are kept as the code of a data contract at an address derived from the
+///      subscription id (`CodeStore.writeAt`): far cheaper than storage for prompts, and no slot is needed to find
+///      them. Shorter inputs (one storage slot, cheaper than a contract) and inputs too large for a contract (over
+///      24,575 bytes) go to the SDK's `subscriptionInputs` mapping, so SDK code reading it sees short inputs there.
 abstract contract CallbackConsumer is BaseConsumer {
-    /// @notice subscription id => inputs too large for a data contract (the SDK's name, so SDK code compiles).
+    /// @notice subscription id => inputs shorter than 32 bytes or too large for a data contract (the SDK's name,
+    ///         so SDK code compiles); the others are read with `getContainerInputs`.
     mapping(uint32 => bytes) internal subscriptionInputs;
 
     /// @param registry the Infernet Registry
@@ -39,9 +40,10 @@ abstract contract CallbackConsumer is BaseConsumer {
         uint32 subscriptionId = COORDINATOR.createSubscription(
             containerId, 1, 0, redundancy, false, paymentToken, paymentAmount, wallet, verifier
         );
-        if (inputs.length != 0) {
-            if (CodeStore.fits(inputs)) CodeStore.writeAt(bytes32(uint256(subscriptionId)), inputs);
-            else subscriptionInputs[subscriptionId] = inputs;
+        if (inputs.length >= 32 && CodeStore.fits(inputs)) {
+            CodeStore.writeAt(bytes32(uint256(subscriptionId)), inputs);
+        } else if (inputs.length != 0) {
+            subscriptionInputs[subscriptionId] = inputs;
         }
         return subscriptionId;
     }
@@ -55,8 +57,9 @@ abstract contract CallbackConsumer is BaseConsumer {
         override
         returns (bytes memory)
     {
-        address pointer = CodeStore.pointerAt(address(this), bytes32(uint256(subscriptionId)));
-        return pointer.code.length != 0 ? CodeStore.read(pointer) : subscriptionInputs[subscriptionId];
+        bytes memory stored = subscriptionInputs[subscriptionId];
+        if (stored.length != 0) return stored;
+        return CodeStore.read(CodeStore.pointerAt(address(this), bytes32(uint256(subscriptionId))));
     }
 
     /// @notice Serves the inputs being stored to their data contract while it is created (see `CodeStore`);
