@@ -93,7 +93,8 @@ class ProofStack:
         return created_subscription_id(self.coordinator, receipt), int(receipt["blockNumber"])
 
     def delivered(self, subscription_id: int, block: int) -> None:
-        wait_for_fulfillments(self.coordinator, subscription_id, from_block=block, nodes=[self.node.url])
+        # Generous: each delivery is an approve and a delivery on a machine that may be loaded.
+        wait_for_fulfillments(self.coordinator, subscription_id, from_block=block, timeout=60, nodes=[self.node.url])
 
     def verdicts(self, block: int) -> dict[int, bool]:
         """`ProofVerified` events since `block`: subscription id -> valid."""
