@@ -4,6 +4,10 @@ Each path is one real transaction (gasUsed from its receipt, intrinsic and calld
 consumers that do nothing in their callback, as the reference was measured (PROTOCOL.md section 5). The
 input is `abi.encode("Is the sky blue during a clear day?")`, the output the TGI service's on-chain shape.
 
+A second table uses acceptance-style consumers (`contracts/test/fixtures/AnswerConsumers.sol`: they store the
+answer string and emit an event) against the SDK v1.1.0 itself, measured the same way with the same consumers
+(the SDK built with this project's compiler and settings, outside this repository), with issue #11/#15's goals.
+
     .venv/bin/python bench/contracts_gas.py      (needs `make build`)
 """
 
@@ -20,7 +24,7 @@ from web3.contract import Contract
 from infernet_kit.chain.accounts import DEPLOYER, NODE_OPERATORS, USER, dev_account
 from infernet_kit.chain.artifacts import load_artifact
 from infernet_kit.chain.deploy import deploy
-from infernet_kit.chain.encoding import container_id
+from infernet_kit.chain.encoding import Subscription, container_id, sign_delegate_subscription
 from infernet_kit.devstack.anvil import Anvil
 
 REFERENCE = {
@@ -32,6 +36,14 @@ REFERENCE = {
     "deliverComputeDelegatee (create + deliver)": 202_589,
 }
 RAISED_NONCE = "createSubscriptionDelegatee (nonce > max so far)"
+# SDK v1.1.0 (b183dc3) with the acceptance-style consumers, and the goal as a fraction of it.
+SDK_REQUEST, SDK_DELIVER, SDK_CREATE_DELEGATEE, SDK_DELIVER_DELEGATEE = 222_850, 165_980, 161_670, 289_235
+SDK_ACCEPTANCE = {
+    "request (answer consumer)": (SDK_REQUEST, 0.75),
+    "deliverCompute (answer consumer)": (SDK_DELIVER, 0.80),
+    "createSubscriptionDelegatee (answer consumer, nonce 1)": (SDK_CREATE_DELEGATEE, 0.85),
+    "deliverComputeDelegatee (answer consumer, nonce 1)": (SDK_DELIVER_DELEGATEE, 0.85),
+}
 CONTAINER = "tgi_client_inference_service"
 INPUTS = encode(["string"], ["Is the sky blue during a clear day?"])
 OUTPUT = encode(["bytes", "bytes"], [encode(["string"], ["Yes, the sky is blue during a clear day."]), b""])
@@ -84,13 +96,31 @@ def measure(anvil: Anvil) -> dict[str, int]:
     _gas(subscriber.functions.create(CONTAINER, 1, 0, 1, True), user)
     figures["deliverCompute (lazy)"] = deliver(lazy, node1)
 
+    answer_callback = _deploy(w3, "AnswerCallbackConsumer", deployment.registry)
+    answer_id = coordinator.functions.id().call()
+    figures["request (answer consumer)"] = _gas(answer_callback.functions.request(CONTAINER, INPUTS), user)
+    figures["deliverCompute (answer consumer)"] = deliver(answer_id, node1)
+
     def signed(owner: Contract, nonce: int) -> tuple[Any, ...]:
         now = anvil.timestamp()
-        sub = (owner.address, now, 0, 1, 1, container_id([CONTAINER]), False, ZERO, 0, ZERO, ZERO)
+        sub = Subscription(
+            owner=owner.address,
+            active_at=now,
+            period=0,
+            frequency=1,
+            redundancy=1,
+            container_id=container_id(CONTAINER),
+        )
         expiry = now + 600
-        digest = coordinator.functions.delegateSubscriptionDigest(nonce, expiry, sub).call()
-        sig = signer.unsafe_sign_hash(digest)
-        return nonce, expiry, sub, sig.v, sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big")
+        sig = sign_delegate_subscription(
+            sub,
+            nonce=nonce,
+            expiry=expiry,
+            chain_id=w3.eth.chain_id,
+            coordinator=coordinator.address,
+            private_key=signer.key,
+        )
+        return nonce, expiry, sub.as_tuple(), sig.v, sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big")
 
     # A subscriber's first delegated subscription (nonce 0: maxSubscriberNonce stays 0, nothing to write) ...
     figures["createSubscriptionDelegatee"] = _gas(
@@ -102,19 +132,35 @@ def measure(anvil: Anvil) -> dict[str, int]:
     figures["deliverComputeDelegatee (create + deliver)"] = _gas(
         coordinator.functions.deliverComputeDelegatee(*signed(fresh, 0), 1, INPUTS, OUTPUT, b"", ZERO), node1
     )
+    # An owner's first delegated subscription as clients sign it (nonce 1), acceptance-style consumers.
+    answer_delegator = _deploy(w3, "AnswerDelegatorConsumer", deployment.registry, signer.address)
+    figures["createSubscriptionDelegatee (answer consumer, nonce 1)"] = _gas(
+        coordinator.functions.createSubscriptionDelegatee(*signed(answer_delegator, 1)), node1
+    )
+    answer_fresh = _deploy(w3, "AnswerDelegatorConsumer", deployment.registry, signer.address)
+    figures["deliverComputeDelegatee (answer consumer, nonce 1)"] = _gas(
+        coordinator.functions.deliverComputeDelegatee(*signed(answer_fresh, 1), 1, INPUTS, OUTPUT, b"", ZERO), node1
+    )
     return figures
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, Anvil(log_path=Path(tmp) / "anvil.log") as anvil:
         figures = measure(anvil)
-    print(f"{'path':<52} {'gas':>9} {'reference':>10} {'change':>8}")
+    print(f"{'path':<56} {'gas':>9} {'reference':>10} {'change':>8}")
     for name, gas in figures.items():
         ref = REFERENCE.get(name)
+        if name in SDK_ACCEPTANCE:
+            continue
         if ref is None:
-            print(f"{name:<52} {gas:>9,} {'-':>10} {'':>8}")
+            print(f"{name:<56} {gas:>9,} {'-':>10} {'':>8}")
         else:
-            print(f"{name:<52} {gas:>9,} {ref:>10,} {100 * (gas - ref) / ref:>+7.1f}%")
+            print(f"{name:<56} {gas:>9,} {ref:>10,} {100 * (gas - ref) / ref:>+7.1f}%")
+    print(f"\n{'acceptance-style path':<56} {'gas':>9} {'SDK':>10} {'ratio':>6} {'goal':>6}")
+    for name, (sdk, goal) in SDK_ACCEPTANCE.items():
+        gas = figures[name]
+        verdict = "ok" if gas <= goal * sdk else "MISSED"
+        print(f"{name:<56} {gas:>9,} {sdk:>10,} {gas / sdk:>6.3f} {goal:>6.2f} {verdict}")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,7 @@ pragma solidity ^0.8.19;
 
 import {SubscriptionConsumer} from "infernet-sdk/consumer/Subscription.sol";
 import {Delegator} from "infernet-sdk/pattern/Delegator.sol";
-import {Registry} from "infernet-sdk/Registry.sol";
-import {Inbox, InboxItem} from "infernet-sdk/Inbox.sol";
+import {InboxItem} from "infernet-sdk/Inbox.sol";
 
 /// @title DelegateConsumer
 /// @notice Receives outputs of subscriptions its signer created off-chain (EIP-712, via a node's
@@ -13,8 +12,6 @@ import {Inbox, InboxItem} from "infernet-sdk/Inbox.sol";
 contract DelegateConsumer is SubscriptionConsumer, Delegator {
     /// @notice The account allowed to change the signer.
     address public immutable OWNER;
-    /// @notice The Inbox lazy outputs are read from.
-    Inbox public immutable INBOX;
 
     /// @notice subscription id => interval => raw container output (`raw` of `abi.encode(bytes raw, bytes processed)`).
     mapping(uint32 => mapping(uint32 => bytes)) public outputs;
@@ -31,7 +28,6 @@ contract DelegateConsumer is SubscriptionConsumer, Delegator {
     /// @param signer the account whose EIP-712 signatures create subscriptions for this contract
     constructor(address registry, address signer) SubscriptionConsumer(registry) Delegator(signer) {
         OWNER = msg.sender;
-        INBOX = Inbox(Registry(registry).INBOX());
     }
 
     /// @notice Replaces the delegated signer (owner only).

@@ -2,8 +2,7 @@
 pragma solidity ^0.8.19;
 
 import {SubscriptionConsumer} from "infernet-sdk/consumer/Subscription.sol";
-import {Registry} from "infernet-sdk/Registry.sol";
-import {Inbox, InboxItem} from "infernet-sdk/Inbox.sol";
+import {InboxItem} from "infernet-sdk/Inbox.sol";
 
 /// @title RecurringConsumer
 /// @notice A recurring TGI subscription: every interval gets its own prompt ("<prompt> (interval N)") and its
@@ -11,9 +10,6 @@ import {Inbox, InboxItem} from "infernet-sdk/Inbox.sol";
 contract RecurringConsumer is SubscriptionConsumer {
     /// @notice The container serving the requests.
     string public constant CONTAINER_ID = "tgi_client_inference_service";
-
-    /// @notice The Inbox lazy outputs are read from.
-    Inbox public immutable INBOX;
 
     /// @notice subscription id => base prompt.
     mapping(uint32 => string) public prompts;
@@ -33,9 +29,7 @@ contract RecurringConsumer is SubscriptionConsumer {
     error NotRequester();
 
     /// @param registry the Infernet Registry
-    constructor(address registry) SubscriptionConsumer(registry) {
-        INBOX = Inbox(Registry(registry).INBOX());
-    }
+    constructor(address registry) SubscriptionConsumer(registry) {}
 
     /// @notice Starts a subscription asking `prompt` every `period` seconds, `frequency` times.
     /// @param prompt the base prompt

@@ -7,6 +7,7 @@ import {BaseConsumer} from "./consumer/Base.sol";
 import {Fee} from "./payments/Fee.sol";
 import {Wallet} from "./payments/Wallet.sol";
 import {WalletFactory} from "./payments/WalletFactory.sol";
+import {IVerifier} from "./payments/IVerifier.sol";
 
 /// @notice A request for off-chain compute, as the Infernet SDK v1.1 ABI defines it (field order is ABI).
 /// @dev `frequency == 1, period == 0` is a one-shot callback; `period > 0` a recurring subscription.
@@ -25,7 +26,7 @@ struct Subscription {
     bytes32 containerId;
     /// @notice True: outputs are written to the Inbox and only a pointer is delivered.
     bool lazy;
-    /// @notice Proof verifier (not supported yet: must be zero).
+    /// @notice Proof verifier (`IVerifier`) paid subscriptions' deliveries wait on; zero for none.
     address payable verifier;
     /// @notice Amount paid per delivery (0 for none).
     uint256 paymentAmount;
@@ -35,20 +36,31 @@ struct Subscription {
     address payable wallet;
 }
 
+/// @notice A delivery of a paid subscription with a verifier waiting for its proof to be judged (SDK v1.1 layout).
+struct ProofRequest {
+    /// @notice After this timestamp anyone may finalize, and the node is paid whatever the verifier said.
+    uint32 expiry;
+    /// @notice The node's wallet: its stake (`paymentAmount`) is locked there.
+    Wallet nodeWallet;
+    /// @notice What the consumer's wallet locked for the node (payment minus protocol and verifier fees).
+    uint256 consumerEscrowed;
+}
+
 /// @title Coordinator
 /// @notice Keeps subscriptions and accepts their outputs from nodes, enforcing the interval, redundancy and
 ///         payment rules before handing the output to the consumer.
 /// @dev Storage is laid out for gas, not as the ABI struct: a subscription without payment occupies three slots
 ///      (the ABI layout needs seven), and delivery reads two of them (three when lazy, more when paid).
 contract Coordinator {
-    /// @dev Slot 0: owner | activeAt | period | frequency. Slot 1: redundancy | lazy | paid | verifier (always 0
-    ///      while verifiers are unsupported). Slot 2: containerId.
+    /// @dev Slot 0: owner | activeAt | period | frequency. Slot 1: redundancy - 1 | lazy | paid | verifier, so
+    ///      the common subscription (one node, eager, free, no verifier) leaves it zero and its creation skips a
+    ///      22,100-gas SSTORE. Slot 2: containerId.
     struct Record {
         address owner;
         uint32 activeAt;
         uint32 period;
         uint32 frequency;
-        uint16 redundancy;
+        uint16 extraRedundancy;
         bool lazy;
         bool paid;
         address verifier;
@@ -69,6 +81,12 @@ contract Coordinator {
     /// @notice Factory whose wallets may pay and be paid.
     WalletFactory public immutable WALLET_FACTORY;
 
+    /// @notice How long a verifier has to judge a proof before the node is paid regardless.
+    uint32 public constant PROOF_WINDOW = 1 weeks;
+
+    /// @dev Transient slot of the reentrancy guard of paid deliveries.
+    uint256 private constant GUARD_SLOT = uint256(keccak256("infernet-kit.Coordinator.guard"));
+
     /// @notice The next subscription id (ids start at 1; 0 is never used).
     uint32 public id;
 
@@ -77,6 +95,9 @@ contract Coordinator {
 
     /// @notice `keccak256(abi.encode(uint32 subscriptionId, uint32 interval))` => number of answers so far.
     mapping(bytes32 => uint16) public redundancyCount;
+
+    /// @notice `keccak256(abi.encode(uint32 subscriptionId, uint32 interval, address node))` => pending proof.
+    mapping(bytes32 => ProofRequest) public proofRequests;
 
     mapping(uint32 => Record) internal records;
     mapping(uint32 => Terms) internal terms;
@@ -87,6 +108,11 @@ contract Coordinator {
     event SubscriptionCancelled(uint32 indexed id);
     /// @notice `node` delivered an output for subscription `id`.
     event SubscriptionFulfilled(uint32 indexed id, address indexed node);
+    /// @notice The proof of `node` for (`id`, `interval`) was settled by `verifier` (`active`: within the window,
+    ///         so `valid` decided who was paid; else the window had passed and the node was paid).
+    event ProofVerified(
+        uint32 indexed id, uint32 indexed interval, address indexed node, bool active, address verifier, bool valid
+    );
 
     /// @notice A paid delivery names a consumer or node wallet not created by the WalletFactory. `0x23455ba1`
     error InvalidWallet();
@@ -114,8 +140,8 @@ contract Coordinator {
     error InvalidFrequency();
     /// @notice `redundancy` must be at least 1 (a subscription that can never be served is refused).
     error InvalidRedundancy();
-    /// @notice Proof verifiers are not supported yet: `verifier` must be `address(0)`.
-    error VerifierNotSupported();
+    /// @notice A delivery was attempted from inside a paid delivery's payment. `0xab143c06`
+    error Reentrancy();
 
     /// @param registry the registry naming the Inbox, Fee and WalletFactory
     constructor(Registry registry) {
@@ -138,7 +164,7 @@ contract Coordinator {
     /// @param paymentToken payment token (`address(0)` for ETH)
     /// @param paymentAmount paid per delivery (0: free)
     /// @param wallet consumer wallet paying for deliveries
-    /// @param verifier proof verifier; must be `address(0)` (verifiers are not supported yet)
+    /// @param verifier proof verifier (`IVerifier`), `address(0)` for none
     /// @return the new subscription id
     function createSubscription(
         string calldata containerId,
@@ -185,7 +211,7 @@ contract Coordinator {
         sub.activeAt = record.activeAt;
         sub.period = record.period;
         sub.frequency = record.frequency;
-        sub.redundancy = record.redundancy;
+        sub.redundancy = record.extraRedundancy + 1;
         sub.containerId = record.containerId;
         sub.lazy = record.lazy;
         sub.verifier = payable(record.verifier);
@@ -234,10 +260,35 @@ contract Coordinator {
         _deliver(subscriptionId, deliveryInterval, input, output, proof, nodeWallet);
     }
 
-    /// @notice Part of the SDK ABI for verifier callbacks. Proof verification is not supported yet, so no proof
-    ///         request can be pending and this always reverts with `ProofRequestNotFound`.
-    function finalizeProofVerification(uint32, uint32, address, bool) external pure {
-        revert ProofRequestNotFound();
+    /// @notice Settles a pending proof: releases both escrows, then pays the node (`valid`, or the window has
+    ///         passed) or pays the node's stake to the consumer's wallet (invalid). Within the window only the
+    ///         subscription's verifier may call; after it, anyone.
+    /// @param subscriptionId the subscription delivered
+    /// @param interval the interval delivered
+    /// @param node the delivering node
+    /// @param valid whether the proof is valid
+    function finalizeProofVerification(uint32 subscriptionId, uint32 interval, address node, bool valid) external {
+        bytes32 key = keccak256(abi.encode(subscriptionId, interval, node));
+        ProofRequest memory request = proofRequests[key];
+        if (request.expiry == 0) revert ProofRequestNotFound();
+        bool active = block.timestamp < request.expiry;
+        address verifier = records[subscriptionId].verifier;
+        if (active && msg.sender != verifier) revert UnauthorizedVerifier();
+        delete proofRequests[key];
+
+        Terms storage t = terms[subscriptionId];
+        uint256 stake = t.paymentAmount;
+        address token = t.paymentToken;
+        Wallet consumerWallet = Wallet(payable(t.wallet));
+        address owner = records[subscriptionId].owner;
+        request.nodeWallet.cUnlock(node, token, stake);
+        consumerWallet.cUnlock(owner, token, request.consumerEscrowed);
+        if (valid || !active) {
+            consumerWallet.cTransfer(owner, token, address(request.nodeWallet), request.consumerEscrowed);
+        } else {
+            request.nodeWallet.cTransfer(node, token, address(consumerWallet), stake);
+        }
+        emit ProofVerified(subscriptionId, interval, node, active, msg.sender, valid);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -248,7 +299,6 @@ contract Coordinator {
     function _storeSubscription(Subscription memory sub) internal returns (uint32 subscriptionId) {
         if (sub.frequency == 0) revert InvalidFrequency();
         if (sub.redundancy == 0) revert InvalidRedundancy();
-        if (sub.verifier != address(0)) revert VerifierNotSupported();
 
         subscriptionId = id;
         unchecked {
@@ -260,10 +310,10 @@ contract Coordinator {
             activeAt: sub.activeAt,
             period: sub.period,
             frequency: sub.frequency,
-            redundancy: sub.redundancy,
+            extraRedundancy: sub.redundancy - 1,
             lazy: sub.lazy,
             paid: paid,
-            verifier: address(0),
+            verifier: sub.verifier,
             containerId: sub.containerId
         });
         if (paid || sub.paymentToken != address(0) || sub.wallet != address(0)) {
@@ -293,7 +343,7 @@ contract Coordinator {
 
         bytes32 countKey = keccak256(abi.encode(subscriptionId, interval));
         uint16 count = redundancyCount[countKey];
-        if (count >= record.redundancy) revert IntervalCompleted();
+        if (count > record.extraRedundancy) revert IntervalCompleted();
         bytes32 nodeKey = keccak256(abi.encode(subscriptionId, interval, msg.sender));
         if (nodeResponded[nodeKey]) revert NodeRespondedAlready();
         unchecked {
@@ -302,7 +352,7 @@ contract Coordinator {
         redundancyCount[countKey] = count;
         nodeResponded[nodeKey] = true;
 
-        if (record.paid) _pay(subscriptionId, owner, nodeWallet);
+        if (record.paid) _pay(subscriptionId, interval, owner, record.verifier, nodeWallet, nodeKey, proof);
 
         if (record.lazy) {
             // The output goes to the Inbox; the consumer gets the (containerId, index) pointer.
@@ -318,20 +368,75 @@ contract Coordinator {
         emit SubscriptionFulfilled(subscriptionId, msg.sender);
     }
 
-    /// @dev Pays one delivery from the consumer's wallet: the protocol fee to the Fee recipient, the rest to the
-    ///      node's wallet. Both wallets must come from the WalletFactory; the wallet enforces the consumer's
-    ///      allowance (`InsufficientAllowance`) and its unlocked balance (`InsufficientFunds`).
-    function _pay(uint32 subscriptionId, address owner, address nodeWallet) internal {
+    /// @dev Pays one delivery from the consumer's wallet, as the SDK: `2 × fee` of the payment to the Fee
+    ///      recipient; without a verifier the rest to the node's wallet. With one, the verifier's fee (less the
+    ///      protocol's `fee` of it) goes to the verifier, the node's stake (`paymentAmount`) and the rest of the
+    ///      payment are locked in escrow under `nodeKey`, and the verifier is asked to judge `proof`.
+    ///      Both wallets must come from the WalletFactory; the wallets enforce allowances and funds. Tokens and the
+    ///      verifier run their code here, so no delivery may start until the payment is done (`Reentrancy`); the
+    ///      rest of a delivery needs no guard, as every state change precedes its only call, to the consumer.
+    function _pay(
+        uint32 subscriptionId,
+        uint32 interval,
+        address owner,
+        address verifier,
+        address nodeWallet,
+        bytes32 nodeKey,
+        bytes calldata proof
+    ) internal {
+        _enter();
         Terms storage t = terms[subscriptionId];
         uint256 amount = t.paymentAmount;
         address token = t.paymentToken;
-        address consumerWallet = t.wallet;
-        if (!WALLET_FACTORY.isValidWallet(consumerWallet) || !WALLET_FACTORY.isValidWallet(nodeWallet)) {
+        Wallet consumerWallet = Wallet(payable(t.wallet));
+        if (!WALLET_FACTORY.isValidWallet(nodeWallet) || !WALLET_FACTORY.isValidWallet(address(consumerWallet))) {
             revert InvalidWallet();
         }
         (address recipient, uint16 feeBasisPoints) = FEE.terms();
-        uint256 fee = amount * feeBasisPoints / 10_000;
-        if (fee != 0) Wallet(payable(consumerWallet)).cTransfer(owner, token, recipient, fee);
-        Wallet(payable(consumerWallet)).cTransfer(owner, token, nodeWallet, amount - fee);
+        uint256 protocolFee = amount * (uint256(feeBasisPoints) * 2) / 10_000;
+        uint256 available = amount - protocolFee;
+        if (protocolFee != 0) consumerWallet.cTransfer(owner, token, recipient, protocolFee);
+        if (verifier == address(0)) {
+            consumerWallet.cTransfer(owner, token, nodeWallet, available);
+            _exit();
+            return;
+        }
+        IVerifier judge = IVerifier(payable(verifier));
+        if (!judge.isSupportedToken(token)) revert UnsupportedVerifierToken();
+        uint256 verifierFee = judge.fee(token);
+        available -= verifierFee;
+        uint256 verifierProtocolFee = verifierFee * feeBasisPoints / 10_000;
+        if (verifierProtocolFee != 0) consumerWallet.cTransfer(owner, token, recipient, verifierProtocolFee);
+        if (verifierFee != verifierProtocolFee) {
+            consumerWallet.cTransfer(owner, token, judge.getWallet(), verifierFee - verifierProtocolFee);
+        }
+        Wallet(payable(nodeWallet)).cLock(msg.sender, token, amount);
+        consumerWallet.cLock(owner, token, available);
+        proofRequests[nodeKey] = ProofRequest({
+            expiry: uint32(block.timestamp) + PROOF_WINDOW,
+            nodeWallet: Wallet(payable(nodeWallet)),
+            consumerEscrowed: available
+        });
+        judge.requestProofVerification(subscriptionId, interval, msg.sender, proof);
+        _exit();
+    }
+
+    /// @dev Starts a payment; reverts `Reentrancy` inside another one.
+    function _enter() private {
+        uint256 slot = GUARD_SLOT;
+        bool entered;
+        assembly ("memory-safe") {
+            entered := tload(slot)
+            tstore(slot, 1)
+        }
+        if (entered) revert Reentrancy();
+    }
+
+    /// @dev Ends a payment.
+    function _exit() private {
+        uint256 slot = GUARD_SLOT;
+        assembly ("memory-safe") {
+            tstore(slot, 0)
+        }
     }
 }

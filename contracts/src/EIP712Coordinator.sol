@@ -3,6 +3,7 @@ pragma solidity ^0.8.19;
 
 import {Coordinator, Subscription} from "./Coordinator.sol";
 import {Registry} from "./Registry.sol";
+import {EIP712} from "./utility/EIP712.sol";
 
 /// @title EIP712Coordinator
 /// @notice The deployed coordinator: a `Coordinator` that also accepts subscriptions signed off-chain by a
@@ -23,9 +24,6 @@ contract EIP712Coordinator is Coordinator {
         "DelegateSubscription(uint32 nonce,uint32 expiry,Subscription sub)Subscription(address owner,uint32 activeAt,uint32 period,uint32 frequency,uint16 redundancy,bytes32 containerId,bool lazy,address verifier,uint256 paymentAmount,address paymentToken,address wallet)"
     );
 
-    bytes32 private constant DOMAIN_TYPEHASH =
-        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
-
     bytes32 private immutable CACHED_DOMAIN_SEPARATOR;
     uint256 private immutable CACHED_CHAIN_ID;
 
@@ -43,7 +41,7 @@ contract EIP712Coordinator is Coordinator {
     /// @param registry the registry naming the Inbox, Fee and WalletFactory
     constructor(Registry registry) Coordinator(registry) {
         CACHED_CHAIN_ID = block.chainid;
-        CACHED_DOMAIN_SEPARATOR = _buildDomainSeparator();
+        CACHED_DOMAIN_SEPARATOR = EIP712.domainSeparator(EIP712_NAME, EIP712_VERSION);
     }
 
     /// @notice Creates the signed subscription, or returns the id it already got for `(sub.owner, nonce)`.
@@ -96,7 +94,9 @@ contract EIP712Coordinator is Coordinator {
 
     /// @notice The EIP-712 domain separator for this chain.
     function DOMAIN_SEPARATOR() public view returns (bytes32) {
-        return block.chainid == CACHED_CHAIN_ID ? CACHED_DOMAIN_SEPARATOR : _buildDomainSeparator();
+        return block.chainid == CACHED_CHAIN_ID
+            ? CACHED_DOMAIN_SEPARATOR
+            : EIP712.domainSeparator(EIP712_NAME, EIP712_VERSION);
     }
 
     /// @notice EIP-5267 description of the EIP-712 domain (name, version, chainId, verifyingContract; no salt).
@@ -127,19 +127,7 @@ contract EIP712Coordinator is Coordinator {
     {
         bytes32 subHash = keccak256(abi.encode(EIP712_SUBSCRIPTION_TYPEHASH, sub));
         bytes32 structHash = keccak256(abi.encode(EIP712_DELEGATE_SUBSCRIPTION_TYPEHASH, nonce, expiry, subHash));
-        return keccak256(abi.encodePacked(hex"1901", DOMAIN_SEPARATOR(), structHash));
-    }
-
-    function _buildDomainSeparator() private view returns (bytes32) {
-        return keccak256(
-            abi.encode(
-                DOMAIN_TYPEHASH,
-                keccak256(bytes(EIP712_NAME)),
-                keccak256(bytes(EIP712_VERSION)),
-                block.chainid,
-                address(this)
-            )
-        );
+        return EIP712.digest(DOMAIN_SEPARATOR(), structHash);
     }
 
     function _createSubscriptionDelegatee(

@@ -3,6 +3,7 @@ pragma solidity ^0.8.19;
 
 import {Registry} from "./Registry.sol";
 import {CodeStore} from "./utility/CodeStore.sol";
+import {Coordinated} from "./utility/Coordinated.sol";
 
 /// @notice One stored output (field order is ABI).
 struct InboxItem {
@@ -27,7 +28,7 @@ struct InboxItem {
 ///      that data contract's code (`CodeStore`: `uint32 inputLength ++ uint32 outputLength ++ input ++ output ++
 ///      proof`), which costs a fraction of storing them in slots. Payloads too large for a contract are kept in
 ///      storage instead.
-contract Inbox {
+contract Inbox is Coordinated {
     /// @dev One slot: the item's metadata and where its bytes are (`address(0)`: empty or oversized).
     struct Entry {
         uint32 timestamp;
@@ -39,24 +40,17 @@ contract Inbox {
     /// @dev Length prefix of a stored payload: two uint32 lengths.
     uint256 private constant HEADER = 8;
 
-    /// @notice The coordinator allowed to write on behalf of nodes.
-    address public immutable COORDINATOR;
-
     mapping(bytes32 => mapping(address => Entry[])) internal entries;
     mapping(bytes32 => mapping(address => mapping(uint256 => InboxItem))) internal oversized;
 
     /// @notice A new item was stored at index `index` of (containerId, node).
     event NewInboxItem(bytes32 indexed containerId, address indexed node, uint256 index);
 
-    /// @notice Only the coordinator may call `writeViaCoordinator`. `0x9ec853e6`
-    error NotCoordinator();
     /// @notice No item at this (containerId, node, index).
     error InboxItemNotFound();
 
     /// @param registry the registry naming the coordinator
-    constructor(Registry registry) {
-        COORDINATOR = registry.COORDINATOR();
-    }
+    constructor(Registry registry) Coordinated(registry) {}
 
     /// @notice Stores an output written by the calling node itself (subscription id and interval 0).
     /// @param containerId container id hash the output belongs to
@@ -88,8 +82,7 @@ contract Inbox {
         bytes calldata input,
         bytes calldata output,
         bytes calldata proof
-    ) external returns (uint256) {
-        if (msg.sender != COORDINATOR) revert NotCoordinator();
+    ) external onlyCoordinator returns (uint256) {
         return _write(containerId, node, subscriptionId, interval, input, output, proof);
     }
 
@@ -97,7 +90,7 @@ contract Inbox {
     /// @param containerId container id hash
     /// @param node the node that delivered it
     /// @param index its index
-    function read(bytes32 containerId, address node, uint256 index) external view returns (InboxItem memory item) {
+    function read(bytes32 containerId, address node, uint256 index) public view returns (InboxItem memory item) {
         Entry[] storage list = entries[containerId][node];
         if (index >= list.length) revert InboxItemNotFound();
         Entry memory entry = list[index];
@@ -109,6 +102,26 @@ contract Inbox {
         item.timestamp = entry.timestamp;
         item.subscriptionId = entry.subscriptionId;
         item.interval = entry.interval;
+    }
+
+    /// @notice One item field by field: the SDK's public `items` getter.
+    /// @param containerId container id hash
+    /// @param node the node that delivered it
+    /// @param index its index
+    function items(bytes32 containerId, address node, uint256 index)
+        external
+        view
+        returns (
+            uint32 timestamp,
+            uint32 subscriptionId,
+            uint32 interval,
+            bytes memory input,
+            bytes memory output,
+            bytes memory proof
+        )
+    {
+        InboxItem memory item = read(containerId, node, index);
+        return (item.timestamp, item.subscriptionId, item.interval, item.input, item.output, item.proof);
     }
 
     /// @notice Number of items stored for (containerId, node).

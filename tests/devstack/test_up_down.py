@@ -61,6 +61,8 @@ def test_up_then_down(tmp_path: Path) -> None:
         record = json.loads((state / "stack.json").read_text())
         assert record["rpc_url"] == f"http://127.0.0.1:{ports['rpc']}"
         assert record["backend_url"] == f"http://127.0.0.1:{ports['backend']}"
+        signing = record["services"].pop("signer_inference_service")  # the proof-signing example, on a free port
+        assert signing.startswith("http://127.0.0.1:")
         assert record["services"] == {
             "tgi_client_inference_service": f"http://127.0.0.1:{ports['tgi']}",
             "hf_inference_client_service": f"http://127.0.0.1:{ports['hf']}",

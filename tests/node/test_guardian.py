@@ -5,7 +5,7 @@ from __future__ import annotations
 from eth_utils.address import to_checksum_address
 
 from infernet_kit.node.config import ContainerConfig, RateLimitConfig
-from infernet_kit.node.guardian import Guardian, RateLimiter
+from infernet_kit.node.guardian import Guardian, RateLimiter, Rejection
 
 OWNER = "0x" + "aa" * 20
 OTHER = "0x" + "bb" * 20
@@ -79,6 +79,21 @@ def test_rejections_name_the_values_at_fault() -> None:
         ["zk"], OWNER, delegated=False, payment_token=ZERO, payment_amount=0, verifier=verifier
     )
     assert served is None
+    # The verifier's fee comes out of the payment: what is left must still cover the containers' minimums.
+    paid = Guardian(
+        {"zk": ContainerConfig(id="zk", port=1, generates_proofs=True, accepted_payments={ZERO: 100})},
+        chain_enabled=True,
+    )
+
+    def with_fee(fee: int) -> Rejection | None:
+        return paid.judge_subscription(
+            ["zk"], OWNER, delegated=False, payment_token=ZERO, payment_amount=150, verifier=verifier, verifier_fee=fee
+        )
+
+    assert with_fee(50) is None
+    dear = with_fee(51)
+    assert dear is not None and dear.error == "Invalid payment"
+    assert dear.params == {"payment_amount": 150, "required": 100, "payment_token": ZERO, "verifier_fee": 51}
 
 
 def test_rate_limiter_refills_over_time() -> None:

@@ -25,10 +25,10 @@ from infernet_kit.testing.service_fixtures import run_service
 
 
 def test_registry_holds_the_kits_services_then_the_plugins() -> None:
-    assert list(services()) == ["tgi", "hf", "reverse"]
+    assert list(services()) == ["tgi", "hf", "signer", "reverse"]
     assert service("reverse") is reverse_service.SERVICE
     assert service("hf").container_id == "hf_inference_client_service"
-    with pytest.raises(UnknownService, match="unknown service kind 'nope'; known: tgi, hf, reverse"):
+    with pytest.raises(UnknownService, match="unknown service kind 'nope'; known: tgi, hf, signer, reverse"):
         service("nope")
 
 
@@ -51,7 +51,7 @@ def test_the_node_tells_the_plugin_from_its_command_image_or_id() -> None:
     assert service_kind(ContainerConfig(id="reverse_service", port=3555, command="")) == "reverse"
     assert service_kind(ContainerConfig(id="y", image="ritualnetwork/hf_inference_client_service", port=1)) == "hf"
     unknown = ContainerConfig(id="z", image="acme/other", port=3555, command="")
-    with pytest.raises(ConfigError, match="must name tgi or hf or reverse"):
+    with pytest.raises(ConfigError, match="must name tgi or hf or signer or reverse"):
         service_kind(unknown)
 
 
@@ -95,7 +95,10 @@ def test_the_cli_names_a_bad_setting_or_kind_in_one_line() -> None:
     )
     unknown = subprocess.run(kit_command("serve", "nope"), capture_output=True, text=True, timeout=60)
     assert unknown.returncode == 2
-    assert unknown.stderr.strip() == "infernet-kit serve nope: unknown service kind 'nope'; known: tgi, hf, reverse"
+    assert (
+        unknown.stderr.strip()
+        == "infernet-kit serve nope: unknown service kind 'nope'; known: tgi, hf, signer, reverse"
+    )
     assert not port_is_open(port)
 
 

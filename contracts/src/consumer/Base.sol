@@ -3,6 +3,7 @@ pragma solidity ^0.8.19;
 
 import {Registry} from "../Registry.sol";
 import {Coordinator} from "../Coordinator.sol";
+import {Inbox} from "../Inbox.sol";
 
 /// @title BaseConsumer
 /// @notice What every consumer shares: the coordinator (looked up in the Registry once, at construction), the
@@ -10,6 +11,8 @@ import {Coordinator} from "../Coordinator.sol";
 abstract contract BaseConsumer {
     /// @notice The coordinator this consumer subscribes with.
     Coordinator internal immutable COORDINATOR;
+    /// @notice The Inbox where lazy subscriptions' outputs are read (`INBOX.read(containerId, node, index)`).
+    Inbox internal immutable INBOX;
 
     /// @notice `rawReceiveCompute` was called by someone other than the coordinator. `0x9ec853e6`
     error NotCoordinator();
@@ -17,6 +20,7 @@ abstract contract BaseConsumer {
     /// @param registry the Infernet Registry
     constructor(address registry) {
         COORDINATOR = Coordinator(Registry(registry).COORDINATOR());
+        INBOX = Inbox(Registry(registry).INBOX());
     }
 
     /// @notice The input nodes use for `interval` of `subscriptionId` (empty unless overridden).

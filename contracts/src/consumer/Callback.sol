@@ -7,12 +7,14 @@ import {CodeStore} from "../utility/CodeStore.sol";
 /// @title CallbackConsumer
 /// @notice One-shot requests: `_requestCompute` creates a subscription served once (frequency 1, period 0) and
 ///         keeps its inputs, which nodes read back through `getContainerInputs`.
-/// @dev Inputs are kept as the code of a data contract at an address derived from the subscription id
-///      (`CodeStore.writeAt`): far cheaper than storage for prompts, and no slot is needed to find them. Inputs
-///      too large for a contract (over 24,575 bytes) fall back to storage.
+/// @dev Inputs of 32 bytes or more are kept as the code of a data contract at an address derived from the
+///      subscription id (`CodeStore.writeAt`): far cheaper than storage for prompts, and no slot is needed to find
+///      them. Shorter inputs (one storage slot, cheaper than a contract) and inputs too large for a contract (over
+///      24,575 bytes) go to the SDK's `subscriptionInputs` mapping, so SDK code reading it sees short inputs there.
 abstract contract CallbackConsumer is BaseConsumer {
-    /// @dev subscription id => inputs too large for a data contract.
-    mapping(uint32 => bytes) private largeInputs;
+    /// @notice subscription id => inputs shorter than 32 bytes or too large for a data contract (the SDK's name,
+    ///         so SDK code compiles); the others are read with `getContainerInputs`.
+    mapping(uint32 => bytes) internal subscriptionInputs;
 
     /// @param registry the Infernet Registry
     constructor(address registry) BaseConsumer(registry) {}
@@ -24,7 +26,7 @@ abstract contract CallbackConsumer is BaseConsumer {
     /// @param paymentToken payment token (`address(0)` for ETH)
     /// @param paymentAmount paid per delivery (0: free)
     /// @param wallet the consumer's payment wallet
-    /// @param verifier proof verifier (must be `address(0)`)
+    /// @param verifier proof verifier (`IVerifier`), `address(0)` for none
     /// @return the subscription id
     function _requestCompute(
         string memory containerId,
@@ -38,20 +40,15 @@ abstract contract CallbackConsumer is BaseConsumer {
         uint32 subscriptionId = COORDINATOR.createSubscription(
             containerId, 1, 0, redundancy, false, paymentToken, paymentAmount, wallet, verifier
         );
-        if (inputs.length != 0) {
-            if (CodeStore.fits(inputs)) CodeStore.writeAt(bytes32(uint256(subscriptionId)), inputs);
-            else largeInputs[subscriptionId] = inputs;
+        if (inputs.length >= 32 && CodeStore.fits(inputs)) {
+            CodeStore.writeAt(bytes32(uint256(subscriptionId)), inputs);
+        } else if (inputs.length != 0) {
+            subscriptionInputs[subscriptionId] = inputs;
         }
         return subscriptionId;
     }
 
     /// @notice The inputs given to `_requestCompute` for `subscriptionId` (empty if none).
-    /// @param subscriptionId the subscription
-    function subscriptionInputs(uint32 subscriptionId) public view returns (bytes memory) {
-        address pointer = CodeStore.pointerAt(address(this), bytes32(uint256(subscriptionId)));
-        return pointer.code.length != 0 ? CodeStore.read(pointer) : largeInputs[subscriptionId];
-    }
-
     /// @inheritdoc BaseConsumer
     function getContainerInputs(uint32 subscriptionId, uint32, uint32, address)
         external
@@ -60,7 +57,9 @@ abstract contract CallbackConsumer is BaseConsumer {
         override
         returns (bytes memory)
     {
-        return subscriptionInputs(subscriptionId);
+        bytes memory stored = subscriptionInputs[subscriptionId];
+        if (stored.length != 0) return stored;
+        return CodeStore.read(CodeStore.pointerAt(address(this), bytes32(uint256(subscriptionId))));
     }
 
     /// @notice Serves the inputs being stored to their data contract while it is created (see `CodeStore`);

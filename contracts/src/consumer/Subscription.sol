@@ -19,7 +19,7 @@ abstract contract SubscriptionConsumer is BaseConsumer {
     /// @param paymentToken payment token (`address(0)` for ETH)
     /// @param paymentAmount paid per delivery (0: free)
     /// @param wallet the consumer's payment wallet
-    /// @param verifier proof verifier (must be `address(0)`)
+    /// @param verifier proof verifier (`IVerifier`), `address(0)` for none
     /// @return the subscription id
     function _createComputeSubscription(
         string memory containerId,

@@ -6,9 +6,6 @@ pragma solidity ^0.8.19;
 abstract contract Allowlist {
     mapping(address => bool) private allowedNodes;
 
-    /// @notice A node's allowed status changed.
-    event AllowlistUpdated(address indexed node, bool allowed);
-
     /// @notice The delivering node is not on the allowlist. `0x42764946`
     error NodeNotAllowed();
     /// @notice `nodes` and `statuses` have different lengths.
@@ -45,6 +42,5 @@ abstract contract Allowlist {
 
     function _setAllowed(address node, bool allowed) private {
         allowedNodes[node] = allowed;
-        emit AllowlistUpdated(node, allowed);
     }
 }

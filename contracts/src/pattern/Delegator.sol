@@ -7,9 +7,6 @@ pragma solidity ^0.8.19;
 abstract contract Delegator {
     address private signer;
 
-    /// @notice The delegated signer changed.
-    event SignerUpdated(address indexed signer);
-
     /// @param initialSigner the account whose signatures create subscriptions for this contract
     constructor(address initialSigner) {
         _updateSigner(initialSigner);
@@ -24,6 +21,5 @@ abstract contract Delegator {
     /// @param newSigner the new signer
     function _updateSigner(address newSigner) internal {
         signer = newSigner;
-        emit SignerUpdated(newSigner);
     }
 }

@@ -2,44 +2,31 @@
 pragma solidity ^0.8.19;
 
 import {Registry} from "../Registry.sol";
+import {Owned} from "../utility/Owned.sol";
+import {Coordinated} from "../utility/Coordinated.sol";
 
 /// @title Wallet
 /// @notice Escrow wallet for Infernet payments (ETH and ERC20). The owner funds it and approves consumers
 ///         (`spender`s) to spend up to an allowance; the coordinator moves funds on their behalf when a paid
-///         subscription is delivered, and can lock funds in escrow and unlock them again.
-contract Wallet {
-    /// @notice The only account allowed to call the `c*` functions.
-    address public immutable COORDINATOR;
-
-    /// @notice The wallet owner.
-    address public owner;
-
+///         subscription is delivered, and locks funds in escrow while a proof is verified.
+/// @dev Events, errors and checks follow the SDK v1.1 `Wallet` (its `Withdrawl` spelling included) so logs and
+///      reverts match for indexers and SDK tests.
+contract Wallet is Owned, Coordinated {
     /// @notice spender => token => amount the coordinator may still spend for that consumer.
     mapping(address => mapping(address => uint256)) public allowance;
 
-    /// @notice spender => token => amount locked in escrow for that consumer.
-    mapping(address => mapping(address => uint256)) public lockedBalanceOf;
+    /// @dev token => total locked in escrow (not withdrawable, not spendable).
+    mapping(address => uint256) private lockedBalance;
 
-    /// @notice token => total locked in escrow (not withdrawable, not spendable).
-    mapping(address => uint256) public lockedTotal;
-
+    /// @notice The owner withdrew `amount` of `token` (the SDK's spelling).
+    event Withdrawl(address token, uint256 amount);
     /// @notice The owner approved `spender` for `amount` of `token`.
-    event Approval(address indexed spender, address indexed token, uint256 amount);
-    /// @notice The owner withdrew `amount` of `token`.
-    event Withdrawal(address indexed token, uint256 amount);
+    event Approval(address indexed spender, address token, uint256 amount);
+    /// @notice The coordinator locked (`locked`) or released `amount` of `token` for `spender`.
+    event Escrow(address indexed spender, address token, uint256 amount, bool locked);
     /// @notice The coordinator paid `amount` of `token` to `to` on behalf of `spender`.
-    event Transfer(address indexed spender, address indexed token, address indexed to, uint256 amount);
-    /// @notice The coordinator locked `amount` of `token` for `spender`.
-    event Lock(address indexed spender, address indexed token, uint256 amount);
-    /// @notice The coordinator unlocked `amount` of `token` for `spender`.
-    event Unlock(address indexed spender, address indexed token, uint256 amount);
-    /// @notice Ownership moved to `newOwner`.
-    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
+    event Transfer(address indexed spender, address token, address indexed to, uint256 amount);
 
-    /// @notice Only the owner may do this.
-    error Unauthorized();
-    /// @notice Only the coordinator may do this. `0x9ec853e6`
-    error NotCoordinator();
     /// @notice The unlocked balance (or the locked escrow, for `cUnlock`) is too small. `0x356680b7`
     error InsufficientFunds();
     /// @notice The spender's allowance is too small. `0x13be252b`
@@ -47,23 +34,9 @@ contract Wallet {
     /// @notice The ETH or token transfer failed.
     error TransferFailed();
 
-    modifier onlyOwner() {
-        if (msg.sender != owner) revert Unauthorized();
-        _;
-    }
-
-    modifier onlyCoordinator() {
-        if (msg.sender != COORDINATOR) revert NotCoordinator();
-        _;
-    }
-
     /// @param registry the registry naming the coordinator
     /// @param initialOwner the wallet owner
-    constructor(Registry registry, address initialOwner) {
-        COORDINATOR = registry.COORDINATOR();
-        owner = initialOwner;
-        emit OwnershipTransferred(address(0), initialOwner);
-    }
+    constructor(Registry registry, address initialOwner) Owned(initialOwner) Coordinated(registry) {}
 
     /// @notice Accepts ETH deposits.
     receive() external payable {}
@@ -72,8 +45,7 @@ contract Wallet {
     /// @param token ERC20 address, or `address(0)` for ETH
     function unlockedBalance(address token) public view returns (uint256) {
         uint256 balance = token == address(0) ? address(this).balance : _tokenBalance(token);
-        uint256 locked = lockedTotal[token];
-        return balance > locked ? balance - locked : 0;
+        return balance - lockedBalance[token];
     }
 
     /// @notice Withdraws unlocked funds to the owner.
@@ -81,7 +53,7 @@ contract Wallet {
     /// @param amount amount to withdraw
     function withdraw(address token, uint256 amount) external onlyOwner {
         if (amount > unlockedBalance(token)) revert InsufficientFunds();
-        emit Withdrawal(token, amount);
+        emit Withdrawl(token, amount);
         _send(token, msg.sender, amount);
     }
 
@@ -94,58 +66,52 @@ contract Wallet {
         emit Approval(spender, token, amount);
     }
 
-    /// @notice Hands the wallet to `newOwner`.
-    /// @param newOwner the new owner
-    function transferOwnership(address newOwner) external onlyOwner {
-        emit OwnershipTransferred(owner, newOwner);
-        owner = newOwner;
-    }
-
     /// @notice Pays `amount` of `token` to `to` on behalf of `spender`, spending its allowance (coordinator only).
+    ///         Checks the allowance (`InsufficientAllowance`), then the unlocked funds (`InsufficientFunds`): unlike
+    ///         the SDK, escrowed funds cannot be spent by another payment.
     /// @param spender the consumer being charged
     /// @param token ERC20 address, or `address(0)` for ETH
     /// @param to the payee
     /// @param amount the amount
     function cTransfer(address spender, address token, address to, uint256 amount) external onlyCoordinator {
-        _spendAllowance(spender, token, amount);
-        emit Transfer(spender, token, to, amount);
-        _send(token, to, amount);
-    }
-
-    /// @notice Moves `amount` of `spender`'s allowance into escrow (coordinator only).
-    /// @param spender the consumer
-    /// @param token ERC20 address, or `address(0)` for ETH
-    /// @param amount the amount to lock
-    function cLock(address spender, address token, uint256 amount) external onlyCoordinator {
-        _spendAllowance(spender, token, amount);
-        lockedBalanceOf[spender][token] += amount;
-        lockedTotal[token] += amount;
-        emit Lock(spender, token, amount);
-    }
-
-    /// @notice Releases `amount` of `spender`'s escrow back to its allowance (coordinator only).
-    /// @param spender the consumer
-    /// @param token ERC20 address, or `address(0)` for ETH
-    /// @param amount the amount to unlock
-    function cUnlock(address spender, address token, uint256 amount) external onlyCoordinator {
-        uint256 locked = lockedBalanceOf[spender][token];
-        if (amount > locked) revert InsufficientFunds();
-        unchecked {
-            lockedBalanceOf[spender][token] = locked - amount;
-            lockedTotal[token] -= amount;
-        }
-        allowance[spender][token] += amount;
-        emit Unlock(spender, token, amount);
-    }
-
-    /// @dev Checks allowance then unlocked funds, and decreases the allowance.
-    function _spendAllowance(address spender, address token, uint256 amount) private {
         uint256 allowed = allowance[spender][token];
         if (amount > allowed) revert InsufficientAllowance();
         if (amount > unlockedBalance(token)) revert InsufficientFunds();
         unchecked {
             allowance[spender][token] = allowed - amount;
         }
+        emit Transfer(spender, token, to, amount);
+        _send(token, to, amount);
+    }
+
+    /// @notice Locks `amount` of `token` in escrow out of `spender`'s allowance (coordinator only). Checks the
+    ///         unlocked funds first (`InsufficientFunds`), then the allowance (`InsufficientAllowance`).
+    /// @param spender the consumer (or node) whose allowance is escrowed
+    /// @param token ERC20 address, or `address(0)` for ETH
+    /// @param amount the amount to lock
+    function cLock(address spender, address token, uint256 amount) external onlyCoordinator {
+        if (amount > unlockedBalance(token)) revert InsufficientFunds();
+        uint256 allowed = allowance[spender][token];
+        if (amount > allowed) revert InsufficientAllowance();
+        unchecked {
+            allowance[spender][token] = allowed - amount;
+        }
+        lockedBalance[token] += amount;
+        emit Escrow(spender, token, amount, true);
+    }
+
+    /// @notice Releases `amount` of `token` from escrow back to `spender`'s allowance (coordinator only).
+    /// @param spender the consumer (or node) credited
+    /// @param token ERC20 address, or `address(0)` for ETH
+    /// @param amount the amount to unlock, at most the locked total (`InsufficientFunds`)
+    function cUnlock(address spender, address token, uint256 amount) external onlyCoordinator {
+        uint256 locked = lockedBalance[token];
+        if (amount > locked) revert InsufficientFunds();
+        unchecked {
+            lockedBalance[token] = locked - amount;
+        }
+        allowance[spender][token] += amount;
+        emit Escrow(spender, token, amount, false);
     }
 
     function _tokenBalance(address token) private view returns (uint256) {

@@ -18,11 +18,12 @@ contract Reader {
         COORDINATOR = Coordinator(registry.COORDINATOR());
     }
 
-    /// @notice Subscriptions `startId` .. `endId - 1` (ids never created come back zeroed).
+    /// @notice Subscriptions `startId` .. `endId - 1` (ids never created come back zeroed); reverts (arithmetic
+    ///         panic, as the SDK) when `endId < startId`.
     /// @param startId first id (inclusive)
     /// @param endId last id (exclusive)
     function readSubscriptionBatch(uint32 startId, uint32 endId) external view returns (Subscription[] memory subs) {
-        uint256 n = endId > startId ? endId - startId : 0;
+        uint256 n = endId - startId;
         subs = new Subscription[](n);
         for (uint256 i; i < n; ++i) {
             subs[i] = COORDINATOR.getSubscription(uint32(startId + i));

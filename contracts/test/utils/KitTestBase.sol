@@ -77,7 +77,7 @@ abstract contract KitTestBase is Test {
         walletFactory = WalletFactory(d.walletFactory);
         // The deployment makes its deployer (here the Deploy contract, which takes no ETH) the fee recipient.
         vm.prank(address(deployer));
-        fee.update(FEE_RECIPIENT, 500);
+        fee.transferOwnership(FEE_RECIPIENT);
     }
 
     /// @dev Deploys `name` (an artifact like "Consumers.sol:RecordingConsumer") from forge's output. Creating

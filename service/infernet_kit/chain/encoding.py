@@ -18,6 +18,22 @@ UINT32_MAX = 2**32 - 1
 
 EIP712_DOMAIN_NAME = "InfernetCoordinator"
 EIP712_DOMAIN_VERSION = "1"
+EIP712_DOMAIN_FIELDS = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+# SignatureVerifier's proofs (docs/PROOFS.md): an EIP-712 `ComputeProof` signed by a key the verifier trusts.
+PROOF_DOMAIN_NAME = "InfernetSignatureVerifier"
+PROOF_DOMAIN_VERSION = "1"
+COMPUTE_PROOF_FIELDS = [
+    {"name": "subscriptionId", "type": "uint32"},
+    {"name": "interval", "type": "uint32"},
+    {"name": "inputHash", "type": "bytes32"},
+    {"name": "outputHash", "type": "bytes32"},
+]
 
 SUBSCRIPTION_FIELDS: tuple[tuple[str, str], ...] = (
     ("owner", "address"),
@@ -135,12 +151,7 @@ def delegate_typed_data(
     """The EIP-712 `DelegateSubscription` message a subscription owner's signer signs."""
     return {
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
+            "EIP712Domain": EIP712_DOMAIN_FIELDS,
             "DelegateSubscription": [
                 {"name": "nonce", "type": "uint32"},
                 {"name": "expiry", "type": "uint32"},
@@ -185,6 +196,51 @@ def recover_delegate_signer(sub: Subscription, signature: Signature, *, chain_id
         encode_typed_data(full_message=typed), vrs=(signature.v, signature.r, signature.s)
     )
     return address
+
+
+def compute_proof_typed_data(
+    subscription_id: int, interval: int, input_hash: bytes, output_hash: bytes, *, chain_id: int, verifier: str
+) -> dict[str, Any]:
+    """The EIP-712 `ComputeProof` message a `SignatureVerifier`'s trusted signer signs."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, "ComputeProof": COMPUTE_PROOF_FIELDS},
+        "primaryType": "ComputeProof",
+        "domain": {
+            "name": PROOF_DOMAIN_NAME,
+            "version": PROOF_DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(verifier),
+        },
+        "message": {
+            "subscriptionId": subscription_id,
+            "interval": interval,
+            "inputHash": input_hash,
+            "outputHash": output_hash,
+        },
+    }
+
+
+def signature_proof(
+    subscription_id: int,
+    interval: int,
+    input_bytes: bytes,
+    output_bytes: bytes,
+    *,
+    chain_id: int,
+    verifier: str,
+    private_key: str,
+) -> bytes:
+    """The proof a `SignatureVerifier` accepts for a delivery of exactly these input and output bytes (as passed
+    to `deliverCompute`): `keccak(input) ‖ keccak(output) ‖ r ‖ s ‖ v`, 129 bytes."""
+    input_hash, output_hash = keccak(input_bytes), keccak(output_bytes)
+    typed = compute_proof_typed_data(
+        subscription_id, interval, input_hash, output_hash, chain_id=chain_id, verifier=verifier
+    )
+    signed = Account.sign_message(encode_typed_data(full_message=typed), private_key)
+    r: int = signed.r
+    s: int = signed.s
+    v: int = signed.v
+    return input_hash + output_hash + r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v])
 
 
 def node_responded_key(subscription_id: int, interval: int, node: str) -> bytes:

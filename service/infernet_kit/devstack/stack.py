@@ -23,7 +23,7 @@ from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.paths import stack_file
 from infernet_kit.processes import ManagedProcess, free_port, kit_command, local_address
 from infernet_kit.protocol import hf, tgi
-from infernet_kit.protocol.registry import services
+from infernet_kit.protocol import registry as service_registry
 from infernet_kit.protocol.service import ServiceEntry
 
 Progress = Callable[[str], None]
@@ -79,9 +79,16 @@ def chain_node_config(
     host: str = "127.0.0.1",
 ) -> dict[str, Any]:
     """A config.json for a node serving `services` ({container id: url}) on and off chain."""
+    proving = {entry.container_id for entry in service_registry.services().values() if entry.generates_proofs}
     config: dict[str, Any] = {
         "containers": [
-            {"id": container, "url": url, "external": True, "description": f"{container} (infernet-kit)"}
+            {
+                "id": container,
+                "url": url,
+                "external": True,
+                "description": f"{container} (infernet-kit)",
+                **({"generates_proofs": True} if container in proving else {}),
+            }
             for container, url in services.items()
         ],
         "chain": {
@@ -135,7 +142,7 @@ class LocalStack:
         deployment.save()
         self.progress(f"contracts deployed: Registry {deployment.registry}, Coordinator {deployment.coordinator}")
 
-        kinds = services()
+        kinds = service_registry.services()
         endpoints = {kind: url for kind, url in ((tgi.KIND, options.tgi_url), (hf.KIND, options.hf_endpoint)) if url}
         backend_url = None
         if set(kinds) - set(endpoints):

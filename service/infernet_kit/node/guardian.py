@@ -106,10 +106,9 @@ class Guardian:
         for container in containers:
             if not self.containers[container].allows_ip(client_ip):
                 return Rejection(403, NOT_ALLOWED, {"container": container, "address": client_ip})
-        if requires_proof:
-            for container in containers:
-                if not self.containers[container].generates_proofs:
-                    return Rejection(400, NO_PROOFS, {"container": container})
+        if requires_proof and not self.containers[containers[-1]].generates_proofs:
+            # The proof comes with the last container's answer (as the reference node judges it).
+            return Rejection(400, NO_PROOFS, {"container": containers[-1]})
         return None
 
     def judge_subscription(
@@ -121,12 +120,14 @@ class Guardian:
         payment_token: str,
         payment_amount: int,
         verifier: str = ZERO_ADDRESS,
+        verifier_fee: int = 0,
     ) -> Rejection | None:
         """Why a subscription (on-chain or delegated) must not be served by this node, with the values at fault.
 
         `allowed_addresses` limits on-chain subscription owners, `allowed_delegate_addresses` delegated ones;
-        every container with `accepted_payments` must accept `payment_token`, and `payment_amount` must cover
-        the sum of their minimums; a verifier needs containers that generate proofs.
+        every container with `accepted_payments` must accept `payment_token`, and `payment_amount` less the
+        verifier's fee (`verifier_fee`, paid out of it) must cover the sum of their minimums; a verifier needs its
+        proof from the last container, which must generate proofs (as the reference node).
         """
         if rejection := self._unsupported(containers):
             return rejection
@@ -148,12 +149,13 @@ class Guardian:
                     }
                     return Rejection(402, INVALID_PAYMENT, params)
                 required += config.accepted_payments[token]
-            if verifier != ZERO_ADDRESS and not config.generates_proofs:
-                return Rejection(400, NO_PROOFS, {"container": container_id, "verifier": verifier})
-        if payment_amount < required:
-            return Rejection(
-                402, INVALID_PAYMENT, {"payment_amount": payment_amount, "required": required, "payment_token": token}
-            )
+        last = containers[-1]
+        if verifier != ZERO_ADDRESS and not self.containers[last].generates_proofs:
+            return Rejection(400, NO_PROOFS, {"container": last, "verifier": verifier})
+        if payment_amount - verifier_fee < required:
+            fee: dict[str, Any] = {"verifier_fee": verifier_fee} if verifier_fee else {}
+            short = {"payment_amount": payment_amount, "required": required, "payment_token": token, **fee}
+            return Rejection(402, INVALID_PAYMENT, short)
         return None
 
     def allow_request(self, client: str) -> Rejection | None:

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from infernet_kit.compat.aiohttp_pool import open_connections
 from infernet_kit.jsonbody import parse_json
 from infernet_kit.node.config import ContainerConfig
-from infernet_kit.protocol import JobLocation, ServiceRequest
+from infernet_kit.protocol import JobLocation, ProofTarget, ServiceRequest
 from infernet_kit.retrying import RetryPolicy, call_with_retries, describe, exponential
 
 log = logging.getLogger(__name__)
@@ -67,10 +67,19 @@ class ContainerFailure(Exception):
         self.status = status  # the container's HTTP status when it answered, None for transport errors
 
 
-def _service_request(source: JobLocation, destination: JobLocation, data: Any, requires_proof: bool) -> dict[str, Any]:
-    """The `POST /service_output` body, built from the model the services parse it with."""
-    request = ServiceRequest(source=source, destination=destination, data=data, requires_proof=requires_proof)
-    return request.model_dump(mode="json")
+def _service_request(
+    source: JobLocation,
+    destination: JobLocation,
+    data: Any,
+    requires_proof: bool,
+    proof_target: ProofTarget | None = None,
+) -> dict[str, Any]:
+    """The `POST /service_output` body, built from the model the services parse it with; `proof_target` is sent
+    only when given (an on-chain delivery whose verifier judges the proof)."""
+    request = ServiceRequest(
+        source=source, destination=destination, data=data, requires_proof=requires_proof, proof_target=proof_target
+    )
+    return request.model_dump(mode="json", exclude=None if proof_target is not None else {"proof_target"})
 
 
 def _describe_error(status: int, raw: bytes) -> str:
@@ -208,11 +217,13 @@ class Orchestrator:
         source: JobLocation,
         destination: JobLocation,
         requires_proof: bool = False,
+        proof_target: ProofTarget | None = None,
     ) -> list[ContainerOutput]:
         """Run `containers` in order; one output per container, the last is the job's result.
 
         The first container gets `source` and `data`; each later one gets source off-chain and the previous
-        container's JSON answer; only the last gets `destination`.
+        container's JSON answer; only the last gets `destination`. `proof_target` goes to each when a verifier
+        will judge the proof.
         """
         if not containers:
             raise ValueError("No containers specified")
@@ -224,6 +235,7 @@ class Orchestrator:
                 destination if index == len(containers) - 1 else JobLocation.OFFCHAIN,
                 current,
                 requires_proof,
+                proof_target,
             )
             current = await self._call(container_id, body, outputs)
             outputs.append(ContainerOutput(container=container_id, output=current))

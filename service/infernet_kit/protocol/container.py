@@ -17,6 +17,20 @@ class JobLocation(IntEnum):
     STREAM = 2
 
 
+class ProofTarget(BaseModel):
+    """What a proof must name: the chain and verifier contract judging it, and the interval delivered.
+
+    The kit's addition to the request (`proof_target`), sent only with an on-chain delivery whose subscription names
+    a verifier: a container that generates proofs binds its proof to them (docs/PROOFS.md). Containers that do not
+    know the field ignore it.
+    """
+
+    chain_id: int = Field(ge=0)
+    verifier: str
+    subscription_id: int = Field(ge=0, lt=2**32)
+    interval: int = Field(ge=0, lt=2**32)
+
+
 class ServiceRequest(BaseModel):
     """Body of `POST /service_output`."""
 
@@ -26,6 +40,7 @@ class ServiceRequest(BaseModel):
     destination: JobLocation
     data: Any = None
     requires_proof: bool = False
+    proof_target: ProofTarget | None = None
 
 
 class OnchainOutput(BaseModel):

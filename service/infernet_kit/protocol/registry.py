@@ -12,11 +12,11 @@ from __future__ import annotations
 import importlib
 import os
 
-from infernet_kit.protocol import hf, tgi
+from infernet_kit.protocol import hf, signer, tgi
 from infernet_kit.protocol.service import ServiceEntry
 
 PLUGINS_ENV = "INFERNET_KIT_SERVICES"
-BUILTIN: tuple[ServiceEntry, ...] = (tgi.SERVICE, hf.SERVICE)
+BUILTIN: tuple[ServiceEntry, ...] = (tgi.SERVICE, hf.SERVICE, signer.SERVICE)
 
 
 class UnknownService(LookupError):

@@ -30,6 +30,8 @@ class ServiceEntry:
     dev_env: Callable[[str], dict[str, str]]
     # Words in a container's image or id that mean this kind, besides the kind itself as a prefix.
     image_words: tuple[str, ...] = ()
+    # Whether it answers `requires_proof` with a proof (a node declares it `generates_proofs: true`).
+    generates_proofs: bool = False
 
     def names(self, text: str) -> bool:
         """Whether an image name or container id (lower case) stands for this service."""

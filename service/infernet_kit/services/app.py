@@ -36,7 +36,10 @@ class InferenceService(Protocol):
 
     service_id: str
     max_body_bytes: int
-    proofs_message: str
+
+    @property
+    def proofs_message(self) -> str | None:
+        """Why `requires_proof` is refused (400); None when the service answers it with a proof."""
 
     def resources(self) -> ServiceResources: ...
 
@@ -152,7 +155,7 @@ class ServiceApp:
 
     async def _service_output(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = await _read_request(scope, receive, self.service.max_body_bytes)
-        if request.requires_proof:
+        if request.requires_proof and self.service.proofs_message is not None:
             raise bad_request(self.service.proofs_message, "ProofsNotSupported")
         if request.destination == JobLocation.STREAM:
             await self._stream(await self.service.open_stream(request), send)

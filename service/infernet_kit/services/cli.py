@@ -15,7 +15,11 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         kind: Annotated[
-            str, typer.Argument(help="A registered service: tgi (TGI client), hf (HF inference client), or a plugin's.")
+            str,
+            typer.Argument(
+                help="A registered service: tgi (TGI client), hf (HF inference client), signer (TGI with proofs), "
+                "or a plugin's."
+            ),
         ],
         bind: Annotated[
             str, typer.Option("--bind", help="host:port to listen on (the seeds' command).")

@@ -37,7 +37,7 @@ class TGIService(BackendService):
     """Generates text on the configured TGI server; one pooled client per worker process."""
 
     service_id = wire.CONTAINER_ID
-    proofs_message = PROOFS_MESSAGE
+    proofs_message: str | None = PROOFS_MESSAGE
     capability_type = wire.CAPABILITY_TYPE
     tasks = wire.TASKS
 

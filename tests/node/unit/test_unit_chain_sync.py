@@ -39,6 +39,7 @@ from infernet_kit.node.chain.wallet import NodeWallet
 from infernet_kit.node.config import ContainerConfig
 from infernet_kit.node.guardian import Guardian
 from infernet_kit.node.orchestrator import Orchestrator
+from infernet_kit.node.proofs import Escrow
 
 TGI = "tgi_client_inference_service"  # the container RecurringConsumer subscribes to
 PERIOD = 5
@@ -142,6 +143,7 @@ class World:
             store,
             orchestrator,
             report,
+            Escrow(client, wallet, None),
             node_wallet=ZERO_ADDRESS,
             allowed_sim_errors=[],
             on_gone=on_gone,

@@ -21,7 +21,7 @@ from infernet_kit.node.chain.store import (
     DeliveryStatus,
 )
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
-from infernet_kit.node.proofs import requires_proof
+from infernet_kit.node.proofs import requires_proof, verifies_payment
 from infernet_kit.protocol import JobLocation
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,13 @@ class DelegatedProcessor:
         if sub.payment_amount > 0 and self._payment_address is None:
             raise DelegationRejected(
                 "Invalid payment", {"payment_amount": sub.payment_amount, "detail": "node has no payment_address"}
+            )
+        if verifies_payment(sub):
+            # The stake escrow and a proof naming its interval need the subscription id, which a delegated
+            # subscription has only once this delivery created it: create it on chain first (docs/PROOFS.md).
+            raise DelegationRejected(
+                "Verifier not supported for delegated subscriptions",
+                {"verifier": sub.verifier, "payment_amount": sub.payment_amount},
             )
         if key in self._active:
             return

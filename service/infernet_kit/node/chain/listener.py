@@ -20,6 +20,7 @@ from infernet_kit.node.chain.report import SubscriptionReport
 from infernet_kit.node.chain.rpc import Block, ChainClient
 from infernet_kit.node.chain.store import ChainStore
 from infernet_kit.node.guardian import Rejection
+from infernet_kit.node.proofs import VerifierTerms, verifier_terms
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class SubscriptionGuard(Protocol):
         payment_token: str,
         payment_amount: int,
         verifier: str = ZERO_ADDRESS,
+        verifier_fee: int = 0,
     ) -> Rejection | None: ...
 
 
@@ -124,7 +126,7 @@ class SubscriptionListener:
         self._last_hash = await self._store.get_state("last_block_hash")
         dropped = []
         for sub_id, sub in (await self._store.tracked()).items():
-            if self._accept(sub_id, sub) is None:
+            if self._accept(sub_id, sub, await verifier_terms(self._client, sub)) is None:
                 dropped.append(sub_id)
             else:
                 self._subs[sub_id] = sub
@@ -157,9 +159,10 @@ class SubscriptionListener:
                 )
                 subs, end = subs[: at - start], at
             accepted: dict[int, Subscription] = {}
-            for offset, sub in enumerate(subs):
+            terms = await asyncio.gather(*(verifier_terms(self._client, sub) for sub in subs))
+            for offset, (sub, sub_terms) in enumerate(zip(subs, terms, strict=True)):
                 sub_id = start + offset
-                if self._accept(sub_id, sub) is not None:
+                if self._accept(sub_id, sub, sub_terms) is not None:
                     accepted[sub_id] = sub
             self._subs.update(accepted)
             self._cursor = end - 1
@@ -169,11 +172,12 @@ class SubscriptionListener:
             if self._cursor + 1 < next_id and self._snapshot.sleep > 0:
                 await asyncio.sleep(self._snapshot.sleep)
 
-    def _accept(self, sub_id: int, sub: Subscription) -> list[str] | None:
+    def _accept(self, sub_id: int, sub: Subscription, terms: VerifierTerms) -> list[str] | None:
         """The container chain to serve `sub` with, or None; either way one log line and the report say so (this
-        is called once per subscription: when it is learned, or resumed after a restart)."""
+        is called once per subscription: when it is learned, or resumed after a restart). `terms`: its verifier's
+        fee in its payment token, read on the way in."""
         containers = self._lookup.containers(sub.container_id)
-        reason = self._refusal(sub, containers)
+        reason = self._refusal(sub, containers, terms)
         self._report.seen(sub_id, sub, containers=containers, reason=reason)
         if reason is not None:
             log.info("not serving subscription=%d owner=%s: %s", sub_id, sub.owner, reason)
@@ -190,7 +194,7 @@ class SubscriptionListener:
         )
         return containers
 
-    def _refusal(self, sub: Subscription, containers: list[str] | None) -> str | None:
+    def _refusal(self, sub: Subscription, containers: list[str] | None, terms: VerifierTerms) -> str | None:
         """Why this node will not serve `sub`, naming the values at fault; None to serve it."""
         if sub.cancelled:
             return "cancelled before this node saw it"
@@ -207,12 +211,13 @@ class SubscriptionListener:
             payment_token=sub.payment_token,
             payment_amount=sub.payment_amount,
             verifier=sub.verifier,
+            verifier_fee=terms.fee,
         )
         if rejection is not None:
             return _describe(rejection)
         if sub.payment_amount > 0 and self._payment_address is None:
             return "Invalid payment: no wallet.payment_address configured"
-        return None
+        return terms.refusal
 
     async def _apply_cancellations(self, block: Block) -> None:
         if self._last_block is not None:

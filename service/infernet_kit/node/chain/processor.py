@@ -29,8 +29,8 @@ from infernet_kit.node.chain.store import (
 )
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
 from infernet_kit.node.events import EventFeed, clipped, readable
-from infernet_kit.node.proofs import requires_proof
-from infernet_kit.protocol import JobLocation, OnchainOutput
+from infernet_kit.node.proofs import Escrow, EscrowRefused, proof_target, requires_proof
+from infernet_kit.protocol import JobLocation, OnchainOutput, ProofTarget
 from infernet_kit.retrying import RetryPolicy, call_with_retries, exponential
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ class OrchestratorLike(Protocol):
         source: JobLocation,
         destination: JobLocation,
         requires_proof: bool = False,
+        proof_target: ProofTarget | None = None,
     ) -> Sequence[ContainerOutputLike]: ...
 
 
@@ -123,7 +124,7 @@ def _worth_retrying(exc: Exception) -> bool:
     each attempt re-simulates first, so a retry never resends blindly. A final revert or a bad output cannot."""
     if isinstance(exc, Reverted):
         return exc.reason not in FINAL_REVERTS
-    return not isinstance(exc, BadOutput)
+    return not isinstance(exc, BadOutput | EscrowRefused)
 
 
 DELIVERY_RETRIES = RetryPolicy(attempts=MAX_ATTEMPTS, wait=exponential(RETRY_DELAY), transient=_worth_retrying)
@@ -159,7 +160,7 @@ async def run_with_retries(
             on_retry=record,
             done=attempts_done,
         )
-    except BadOutput as exc:
+    except (BadOutput, EscrowRefused) as exc:
         return Outcome(DeliveryStatus.FAILED, error=str(exc))
     except Exception as exc:
         if isinstance(exc, Reverted) and exc.reason in FINAL_REVERTS:
@@ -178,6 +179,7 @@ class DeliveryProcessor:
         store: ChainStore,
         orchestrator: OrchestratorLike,
         report: SubscriptionReport,
+        escrow: Escrow,
         *,
         node_wallet: str,
         allowed_sim_errors: Sequence[str],
@@ -191,6 +193,7 @@ class DeliveryProcessor:
         self._store = store
         self._orchestrator = orchestrator
         self._report = report
+        self._escrow = escrow
         self._node_wallet = node_wallet
         self._allowed_sim_errors = list(allowed_sim_errors)
         self._on_gone = on_gone
@@ -329,11 +332,19 @@ class DeliveryProcessor:
                 sub.owner, due.subscription_id, due.interval, due.timestamp, self._wallet.address, due.block
             )
             source, data, shown = JobLocation.ONCHAIN, inputs.hex(), readable(inputs.hex())
+        needs_proof = requires_proof(sub)
         started = time.perf_counter()
         outputs = await self._orchestrator.run(
-            due.containers, data, source=source, destination=JobLocation.ONCHAIN, requires_proof=requires_proof(sub)
+            due.containers,
+            data,
+            source=source,
+            destination=JobLocation.ONCHAIN,
+            requires_proof=needs_proof,
+            proof_target=proof_target(self._client.chain_id, due.subscription_id, due.interval, sub),
         )
         packed = pack_output(outputs)
+        if needs_proof and not packed.proof:
+            raise BadOutput(f"container {outputs[-1].container} answered without the proof {sub.verifier} judges")
         self._events.publish(
             "compute",
             subscription=due.subscription_id,
@@ -359,7 +370,10 @@ class DeliveryProcessor:
             )
 
         try:
-            return await self._wallet.transact(call, on_signed=on_signed, allowed_sim_errors=self._allowed_sim_errors)
+            async with self._escrow.held(due.subscription_id, sub):
+                return await self._wallet.transact(
+                    call, on_signed=on_signed, allowed_sim_errors=self._allowed_sim_errors
+                )
         except Reverted as exc:
             raise self._name_consumer(exc, sub.owner) from None
 

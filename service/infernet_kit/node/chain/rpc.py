@@ -53,6 +53,11 @@ _READ_REDUNDANCY = "readRedundancyCountBatch(uint32[],uint32[])"
 # Consumers and Delegators are users' contracts: called by signature.
 _GET_CONTAINER_INPUTS = "getContainerInputs(uint32,uint32,uint32,address)"
 _GET_SIGNER = "getSigner()"
+# The node's payment Wallet and a subscription's IVerifier (SDK v1.1 `payments/`).
+_WALLET_ALLOWANCE = "allowance(address,address)"
+_WALLET_APPROVE = "approve(address,address,uint256)"
+_VERIFIER_SUPPORTS = "isSupportedToken(address)"
+_VERIFIER_FEE = "fee(address)"
 
 CREATED_TOPIC = event_topic("SubscriptionCreated(uint32)")
 CANCELLED_TOPIC = event_topic("SubscriptionCancelled(uint32)")
@@ -187,9 +192,10 @@ class ChainClient:
         _require_functions(coordinator_abi, "coordinator", [_DELIVER, _DELIVER_DELEGATEE, _ID, _NODE_RESPONDED])
         _require_functions(load_artifact("Reader").abi, "reader", [_READ_SUBSCRIPTIONS, _READ_REDUNDANCY])
         self.selectors = error_selectors(coordinator_abi)
-        for consumer_base in ("CallbackConsumer", "SubscriptionConsumer"):
-            # Consumer reverts (e.g. NotCoordinator) surface through the coordinator's delivery.
-            self.selectors.update(error_selectors(load_artifact(consumer_base).abi))
+        for reverting in ("CallbackConsumer", "SubscriptionConsumer", "Wallet"):
+            # Consumer reverts (e.g. NotCoordinator) and the wallets' (InsufficientFunds when the node's wallet
+            # cannot cover an escrow) surface through the coordinator's delivery.
+            self.selectors.update(error_selectors(load_artifact(reverting).abi))
 
     async def identify(self) -> None:
         """Read which chain the RPC serves (chain id, genesis) and the contracts its Registry names; again after
@@ -379,6 +385,28 @@ class ChainClient:
         data = selector(_DELEGATE_CREATED) + delegate_key(owner, nonce)
         (value,) = decode(["uint32"], await self.call(Call(self.coordinator, data)))
         return int(value)
+
+    # -- payment wallets and verifiers -------------------------------------------------------------------
+
+    async def wallet_allowance(self, wallet: str, spender: str, token: str) -> int:
+        """`Wallet(wallet).allowance(spender, token)`."""
+        args = encode(["address", "address"], [spender, token])
+        (value,) = decode(["uint256"], await self.call(Call(wallet, selector(_WALLET_ALLOWANCE) + args)))
+        return int(value)
+
+    def wallet_approve(self, wallet: str, spender: str, token: str, amount: int) -> Call:
+        """`Wallet(wallet).approve(spender, token, amount)`: sent by the wallet's owner."""
+        args = encode(["address", "address", "uint256"], [spender, token, amount])
+        return Call(wallet, selector(_WALLET_APPROVE) + args)
+
+    async def verifier_terms(self, verifier: str, token: str) -> tuple[bool, int]:
+        """`IVerifier(verifier)`: whether it takes `token`, and its fee in it (0 when it does not take it)."""
+        arg = encode(["address"], [token])
+        (supported,) = decode(["bool"], await self.call(Call(verifier, selector(_VERIFIER_SUPPORTS) + arg)))
+        if not supported:
+            return False, 0
+        (fee,) = decode(["uint256"], await self.call(Call(verifier, selector(_VERIFIER_FEE) + arg)))
+        return True, int(fee)
 
     # -- deliveries --------------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from infernet_kit.node.chain.rpc import Block, ChainClient
 from infernet_kit.node.chain.store import ChainStore
 from infernet_kit.node.chain.wallet import NodeWallet
 from infernet_kit.node.events import EventFeed
+from infernet_kit.node.proofs import Escrow
 
 __all__ = ["ChainService", "DelegationRejected"]
 
@@ -76,6 +77,7 @@ class ChainService:
             self._store,
             orchestrator,
             self._report,
+            Escrow(self._client, self._wallet, payment_address),
             node_wallet=config.wallet.node_wallet,
             allowed_sim_errors=config.wallet.allowed_sim_errors,
             on_gone=self._listener.forget,
