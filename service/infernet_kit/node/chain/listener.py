@@ -2,7 +2,8 @@
 
 New subscriptions come from the coordinator's `id` (one call per block) and the Reader in batches;
 cancellations from `SubscriptionCancelled` logs; whether an interval is still open from the Reader's
-redundancy counts and `nodeResponded`, both batched. Nothing is read per subscription per block.
+redundancy counts (batched) and, for intervals some node answered, `nodeResponded`. Nothing is read per
+subscription per block.
 """
 
 from __future__ import annotations
@@ -257,9 +258,17 @@ class SubscriptionListener:
             return advance
         pairs = [(due.subscription_id, due.interval) for due in candidates]
         counts = await self._client.redundancy_counts(pairs, block.hash)
-        answered = await self._client.node_responded(pairs, self._node, block.hash)
-        for due, count, responded in zip(candidates, counts, answered, strict=True):
-            if responded:
+        # Only where some node answered can it have been this one: no per-interval read for the rest.
+        answered_by_someone = [pair for pair, count in zip(pairs, counts, strict=True) if count > 0]
+        responded = dict(
+            zip(
+                answered_by_someone,
+                await self._client.node_responded(answered_by_someone, self._node, block.hash),
+                strict=True,
+            )
+        )
+        for due, pair, count in zip(candidates, pairs, counts, strict=True):
+            if responded.get(pair, False):
                 advance.settled.append((due, "this node already responded"))
             elif count >= due.subscription.redundancy:
                 advance.settled.append((due, f"redundancy full ({count}/{due.subscription.redundancy})"))

@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from infernet_kit.chain.encoding import pack_pair
+from infernet_kit.chain.encoding import interval_at, pack_pair
+from infernet_kit.node.chain.clock import ChainClock
 from infernet_kit.node.chain.listener import Due
 from infernet_kit.node.chain.report import IntervalReport, SubscriptionReport
 from infernet_kit.node.chain.rpc import ChainClient, Receipt
@@ -73,6 +74,10 @@ class BadOutput(Exception):
     """A container answered an on-chain job with something that is not the on-chain output shape."""
 
 
+class IntervalClosing(Exception):
+    """The interval will have closed before a delivery sent now could be mined: nothing is sent."""
+
+
 @dataclass(frozen=True)
 class Packed:
     input: bytes
@@ -101,6 +106,7 @@ class Outcome:
     status: DeliveryStatus
     receipt: Receipt | None = None
     error: str | None = None
+    passed: bool = False  # the interval closed (or would have before landing): a later one may be open
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -119,7 +125,7 @@ def _worth_retrying(exc: Exception) -> bool:
     each attempt re-simulates first, so a retry never resends blindly. A final revert or a bad output cannot."""
     if isinstance(exc, Reverted):
         return exc.reason not in FINAL_REVERTS
-    return not isinstance(exc, BadOutput)
+    return not isinstance(exc, BadOutput | IntervalClosing)
 
 
 DELIVERY_RETRIES = RetryPolicy(attempts=MAX_ATTEMPTS, wait=exponential(RETRY_DELAY), transient=_worth_retrying)
@@ -157,9 +163,11 @@ async def run_with_retries(
         )
     except BadOutput as exc:
         return Outcome(DeliveryStatus.FAILED, error=str(exc))
+    except IntervalClosing as exc:
+        return Outcome(DeliveryStatus.SKIPPED, error=str(exc), passed=True)
     except Exception as exc:
         if isinstance(exc, Reverted) and exc.reason in FINAL_REVERTS:
-            return Outcome(DeliveryStatus.SKIPPED, error=exc.reason)
+            return Outcome(DeliveryStatus.SKIPPED, error=exc.reason, passed=exc.reason == "IntervalMismatch")
         return Outcome(DeliveryStatus.FAILED, error=f"{describe_failure(exc)} (after {made} attempts)")
     return Outcome(DeliveryStatus.DELIVERED, receipt=receipt)
 
@@ -177,6 +185,7 @@ class DeliveryProcessor:
         *,
         node_wallet: str,
         allowed_sim_errors: Sequence[str],
+        clock: ChainClock,
         on_gone: Callable[[int], Awaitable[None]],
         on_passed: Callable[[Due], Awaitable[None]],
     ) -> None:
@@ -187,6 +196,7 @@ class DeliveryProcessor:
         self._report = report
         self._node_wallet = node_wallet
         self._allowed_sim_errors = list(allowed_sim_errors)
+        self._clock = clock
         self._on_gone = on_gone
         self._on_passed = on_passed
         self._active: dict[tuple[int, int], asyncio.Task[None]] = {}
@@ -313,8 +323,23 @@ class DeliveryProcessor:
                 return record.request
         return None
 
+    def _refuse_if_closing(self, due: Due) -> None:
+        """`IntervalClosing` when a delivery sent now (behind the transactions still waiting) would be mined
+        after `due`'s interval closed: it could only revert with `IntervalMismatch` and spend gas."""
+        sub = due.subscription
+        landing = self._clock.landing(self._wallet.waiting)
+        if sub.period == 0 or landing is None:
+            return
+        if (at := interval_at(sub.active_at, sub.period, landing)) > due.interval:
+            closes = sub.active_at + due.interval * sub.period
+            raise IntervalClosing(
+                f"interval closes at {closes}, before a delivery sent now lands (chain time ~{landing}, "
+                f"interval {at}; {self._wallet.waiting} transactions waiting)"
+            )
+
     async def _attempt(self, due: Due, record: DeliveryRecord) -> Receipt:
         sub = due.subscription
+        self._refuse_if_closing(due)
         delegated = await self._delegated_request(due)
         if delegated is not None:
             source, data = JobLocation.OFFCHAIN, delegated.data
@@ -327,6 +352,7 @@ class DeliveryProcessor:
             due.containers, data, source=source, destination=JobLocation.ONCHAIN, requires_proof=requires_proof(sub)
         )
         packed = pack_output(outputs)
+        self._refuse_if_closing(due)
         call = self._client.deliver_compute(
             due.subscription_id, due.interval, packed.input, packed.output, packed.proof, self._node_wallet
         )
@@ -370,7 +396,7 @@ class DeliveryProcessor:
             log.info("not delivering %s: %s", label, outcome.error)
             if outcome.error in GONE_REVERTS:
                 await self._on_gone(due.subscription_id)
-            elif outcome.error == "IntervalMismatch":
+            elif outcome.passed:
                 await self._on_passed(due)
         else:
             log.error("delivery failed %s: %s", label, outcome.error)

@@ -281,6 +281,13 @@ class ChainClient:
         raw = await self.batch([("eth_getTransactionReceipt", [h]) for h in tx_hashes])
         return [_receipt(r) if r else None for r in raw]
 
+    async def block_receipts(self, block_hash: str) -> list[Receipt]:
+        """Every receipt of one block, in one call."""
+        raw = await self.request("eth_getBlockReceipts", [block_hash])
+        if raw is None:
+            raise RpcError("eth_getBlockReceipts", f"no block {block_hash}")
+        return [_receipt(r) for r in raw]
+
     async def receipt(self, tx_hash: str) -> Receipt | None:
         [receipt] = await self.receipts([tx_hash])
         return receipt

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from infernet_kit.chain.encoding import Signature, Subscription, interval_at
+from infernet_kit.node.chain.clock import ChainClock
 from infernet_kit.node.chain.config import ChainConfig
 from infernet_kit.node.chain.delegation import DelegatedProcessor, DelegationRejected
+from infernet_kit.node.chain.heads import HeadSignal
 from infernet_kit.node.chain.listener import Due, SubscriptionGuard, SubscriptionListener
 from infernet_kit.node.chain.lookup import ContainerLookup
 from infernet_kit.node.chain.processor import DeliveryProcessor, OrchestratorLike
@@ -65,6 +67,7 @@ class ChainService:
             payment_address=payment_address,
             snapshot=config.snapshot_sync,
         )
+        self._clock = ChainClock()
         self._processor = DeliveryProcessor(
             self._client,
             self._wallet,
@@ -73,6 +76,7 @@ class ChainService:
             self._report,
             node_wallet=config.wallet.node_wallet,
             allowed_sim_errors=config.wallet.allowed_sim_errors,
+            clock=self._clock,
             on_gone=self._listener.forget,
             on_passed=self._catch_up,
         )
@@ -88,6 +92,7 @@ class ChainService:
             poll_period=config.snapshot_sync.sync_period,
             on_delivered=self._processor.record_delegated,
         )
+        self._heads = HeadSignal(config.heads_url, poll_period=config.snapshot_sync.sync_period)
         self._task: asyncio.Task[None] | None = None
         self._head: int | None = None
         self._judged: int | None = None
@@ -125,6 +130,7 @@ class ChainService:
         await self._head_unless_diverged()
         await self._processor.load()
         await self._delegated.load()
+        self._heads.start()
         self._task = asyncio.create_task(self._follow(), name="chain-follow")
         log.info(
             "chain service started node=%s chain_id=%d coordinator=%s containers=%d chains",
@@ -139,6 +145,7 @@ class ChainService:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        await self._heads.stop()
         await self._processor.stop()
         await self._delegated.stop()
         self._wallet.cancel_waiters()
@@ -200,6 +207,7 @@ class ChainService:
         await self._processor.forget()
         await self._delegated.stop()
         self._wallet.forget_chain()
+        self._clock.reset()
         await self._store.reset()
         self._listener.reset()
         self._report.clear()
@@ -224,7 +232,6 @@ class ChainService:
     # -- following the head ------------------------------------------------------------------------------
 
     async def _follow(self) -> None:
-        period = self._config.snapshot_sync.sync_period
         while True:
             try:
                 await self._step()
@@ -238,7 +245,7 @@ class ChainService:
                 if not self._failing:
                     log.warning("chain sync failed: %s: %s", type(exc).__name__, exc)
                 self._failing = True
-            await asyncio.sleep(period)
+            await self._heads.wait()
 
     async def _step(self) -> None:
         if not self._identified:
@@ -265,12 +272,13 @@ class ChainService:
         log.log(level, "judged block=%d due=%d settled=%d", target, len(advance.due), len(advance.settled))
 
     async def _catch_up(self, due: Due) -> None:
-        """The interval closed before the delivery got in. If the chain (its next block's time) is already in a
-        later open interval, answer that one now rather than when the next block arrives."""
+        """The interval closed (or would have, before the delivery could land). If the chain is already in a
+        later open interval by the time a delivery sent now lands, answer that one now rather than when the
+        next block arrives. The time is the clock's estimate: nothing is fetched per missed interval."""
         sub = due.subscription
-        if sub.period == 0:
+        chain_time = self._clock.landing(self._wallet.waiting)
+        if sub.period == 0 or chain_time is None:
             return
-        chain_time = await self._client.pending_timestamp()
         interval = interval_at(sub.active_at, sub.period, chain_time)
         if interval <= due.interval or interval > sub.frequency:
             return
@@ -278,13 +286,14 @@ class ChainService:
             self._processor.dispatch(replace(due, interval=interval, timestamp=chain_time))
 
     async def _scan_receipts(self, head: Block) -> None:
+        """Resolve our transactions mined up to `head`, and tell the clock about the head."""
+        self._clock.observe(head, await self._mined_until(head))
+
+    async def _mined_until(self, head: Block) -> int:
         if not self._wallet.waiting:
-            await self._wallet.on_blocks([head])
-            return
+            return await self._wallet.on_blocks([head])
         start = head.number if self._head is None else self._head + 1
         if head.number - start >= MAX_BLOCK_SCAN:
-            await self._wallet.on_blocks([head])
-            await self._wallet.poll_waiters()
-            return
-        blocks = [await self._client.block(number) for number in range(start, head.number)]
-        await self._wallet.on_blocks([*blocks, head])
+            return await self._wallet.on_blocks([head]) + await self._wallet.poll_waiters()
+        blocks = await asyncio.gather(*(self._client.block(number) for number in range(start, head.number)))
+        return await self._wallet.on_blocks([*blocks, head])

@@ -46,6 +46,8 @@ class SendFailed(Exception):
 OnSigned = Callable[[str, int], Awaitable[None]]
 # One JSON-RPC batch of raw transactions at most.
 MAX_SEND_BATCH = 200
+# From this many of our transactions in one block on, its receipts are read in one call.
+BLOCK_RECEIPTS_FROM = 3
 
 
 @dataclass
@@ -201,27 +203,43 @@ class NodeWallet:
     def waiting(self) -> int:
         return len(self._waiters)
 
-    async def on_blocks(self, blocks: list[Block]) -> None:
-        """Resolve the waiters of our transactions mined in `blocks` (new blocks, oldest first)."""
+    async def on_blocks(self, blocks: list[Block]) -> int:
+        """Resolve the waiters of our transactions mined in `blocks` (new blocks, oldest first); how many. A
+        block holding several of ours is read with one `eth_getBlockReceipts`, not a call per transaction."""
         if blocks and blocks[-1].base_fee is not None:
             self._base_fee = blocks[-1].base_fee
-        mined = [tx for block in blocks for tx in block.transactions & self._waiters.keys()]
-        if mined:
-            await self._resolve(mined)
+        singles: list[str] = []
+        receipts: list[Receipt | None] = []
+        for block in blocks:
+            ours = block.transactions & self._waiters.keys()
+            if len(ours) >= BLOCK_RECEIPTS_FROM:
+                try:
+                    receipts += [r for r in await self._client.block_receipts(block.hash) if r.tx_hash in ours]
+                    continue
+                except RpcError:
+                    pass  # an RPC without eth_getBlockReceipts: one by one
+            singles += ours
+        if singles:
+            receipts += await self._client.receipts(singles)
+        return self._settle(receipts)
 
-    async def poll_waiters(self) -> None:
-        """Look every awaited receipt up directly (after falling far behind the head)."""
-        if self._waiters:
-            await self._resolve(list(self._waiters))
+    async def poll_waiters(self) -> int:
+        """Look every awaited receipt up directly (after falling far behind the head); how many were mined."""
+        return await self._resolve(list(self._waiters)) if self._waiters else 0
 
-    async def _resolve(self, tx_hashes: list[str]) -> None:
-        for tx_hash, receipt in zip(tx_hashes, await self._client.receipts(tx_hashes), strict=True):
-            waiter = self._waiters.get(tx_hash)
+    async def _resolve(self, tx_hashes: list[str]) -> int:
+        return self._settle(await self._client.receipts(tx_hashes))
+
+    def _settle(self, receipts: Sequence[Receipt | None]) -> int:
+        settled = 0
+        for receipt in receipts:
+            waiter = None if receipt is None else self._waiters.pop(receipt.tx_hash, None)
             if receipt is None or waiter is None:
                 continue
-            del self._waiters[tx_hash]
+            settled += 1
             if not waiter.done():
                 waiter.set_result(receipt)
+        return settled
 
     async def wait(self, tx_hash: str) -> Receipt:
         """The receipt of a transaction sent (or `watch`ed) by this wallet."""
