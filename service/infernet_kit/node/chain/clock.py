@@ -2,25 +2,27 @@
 
 A delivery mined after its interval closed reverts with `IntervalMismatch` and spends gas for nothing; one
 that cannot land before the close is better not sent (a newer interval is then answered instead). The
-estimate costs no RPC call: the newest head's timestamp, the chain's pace (its block time when recent blocks
-came at one regular gap; else 1 s, so an automining chain that is quiet is not mistaken for a slow one), the
-chain's offset from the local clock (for blocks made on demand), and how long the transactions already
-waiting take at the rate ours were mined lately.
+estimate costs no RPC call. The next block comes at the chain's pace after the newest head (its block time,
+when recent blocks came at a steady gap), and never before the local clock plus the chain's offset from it
+(automine makes blocks on demand, at the current time). While the chain takes ours as they come (each
+mined in the block after it was signed), that is where a new one lands too. Once it leaves some behind (it
+is full), a transaction sent behind `backlog` others of ours lands as many blocks later as the chain needs
+for them, at the most of ours it mined per block lately. On an automining chain it lands at once.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections import deque
 
 from infernet_kit.node.chain.rpc import Block
 
-# Gaps between recent blocks kept to judge the chain's pace; fewer than PACE_MIN say nothing.
-PACE_WINDOW = 8
+# Recent blocks kept to judge the chain's pace and how many of ours a block takes; fewer than PACE_MIN gaps
+# say nothing.
+WINDOW = 16
 PACE_MIN = 4
-# Mined transactions of this node kept to judge how fast the chain takes them (local seconds).
-RATE_WINDOW = 10.0
 
 
 class ChainClock:
@@ -29,14 +31,25 @@ class ChainClock:
     def __init__(self) -> None:
         self._head: Block | None = None
         self._offset = 0.0  # chain time minus local time when the head was seen
-        self._gaps: deque[int] = deque(maxlen=PACE_WINDOW)
-        self._mined: deque[tuple[float, int]] = deque()  # (local time, our transactions mined in a block)
+        self._gaps: deque[int] = deque(maxlen=WINDOW)
+        self._ours: deque[int] = deque(maxlen=WINDOW)  # our transactions per block
+        self._late: deque[tuple[int, int]] = deque()  # (head then, blocks a transaction of ours came late)
 
     def reset(self) -> None:
         """Forget the chain seen so far (it was reset or replaced)."""
         self._head = None
         self._gaps.clear()
-        self._mined.clear()
+        self._ours.clear()
+        self._late.clear()
+
+    @property
+    def head(self) -> int | None:
+        """The newest block number seen."""
+        return None if self._head is None else self._head.number
+
+    def landed(self, signed_at: int, mined_in: int) -> None:
+        """One of ours, signed when `signed_at` was the newest block, was mined in `mined_in`."""
+        self._late.append((mined_in, max(0, mined_in - signed_at - 1)))
 
     def observe(self, block: Block, ours: int = 0, *, now: float | None = None) -> None:
         """A new head, with how many of this node's transactions it (and the blocks since the last) held."""
@@ -44,36 +57,34 @@ class ChainClock:
         if self._head is not None:
             if block.number <= self._head.number:
                 return
-            gap = (block.timestamp - self._head.timestamp) / (block.number - self._head.number)
-            self._gaps.append(max(1, math.floor(gap)))
+            blocks = block.number - self._head.number
+            self._gaps.append((block.timestamp - self._head.timestamp) // blocks)
+            self._ours.append(-(-ours // blocks))
         self._head = block
         self._offset = block.timestamp - now
-        if ours:
-            self._mined.append((now, ours))
-        while self._mined and self._mined[0][0] < now - RATE_WINDOW:
-            self._mined.popleft()
 
     @property
-    def pace(self) -> int:
-        """Seconds of chain time between blocks: the block time of a chain mining at a regular pace, else 1."""
-        if len(self._gaps) >= PACE_MIN and len(set(self._gaps)) == 1:
-            return self._gaps[0]
-        return 1
+    def pace(self) -> int | None:
+        """The chain's block time when recent blocks came at a steady gap; None (automine, or not known yet)."""
+        if len(self._gaps) < PACE_MIN:
+            return None
+        low, high = min(self._gaps), max(self._gaps)
+        if low < 1 or high > 2 * low:
+            return None
+        return int(statistics.median_low(self._gaps))
 
     def landing(self, backlog: int = 0, *, now: float | None = None) -> int | None:
-        """Chain time of the block that takes a transaction sent now behind `backlog` others still waiting;
-        None before the first head."""
+        """Chain time of the block that takes a transaction sent now behind `backlog` of ours still waiting
+        (0: the next block); None before the first head."""
         if self._head is None:
             return None
         now = time.time() if now is None else now
-        next_block = max(self._head.timestamp + self.pace, math.ceil(now + self._offset))
-        return next_block + math.ceil(self._queue_seconds(backlog, now))
-
-    def _queue_seconds(self, backlog: int, now: float) -> float:
-        """Local seconds beyond the next block the chain needs for `backlog` transactions, at the rate it mined
-        ours lately (none known: assume the next block takes them all)."""
-        if backlog == 0 or not self._mined:
-            return 0.0
-        span = max(now - self._mined[0][0], float(self.pace))
-        rate = sum(count for _, count in self._mined) / span
-        return max(0.0, backlog / rate - self.pace)
+        pace = self.pace
+        next_block = max(self._head.timestamp + (pace or 1), math.ceil(now + self._offset))
+        recent = self._head.number - WINDOW
+        while self._late and self._late[0][0] < recent:
+            self._late.popleft()
+        capacity = max(self._ours, default=0)
+        if pace is None or capacity == 0 or not any(late for _, late in self._late):
+            return next_block
+        return next_block + pace * (backlog // capacity)

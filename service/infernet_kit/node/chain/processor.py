@@ -20,6 +20,7 @@ from infernet_kit.node.chain.clock import ChainClock
 from infernet_kit.node.chain.listener import Due
 from infernet_kit.node.chain.report import IntervalReport, SubscriptionReport
 from infernet_kit.node.chain.rpc import ChainClient, Receipt
+from infernet_kit.node.chain.slots import PrioritySlots, Slot
 from infernet_kit.node.chain.store import (
     FINAL_STATUSES,
     ChainStore,
@@ -35,6 +36,8 @@ from infernet_kit.retrying import RetryPolicy, call_with_retries, exponential
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+# Deliveries reading inputs, running containers and simulating at once; the rest wait, newest interval first.
+MAX_PREPARING = 256
 RETRY_DELAY = 1.0
 # Reverts that settle an interval for good: resending could only fail the same way.
 FINAL_REVERTS = frozenset(
@@ -197,6 +200,7 @@ class DeliveryProcessor:
         self._node_wallet = node_wallet
         self._allowed_sim_errors = list(allowed_sim_errors)
         self._clock = clock
+        self._slots = PrioritySlots(MAX_PREPARING)
         self._on_gone = on_gone
         self._on_passed = on_passed
         self._active: dict[tuple[int, int], asyncio.Task[None]] = {}
@@ -323,23 +327,31 @@ class DeliveryProcessor:
                 return record.request
         return None
 
-    def _refuse_if_closing(self, due: Due) -> None:
-        """`IntervalClosing` when a delivery sent now (behind the transactions still waiting) would be mined
-        after `due`'s interval closed: it could only revert with `IntervalMismatch` and spend gas."""
+    def _refuse_if_closing(self, due: Due, ahead: int) -> None:
+        """`IntervalClosing` when a delivery sent now behind `ahead` transactions of ours would be mined after
+        `due`'s interval closed: it could only revert with `IntervalMismatch` and spend gas."""
         sub = due.subscription
-        landing = self._clock.landing(self._wallet.waiting)
+        landing = self._clock.landing(ahead)
         if sub.period == 0 or landing is None:
             return
         if (at := interval_at(sub.active_at, sub.period, landing)) > due.interval:
             closes = sub.active_at + due.interval * sub.period
             raise IntervalClosing(
                 f"interval closes at {closes}, before a delivery sent now lands (chain time ~{landing}, "
-                f"interval {at}; {self._wallet.waiting} transactions waiting)"
+                f"interval {at}; {ahead} transactions of this node ahead)"
             )
 
     async def _attempt(self, due: Due, record: DeliveryRecord) -> Receipt:
         sub = due.subscription
-        self._refuse_if_closing(due)
+        slot = await self._slots.acquire(priority=sub.active_at + max(due.interval - 1, 0) * sub.period)
+        try:
+            return await self._attempt_in_slot(due, record, slot)
+        finally:
+            slot.release()
+
+    async def _attempt_in_slot(self, due: Due, record: DeliveryRecord, slot: Slot) -> Receipt:
+        sub = due.subscription
+        self._refuse_if_closing(due, self._wallet.waiting)
         delegated = await self._delegated_request(due)
         if delegated is not None:
             source, data = JobLocation.OFFCHAIN, delegated.data
@@ -352,12 +364,16 @@ class DeliveryProcessor:
             due.containers, data, source=source, destination=JobLocation.ONCHAIN, requires_proof=requires_proof(sub)
         )
         packed = pack_output(outputs)
-        self._refuse_if_closing(due)
         call = self._client.deliver_compute(
             due.subscription_id, due.interval, packed.input, packed.output, packed.proof, self._node_wallet
         )
 
+        signed_at: int | None = None
+
         async def on_signed(tx_hash: str, nonce: int) -> None:
+            nonlocal signed_at
+            signed_at = self._clock.head
+            slot.release()  # only the receipt is awaited from here: the next delivery may start
             sent = record.model_copy(update={"status": DeliveryStatus.SENT, "tx_hash": tx_hash, "nonce": nonce})
             await self._store.save_delivery(sent)
             self._report.interval(
@@ -368,9 +384,17 @@ class DeliveryProcessor:
             )
 
         try:
-            return await self._wallet.transact(call, on_signed=on_signed, allowed_sim_errors=self._allowed_sim_errors)
+            receipt = await self._wallet.transact(
+                call,
+                on_signed=on_signed,
+                allowed_sim_errors=self._allowed_sim_errors,
+                guard=lambda ahead: self._refuse_if_closing(due, ahead),
+            )
         except Reverted as exc:
             raise self._name_consumer(exc, sub.owner) from None
+        if signed_at is not None:
+            self._clock.landed(signed_at, receipt.block_number)
+        return receipt
 
     def _name_consumer(self, exc: Reverted, owner: str) -> Reverted:
         """A revert that is none of the coordinator's errors comes from the consumer's callback: say whose."""

@@ -272,11 +272,11 @@ class ChainService:
         log.log(level, "judged block=%d due=%d settled=%d", target, len(advance.due), len(advance.settled))
 
     async def _catch_up(self, due: Due) -> None:
-        """The interval closed (or would have, before the delivery could land). If the chain is already in a
-        later open interval by the time a delivery sent now lands, answer that one now rather than when the
-        next block arrives. The time is the clock's estimate: nothing is fetched per missed interval."""
+        """The interval closed (or would have, before the delivery could land). If the next block is in a later
+        interval, answer that one now rather than when the next block arrives (never one further ahead: it is
+        not open yet). The time is the clock's estimate: nothing is fetched per missed interval."""
         sub = due.subscription
-        chain_time = self._clock.landing(self._wallet.waiting)
+        chain_time = self._clock.landing()
         if sub.period == 0 or chain_time is None:
             return
         interval = interval_at(sub.active_at, sub.period, chain_time)
