@@ -60,6 +60,7 @@ demo: build
 bench: build
 	$(PY) bench/services.py
 	$(PY) bench/node.py
+	$(PY) bench/node_onchain.py --modes ""
 
 clean:
 	rm -rf out cache broadcast .kit .venv-compat

@@ -1,4 +1,5 @@
-"""On-chain latency of a node: from a consumer's request transaction to the node's callback transaction.
+"""On-chain latency of a node: from a consumer's request transaction to the node's callback transaction;
+and how its cost grows with recurring subscriptions (bench/onchain_scale.py).
 
 For anvil with automining and with 1-second blocks, a real node process (default chain settings) serves
 TGICallbackConsumer requests through the real TGI service and the dev backend:
@@ -6,13 +7,17 @@ TGICallbackConsumer requests through the real TGI service and the dev backend:
 - `--burst` subscriptions requested at once.
 It prints seconds (wall clock, request sent -> callback seen) and blocks (request block -> callback block),
 next to baselines measured in the same run: a plain transfer's send -> receipt on the same chain (the floor
-under any callback), and the same number of on-chain requests sent straight to the TGI service at once
-(the floor under a burst: the node cannot deliver faster than its container answers).
+under any callback), the same number of on-chain requests sent straight to the TGI service at once (the
+floor under a burst), and, as mode `automine-poll`, the same node without its new-heads WebSocket (it polls
+the head every `sync_period`, as before the subscription).
 
-Goals: with 1-second blocks the callback lands in the block after the request at p50; a burst of 200 is
-fully delivered within 5 blocks of its last request.
+Goals: with automine, request -> callback p50 <= 100 ms; with 1-second blocks the callback lands in the
+block after the request at p50; a burst of 200 is fully delivered within 5 blocks of its last request.
+Then the subscription curve (`--curve`, 1-second blocks) and the overload run (`--overload`); see
+bench/onchain_scale.py for what they print and their goals.
 
-    python bench/node_onchain.py [--samples 10] [--burst 200] [--modes automine,1s]
+    python bench/node_onchain.py [--samples 10] [--burst 200] [--modes automine,automine-poll,1s]
+        [--curve 100,1000,2000,10000] [--overload 3000] [--periods 3] [--quick]
 """
 
 from __future__ import annotations
@@ -251,7 +256,7 @@ def _line(name: str, samples: list[Sample]) -> str:
     )
 
 
-def callbacks(samples: int, burst_size: int, modes: list[str]) -> bool:
+def run(samples: int, burst_size: int, modes: list[str]) -> bool:
     """Request -> callback, one at a time and in a burst, per chain mode ("-poll": the node without the
     new-heads WebSocket, polling every `sync_period`: the baseline for the subscription)."""
     ok = True
@@ -401,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.modes, args.curve, args.overload, args.periods = "automine,automine-poll", "100,1000", 0, 2
-    ok = callbacks(args.samples, args.burst, [m for m in args.modes.split(",") if m])
+    ok = run(args.samples, args.burst, [m for m in args.modes.split(",") if m])
     counts = [int(c) for c in args.curve.split(",") if c]
     if counts or args.overload:
         ok = scale(counts, args.overload, args.periods) and ok
