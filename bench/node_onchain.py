@@ -344,7 +344,8 @@ def overload(count: int, period: int, periods: int) -> tuple[list[Result], Windo
         with measured(chain, running.proxy, running.node.pid, node) as loaded:
             _wait_chain_time(chain, first + periods * period)
         heavy = judge(chain, consumer, node, subs, loaded, f"{count} aligned, period {period} s")
-        heavy.notes.append(f"{heavy.current} of {heavy.delivered} deliveries answered the interval open when mined")
+        counts = ", ".join(f"{k}: {n}" for k, n in sorted(heavy.per_interval.items()))
+        heavy.notes.append(f"delivered by interval (of {count} each): {counts}")
         ids = sorted(subs.active_at)
         cancelled_at = cancel(chain, consumer, subs, [i for n, i in enumerate(ids) if n % 3 != 0])
         # From one period after the cancellations landed, every interval of the rest should be delivered.

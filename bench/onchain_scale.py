@@ -12,7 +12,8 @@ calls, bytes and CPU per block and its RSS.
 - curve: N = 100, 1,000, 2,000 aligned (created in the same blocks, period 10 s, so every interval opens
   for all N at once) and 10,000 staggered (period 60 s, created over about a minute).
 - overload: 3,000 aligned with period 10 s (more than anvil mines on 2 cores), then two thirds cancelled:
-  reverted deliveries, how many deliveries answered the interval current when they landed (newest first),
+  reverted deliveries, how many of each interval were delivered (newest first: later intervals are not
+  starved by a backlog of older ones),
   and whether every interval of the rest is delivered again within one period.
 """
 
@@ -152,7 +153,7 @@ class Result:
     delays: list[int]
     window: Window
     reverted: int
-    current: int = 0  # deliveries that answered the interval open when they landed
+    per_interval: Counter[int] = field(default_factory=Counter)  # delivered, by interval number
     notes: list[str] = field(default_factory=list)
 
     def lines(self, baseline: Window) -> list[str]:
@@ -330,7 +331,8 @@ def judge(
     blocks = sorted(stamps)
     answered = chain.answered(consumer, node, window.first_block, window.last_block + 20)
     start, end = stamps[blocks[0]], stamps[blocks[-1 - settle_blocks]]
-    due = delivered = current = 0
+    due = delivered = 0
+    per_interval: Counter[int] = Counter()
     delays: list[int] = []
     for sub_id, active_at in subs.active_at.items():
         interval = max(1, (start - active_at) // subs.period + 1)
@@ -340,12 +342,9 @@ def judge(
                 opened = next(b for b in blocks if stamps[b] >= opens)
                 if (block := answered.get((sub_id, interval))) is not None:
                     delivered += 1
+                    per_interval[interval] += 1
                     delays.append(block - opened)
             interval += 1
-    for (sub_id, interval), block in answered.items():
-        active_at = subs.active_at.get(sub_id)
-        if active_at is not None and block in stamps and (stamps[block] - active_at) // subs.period + 1 == interval:
-            current += 1
     mined_answers = sum(1 for block in answered.values() if window.first_block < block <= window.last_block)
     reverted = max(0, window.node_txs - mined_answers)
-    return Result(label, due, delivered, delays, window, reverted, current)
+    return Result(label, due, delivered, delays, window, reverted, per_interval)

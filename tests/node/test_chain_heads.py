@@ -1,5 +1,6 @@
 """How a node learns of new blocks: anvil's newHeads subscription wakes it (the WebSocket URL derived from
-`rpc_url`); without a WebSocket it says so once and polls the head every `sync_period`."""
+`rpc_url`); without a WebSocket it says so once and polls the head every `sync_period`. New subscriptions
+beyond one `batch_size` are read a batch per `sleep`, judging in between, without waiting for a block."""
 
 from __future__ import annotations
 
@@ -21,26 +22,26 @@ SLOW_POLL = 60.0
 CALLBACK_TIMEOUT = 15.0
 
 
-def _callback(node: ChainNode, anvil: Anvil, deployment: Deployment) -> None:
-    """A TGI callback requested on `anvil`, answered by `node` within CALLBACK_TIMEOUT."""
+def _callbacks(node: ChainNode, anvil: Anvil, deployment: Deployment, count: int = 1) -> None:
+    """`count` TGI callbacks requested on `anvil` one after the other, each answered by `node` within
+    CALLBACK_TIMEOUT."""
     user = connect(anvil.url, dev_account(USER).key.to_0x_hex())
     coordinator = deployment.contract(user, "EIP712Coordinator")
     consumer = deployment.contract(user, "TGICallbackConsumer")
-    call = consumer.functions.chatWithLLM(encode(["string"], ["Which block is this?"]))
-    sub_id, block = request_compute(coordinator, call)
-    [fulfilled] = wait_for_fulfillments(coordinator, sub_id, from_block=block, timeout=CALLBACK_TIMEOUT)
-    assert fulfilled["args"]["node"] == node.address
+    calls = [consumer.functions.chatWithLLM(encode(["string"], [f"Which block is this? ({i})"])) for i in range(count)]
+    for sub_id, block in [request_compute(coordinator, call) for call in calls]:
+        [fulfilled] = wait_for_fulfillments(coordinator, sub_id, from_block=block, timeout=CALLBACK_TIMEOUT)
+        assert fulfilled["args"]["node"] == node.address
 
 
 def test_new_heads_over_the_websocket_wake_the_node(
     chain_node: ChainNodeFactory, tgi_service: str, anvil: Anvil, infernet_deployment: Deployment
 ) -> None:
-    node = chain_node(
-        containers=[node_container(TGI, tgi_service)], chain_settings={"snapshot_sync": {"sync_period": SLOW_POLL}}
-    )
+    snapshot = {"sync_period": SLOW_POLL, "batch_size": 2, "sleep": 0.2}
+    node = chain_node(containers=[node_container(TGI, tgi_service)], chain_settings={"snapshot_sync": snapshot})
     ws_url = anvil.url.replace("http://", "ws://")
     wait_until(lambda: f"following new heads over {ws_url}" in node.log_text(), what="the subscription's log line")
-    _callback(node, anvil, infernet_deployment)
+    _callbacks(node, anvil, infernet_deployment, count=5)
 
 
 def test_without_a_websocket_the_node_says_so_and_polls(
@@ -53,5 +54,5 @@ def test_without_a_websocket_the_node_says_so_and_polls(
     )
     line = f"no new-heads subscription at {dead} (ClientConnectorError"
     wait_until(lambda: line in node.log_text(), what="the node's line about the missing WebSocket")
-    _callback(node, anvil, infernet_deployment)
+    _callbacks(node, anvil, infernet_deployment)
     assert "following new heads" not in node.log_text()

@@ -8,7 +8,6 @@ subscription per block.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,6 +88,7 @@ class SubscriptionListener:
         self._cursor = self._first_cursor  # highest subscription id already read
         self._last_block: int | None = None  # newest block whose cancellations were applied (the judged block)
         self._last_hash: str | None = None  # its hash: the node's state holds only while it is on the chain
+        self.behind = False  # subscriptions below the coordinator's `id` are still to be read (see `_learn`)
 
     @property
     def tracked(self) -> int:
@@ -115,6 +115,7 @@ class SubscriptionListener:
         self._subs.clear()
         self._cursor = self._first_cursor
         self._last_block = self._last_hash = None
+        self.behind = False
 
     async def load(self) -> None:
         """Resume from the store: tracked subscriptions (re-checked against today's config) and cursors."""
@@ -142,6 +143,7 @@ class SubscriptionListener:
     # -- learning ----------------------------------------------------------------------------------------
 
     async def _learn(self, block: Block) -> None:
+        self.behind = False
         next_id = await self._client.next_subscription_id(block.hash)
         batch = self._snapshot.batch_size
         while self._cursor + 1 < next_id:
@@ -167,8 +169,10 @@ class SubscriptionListener:
             await self._store.track(accepted, cursor=self._cursor)
             if end < min(start + batch, next_id):
                 return
-            if self._cursor + 1 < next_id and self._snapshot.sleep > 0:
-                await asyncio.sleep(self._snapshot.sleep)
+            if self._snapshot.sleep > 0:
+                # One batch per `sleep`: the caller judges what is known meanwhile and comes back for more.
+                self.behind = self._cursor + 1 < next_id
+                return
 
     def _accept(self, sub_id: int, sub: Subscription) -> list[str] | None:
         """The container chain to serve `sub` with, or None; either way one log line and the report say so (this

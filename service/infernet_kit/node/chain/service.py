@@ -245,7 +245,10 @@ class ChainService:
                 if not self._failing:
                     log.warning("chain sync failed: %s: %s", type(exc).__name__, exc)
                 self._failing = True
-            await self._heads.wait()
+            if self._listener.behind and not self._failing:
+                await asyncio.sleep(self._config.snapshot_sync.sleep)  # the next batch of new subscriptions
+            else:
+                await self._heads.wait()
 
     async def _step(self) -> None:
         if not self._identified:
@@ -253,12 +256,18 @@ class ChainService:
             await self._store.set_state(self._identity())
             self._identified = True
         head = await self._head_unless_diverged()
-        if head is None or (self._head is not None and head.number <= self._head):
+        if head is None:
             return
-        await self._scan_receipts(head)
-        self._head = head.number
+        learning = self._listener.behind  # more new subscriptions to read: judge again even without a new block
+        if self._head is None or head.number > self._head:
+            await self._scan_receipts(head)
+            self._head = head.number
+        elif not learning:
+            return
         target = head.number - self._config.trail_head_blocks
-        if target < 0 or (self._judged is not None and target <= self._judged):
+        if target < 0 or (self._judged is not None and target < self._judged):
+            return
+        if target == self._judged and not learning:
             return
         block = head if target == head.number else await self._client.block(target)
         advance = await self._listener.advance(block, self._processor.handled)
