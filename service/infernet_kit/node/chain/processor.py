@@ -19,7 +19,7 @@ from infernet_kit.chain.encoding import interval_at, pack_pair
 from infernet_kit.node.chain.clock import ChainClock
 from infernet_kit.node.chain.listener import Due
 from infernet_kit.node.chain.report import IntervalReport, SubscriptionReport
-from infernet_kit.node.chain.rpc import ChainClient, Receipt
+from infernet_kit.node.chain.rpc import ChainClient, Receipt, use_lane
 from infernet_kit.node.chain.slots import PrioritySlots, Slot
 from infernet_kit.node.chain.store import (
     FINAL_STATUSES,
@@ -274,6 +274,7 @@ class DeliveryProcessor:
 
     def _spawn(self, key: tuple[int, int], work: Awaitable[None]) -> None:
         async def own() -> None:
+            use_lane("work")  # dispatched from the head follower: its lane is not this task's
             try:
                 await work
             except asyncio.CancelledError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -59,6 +60,15 @@ CANCELLED_TOPIC = event_topic("SubscriptionCancelled(uint32)")
 # Larger JSON-RPC batches are split so one HTTP request stays small.
 RPC_BATCH = 200
 LOG_RANGE = 5_000
+
+
+_LANE: ContextVar[str] = ContextVar("rpc_lane", default="work")
+
+
+def use_lane(name: str) -> None:
+    """Batch the current task's requests (and those of tasks it starts) apart from other lanes': the head
+    follower's few cheap reads must not wait in one JSON-RPC batch behind hundreds of deliveries' simulations."""
+    _LANE.set(name)
 
 
 class RpcError(Exception):
@@ -154,7 +164,7 @@ class ChainClient:
         self.chain_id = 0
         self.genesis_hash = ""
         self.selectors: dict[bytes, str] = {}
-        self._queued: list[_Queued] = []
+        self._queued: dict[str, list[_Queued]] = {}
         self._sending: set[asyncio.Task[None]] = set()
 
     @property
@@ -208,17 +218,19 @@ class ChainClient:
         their inputs, say) leave together as one JSON-RPC batch: one HTTP round trip instead of hundreds."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Any] = loop.create_future()
-        self._queued.append((method, params, waiter))
-        if len(self._queued) == 1:
-            loop.call_soon(self._flush)
+        lane = _LANE.get()
+        queued = self._queued.setdefault(lane, [])
+        queued.append((method, params, waiter))
+        if len(queued) == 1:
+            loop.call_soon(self._flush, lane)
         return await waiter
 
     async def batch(self, requests: Sequence[tuple[str, list[Any]]]) -> list[Any]:
         """Several requests at once (they leave as one JSON-RPC batch); results in order."""
         return list(await asyncio.gather(*(self.request(method, params) for method, params in requests)))
 
-    def _flush(self) -> None:
-        queued, self._queued = self._queued, []
+    def _flush(self, lane: str) -> None:
+        queued = self._queued.pop(lane, [])
         for offset in range(0, len(queued), RPC_BATCH):
             task = asyncio.create_task(self._send(queued[offset : offset + RPC_BATCH]))
             self._sending.add(task)

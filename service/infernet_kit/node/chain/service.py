@@ -24,7 +24,7 @@ from infernet_kit.node.chain.listener import Due, SubscriptionGuard, Subscriptio
 from infernet_kit.node.chain.lookup import ContainerLookup
 from infernet_kit.node.chain.processor import DeliveryProcessor, OrchestratorLike
 from infernet_kit.node.chain.report import SubscriptionReport, SubscriptionView
-from infernet_kit.node.chain.rpc import Block, ChainClient
+from infernet_kit.node.chain.rpc import Block, ChainClient, use_lane
 from infernet_kit.node.chain.store import ChainStore
 from infernet_kit.node.chain.wallet import NodeWallet
 
@@ -232,6 +232,7 @@ class ChainService:
     # -- following the head ------------------------------------------------------------------------------
 
     async def _follow(self) -> None:
+        use_lane("head")
         while True:
             try:
                 await self._step()
