@@ -75,6 +75,7 @@ demo: build
 bench: build
 	$(PY) bench/services.py
 	$(PY) bench/node.py
+	$(PY) bench/node_onchain.py --modes ""
 
 # The README's picture of the dashboard, from its browser test (which otherwise writes it to its tmp dir only).
 dashboard-screenshot: build

@@ -363,7 +363,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=3000, help="jobs per measurement at 64 in flight")
     parser.add_argument("--samples", type=int, default=10, help="on-chain: requests one at a time")
     parser.add_argument("--burst", type=int, default=200, help="on-chain: concurrent subscriptions")
-    parser.add_argument("--modes", default="automine,1s", help="on-chain: automine and/or <n>s block times")
+    parser.add_argument(
+        "--modes", default="automine,automine-poll,1s", help="on-chain: automine and/or <n>s block times (-poll: no WS)"
+    )
     args = parser.parse_args()
     chosen = list(SECTIONS) if args.section == "all" else [args.section]
     for name in chosen:

@@ -1,4 +1,5 @@
-"""On-chain latency of a node: from a consumer's request transaction to the node's callback transaction.
+"""On-chain latency of a node: from a consumer's request transaction to the node's callback transaction;
+and how its cost grows with recurring subscriptions (bench/onchain_scale.py).
 
 For anvil with automining and with 1-second blocks, a real node process (default chain settings) serves
 TGICallbackConsumer requests through the real TGI service and the dev backend:
@@ -6,13 +7,17 @@ TGICallbackConsumer requests through the real TGI service and the dev backend:
 - `--burst` subscriptions requested at once.
 It prints seconds (wall clock, request sent -> callback seen) and blocks (request block -> callback block),
 next to baselines measured in the same run: a plain transfer's send -> receipt on the same chain (the floor
-under any callback), and the same number of on-chain requests sent straight to the TGI service at once
-(the floor under a burst: the node cannot deliver faster than its container answers).
+under any callback), the same number of on-chain requests sent straight to the TGI service at once (the
+floor under a burst), and, as mode `automine-poll`, the same node without its new-heads WebSocket (it polls
+the head every `sync_period`, as before the subscription).
 
-Goals: with 1-second blocks the callback lands in the block after the request at p50; a burst of 200 is
-fully delivered within 5 blocks of its last request.
+Goals: with automine, request -> callback p50 <= 100 ms; with 1-second blocks the callback lands in the
+block after the request at p50; a burst of 200 is fully delivered within 5 blocks of its last request.
+Then the subscription curve (`--curve`, 1-second blocks) and the overload run (`--overload`); see
+bench/onchain_scale.py for what they print and their goals.
 
-    python bench/node_onchain.py [--samples 10] [--burst 200] [--modes automine,1s]
+    python bench/node_onchain.py [--samples 10] [--burst 200] [--modes automine,automine-poll,1s]
+        [--curve 100,1000,2000,10000] [--overload 3000] [--periods 3] [--quick]
 """
 
 from __future__ import annotations
@@ -43,8 +48,16 @@ from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.paths import state_dir
 from infernet_kit.processes import ManagedProcess, free_port, kit_command
 from infernet_kit.testing.service_fixtures import run_service, tgi_service_env
+from onchain_scale import BLOCK_GAS_LIMIT, Chain, CountingProxy, Result, Window, cancel, judge, measured, subscribe
 
 TGI = "tgi_client_inference_service"
+AUTOMINE_GOAL = 0.100  # seconds, request -> callback at p50
+ALIGNED_PERIOD = 10
+ALIGNED_MAX = 3000  # above this, the curve's subscriptions are staggered (the chain could not mine them aligned)
+STAGGERED_PERIOD = 60
+IDLE_SECONDS = 8.0
+SETTLE_SECONDS = 4
+RSS_GOAL_MB = 300
 FULFILLED_TOPIC = "0x" + keccak(text="SubscriptionFulfilled(uint32,address)").hex()
 CREATED_TOPIC = "0x" + keccak(text="SubscriptionCreated(uint32)").hex()
 NODE_ACCOUNT = 3
@@ -58,11 +71,24 @@ class Sample:
     blocks: int
 
 
+@dataclass
+class Stack:
+    chain: Anvil
+    deployment: Deployment
+    tgi: str
+    node: ManagedProcess
+    proxy: CountingProxy | None
+
+
 @contextmanager
-def stack(workdir: Path, block_time: float | None) -> Iterator[tuple[Anvil, Deployment, str]]:
-    """Anvil, the deployment, the dev backend, the TGI service and one node with default chain settings."""
+def stack(workdir: Path, block_time: float | None, *, counted: bool = False, ws: bool = True) -> Iterator[Stack]:
+    """Anvil, the deployment, the dev backend, the TGI service and one node with default chain settings (its
+    HTTP JSON-RPC through a counting proxy when `counted`; polling only, no new-heads WebSocket, unless `ws`)."""
     with ExitStack() as stack:
         chain = stack.enter_context(Anvil(log_path=workdir / "anvil.log", block_time=block_time))
+        if counted:
+            chain.rpc("evm_setBlockGasLimit", hex(BLOCK_GAS_LIMIT))
+        proxy = stack.enter_context(CountingProxy(chain.url)) if counted else None
         deployment = deploy(chain.w3, dev_account(DEPLOYER))
         backend_port = free_port()
         backend = stack.enter_context(
@@ -75,7 +101,8 @@ def stack(workdir: Path, block_time: float | None) -> Iterator[tuple[Anvil, Depl
             "containers": [{"id": TGI, "image": "bench/tgi", "url": tgi, "external": True}],
             "chain": {
                 "enabled": True,
-                "rpc_url": chain.url,
+                "rpc_url": proxy.url if proxy else chain.url,
+                "ws_url": chain.url.replace("http://", "ws://") if ws else "",
                 "registry_address": deployment.registry,
                 "wallet": {"private_key": dev_account(NODE_ACCOUNT).key.to_0x_hex()},
             },
@@ -85,7 +112,7 @@ def stack(workdir: Path, block_time: float | None) -> Iterator[tuple[Anvil, Depl
         command = kit_command("node", "--config", str(workdir / "config.json"), "--data-dir", str(workdir / "data"))
         node = stack.enter_context(ManagedProcess("node", command, log_path=workdir / "node.log"))
         node.wait_for_http(f"http://127.0.0.1:{port}/health", timeout=90)
-        yield chain, deployment, tgi
+        yield Stack(chain, deployment, tgi, node, proxy)
 
 
 def _signed_requests(w3: Web3, consumer: Contract, accounts: list[LocalAccount], count: int) -> list[bytes]:
@@ -230,14 +257,18 @@ def _line(name: str, samples: list[Sample]) -> str:
 
 
 def run(samples: int, burst_size: int, modes: list[str]) -> bool:
+    """Request -> callback, one at a time and in a burst, per chain mode ("-poll": the node without the
+    new-heads WebSocket, polling every `sync_period`: the baseline for the subscription)."""
     ok = True
     for mode in modes:
-        block_time = None if mode == "automine" else float(mode.removesuffix("s"))
+        chain_mode, polled = mode.removesuffix("-poll"), mode.endswith("-poll")
+        block_time = None if chain_mode == "automine" else float(chain_mode.removesuffix("s"))
         workdir = Path(tempfile.mkdtemp(prefix=f"bench-onchain-{mode}-", dir=state_dir()))
         print(f"anvil {mode}: logs in {workdir}", flush=True)
-        with stack(workdir, block_time) as (chain, deployment, tgi):
+        with stack(workdir, block_time, ws=not polled) as running:
+            chain, deployment = running.chain, running.deployment
             base = baseline(chain, samples)
-            service_seconds = asyncio.run(service_burst(tgi, burst_size))
+            service_seconds = asyncio.run(service_burst(running.tgi, burst_size))
             single = one_at_a_time(chain, deployment, samples)
             many, total, span = burst(chain, deployment, burst_size)
             print(_line("baseline transfer", base))
@@ -246,13 +277,117 @@ def run(samples: int, burst_size: int, modes: list[str]) -> bool:
             print(f"  {burst_size} concurrent: all delivered {total:.2f} s after the first request was sent,")
             print(f"    last callback {span} block(s) after the last request's block")
             print(f"  baseline: TGI service alone, {burst_size} concurrent on-chain requests: {service_seconds:.2f} s")
-            if block_time is not None:
-                p50_blocks = statistics.median(s.blocks for s in single)
-                goal_single = p50_blocks <= 1
-                goal_burst = span <= 5
-                print(f"  goal: callback in the next block at p50: {'met' if goal_single else 'MISSED'}")
-                print(f"  goal: {burst_size} within 5 blocks: {'met' if goal_burst else 'MISSED'} ({span})")
-                ok = ok and goal_single and goal_burst
+            if polled:
+                continue
+            if block_time is None:
+                p50 = _pct([s.seconds for s in single], 0.5)
+                goal = p50 <= AUTOMINE_GOAL
+                print(f"  goal: request -> callback p50 <= {AUTOMINE_GOAL:.3f} s: {'met' if goal else 'MISSED'}")
+                ok = ok and goal
+                continue
+            p50_blocks = statistics.median(s.blocks for s in single)
+            goal_single = p50_blocks <= 1
+            goal_burst = span <= 5
+            print(f"  goal: callback in the next block at p50: {'met' if goal_single else 'MISSED'}")
+            print(f"  goal: {burst_size} within 5 blocks: {'met' if goal_burst else 'MISSED'} ({span})")
+            ok = ok and goal_single and goal_burst
+    return ok
+
+
+def _wait_chain_time(chain: Chain, timestamp: int) -> None:
+    while int(chain.one("eth_getBlockByNumber", "latest", False)["timestamp"], 16) < timestamp:
+        time.sleep(0.2)
+
+
+@contextmanager
+def _scale_stack(label: str) -> Iterator[tuple[Stack, Chain, str, Window]]:
+    """A 1-second-block stack with the counting proxy, and the idle node's baseline window."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-onchain-{label}-", dir=state_dir()))
+    print(f"{label}: logs in {workdir}", flush=True)
+    with stack(workdir, 1.0, counted=True) as running:
+        assert running.proxy is not None and running.node.pid is not None
+        chain = Chain(running.chain.url)
+        try:
+            node = dev_account(NODE_ACCOUNT).address
+            with measured(chain, running.proxy, running.node.pid, node) as idle:
+                time.sleep(IDLE_SECONDS)
+            yield running, chain, node, idle
+        finally:
+            chain.close()
+
+
+def curve_point(count: int, period: int, spread: float, periods: int) -> tuple[Result, Window]:
+    """`count` subscriptions of `period` seconds created over `spread` seconds, measured for `periods`."""
+    label = f"{count} {'aligned' if spread == 0 else 'staggered'}, period {period} s"
+    with _scale_stack(f"scale-{count}") as (running, chain, node, idle):
+        assert running.proxy is not None and running.node.pid is not None
+        consumer = running.deployment.consumers["RecurringConsumer"]
+        subs = subscribe(chain, consumer, CREATED_TOPIC, count, period=period, spread=spread)
+        first, last = min(subs.active_at.values()), max(subs.active_at.values())
+        _wait_chain_time(chain, first)
+        with measured(chain, running.proxy, running.node.pid, node) as window:
+            _wait_chain_time(chain, last + (periods - 1) * period + SETTLE_SECONDS)
+        result = judge(chain, consumer, node, subs, window, label)
+        top = ", ".join(f"{m} {n}" for m, n in running.proxy.methods.most_common(6))
+        result.notes.append(f"RPC methods over the whole run: {top}")
+        return result, idle
+
+
+def overload(count: int, period: int, periods: int) -> tuple[list[Result], Window]:
+    """`count` aligned subscriptions, more than the chain takes; then two thirds cancelled."""
+    with _scale_stack(f"overload-{count}") as (running, chain, node, idle):
+        assert running.proxy is not None and running.node.pid is not None
+        consumer = running.deployment.consumers["RecurringConsumer"]
+        subs = subscribe(chain, consumer, CREATED_TOPIC, count, period=period, spread=0)
+        first = min(subs.active_at.values())
+        _wait_chain_time(chain, first)
+        with measured(chain, running.proxy, running.node.pid, node) as loaded:
+            _wait_chain_time(chain, first + periods * period)
+        heavy = judge(chain, consumer, node, subs, loaded, f"{count} aligned, period {period} s")
+        counts = ", ".join(f"{k}: {n}" for k, n in sorted(heavy.per_interval.items()))
+        heavy.notes.append(f"delivered by interval (of {count} each): {counts}")
+        ids = sorted(subs.active_at)
+        cancelled_at = cancel(chain, consumer, subs, [i for n, i in enumerate(ids) if n % 3 != 0])
+        # From one period after the cancellations landed, every interval of the rest should be delivered.
+        start = int(chain.one("eth_getBlockByNumber", hex(cancelled_at), False)["timestamp"], 16) + period
+        _wait_chain_time(chain, start)
+        with measured(chain, running.proxy, running.node.pid, node) as light:
+            _wait_chain_time(chain, start + periods * period)
+        after = judge(chain, consumer, node, subs, light, f"after cancelling to {len(subs.active_at)}")
+        return [heavy, after], idle
+
+
+def scale(counts: list[int], overload_count: int, periods: int) -> bool:
+    ok = True
+    print("subscriptions on one node, 1-second blocks (counting proxy in front of anvil):", flush=True)
+    for count in counts:
+        period, spread = (STAGGERED_PERIOD, float(STAGGERED_PERIOD)) if count > ALIGNED_MAX else (ALIGNED_PERIOD, 0.0)
+        result, idle = curve_point(count, period, spread, periods)
+        print("\n".join(result.lines(idle)), flush=True)
+        within = all(d <= 2 for d in result.delays) and result.delivered == result.due
+        if count > ALIGNED_MAX:
+            rss_ok = result.window.rss_mb < RSS_GOAL_MB
+            print(
+                f"  goal: every due interval within 2 blocks: {'met' if within else 'MISSED'}; "
+                f"RSS < {RSS_GOAL_MB} MB: {'met' if rss_ok else 'MISSED'}"
+            )
+            ok = ok and within and rss_ok
+        w, n = result.window, max(1, result.delivered)
+        cost_ok = w.calls / n <= 2.5 and 1000 * w.cpu / n <= 0.6
+        print(f"  goal: <= 2.5 RPC calls and <= 0.6 ms node CPU per delivery: {'met' if cost_ok else 'MISSED'}")
+        ok = ok and cost_ok
+    if overload_count:
+        results, idle = overload(overload_count, ALIGNED_PERIOD, periods)
+        for result in results:
+            print("\n".join(result.lines(idle)), flush=True)
+        heavy, after = results
+        reverted_ok = heavy.reverted <= 0.01 * max(1, heavy.window.node_txs)
+        recovered = after.delivered == after.due
+        print(
+            f"  goal: reverted < 1 %: {'met' if reverted_ok else 'MISSED'}; every interval delivered again "
+            f"within one period after the load fell: {'met' if recovered else 'MISSED'}"
+        )
+        ok = ok and reverted_ok and recovered
     return ok
 
 
@@ -260,9 +395,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--burst", type=int, default=200)
-    parser.add_argument("--modes", default="automine,1s", help="comma-separated: automine and/or <n>s block times")
+    parser.add_argument(
+        "--modes",
+        default="automine,automine-poll,1s",
+        help="comma-separated: automine and/or <n>s block times; '-poll' for the node without its WebSocket",
+    )
+    parser.add_argument("--curve", default="100,1000,2000,10000", help="subscription counts ('' for none)")
+    parser.add_argument("--overload", type=int, default=3000, help="aligned subscriptions for the overload run")
+    parser.add_argument("--periods", type=int, default=3, help="periods measured per scale run")
+    parser.add_argument("--quick", action="store_true", help="automine only, curve 100 and 1000, no overload")
     args = parser.parse_args(argv)
-    return 0 if run(args.samples, args.burst, args.modes.split(",")) else 1
+    if args.quick:
+        args.modes, args.curve, args.overload, args.periods = "automine,automine-poll", "100,1000", 0, 2
+    ok = run(args.samples, args.burst, [m for m in args.modes.split(",") if m])
+    counts = [int(c) for c in args.curve.split(",") if c]
+    if counts or args.overload:
+        ok = scale(counts, args.overload, args.periods) and ok
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

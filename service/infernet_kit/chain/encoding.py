@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -57,6 +58,13 @@ def container_id(containers: str | Sequence[str]) -> bytes:
     return keccak(encode(["string"], [joined]))
 
 
+@functools.lru_cache(maxsize=4096)
+def checksum_address(value: str) -> str:
+    """`to_checksum_address`, remembered: a node reads the same few owners, tokens and wallets for thousands of
+    subscriptions, and each checksum costs a keccak in Python."""
+    return to_checksum_address(value)
+
+
 class Subscription(BaseModel):
     """An Infernet subscription exactly as the coordinator stores it (field order is the ABI's)."""
 
@@ -77,7 +85,7 @@ class Subscription(BaseModel):
     @field_validator("owner", "verifier", "payment_token", "wallet")
     @classmethod
     def _checksum(cls, value: str) -> str:
-        return to_checksum_address(value)
+        return checksum_address(value)
 
     @field_validator("container_id", mode="before")
     @classmethod

@@ -28,6 +28,7 @@ from infernet_kit.chain.encoding import ZERO_ADDRESS, container_id
 from infernet_kit.chain.transactions import connect, transact
 from infernet_kit.chain.watch import created_subscription_id
 from infernet_kit.devstack.anvil import Anvil
+from infernet_kit.node.chain.clock import ChainClock
 from infernet_kit.node.chain.config import SnapshotSyncConfig
 from infernet_kit.node.chain.listener import Due, SubscriptionListener
 from infernet_kit.node.chain.lookup import ContainerLookup
@@ -146,6 +147,7 @@ class World:
             Escrow(client, wallet, None),
             node_wallet=ZERO_ADDRESS,
             allowed_sim_errors=[],
+            clock=ChainClock(),
             on_gone=on_gone,
             on_passed=on_passed,
         )

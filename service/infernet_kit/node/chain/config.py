@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from infernet_kit.chain.encoding import ZERO_ADDRESS
+from infernet_kit.node.chain.heads import derived_ws_url
 
 
 def _checksum(value: str) -> str:
@@ -66,6 +67,9 @@ class ChainConfig(BaseModel):
 
     enabled: bool = False
     rpc_url: str | None = None
+    # Where to subscribe to new heads: None derives it from rpc_url (ws:// on the same host and port, as
+    # anvil serves it); "" turns the subscription off (the head is then polled every sync_period).
+    ws_url: str | None = None
     registry_address: str | None = None
     trail_head_blocks: int = Field(default=0, ge=0, le=1_000)
     wallet: WalletConfig = Field(default_factory=WalletConfig)
@@ -75,6 +79,13 @@ class ChainConfig(BaseModel):
     @classmethod
     def _registry(cls, value: str | None) -> str | None:
         return None if value in (None, "") else _checksum(value)
+
+    @property
+    def heads_url(self) -> str | None:
+        """The WebSocket to learn new blocks from, or None to poll only."""
+        if self.ws_url is not None:
+            return self.ws_url or None
+        return derived_ws_url(self.rpc_url) if self.rpc_url else None
 
     @model_validator(mode="after")
     def _required_when_enabled(self) -> ChainConfig:

@@ -2,7 +2,8 @@
 
 New subscriptions come from the coordinator's `id` (one call per block) and the Reader in batches;
 cancellations from `SubscriptionCancelled` logs; whether an interval is still open from the Reader's
-redundancy counts and `nodeResponded`, both batched. Nothing is read per subscription per block.
+redundancy counts (batched) and, for intervals some node answered, `nodeResponded`. Nothing is read per
+subscription per block.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class SubscriptionListener:
         self._cursor = self._first_cursor  # highest subscription id already read
         self._last_block: int | None = None  # newest block whose cancellations were applied (the judged block)
         self._last_hash: str | None = None  # its hash: the node's state holds only while it is on the chain
+        self.behind = False  # subscriptions below the coordinator's `id` are still to be read (see `_learn`)
 
     @property
     def tracked(self) -> int:
@@ -116,6 +118,7 @@ class SubscriptionListener:
         self._subs.clear()
         self._cursor = self._first_cursor
         self._last_block = self._last_hash = None
+        self.behind = False
 
     async def load(self) -> None:
         """Resume from the store: tracked subscriptions (re-checked against today's config) and cursors."""
@@ -143,6 +146,7 @@ class SubscriptionListener:
     # -- learning ----------------------------------------------------------------------------------------
 
     async def _learn(self, block: Block) -> None:
+        self.behind = False
         next_id = await self._client.next_subscription_id(block.hash)
         batch = self._snapshot.batch_size
         while self._cursor + 1 < next_id:
@@ -169,8 +173,10 @@ class SubscriptionListener:
             await self._store.track(accepted, cursor=self._cursor)
             if end < min(start + batch, next_id):
                 return
-            if self._cursor + 1 < next_id and self._snapshot.sleep > 0:
-                await asyncio.sleep(self._snapshot.sleep)
+            if self._snapshot.sleep > 0:
+                # One batch per `sleep`: the caller judges what is known meanwhile and comes back for more.
+                self.behind = self._cursor + 1 < next_id
+                return
 
     def _accept(self, sub_id: int, sub: Subscription, terms: VerifierTerms) -> list[str] | None:
         """The container chain to serve `sub` with, or None; either way one log line and the report say so (this
@@ -267,9 +273,17 @@ class SubscriptionListener:
             return advance
         pairs = [(due.subscription_id, due.interval) for due in candidates]
         counts = await self._client.redundancy_counts(pairs, block.hash)
-        answered = await self._client.node_responded(pairs, self._node, block.hash)
-        for due, count, responded in zip(candidates, counts, answered, strict=True):
-            if responded:
+        # Only where some node answered can it have been this one: no per-interval read for the rest.
+        answered_by_someone = [pair for pair, count in zip(pairs, counts, strict=True) if count > 0]
+        responded = dict(
+            zip(
+                answered_by_someone,
+                await self._client.node_responded(answered_by_someone, self._node, block.hash),
+                strict=True,
+            )
+        )
+        for due, pair, count in zip(candidates, pairs, counts, strict=True):
+            if responded.get(pair, False):
                 advance.settled.append((due, "this node already responded"))
             elif count >= due.subscription.redundancy:
                 advance.settled.append((due, f"redundancy full ({count}/{due.subscription.redundancy})"))

@@ -16,10 +16,12 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from infernet_kit.chain.encoding import pack_pair
+from infernet_kit.chain.encoding import interval_at, pack_pair
+from infernet_kit.node.chain.clock import ChainClock
 from infernet_kit.node.chain.listener import Due
 from infernet_kit.node.chain.report import IntervalReport, SubscriptionReport
-from infernet_kit.node.chain.rpc import ChainClient, Receipt
+from infernet_kit.node.chain.rpc import ChainClient, Receipt, use_lane
+from infernet_kit.node.chain.slots import PrioritySlots, Slot
 from infernet_kit.node.chain.store import (
     FINAL_STATUSES,
     ChainStore,
@@ -36,6 +38,8 @@ from infernet_kit.retrying import RetryPolicy, call_with_retries, exponential
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+# Deliveries reading inputs, running containers and simulating at once; the rest wait, newest interval first.
+MAX_PREPARING = 256
 RETRY_DELAY = 1.0
 # Reverts that settle an interval for good: resending could only fail the same way.
 FINAL_REVERTS = frozenset(
@@ -76,6 +80,10 @@ class BadOutput(Exception):
     """A container answered an on-chain job with something that is not the on-chain output shape."""
 
 
+class IntervalClosing(Exception):
+    """The interval will have closed before a delivery sent now could be mined: nothing is sent."""
+
+
 @dataclass(frozen=True)
 class Packed:
     input: bytes
@@ -106,6 +114,7 @@ class Outcome:
     status: DeliveryStatus
     receipt: Receipt | None = None
     error: str | None = None
+    passed: bool = False  # the interval closed (or would have before landing): a later one may be open
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -124,7 +133,7 @@ def _worth_retrying(exc: Exception) -> bool:
     each attempt re-simulates first, so a retry never resends blindly. A final revert or a bad output cannot."""
     if isinstance(exc, Reverted):
         return exc.reason not in FINAL_REVERTS
-    return not isinstance(exc, BadOutput | EscrowRefused)
+    return not isinstance(exc, BadOutput | EscrowRefused | IntervalClosing)
 
 
 DELIVERY_RETRIES = RetryPolicy(attempts=MAX_ATTEMPTS, wait=exponential(RETRY_DELAY), transient=_worth_retrying)
@@ -162,9 +171,11 @@ async def run_with_retries(
         )
     except (BadOutput, EscrowRefused) as exc:
         return Outcome(DeliveryStatus.FAILED, error=str(exc))
+    except IntervalClosing as exc:
+        return Outcome(DeliveryStatus.SKIPPED, error=str(exc), passed=True)
     except Exception as exc:
         if isinstance(exc, Reverted) and exc.reason in FINAL_REVERTS:
-            return Outcome(DeliveryStatus.SKIPPED, error=exc.reason)
+            return Outcome(DeliveryStatus.SKIPPED, error=exc.reason, passed=exc.reason == "IntervalMismatch")
         return Outcome(DeliveryStatus.FAILED, error=f"{describe_failure(exc)} (after {made} attempts)")
     return Outcome(DeliveryStatus.DELIVERED, receipt=receipt)
 
@@ -183,6 +194,7 @@ class DeliveryProcessor:
         *,
         node_wallet: str,
         allowed_sim_errors: Sequence[str],
+        clock: ChainClock,
         on_gone: Callable[[int], Awaitable[None]],
         on_passed: Callable[[Due], Awaitable[None]],
         events: EventFeed | None = None,
@@ -196,6 +208,8 @@ class DeliveryProcessor:
         self._escrow = escrow
         self._node_wallet = node_wallet
         self._allowed_sim_errors = list(allowed_sim_errors)
+        self._clock = clock
+        self._slots = PrioritySlots(MAX_PREPARING)
         self._on_gone = on_gone
         self._on_passed = on_passed
         self._active: dict[tuple[int, int], asyncio.Task[None]] = {}
@@ -269,6 +283,7 @@ class DeliveryProcessor:
 
     def _spawn(self, key: tuple[int, int], work: Awaitable[None]) -> None:
         async def own() -> None:
+            use_lane("work")  # dispatched from the head follower: its lane is not this task's
             try:
                 await work
             except asyncio.CancelledError:
@@ -322,8 +337,31 @@ class DeliveryProcessor:
                 return record.request
         return None
 
+    def _refuse_if_closing(self, due: Due, ahead: int) -> None:
+        """`IntervalClosing` when a delivery sent now behind `ahead` transactions of ours would be mined after
+        `due`'s interval closed: it could only revert with `IntervalMismatch` and spend gas."""
+        sub = due.subscription
+        landing = self._clock.landing(ahead)
+        if sub.period == 0 or landing is None:
+            return
+        if (at := interval_at(sub.active_at, sub.period, landing)) > due.interval:
+            closes = sub.active_at + due.interval * sub.period
+            raise IntervalClosing(
+                f"interval closes at {closes}, before a delivery sent now lands (chain time ~{landing}, "
+                f"interval {at}; {ahead} transactions of this node ahead)"
+            )
+
     async def _attempt(self, due: Due, record: DeliveryRecord) -> Receipt:
         sub = due.subscription
+        slot = await self._slots.acquire(priority=sub.active_at + max(due.interval - 1, 0) * sub.period)
+        try:
+            return await self._attempt_in_slot(due, record, slot)
+        finally:
+            slot.release()
+
+    async def _attempt_in_slot(self, due: Due, record: DeliveryRecord, slot: Slot) -> Receipt:
+        sub = due.subscription
+        self._refuse_if_closing(due, self._wallet.waiting)
         delegated = await self._delegated_request(due)
         if delegated is not None:
             source, data, shown = JobLocation.OFFCHAIN, delegated.data, delegated.data
@@ -359,7 +397,12 @@ class DeliveryProcessor:
             due.subscription_id, due.interval, packed.input, packed.output, packed.proof, self._node_wallet
         )
 
+        signed_at: int | None = None
+
         async def on_signed(tx_hash: str, nonce: int) -> None:
+            nonlocal signed_at
+            signed_at = self._clock.head
+            slot.release()  # only the receipt is awaited from here: the next delivery may start
             sent = record.model_copy(update={"status": DeliveryStatus.SENT, "tx_hash": tx_hash, "nonce": nonce})
             await self._store.save_delivery(sent)
             self._report.interval(
@@ -371,11 +414,17 @@ class DeliveryProcessor:
 
         try:
             async with self._escrow.held(due.subscription_id, sub):
-                return await self._wallet.transact(
-                    call, on_signed=on_signed, allowed_sim_errors=self._allowed_sim_errors
+                receipt = await self._wallet.transact(
+                    call,
+                    on_signed=on_signed,
+                    allowed_sim_errors=self._allowed_sim_errors,
+                    guard=lambda ahead: self._refuse_if_closing(due, ahead),
                 )
         except Reverted as exc:
             raise self._name_consumer(exc, sub.owner) from None
+        if signed_at is not None:
+            self._clock.landed(signed_at, receipt.block_number)
+        return receipt
 
     def _name_consumer(self, exc: Reverted, owner: str) -> Reverted:
         """A revert that is none of the coordinator's errors comes from the consumer's callback: say whose."""
@@ -401,7 +450,7 @@ class DeliveryProcessor:
             log.info("not delivering %s: %s", label, outcome.error)
             if outcome.error in GONE_REVERTS:
                 await self._on_gone(due.subscription_id)
-            elif outcome.error == "IntervalMismatch":
+            elif outcome.passed:
                 await self._on_passed(due)
         else:
             log.error("delivery failed %s: %s", label, outcome.error)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -77,6 +78,15 @@ class SubscriptionLogs:
 # Larger JSON-RPC batches are split so one HTTP request stays small.
 RPC_BATCH = 200
 LOG_RANGE = 5_000
+
+
+_LANE: ContextVar[str] = ContextVar("rpc_lane", default="work")
+
+
+def use_lane(name: str) -> None:
+    """Batch the current task's requests (and those of tasks it starts) apart from other lanes': the head
+    follower's few cheap reads must not wait in one JSON-RPC batch behind hundreds of deliveries' simulations."""
+    _LANE.set(name)
 
 
 class RpcError(Exception):
@@ -172,7 +182,7 @@ class ChainClient:
         self.chain_id = 0
         self.genesis_hash = ""
         self.selectors: dict[bytes, str] = {}
-        self._queued: list[_Queued] = []
+        self._queued: dict[str, list[_Queued]] = {}
         self._sending: set[asyncio.Task[None]] = set()
 
     @property
@@ -227,17 +237,19 @@ class ChainClient:
         their inputs, say) leave together as one JSON-RPC batch: one HTTP round trip instead of hundreds."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Any] = loop.create_future()
-        self._queued.append((method, params, waiter))
-        if len(self._queued) == 1:
-            loop.call_soon(self._flush)
+        lane = _LANE.get()
+        queued = self._queued.setdefault(lane, [])
+        queued.append((method, params, waiter))
+        if len(queued) == 1:
+            loop.call_soon(self._flush, lane)
         return await waiter
 
     async def batch(self, requests: Sequence[tuple[str, list[Any]]]) -> list[Any]:
         """Several requests at once (they leave as one JSON-RPC batch); results in order."""
         return list(await asyncio.gather(*(self.request(method, params) for method, params in requests)))
 
-    def _flush(self) -> None:
-        queued, self._queued = self._queued, []
+    def _flush(self, lane: str) -> None:
+        queued = self._queued.pop(lane, [])
         for offset in range(0, len(queued), RPC_BATCH):
             task = asyncio.create_task(self._send(queued[offset : offset + RPC_BATCH]))
             self._sending.add(task)
@@ -299,6 +311,13 @@ class ChainClient:
     async def receipts(self, tx_hashes: Sequence[str]) -> list[Receipt | None]:
         raw = await self.batch([("eth_getTransactionReceipt", [h]) for h in tx_hashes])
         return [_receipt(r) if r else None for r in raw]
+
+    async def block_receipts(self, block_hash: str) -> list[Receipt]:
+        """Every receipt of one block, in one call."""
+        raw = await self.request("eth_getBlockReceipts", [block_hash])
+        if raw is None:
+            raise RpcError("eth_getBlockReceipts", f"no block {block_hash}")
+        return [_receipt(r) for r in raw]
 
     async def receipt(self, tx_hash: str) -> Receipt | None:
         [receipt] = await self.receipts([tx_hash])

@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from infernet_kit.chain.encoding import Signature, Subscription, interval_at
+from infernet_kit.node.chain.clock import ChainClock
 from infernet_kit.node.chain.config import ChainConfig
 from infernet_kit.node.chain.delegation import DelegatedProcessor, DelegationRejected
+from infernet_kit.node.chain.heads import HeadSignal
 from infernet_kit.node.chain.listener import Due, SubscriptionGuard, SubscriptionListener
 from infernet_kit.node.chain.lookup import ContainerLookup
 from infernet_kit.node.chain.processor import DeliveryProcessor, OrchestratorLike
 from infernet_kit.node.chain.report import SubscriptionReport, SubscriptionView
-from infernet_kit.node.chain.rpc import Block, ChainClient
+from infernet_kit.node.chain.rpc import Block, ChainClient, use_lane
 from infernet_kit.node.chain.store import ChainStore
 from infernet_kit.node.chain.wallet import NodeWallet
 from infernet_kit.node.events import EventFeed
@@ -71,6 +73,7 @@ class ChainService:
             payment_address=payment_address,
             snapshot=config.snapshot_sync,
         )
+        self._clock = ChainClock()
         self._processor = DeliveryProcessor(
             self._client,
             self._wallet,
@@ -80,6 +83,7 @@ class ChainService:
             Escrow(self._client, self._wallet, payment_address),
             node_wallet=config.wallet.node_wallet,
             allowed_sim_errors=config.wallet.allowed_sim_errors,
+            clock=self._clock,
             on_gone=self._listener.forget,
             on_passed=self._catch_up,
             events=events,
@@ -96,6 +100,7 @@ class ChainService:
             poll_period=config.snapshot_sync.sync_period,
             on_delivered=self._processor.record_delegated,
         )
+        self._heads = HeadSignal(config.heads_url, poll_period=config.snapshot_sync.sync_period)
         self._task: asyncio.Task[None] | None = None
         self._head: int | None = None
         self._judged: int | None = None
@@ -133,6 +138,7 @@ class ChainService:
         await self._head_unless_diverged()
         await self._processor.load()
         await self._delegated.load()
+        self._heads.start()
         self._task = asyncio.create_task(self._follow(), name="chain-follow")
         log.info(
             "chain service started node=%s chain_id=%d coordinator=%s containers=%d chains",
@@ -147,6 +153,7 @@ class ChainService:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        await self._heads.stop()
         await self._processor.stop()
         await self._delegated.stop()
         self._wallet.cancel_waiters()
@@ -208,6 +215,7 @@ class ChainService:
         await self._processor.forget()
         await self._delegated.stop()
         self._wallet.forget_chain()
+        self._clock.reset()
         await self._store.reset()
         self._listener.reset()
         self._report.clear()
@@ -232,7 +240,7 @@ class ChainService:
     # -- following the head ------------------------------------------------------------------------------
 
     async def _follow(self) -> None:
-        period = self._config.snapshot_sync.sync_period
+        use_lane("head")
         while True:
             try:
                 await self._step()
@@ -246,7 +254,10 @@ class ChainService:
                 if not self._failing:
                     log.warning("chain sync failed: %s: %s", type(exc).__name__, exc)
                 self._failing = True
-            await asyncio.sleep(period)
+            if self._listener.behind and not self._failing:
+                await asyncio.sleep(self._config.snapshot_sync.sleep)  # the next batch of new subscriptions
+            else:
+                await self._heads.wait()
 
     async def _step(self) -> None:
         if not self._identified:
@@ -254,12 +265,18 @@ class ChainService:
             await self._store.set_state(self._identity())
             self._identified = True
         head = await self._head_unless_diverged()
-        if head is None or (self._head is not None and head.number <= self._head):
+        if head is None:
             return
-        await self._scan_receipts(head)
-        self._head = head.number
+        learning = self._listener.behind  # more new subscriptions to read: judge again even without a new block
+        if self._head is None or head.number > self._head:
+            await self._scan_receipts(head)
+            self._head = head.number
+        elif not learning:
+            return
         target = head.number - self._config.trail_head_blocks
-        if target < 0 or (self._judged is not None and target <= self._judged):
+        if target < 0 or (self._judged is not None and target < self._judged):
+            return
+        if target == self._judged and not learning:
             return
         block = head if target == head.number else await self._client.block(target)
         advance = await self._listener.advance(block, self._processor.handled)
@@ -273,12 +290,13 @@ class ChainService:
         log.log(level, "judged block=%d due=%d settled=%d", target, len(advance.due), len(advance.settled))
 
     async def _catch_up(self, due: Due) -> None:
-        """The interval closed before the delivery got in. If the chain (its next block's time) is already in a
-        later open interval, answer that one now rather than when the next block arrives."""
+        """The interval closed (or would have, before the delivery could land). If the next block is in a later
+        interval, answer that one now rather than when the next block arrives (never one further ahead: it is
+        not open yet). The time is the clock's estimate: nothing is fetched per missed interval."""
         sub = due.subscription
-        if sub.period == 0:
+        chain_time = self._clock.landing()
+        if sub.period == 0 or chain_time is None:
             return
-        chain_time = await self._client.pending_timestamp()
         interval = interval_at(sub.active_at, sub.period, chain_time)
         if interval <= due.interval or interval > sub.frequency:
             return
@@ -286,13 +304,14 @@ class ChainService:
             self._processor.dispatch(replace(due, interval=interval, timestamp=chain_time))
 
     async def _scan_receipts(self, head: Block) -> None:
+        """Resolve our transactions mined up to `head`, and tell the clock about the head."""
+        self._clock.observe(head, await self._mined_until(head))
+
+    async def _mined_until(self, head: Block) -> int:
         if not self._wallet.waiting:
-            await self._wallet.on_blocks([head])
-            return
+            return await self._wallet.on_blocks([head])
         start = head.number if self._head is None else self._head + 1
         if head.number - start >= MAX_BLOCK_SCAN:
-            await self._wallet.on_blocks([head])
-            await self._wallet.poll_waiters()
-            return
-        blocks = [await self._client.block(number) for number in range(start, head.number)]
-        await self._wallet.on_blocks([*blocks, head])
+            return await self._wallet.on_blocks([head]) + await self._wallet.poll_waiters()
+        blocks = await asyncio.gather(*(self._client.block(number) for number in range(start, head.number)))
+        return await self._wallet.on_blocks([*blocks, head])

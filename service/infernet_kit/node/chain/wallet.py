@@ -16,8 +16,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import coincurve
+import rlp
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 from pydantic import SecretStr
 
 from infernet_kit.node.chain.rpc import Block, Call, ChainClient, Receipt, RpcError
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 # Room above the simulated gas for state that changes between simulation and inclusion.
 GAS_MARGIN = 1.2
 RECEIPT_TIMEOUT = 120.0
+DYNAMIC_FEE_TX = b"\x02"  # EIP-2718 type of EIP-1559 transactions
 _NONCE_ERRORS = ("nonce too low", "nonce too high", "already known", "replacement transaction underpriced")
 
 
@@ -44,8 +48,12 @@ class SendFailed(Exception):
 
 
 OnSigned = Callable[[str, int], Awaitable[None]]
+# Called just before a transaction is signed with how many of ours are ahead of it; raising drops it unsent.
+Guard = Callable[[int], None]
 # One JSON-RPC batch of raw transactions at most.
 MAX_SEND_BATCH = 200
+# From this many of our transactions in one block on, its receipts are read in one call.
+BLOCK_RECEIPTS_FROM = 3
 
 
 @dataclass
@@ -54,6 +62,7 @@ class _Outgoing:
     gas: int
     on_signed: OnSigned
     waiter: asyncio.Future[str]
+    guard: Guard | None
 
 
 class NodeWallet:
@@ -62,6 +71,7 @@ class NodeWallet:
     def __init__(self, client: ChainClient, private_key: SecretStr, *, max_gas_limit: int) -> None:
         self._client = client
         self._account: LocalAccount = Account.from_key(private_key.get_secret_value())
+        self._signer = coincurve.PrivateKey(bytes(self._account.key))
         self.max_gas_limit = max_gas_limit
         self._nonce: int | None = None
         self._outbox: list[_Outgoing] = []
@@ -97,12 +107,13 @@ class NodeWallet:
 
     # -- sending -----------------------------------------------------------------------------------------
 
-    async def send(self, call: Call, *, gas: int, on_signed: OnSigned) -> str:
+    async def send(self, call: Call, *, gas: int, on_signed: OnSigned, guard: Guard | None = None) -> str:
         """Sign and broadcast `call`, returning its hash. `on_signed(tx_hash, nonce)` runs before the
         broadcast, so a crash after it leaves a record of a transaction that may exist, never of one that
-        cannot. Sends queued while a batch is on its way leave together in the next batch."""
+        cannot. Sends queued while a batch is on its way leave together in the next batch. `guard` is asked
+        last, when the transaction's place in the queue is known (its exception is raised here instead)."""
         waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._outbox.append(_Outgoing(call, gas, on_signed, waiter))
+        self._outbox.append(_Outgoing(call, gas, on_signed, waiter, guard))
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._drain(), name="wallet-sender")
         return await waiter
@@ -119,7 +130,23 @@ class NodeWallet:
                     if not item.waiter.done():
                         item.waiter.set_exception(SendFailed(_short(str(exc))))
 
+    def _still_wanted(self, batch: list[_Outgoing]) -> list[_Outgoing]:
+        """The items whose guard lets them go, given the transactions of ours ahead of each."""
+        kept: list[_Outgoing] = []
+        for item in batch:
+            try:
+                if item.guard is not None:
+                    item.guard(self.waiting + len(kept))
+            except Exception as exc:
+                item.waiter.set_exception(exc)
+                continue
+            kept.append(item)
+        return kept
+
     async def _send_batch(self, batch: list[_Outgoing]) -> None:
+        batch = self._still_wanted(batch)
+        if not batch:
+            return
         if self._nonce is None:
             self._nonce = await self._client.nonce(self.address)
         base, fees = self._nonce, await self._fees()
@@ -155,6 +182,24 @@ class NodeWallet:
             log.error("could not fill nonce gap %d: %s", nonce, _short(str(exc)))
 
     def _sign(self, to: str, data: bytes, gas: int, nonce: int, fees: dict[str, int]) -> tuple[str, str]:
+        """Hash and raw bytes of a signed transaction. EIP-1559 ones are encoded here (eth_account's general
+        path costs milliseconds of CPU per transaction, which bounds how many deliveries a node can send)."""
+        if "maxFeePerGas" in fees:
+            fields = [
+                self._client.chain_id,
+                nonce,
+                fees["maxPriorityFeePerGas"],
+                fees["maxFeePerGas"],
+                gas,
+                bytes.fromhex(to.removeprefix("0x")),
+                0,
+                data,
+                [],
+            ]
+            signature = self._signer.sign_recoverable(keccak(DYNAMIC_FEE_TX + rlp.encode(fields)), hasher=None)
+            r, s, v = signature[:32], signature[32:64], signature[64]
+            raw = DYNAMIC_FEE_TX + rlp.encode([*fields, v, int.from_bytes(r, "big"), int.from_bytes(s, "big")])
+            return "0x" + keccak(raw).hex(), "0x" + raw.hex()
         tx: dict[str, Any] = {
             "to": to,
             "data": data,
@@ -179,9 +224,17 @@ class NodeWallet:
             return {"gasPrice": int(await self._client.request("eth_gasPrice", []), 16)}
         return {"maxFeePerGas": 2 * self._base_fee + self._tip, "maxPriorityFeePerGas": self._tip}
 
-    async def transact(self, call: Call, *, on_signed: OnSigned, allowed_sim_errors: Sequence[str] = ()) -> Receipt:
+    async def transact(
+        self,
+        call: Call,
+        *,
+        on_signed: OnSigned,
+        allowed_sim_errors: Sequence[str] = (),
+        guard: Guard | None = None,
+    ) -> Receipt:
         """Simulate, send and confirm `call`. A simulated revert raises `Reverted` and sends nothing, unless
-        its reason contains one of `allowed_sim_errors` (then it is sent with the full gas cap)."""
+        its reason contains one of `allowed_sim_errors` (then it is sent with the full gas cap). `guard`: as
+        for `send`."""
         try:
             gas = self.gas_limit(await self.simulate(call))
         except Reverted as exc:
@@ -189,7 +242,7 @@ class NodeWallet:
                 raise
             log.info("simulation reverted with allowed error %s; sending anyway", exc.reason)
             gas = self.max_gas_limit
-        tx_hash = await self.send(call, gas=gas, on_signed=on_signed)
+        tx_hash = await self.send(call, gas=gas, on_signed=on_signed, guard=guard)
         receipt = await self.wait(tx_hash)
         if receipt.status != 1:
             raise Reverted("reverted on chain", tx_hash=tx_hash)
@@ -201,27 +254,43 @@ class NodeWallet:
     def waiting(self) -> int:
         return len(self._waiters)
 
-    async def on_blocks(self, blocks: list[Block]) -> None:
-        """Resolve the waiters of our transactions mined in `blocks` (new blocks, oldest first)."""
+    async def on_blocks(self, blocks: list[Block]) -> int:
+        """Resolve the waiters of our transactions mined in `blocks` (new blocks, oldest first); how many. A
+        block holding several of ours is read with one `eth_getBlockReceipts`, not a call per transaction."""
         if blocks and blocks[-1].base_fee is not None:
             self._base_fee = blocks[-1].base_fee
-        mined = [tx for block in blocks for tx in block.transactions & self._waiters.keys()]
-        if mined:
-            await self._resolve(mined)
+        singles: list[str] = []
+        receipts: list[Receipt | None] = []
+        for block in blocks:
+            ours = block.transactions & self._waiters.keys()
+            if len(ours) >= BLOCK_RECEIPTS_FROM:
+                try:
+                    receipts += [r for r in await self._client.block_receipts(block.hash) if r.tx_hash in ours]
+                    continue
+                except RpcError:
+                    pass  # an RPC without eth_getBlockReceipts: one by one
+            singles += ours
+        if singles:
+            receipts += await self._client.receipts(singles)
+        return self._settle(receipts)
 
-    async def poll_waiters(self) -> None:
-        """Look every awaited receipt up directly (after falling far behind the head)."""
-        if self._waiters:
-            await self._resolve(list(self._waiters))
+    async def poll_waiters(self) -> int:
+        """Look every awaited receipt up directly (after falling far behind the head); how many were mined."""
+        return await self._resolve(list(self._waiters)) if self._waiters else 0
 
-    async def _resolve(self, tx_hashes: list[str]) -> None:
-        for tx_hash, receipt in zip(tx_hashes, await self._client.receipts(tx_hashes), strict=True):
-            waiter = self._waiters.get(tx_hash)
+    async def _resolve(self, tx_hashes: list[str]) -> int:
+        return self._settle(await self._client.receipts(tx_hashes))
+
+    def _settle(self, receipts: Sequence[Receipt | None]) -> int:
+        settled = 0
+        for receipt in receipts:
+            waiter = None if receipt is None else self._waiters.pop(receipt.tx_hash, None)
             if receipt is None or waiter is None:
                 continue
-            del self._waiters[tx_hash]
+            settled += 1
             if not waiter.done():
                 waiter.set_result(receipt)
+        return settled
 
     async def wait(self, tx_hash: str) -> Receipt:
         """The receipt of a transaction sent (or `watch`ed) by this wallet."""
