@@ -164,6 +164,7 @@ def test_documents_describe_every_route(node: RunningNode, tgi_service: str, hf_
         ("POST", "/api/jobs/stream"),
         ("PUT", "/api/status"),
         ("GET", "/api/subscriptions"),
+        ("GET", "/metrics"),
         ("GET", "/openapi.json"),
     }
     document = httpx.get(f"{node.url}/openapi.json").json()
@@ -177,5 +178,6 @@ def test_documents_describe_every_route(node: RunningNode, tgi_service: str, hf_
             ("GET", "/"),
             ("GET", "/service-resources"),
             ("POST", "/service_output"),
+            ("GET", "/metrics"),
             ("GET", "/openapi.json"),
         }

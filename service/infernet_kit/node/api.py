@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from infernet_kit import __version__
 from infernet_kit.chain.encoding import Signature, Subscription
 from infernet_kit.jsonbody import BodyError, declared_length, parse_json, read_body
+from infernet_kit.metrics import CONTENT_TYPE, exposition
 from infernet_kit.node.chain.report import SubscriptionView
 from infernet_kit.node.config import NodeConfig, describe_validation_error
 from infernet_kit.node.guardian import CHAIN_DISABLED, Guardian, Rejection
@@ -361,6 +362,9 @@ class NodeApi:
         async def openapi_json(request: Request, peer: str) -> Response:
             return JSONResponse(spec)
 
+        async def metrics(request: Request, peer: str) -> Response:
+            return Response(exposition(), media_type=CONTENT_TYPE)
+
         routes: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]] = {
             ("GET", "/health"): self.endpoint(self.health, limited=False),
             ("GET", "/info"): self.endpoint(self.info),
@@ -371,6 +375,7 @@ class NodeApi:
             ("POST", "/api/jobs/stream"): self.endpoint(self.post_stream),
             ("PUT", "/api/status"): self.endpoint(self.put_status),
             ("GET", "/api/subscriptions"): self.endpoint(self.get_subscriptions),
+            ("GET", "/metrics"): self.endpoint(metrics, limited=False),
             ("GET", "/openapi.json"): self.endpoint(openapi_json, limited=False),
         }
         if undocumented := set(routes) ^ {(o.method, o.path) for o in openapi.OPERATIONS}:

@@ -144,6 +144,12 @@ OPERATIONS = [
         _answers(Answer("The node's view", SubscriptionsAnswer), 400),
         query=(Query("id", list[int], "Subscription ids to report (default: all the node remembers)"),),
     ),
+    Operation(
+        "GET",
+        "/metrics",
+        "Prometheus metrics: jobs, container latency, deliveries, reverts, gas, RPC calls, sync lag (docs/METRICS.md)",
+        _answers(Answer("Prometheus text exposition format", raw="text/plain"), limited=False),
+    ),
     Operation("GET", "/openapi.json", "This document", _answers(Answer("OpenAPI 3.1", dict[str, Any]), limited=False)),
 ]
 

@@ -269,6 +269,7 @@ class DelegatedProcessor:
             source=JobLocation.OFFCHAIN,
             destination=JobLocation.ONCHAIN,
             requires_proof=requires_proof(sub),
+            tag=f"delegated owner={sub.owner} nonce={signature.nonce}",
         )
         packed = pack_output(outputs)
         interval = interval_at(sub.active_at, sub.period, chain_time)

@@ -159,7 +159,7 @@ class SubscriptionListener:
             accepted: dict[int, Subscription] = {}
             for offset, sub in enumerate(subs):
                 sub_id = start + offset
-                if self._accept(sub_id, sub) is not None:
+                if self._accept(sub_id, sub, seen_at=block.number) is not None:
                     accepted[sub_id] = sub
             self._subs.update(accepted)
             self._cursor = end - 1
@@ -169,20 +169,22 @@ class SubscriptionListener:
             if self._cursor + 1 < next_id and self._snapshot.sleep > 0:
                 await asyncio.sleep(self._snapshot.sleep)
 
-    def _accept(self, sub_id: int, sub: Subscription) -> list[str] | None:
+    def _accept(self, sub_id: int, sub: Subscription, *, seen_at: int | None = None) -> list[str] | None:
         """The container chain to serve `sub` with, or None; either way one log line and the report say so (this
         is called once per subscription: when it is learned, or resumed after a restart)."""
         containers = self._lookup.containers(sub.container_id)
         reason = self._refusal(sub, containers)
         self._report.seen(sub_id, sub, containers=containers, reason=reason)
         if reason is not None:
-            log.info("not serving subscription=%d owner=%s: %s", sub_id, sub.owner, reason)
+            block = "(resumed)" if seen_at is None else seen_at
+            log.info("not serving subscription=%d owner=%s: %s (seen at block=%s)", sub_id, sub.owner, reason, block)
             return None
         assert containers is not None
         log.info(
-            "tracking subscription=%d owner=%s containers=%s frequency=%d period=%d redundancy=%d",
+            "tracking subscription=%d owner=%s block=%s containers=%s frequency=%d period=%d redundancy=%d",
             sub_id,
             sub.owner,
+            "(resumed)" if seen_at is None else seen_at,
             ",".join(containers),
             sub.frequency,
             sub.period,

@@ -27,6 +27,7 @@ from infernet_kit.node.chain.store import (
     DeliveryStatus,
 )
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
+from infernet_kit.node.metrics import DELIVERIES, DELIVERY_GAS, GAS_USED, REVERTS
 from infernet_kit.node.proofs import requires_proof
 from infernet_kit.protocol import JobLocation, OnchainOutput
 from infernet_kit.retrying import RetryPolicy, call_with_retries, exponential
@@ -34,6 +35,7 @@ from infernet_kit.retrying import RetryPolicy, call_with_retries, exponential
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+REVERT_LABEL_CHARS = 64  # a revert string is the consumer's text: its metric label is cut short
 RETRY_DELAY = 1.0
 # Reverts that settle an interval for good: resending could only fail the same way.
 FINAL_REVERTS = frozenset(
@@ -66,6 +68,7 @@ class OrchestratorLike(Protocol):
         source: JobLocation,
         destination: JobLocation,
         requires_proof: bool = False,
+        tag: str | None = None,
     ) -> Sequence[ContainerOutputLike]: ...
 
 
@@ -285,6 +288,7 @@ class DeliveryProcessor:
         record = record.model_copy(update={"status": DeliveryStatus.RUNNING, "tx_hash": None, "nonce": None})
         await self._store.save_delivery(record)
         self._report.interval(sub_id, IntervalReport(interval=interval, status=DeliveryStatus.RUNNING))
+        log.info("computing %s containers=%s", label, ",".join(due.containers))
 
         async def attempt() -> Receipt:
             return await self._attempt(due, record)
@@ -324,7 +328,12 @@ class DeliveryProcessor:
             )
             source, data = JobLocation.ONCHAIN, inputs.hex()
         outputs = await self._orchestrator.run(
-            due.containers, data, source=source, destination=JobLocation.ONCHAIN, requires_proof=requires_proof(sub)
+            due.containers,
+            data,
+            source=source,
+            destination=JobLocation.ONCHAIN,
+            requires_proof=requires_proof(sub),
+            tag=f"subscription={due.subscription_id} interval={due.interval}",
         )
         packed = pack_output(outputs)
         call = self._client.deliver_compute(
@@ -344,6 +353,7 @@ class DeliveryProcessor:
         try:
             return await self._wallet.transact(call, on_signed=on_signed, allowed_sim_errors=self._allowed_sim_errors)
         except Reverted as exc:
+            REVERTS.labels(exc.reason[:REVERT_LABEL_CHARS]).inc()
             raise self._name_consumer(exc, sub.owner) from None
 
     def _name_consumer(self, exc: Reverted, owner: str) -> Reverted:
@@ -358,7 +368,10 @@ class DeliveryProcessor:
         await self._store.save_delivery(final)
         self._mark_settled(due.subscription_id, due.interval)
         self._report.interval(due.subscription_id, _interval_report(final, outcome.receipt))
+        DELIVERIES.labels(outcome.status.value).inc()
         if outcome.status is DeliveryStatus.DELIVERED and outcome.receipt is not None:
+            GAS_USED.inc(outcome.receipt.gas_used)
+            DELIVERY_GAS.observe(outcome.receipt.gas_used)
             log.info(
                 "delivered %s tx=%s block=%d gas=%d",
                 label,

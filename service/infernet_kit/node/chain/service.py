@@ -25,6 +25,7 @@ from infernet_kit.node.chain.report import SubscriptionReport, SubscriptionView
 from infernet_kit.node.chain.rpc import Block, ChainClient
 from infernet_kit.node.chain.store import ChainStore
 from infernet_kit.node.chain.wallet import NodeWallet
+from infernet_kit.node.metrics import HEAD, SYNC_LAG
 
 __all__ = ["ChainService", "DelegationRejected"]
 
@@ -250,6 +251,7 @@ class ChainService:
             return
         await self._scan_receipts(head)
         self._head = head.number
+        HEAD.set(head.number)
         target = head.number - self._config.trail_head_blocks
         if target < 0 or (self._judged is not None and target <= self._judged):
             return
@@ -260,6 +262,7 @@ class ChainService:
         for due in advance.due:
             self._processor.dispatch(due)
         self._judged = target
+        SYNC_LAG.set(head.number - target)
         # A line when the block asked for something; quiet blocks only at debug level (`/info` has the block).
         level = logging.INFO if advance.due or advance.settled else logging.DEBUG
         log.log(level, "judged block=%d due=%d settled=%d", target, len(advance.due), len(advance.settled))
