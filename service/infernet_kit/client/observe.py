@@ -312,6 +312,8 @@ class Observer:
 
     def deliveries_since(self, from_block: int) -> list[Delivery]:
         """Every delivery of any subscription mined from `from_block` on, oldest first."""
+        if from_block > self.w3.eth.block_number:
+            return []  # the RPC refuses a range that starts past the head
         return [self._delivery(entry, False) for entry in self._logs(FULFILLED, from_block=from_block)]
 
     def _delivery(self, entry: Any, decode_output: bool) -> Delivery:
