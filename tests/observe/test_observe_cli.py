@@ -61,6 +61,8 @@ def test_status_shows_the_stack_the_subscription_and_the_jobs(stack: SimpleNames
     assert result.exit_code == 0, result.output
     out = result.output
     assert stack.node in out and "DOWN" not in out
+    assert re.search(rf"chain\W+{re.escape(stack.info.rpc_url)}\W+up", out)
+    assert "0x00000000…0000" not in out  # only subscriptions that exist
     assert all(url in out for url in stack.info.services.values())
     sub = stack.callback.subscription_id
     row = next(line for line in out.splitlines() if re.match(rf"^\W*{sub}\b", line.strip("│┃ ")))

@@ -433,27 +433,35 @@ class Observer:
         if ends.backend_url:
             components.append(_probe("dev backend", f"{ends.backend_url}/health"))
         nodes = [self.node_state(url) for url in ends.nodes]
-        status = StackStatus(taken_at=datetime.now(UTC), components=components, nodes=nodes, subscriptions=[])
+        status = StackStatus(taken_at=datetime.now(UTC), components=[], nodes=nodes, subscriptions=[])
         try:
             status.chain_id = self.w3.eth.chain_id
             head = self.w3.eth.get_block("latest")
-            status.head = int(head["number"])
-            status.head_time = datetime.fromtimestamp(int(head["timestamp"]), UTC)
-            components.insert(0, Component(name="chain", url=ends.rpc_url, healthy=True))
-            count = self.subscription_count()
-            ids = list(range(max(1, count - MAX_SUBSCRIPTIONS + 1), count + 1))
-            per_node = {n.address or n.url: self.node_views(n.url, ids) for n in nodes if n.healthy}
-            for sub_id in ids:
-                views = {node: v for node, found in per_node.items() for v in found if v.get("id") == sub_id}
-                status.subscriptions.append(self.subscription_row(sub_id, int(head["timestamp"]), views))
+        except Exception as exc:  # whatever the RPC or the transport raised: the chain is not answering
+            status.components = [Component(name="chain", url=ends.rpc_url, healthy=False, detail=str(exc)), *components]
+            return status
+        status.components = [Component(name="chain", url=ends.rpc_url, healthy=True), *components]
+        status.head = int(head["number"])
+        status.head_time = datetime.fromtimestamp(int(head["timestamp"]), UTC)
+        try:
+            status.subscriptions = self._newest_subscriptions(nodes, int(head["timestamp"]))
         except Exception as exc:
-            components.insert(0, Component(name="chain", url=ends.rpc_url, healthy=False, detail=str(exc)))
-            status.errors.append(f"chain: {type(exc).__name__}: {exc}")
+            status.errors.append(f"subscriptions: {type(exc).__name__}: {exc}")
         for node in nodes:
             if node.healthy:
                 for name, count in self.job_counts(node.url).items():
                     status.jobs[name] = status.jobs.get(name, 0) + count
         return status
+
+    def _newest_subscriptions(self, nodes: Sequence[NodeState], head_time: int) -> list[SubscriptionRow]:
+        next_id = self.subscription_count()  # the coordinator's `id`: the id the next subscription gets
+        ids = list(range(max(1, next_id - MAX_SUBSCRIPTIONS), next_id))
+        per_node = {n.address or n.url: self.node_views(n.url, ids) for n in nodes if n.healthy}
+        rows = []
+        for sub_id in ids:
+            views = {node: v for node, found in per_node.items() for v in found if v.get("id") == sub_id}
+            rows.append(self.subscription_row(sub_id, head_time, views))
+        return rows
 
     def trace(self, query: str) -> Trace:
         """The story of a request transaction, a delivery transaction, a subscription id or a job id."""

@@ -34,3 +34,11 @@ RPC_SECONDS = Histogram(
 RPC_ERRORS = Counter("infernet_node_rpc_failures", "JSON-RPC round trips that failed in transport.")
 SYNC_LAG = Gauge("infernet_node_sync_lag_blocks", "Blocks between the chain head and the newest block judged.")
 HEAD = Gauge("infernet_node_chain_head", "The newest block number seen.")
+
+
+def settled(outcome: str, gas_used: int | None) -> None:
+    """Count one interval settled (`delivered`, `skipped`, `failed`), with its delivery's gas when mined."""
+    DELIVERIES.labels(outcome).inc()
+    if gas_used is not None:
+        GAS_USED.inc(gas_used)
+        DELIVERY_GAS.observe(gas_used)

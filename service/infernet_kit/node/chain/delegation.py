@@ -21,6 +21,7 @@ from infernet_kit.node.chain.store import (
     DeliveryStatus,
 )
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
+from infernet_kit.node.metrics import settled
 from infernet_kit.node.proofs import requires_proof
 from infernet_kit.protocol import JobLocation
 
@@ -322,6 +323,7 @@ class DelegatedProcessor:
         await self._store.save_delegated(
             record.model_copy(update={"status": status, "tx_hash": tx_hash, "error": error, "subscription_id": sub_id})
         )
+        settled(status.value, receipt.gas_used if delivered and receipt is not None else None)
         if delivered and receipt is not None and sub_id:
             mined = await self._client.block(receipt.block_number)
             interval = interval_at(sub.active_at, sub.period, mined.timestamp)

@@ -27,7 +27,7 @@ from infernet_kit.node.chain.store import (
     DeliveryStatus,
 )
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
-from infernet_kit.node.metrics import DELIVERIES, DELIVERY_GAS, GAS_USED, REVERTS
+from infernet_kit.node.metrics import REVERTS, settled
 from infernet_kit.node.proofs import requires_proof
 from infernet_kit.protocol import JobLocation, OnchainOutput
 from infernet_kit.retrying import RetryPolicy, call_with_retries, exponential
@@ -368,10 +368,9 @@ class DeliveryProcessor:
         await self._store.save_delivery(final)
         self._mark_settled(due.subscription_id, due.interval)
         self._report.interval(due.subscription_id, _interval_report(final, outcome.receipt))
-        DELIVERIES.labels(outcome.status.value).inc()
+        mined = outcome.status is DeliveryStatus.DELIVERED and outcome.receipt is not None
+        settled(outcome.status.value, outcome.receipt.gas_used if mined and outcome.receipt else None)
         if outcome.status is DeliveryStatus.DELIVERED and outcome.receipt is not None:
-            GAS_USED.inc(outcome.receipt.gas_used)
-            DELIVERY_GAS.observe(outcome.receipt.gas_used)
             log.info(
                 "delivered %s tx=%s block=%d gas=%d",
                 label,
