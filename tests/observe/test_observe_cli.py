@@ -4,7 +4,10 @@ as `up` starts them, in this module's own state dir), and the `/metrics` of the 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +25,7 @@ from infernet_kit.devstack.fake_models import generate
 from infernet_kit.devstack.stack import LocalStack, StackOptions
 from infernet_kit.paths import STATE_ENV
 from infernet_kit.polling import wait_until
+from infernet_kit.processes import kit_command
 from infernet_kit.protocol import tgi
 
 PROMPT = "Is the sky blue during a clear day?"
@@ -130,6 +134,26 @@ def test_logs_merge_in_time_order_and_filter(stack: SimpleNamespace) -> None:
 
     job = kit(stack, "logs", "--job", stack.job_id).output
     assert {"node1", "tgi", "backend"} <= {line.split()[1] for line in job.splitlines() if line[:2].isdigit()}
+
+
+def test_logs_follow_prints_new_lines_as_they_are_written(stack: SimpleNamespace) -> None:
+    env = {**os.environ, STATE_ENV: str(stack.state)}
+    follower = subprocess.Popen(kit_command("logs", "-f"), env=env, stdout=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(follower.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        wait_until(lambda: any(stack.job_id in line for line in lines), timeout=30, what="the old lines")
+        job = httpx.post(f"{stack.node}/api/jobs", json={"containers": [tgi.CONTAINER_ID], "data": {"text": "new"}})
+        new_id = job.json()["id"]
+        wait_until(
+            lambda: {"node1", "tgi", "backend"} <= {line.split()[1] for line in lines if new_id in line},
+            timeout=30,
+            what="the new job's lines from the node, the service and the backend",
+        )
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)
 
 
 def test_no_stack_is_one_error_line(tmp_path: Path) -> None:

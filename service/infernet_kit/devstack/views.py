@@ -177,7 +177,9 @@ def follow(log_dir: Path, *, subscription: int | None, job: str | None, interval
 def print_logs(console: Console, log_dir: Path, *, subscription: int | None, job: str | None, follow_new: bool) -> None:
     palette = Palette()
     for line in read_logs(log_dir, subscription=subscription, job=job):
-        console.print(log_text(line, palette), highlight=False)
+        console.print(log_text(line, palette), highlight=False, soft_wrap=True)
     if follow_new:
+        console.file.flush()
         for line in follow(log_dir, subscription=subscription, job=job):
-            console.print(log_text(line, palette), highlight=False)
+            console.print(log_text(line, palette), highlight=False, soft_wrap=True)
+            console.file.flush()  # a pipe (`| grep`) sees each line as it comes
