@@ -18,7 +18,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from infernet_kit.chain.transactions import connect
+from infernet_kit.chain.transactions import connect, transact
+from infernet_kit.chain.watch import created_subscription_id, wait_for_fulfillments
 from infernet_kit.cli import build_app
 from infernet_kit.client.onchain import request_tgi_callback
 from infernet_kit.devstack.fake_models import generate
@@ -182,3 +183,19 @@ def test_metrics_of_the_node_and_a_service(stack: SimpleNamespace) -> None:
     service = httpx.get(f"{stack.info.services[tgi.CONTAINER_ID]}/metrics").text
     assert re.search(r'^infernet_service_requests_total\{.*outcome="answered".*\} [1-9]', service, re.MULTILINE)
     assert "infernet_service_request_seconds_bucket" in service
+
+
+def test_trace_decodes_the_consumers_event(stack: SimpleNamespace) -> None:
+    info = stack.info
+    w3 = connect(info.rpc_url, info.user_private_key)
+    consumer = info.deployment.contract(w3, "RecurringConsumer")
+    coordinator = info.deployment.contract(w3, "EIP712Coordinator")
+    receipt = transact(consumer.functions.start(PROMPT, 1, 0, 1, False))
+    sub_id = created_subscription_id(coordinator, receipt)
+    wait_for_fulfillments(coordinator, sub_id, from_block=receipt["blockNumber"], timeout=30)
+    story = json.loads(kit(stack, "trace", str(sub_id), "--json").output)
+    (event,) = [step for step in story["steps"] if step["what"] == "event IntervalAnswered"]
+    (delivery,) = story["deliveries"]
+    assert event["data"]["subscriptionId"] == sub_id and event["data"]["interval"] == 1
+    assert event["data"]["node"] == delivery["node"]
+    assert event["data"]["text"] == delivery["output"] == consumer.functions.outputs(sub_id, 1).call()

@@ -20,7 +20,18 @@ from eth_utils.address import to_checksum_address
 from pydantic import BaseModel, Field
 from web3 import Web3
 
-from infernet_kit.chain.encoding import Subscription, container_id, event_topic, interval_at, selector, unpack_pair
+from infernet_kit.chain.artifacts import load_artifact
+from infernet_kit.chain.deploy import EXAMPLE_CONSUMERS
+from infernet_kit.chain.encoding import (
+    Subscription,
+    container_id,
+    decode_event,
+    event_abis,
+    event_topic,
+    interval_at,
+    selector,
+    unpack_pair,
+)
 from infernet_kit.chain.transactions import connect
 from infernet_kit.protocol import hf, tgi
 
@@ -275,6 +286,7 @@ class Observer:
         self.coordinator = to_checksum_address(endpoints.coordinator)
         self._block_times: dict[int, datetime] = {}
         self._known = {container_id(c): [c] for c in endpoints.services}
+        self._consumer_events: dict[str, dict[str, Any]] | None = None
 
     # chain reads
 
@@ -518,6 +530,10 @@ class Observer:
                     data=delivery.output,
                 )
             )
+            for what, values in self.consumer_events(delivery.tx_hash, sub.owner):
+                trace.steps.append(
+                    TraceStep(time=trace.steps[-1].time, actor="consumer", who=sub.owner, what=what, data=values)
+                )
         for account in row.nodes:
             if account.reason:
                 trace.steps.append(
@@ -545,6 +561,25 @@ class Observer:
             raise LookupError(f"no node knows job {job_id} and no log mentions it")
         trace.steps.sort(key=_step_order)
         return trace
+
+    def consumer_events(self, tx_hash: str, consumer: str) -> list[tuple[str, dict[str, Any]]]:
+        """The events `consumer` emitted in a transaction, named and decoded when they are the example consumers'
+        (an unknown event is given by its topic)."""
+        if self._consumer_events is None:
+            self._consumer_events = {}
+            for name in EXAMPLE_CONSUMERS:
+                self._consumer_events.update(event_abis(load_artifact(name).abi))
+        found = []
+        for entry in self._receipt(tx_hash)["logs"]:
+            if to_checksum_address(entry["address"]) != to_checksum_address(consumer) or not entry["topics"]:
+                continue
+            topics = [bytes(topic) for topic in entry["topics"]]
+            item = self._consumer_events.get("0x" + topics[0].hex())
+            if item is None:
+                found.append((f"event 0x{topics[0].hex()}", {"data": "0x" + bytes(entry["data"]).hex()}))
+            else:
+                found.append((f"event {item['name']}", decode_event(item, topics, bytes(entry["data"]))))
+        return found
 
     def _tx_step(self, entry: Any, what: str) -> TraceStep:
         tx_hash = "0x" + bytes(entry["transactionHash"]).hex()
