@@ -26,7 +26,7 @@ from infernet_kit.devstack.fake_models import generate
 from infernet_kit.devstack.stack import LocalStack, StackOptions
 from infernet_kit.paths import STATE_ENV
 from infernet_kit.polling import wait_until
-from infernet_kit.processes import kit_command
+from infernet_kit.processes import free_port, kit_command
 from infernet_kit.protocol import tgi
 
 PROMPT = "Is the sky blue during a clear day?"
@@ -160,6 +160,15 @@ def test_logs_follow_prints_new_lines_as_they_are_written(stack: SimpleNamespace
 def test_no_stack_is_one_error_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(build_app(), ["status"], env={STATE_ENV: str(tmp_path)})
     assert result.exit_code == 1 and "no stack is up" in result.output
+
+
+def test_a_dead_chain_is_down_in_status_and_one_error_line_in_trace(stack: SimpleNamespace, tmp_path: Path) -> None:
+    dead = stack.info.model_copy(update={"rpc_url": f"http://127.0.0.1:{free_port()}"})
+    (tmp_path / "stack.json").write_text(dead.model_dump_json())
+    status = kit(SimpleNamespace(state=tmp_path), "status")
+    assert status.exit_code == 0 and re.search(rf"chain\W+{re.escape(dead.rpc_url)}\W+DOWN", status.output)
+    trace = kit(SimpleNamespace(state=tmp_path), "trace", "1")
+    assert trace.exit_code == 1 and f"cannot reach the chain at {dead.rpc_url}" in trace.output
 
 
 def _metric(text: str, name: str, **labels: str) -> float:

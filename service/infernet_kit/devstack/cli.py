@@ -137,10 +137,14 @@ def register(app: typer.Typer) -> None:
         from infernet_kit.client.observe import Observer
         from infernet_kit.devstack.views import trace_view
 
+        endpoints = _endpoints(state_dir)
         try:
-            story = Observer(_endpoints(state_dir)).trace(target)
+            story = Observer(endpoints).trace(target)
         except (LookupError, TransactionNotFound) as exc:
             typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except OSError as exc:  # requests' connection errors are OSErrors too
+            typer.echo(f"Error: cannot reach the chain at {endpoints.rpc_url}: {type(exc).__name__}", err=True)
             raise typer.Exit(1) from None
         if as_json:
             typer.echo(story.model_dump_json(indent=2))
