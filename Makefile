@@ -9,9 +9,20 @@ COMPAT_STAMP := $(COMPAT_VENV)/.kit-installed
 FOUNDRY_PLATFORM := $(shell node -p "process.platform + '-' + ({x64: 'amd64', arm64: 'arm64'})[process.arch]")
 FORGE := node_modules/@foundry-rs/forge-$(FOUNDRY_PLATFORM)/bin/forge
 
-.PHONY: setup build test test-contracts test-python forge-test gas-check lint demo bench clean
+.PHONY: setup postgresql chromium build wheel test test-contracts test-python forge-test gas-check lint demo bench \
+	dashboard-screenshot clean
 
-setup: $(NODE_STAMP) $(VENV_STAMP) $(COMPAT_STAMP)
+setup: $(NODE_STAMP) $(VENV_STAMP) $(COMPAT_STAMP) postgresql chromium
+
+# Debian's PostgreSQL server, for the tests and benchmarks of the shared job store (its binaries stay out of PATH).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; }
+
+# Debian's chromium, which the dashboard's browser test drives through Playwright (no browser is downloaded).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -31,6 +42,10 @@ $(COMPAT_STAMP): tests/node/compat/requirements.txt
 
 build: setup
 	$(FORGE) build
+
+# An installable kit: the package with the contracts' sources and artifacts inside (hatch_build.py), in dist/.
+wheel: build
+	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --wheel-dir dist .
 
 test: test-contracts test-python
 
@@ -61,5 +76,10 @@ bench: build
 	$(PY) bench/services.py
 	$(PY) bench/node.py
 
+# The README's picture of the dashboard, from its browser test (which otherwise writes it to its tmp dir only).
+dashboard-screenshot: build
+	INFERNET_KIT_DASHBOARD_PNG=$(CURDIR)/docs/dashboard.png $(PY) -m pytest tests/dashboard/test_dashboard_live.py \
+		-k callback_request -q -p no:cacheprovider
+
 clean:
-	rm -rf out cache broadcast .kit .venv-compat
+	rm -rf out cache broadcast .kit .venv-compat dist

@@ -27,6 +27,8 @@ class Answer:
     description: str
     schema: Any = None
     raw: str | None = None
+    # For `raw="text/event-stream"`: the type of each server-sent event (else the raw body is a string).
+    event: Any = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ def build_document(title: str, version: str, description: str, operations: list[
             if answer.schema is not None:
                 content[JSON] = {"schema": schemas.of(answer.schema)}
             if answer.raw is not None:
-                content[answer.raw] = {"schema": {"type": "string"}}
+                item = {"type": "string"} if answer.event is None else schemas.of(answer.event)
+                content[answer.raw] = {"schema": item}
             entry["responses"][str(status)] = {"description": answer.description, "content": content}
         paths.setdefault(operation.path, {})[operation.method.lower()] = entry
     return {

@@ -1,6 +1,6 @@
-"""The kit builds the contracts itself when they never were (`load_artifact` runs `forge build`), and a first
-build says first that it takes minutes; a build with forge's cache in place says nothing. A tiny throwaway
-project (its own foundry.toml, the kit's Foundry and solc) stands in for the checkout."""
+"""The kit builds contracts itself when they never were (`load_artifact` in the checkout, `project_artifact` in a
+user's project run `forge build`), and a first build says first that it takes minutes; a build with forge's cache
+in place says nothing. A tiny throwaway project (its own foundry.toml, the kit's Foundry and solc) is built."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 
 from infernet_kit.chain.artifacts import FIRST_BUILD_NOTICE
-from infernet_kit.paths import ROOT_ENV, project_root, solc_wrapper
+from infernet_kit.paths import ROOT_ENV, solc_wrapper
 
 
 def _project(root: Path) -> Path:
     (root / "src").mkdir(parents=True)
-    (root / "node_modules").symlink_to(project_root() / "node_modules")
     (root / "foundry.toml").write_text(
         f'[profile.default]\nsrc = "src"\nout = "out"\nlibs = []\noffline = true\nsolc = "{solc_wrapper()}"\n'
     )
@@ -26,7 +25,7 @@ def _project(root: Path) -> Path:
 
 
 def _load_tiny(root: Path) -> subprocess.CompletedProcess[str]:
-    code = "from infernet_kit.chain.artifacts import load_artifact; print(load_artifact('Tiny').abi[0]['name'])"
+    code = "from infernet_kit.chain.artifacts import project_artifact; print(project_artifact('Tiny').abi[0]['name'])"
     return subprocess.run(
         [sys.executable, "-c", code],
         env={**os.environ, ROOT_ENV: str(root)},

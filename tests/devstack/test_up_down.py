@@ -69,6 +69,8 @@ def test_up_then_down(tmp_path: Path) -> None:
         assert httpx.get(f"http://127.0.0.1:{ports['node']}/health").json() == {"status": "healthy"}
         info = httpx.get(f"http://127.0.0.1:{ports['node']}/info").json()
         assert info["chain"]["enabled"] is True and info["chain"]["address"] == record["nodes"][0]["address"]
+        dashboard = f"http://127.0.0.1:{ports['node']}/dashboard"
+        assert dashboard in up.stdout and "/dashboard/dashboard.js" in httpx.get(dashboard).text
         for name, port in ports.items():
             assert _listening_addresses(port) == {LOOPBACK}, f"{name} listens on {_listening_addresses(port)}"
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from infernet_kit.client.node import NodeClient
 from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container, wait_for_job
 
 
@@ -222,6 +223,43 @@ def test_unknown_routes_and_methods_answer_json(node: RunningNode) -> None:
     assert httpx.get(f"{node.url}/api/jobs", params={"pending": "perhaps"}).status_code == 400
 
 
+def test_waiting_read_answers_when_the_job_ends(node: RunningNode) -> None:
+    job_id = post(node, "/api/jobs", {"containers": ["echo"], "data": {"sleep": 0.5}}).json()["id"]
+    params = {"id": job_id}
+    (before,) = httpx.get(f"{node.url}/api/jobs", params=params).json()
+    assert before["status"] == "running"  # the job outlives the plain read...
+    held = httpx.get(f"{node.url}/api/jobs", params={**params, "wait": "20"}, timeout=30)
+    (after,) = held.json()  # ...and one held read brings its end, long before the 20 s asked for
+    assert after["status"] == "success" and after["result"]["output"]["output"]["received"]["data"] == {"sleep": 0.5}
+    assert held.headers["x-infernet-wait"] == "20"
+    assert held.elapsed.total_seconds() < 10
+
+
+def test_waiting_read_ends_at_its_wait_with_the_running_record(node: RunningNode) -> None:
+    job_id = post(node, "/api/jobs", {"containers": ["echo"], "data": {"sleep": 3}}).json()["id"]
+    held = httpx.get(f"{node.url}/api/jobs", params={"id": job_id, "wait": "0.2"})
+    assert held.json() == [{"id": job_id, "status": "running", "result": None}]
+    assert held.headers["x-infernet-wait"] == "0.2"
+    # Longer waits are cut to 30 s; an unknown id has nothing to wait for.
+    cut = httpx.get(f"{node.url}/api/jobs", params={"id": "unknown", "wait": "1e9"})
+    assert cut.json() == [] and cut.headers["x-infernet-wait"] == "30"
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"id": "x", "wait": "-1"}, "Invalid wait"),
+        ({"id": "x", "wait": "soon"}, "Invalid wait"),
+        ({"id": "x", "wait": "nan"}, "Invalid wait"),
+        ({"wait": "1"}, "wait applies to a read of jobs by id"),
+    ],
+)
+def test_bad_wait_is_400_naming_it(node: RunningNode, params: dict[str, str], reason: str) -> None:
+    response = httpx.get(f"{node.url}/api/jobs", params=params)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(reason) and response.json()["params"] == {"wait": params["wait"]}
+
+
 def test_status_reports_from_local_clients(node: RunningNode) -> None:
     report = {
         "id": "external-1",
@@ -246,7 +284,7 @@ def _non_loopback_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
-def test_status_refused_from_a_non_local_address(node: RunningNode) -> None:
+def test_local_only_routes_refuse_a_non_local_address(node: RunningNode) -> None:
     address = _non_loopback_address()
     if address is None:
         pytest.skip("this machine has no non-loopback IPv4 address")
@@ -258,6 +296,10 @@ def test_status_refused_from_a_non_local_address(node: RunningNode) -> None:
         assert response.json()["params"] == {"address": address}
         refused = client.post(f"{url}/api/jobs", json={"containers": ["local-only"], "data": {}})
         assert refused.status_code == 403 and refused.json()["params"]["address"] == address
+        # The event feed shows every client's jobs: local clients only (the page itself is static).
+        feed = client.get(f"{url}/api/events")
+        assert feed.status_code == 403 and feed.json()["params"] == {"address": address}
+        assert client.get(f"{url}/dashboard").status_code == 200
 
 
 def test_rate_limit_per_client(infernet_node: Any, echo_container: str) -> None:
@@ -275,3 +317,52 @@ def test_rate_limit_per_client(infernet_node: Any, echo_container: str) -> None:
     assert refused.json()["params"]["limit"] == 5
     assert int(refused.headers["retry-after"]) >= 1
     assert httpx.get(f"{limited.url}/health").status_code == 200
+
+
+# The kit's client: `get_job_result_sync` makes one held read (`wait`) of this node, and polls a node that answers
+# at once, as Ritual's reference does (it ignores `wait`: a transport that leaves `wait` out shows how the client
+# meets it).
+
+CLIENT_SLEEP = 0.4  # seconds the echo container takes: several polls' worth
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """The real HTTP transport, counting job reads; with `drop_wait`, the `wait` parameter is left out."""
+
+    def __init__(self, *, drop_wait: bool = False) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._drop_wait = drop_wait
+        self.job_reads: list[httpx.URL] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path == "/api/jobs":
+            if self._drop_wait:
+                request.url = request.url.copy_remove_param("wait")
+            self.job_reads.append(request.url)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def finished_job(node: RunningNode, transport: CountingTransport) -> dict[str, Any]:
+    async with NodeClient(node.url, transport=transport) as client:
+        job_id = await client.request_job("echo", {"sleep": CLIENT_SLEEP})
+        job = await client.get_job_result_sync(job_id)
+    assert job is not None and job["status"] == "success", job
+    return dict(job)
+
+
+async def test_one_held_read_gets_the_result(node: RunningNode) -> None:
+    transport = CountingTransport()
+    job = await finished_job(node, transport)
+    assert job["result"]["output"]["output"]["received"]["data"] == {"sleep": CLIENT_SLEEP}
+    assert len(transport.job_reads) == 1, transport.job_reads
+    assert transport.job_reads[0].params.get("wait") is not None
+
+
+async def test_a_node_that_answers_at_once_is_polled(node: RunningNode) -> None:
+    transport = CountingTransport(drop_wait=True)
+    await finished_job(node, transport)
+    assert len(transport.job_reads) > 1, transport.job_reads
+    assert all("wait" not in url.params for url in transport.job_reads)

@@ -85,3 +85,14 @@ def test_allowed_ips_match_cidrs() -> None:
     assert container.allows_ip("::ffff:127.0.0.1")
     assert not container.allows_ip("10.2.0.1")
     assert not container.allows_ip("not-an-ip")
+
+
+def test_job_store_dsn_is_a_postgresql_url_and_its_password_a_secret() -> None:
+    with pytest.raises(ConfigError, match=r"job_store.dsn: must be a PostgreSQL URL") as caught:
+        parse_config({"job_store": {"dsn": "mysql://root:pw1234@db/jobs"}})
+    assert "pw1234" not in str(caught.value)
+    config = parse_config(
+        {"job_store": {"dsn": "postgresql://infernet:s3cret-pw@db:5432/jobs"}, "server": {"port": 4001}}
+    )
+    assert config.secrets() == ["s3cret-pw"] and "s3cret-pw" not in repr(config)
+    assert config.replica.endswith(":4001")

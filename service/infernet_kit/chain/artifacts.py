@@ -1,4 +1,5 @@
-"""The one module that loads compiled contracts (forge's `out/`) for the rest of the package."""
+"""The one module that loads the kit's compiled contracts (forge's `out/` in the checkout, the shipped artifacts
+when installed) for the rest of the package."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from infernet_kit.paths import foundry_tool, project_root
+from infernet_kit.paths import checkout_root, foundry_tool, kit_dir, project_root
 
 
 class Artifact(BaseModel):
@@ -23,32 +24,53 @@ class Artifact(BaseModel):
 FIRST_BUILD_NOTICE = "compiling contracts: about 3 minutes the first time"
 
 
-def build() -> None:
-    """Run `forge build` (a no-op when nothing changed); raises with forge's output on failure. A first build
-    (no forge cache yet) says so first: via-IR with a million optimizer runs is minutes of silence otherwise."""
-    if not (project_root() / "cache" / "solidity-files-cache.json").is_file():
+def forge_build(root: Path) -> None:
+    """Run `forge build` in project `root` (a no-op when nothing changed); raises with forge's output. A first
+    build (no forge cache yet) says so first: via-IR is minutes of silence otherwise."""
+    if not (root / "cache" / "solidity-files-cache.json").is_file():
         print(FIRST_BUILD_NOTICE, file=sys.stderr, flush=True)
-    result = subprocess.run([str(foundry_tool("forge")), "build"], cwd=project_root(), capture_output=True, text=True)
+    result = subprocess.run([str(foundry_tool("forge")), "build"], cwd=root, capture_output=True, text=True)
     if result.returncode != 0:
-        raise RuntimeError(f"forge build failed:\n{result.stdout}\n{result.stderr}")
+        raise RuntimeError(f"forge build in {root} failed:\n{result.stdout}\n{result.stderr}")
+
+
+def build() -> None:
+    """Build the kit's contracts (about 3 minutes the first time: via-IR, a million optimizer runs). Only a
+    checkout builds: an installed kit ships them."""
+    checkout = checkout_root()
+    if checkout is None:
+        raise FileNotFoundError(f"the installed kit has no compiled contracts in {_out_dir()}: reinstall it")
+    forge_build(checkout)
     load_artifact.cache_clear()
 
 
 def _out_dir() -> Path:
-    return project_root() / "out"
+    return kit_dir() / "out"
 
 
-@cache
-def load_artifact(name: str, source: str | None = None) -> Artifact:
-    """The ABI and creation bytecode of contract `name` (from `source`, e.g. "Registry.sol", if ambiguous);
-    builds the contracts first if they never were."""
+def _read(out_dir: Path, name: str, source: str | None) -> Artifact:
     pattern = f"{source}/{name}.json" if source else f"*/{name}.json"
-    if not _out_dir().is_dir():
-        build()
-    matches = sorted(_out_dir().glob(pattern))
+    matches = sorted(out_dir.glob(pattern))
     if not matches:
-        raise FileNotFoundError(f"no compiled artifact for {name} in {_out_dir()}: run `make build`")
+        raise FileNotFoundError(f"no compiled artifact for {name} in {out_dir}")
     if len(matches) > 1:
         raise LookupError(f"{name} is compiled from several files ({', '.join(p.parent.name for p in matches)})")
     data = json.loads(matches[0].read_text())
     return Artifact(name=name, abi=data["abi"], bytecode=data["bytecode"]["object"])
+
+
+@cache
+def load_artifact(name: str, source: str | None = None) -> Artifact:
+    """The ABI and creation bytecode of the kit's contract `name` (from `source`, e.g. "Registry.sol", if
+    ambiguous); builds the contracts first if they never were."""
+    if not _out_dir().is_dir():
+        build()
+    return _read(_out_dir(), name, source)
+
+
+def project_artifact(name: str, source: str | None = None, *, root: Path | None = None) -> Artifact:
+    """Contract `name` of the user's project (default: the current one) as forge builds it: `forge build` there
+    first (a no-op after `forge test`), then its `out/`. The bytecode a test deploys is the one forge tested."""
+    root = root or project_root()
+    forge_build(root)
+    return _read(root / "out", name, source)

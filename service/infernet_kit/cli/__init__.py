@@ -1,4 +1,4 @@
-"""The single `infernet-kit` entry point: kit verbs (deploy, serve, backend, node, demo, up, down)
+"""The single `infernet-kit` entry point: kit verbs (deploy, serve, backend, node, demo, up, down, setup, init)
 and the client verbs of the official `infernet-client` (job, results, sub, ...).
 
 Each area registers its own commands; command bodies import what they need, so `--help` is instant.
@@ -12,6 +12,7 @@ from infernet_kit.chain.cli import register as register_chain
 from infernet_kit.client.cli import register as register_client
 from infernet_kit.devstack.cli import register as register_devstack
 from infernet_kit.node.cli import register as register_node
+from infernet_kit.project.cli import register as register_project
 from infernet_kit.services.cli import register as register_services
 
 
@@ -43,7 +44,14 @@ def build_app() -> typer.Typer:
         if ctx.invoked_subcommand is None:
             typer.echo(ctx.get_help())
 
-    for register in (register_devstack, register_chain, register_services, register_node, register_client):
+    for register in (
+        register_project,
+        register_devstack,
+        register_chain,
+        register_services,
+        register_node,
+        register_client,
+    ):
         register(app)
     return app
 

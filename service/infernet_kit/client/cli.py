@@ -255,7 +255,10 @@ def job(
     output: OutputOption = "-",
     sync: Annotated[bool, typer.Option("--sync", help="Wait for the job and print its output.")] = False,
     retries: Annotated[
-        int, typer.Option("--retries", help="With --sync: how many times to ask for the result, 1 second apart.")
+        int,
+        typer.Option(
+            "--retries", help="With --sync: wait up to this many seconds (the official client's retries, 1 s apart)."
+        ),
     ] = 5,
     requires_proof: Annotated[bool, typer.Option("--requires-proof", help="Ask the container for a proof.")] = False,
 ) -> None:

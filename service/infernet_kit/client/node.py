@@ -10,7 +10,6 @@ HTTP client serves all calls; use `async with NodeClient(url) as client:` or `aw
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -29,7 +28,7 @@ from infernet_kit.client.types import (
     ModelSupport,
     NodeInfo,
 )
-from infernet_kit.protocol.defaults import DEFAULT_NODE_URL
+from infernet_kit.protocol.defaults import DEFAULT_NODE_URL, JOB_WAIT_HEADER, MAX_JOB_WAIT
 
 if TYPE_CHECKING:
     # Only for annotations: off-chain use of the client never loads web3 and eth-account.
@@ -179,33 +178,51 @@ class NodeClient:
         self, job_ids: Sequence[JobID], intermediate: bool = False, timeout: float = 5
     ) -> list[JobResult]:
         """Status and results of the given jobs (unknown ids are left out)."""
+        results, _ = await self._job_results(job_ids, intermediate=intermediate, timeout=timeout, wait=None)
+        return results
+
+    async def _job_results(
+        self, job_ids: Sequence[JobID], *, intermediate: bool, timeout: float, wait: float | None
+    ) -> tuple[list[JobResult], bool]:
+        """The records, and whether the node held the answer for up to `wait` seconds (a node that does not
+        know `wait`, like the reference, ignores it and answers at once)."""
         params: list[tuple[str, str]] = [("id", job_id) for job_id in job_ids]
         if intermediate:
             params.append(("intermediate", "true"))
-        response = await self._request("GET", "/api/jobs", params=params, timeout=timeout)
-        return _validated(_JOB_RESULTS, _json(response), "/api/jobs")
+        if wait is not None:
+            params.append(("wait", f"{wait:.3f}"))
+        response = await self._request("GET", "/api/jobs", params=params, timeout=timeout + (wait or 0))
+        held = wait is not None and JOB_WAIT_HEADER in response.headers
+        return _validated(_JOB_RESULTS, _json(response), "/api/jobs"), held
 
     async def get_job_result_sync(
         self, job_id: JobID, retries: int = 5, timeout: float = 5, *, poll_interval: float = 1.0
     ) -> JobResult | None:
         """Wait for a job to finish; None if the node does not know it, TimeoutError if still running.
 
-        Waits up to `retries * poll_interval` seconds (the official client's 5 x 1 s by default), polling
-        quickly at first so that a fast job is seen as soon as it is done.
+        Waits up to `retries * poll_interval` seconds (the official client's 5 x 1 s by default). Each read asks
+        the node to hold its answer until the job ends (`wait`), so the result comes as soon as it exists; a
+        node that answers at once (the reference) is polled, quickly at first.
         """
-        deadline = time.monotonic() + max(retries, 1) * poll_interval
+        loop = asyncio.get_running_loop()
+        budget = max(retries, 1) * poll_interval
+        deadline = loop.time() + budget
         delay = min(0.05, poll_interval)
         while True:
-            results = await self.get_job_results([job_id], timeout=timeout)
+            remaining = max(deadline - loop.time(), 0.0)
+            results, held = await self._job_results(
+                [job_id], intermediate=False, timeout=timeout, wait=min(remaining, MAX_JOB_WAIT)
+            )
             if not results:
                 return None
             if results[0]["status"] != "running":
                 return results[0]
-            remaining = deadline - time.monotonic()
+            remaining = deadline - loop.time()
             if remaining <= 0:
-                raise TimeoutError(f"job {job_id} still running after {max(retries, 1) * poll_interval:g}s")
-            await asyncio.sleep(min(delay, remaining))
-            delay = min(delay * 2, poll_interval)
+                raise TimeoutError(f"job {job_id} still running after {budget:g}s")
+            if not held:
+                await asyncio.sleep(min(delay, remaining))
+                delay = min(delay * 2, poll_interval)
 
     async def get_jobs(self, pending: bool | None = None, timeout: float = 5) -> list[JobID]:
         """This caller's job ids; `pending=True` only running ones, `False` only finished ones."""

@@ -82,6 +82,7 @@ def run_up(options: StackOptions) -> int:
     console.print(f"RPC URL        {info.rpc_url} (chain {info.chain_id})")
     for index, node in enumerate(info.nodes, 1):
         console.print(f"node {index}         {node.url} (operator {node.address})")
+    console.print(f"dashboard      {info.nodes[0].url}/dashboard (each node serves its own)", highlight=False)
     for container, url in info.services.items():
         console.print(f"{container:<14} {url}", highlight=False)
     if info.backend_url:

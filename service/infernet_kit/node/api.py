@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from importlib.resources import files
 from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
@@ -29,11 +31,14 @@ from infernet_kit.jsonbody import BodyError, declared_length, parse_json, read_b
 from infernet_kit.metrics import CONTENT_TYPE, exposition
 from infernet_kit.node.chain.report import SubscriptionView
 from infernet_kit.node.config import NodeConfig, describe_validation_error
+from infernet_kit.node.events import MAX_READERS, EventFeed
 from infernet_kit.node.guardian import CHAIN_DISABLED, Guardian, Rejection
 from infernet_kit.node.job_stream import JobStream
 from infernet_kit.node.jobs import JobRunner, Refused
 from infernet_kit.node.orchestrator import Orchestrator
+from infernet_kit.node.sse import EventStream, Snapshot
 from infernet_kit.node.store import JobStore, NotReportable, StoreUnavailable
+from infernet_kit.protocol.defaults import JOB_WAIT_HEADER, MAX_JOB_WAIT
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,12 @@ _M = TypeVar("_M", bound=BaseModel)
 ECHOED_PATH_CHARS = 200  # how much of an unknown path a 404/405 answer repeats
 MAX_SUBSCRIPTION_IDS = 100  # ids one `GET /api/subscriptions` may ask for
 UINT32_MAX = 2**32 - 1
+# The dashboard's files (package data in `node/dashboard/`) by route, with their media types.
+DASHBOARD_FILES = {
+    "/dashboard": ("index.html", "text/html; charset=utf-8"),
+    "/dashboard/dashboard.css": ("dashboard.css", "text/css; charset=utf-8"),
+    "/dashboard/dashboard.js": ("dashboard.js", "text/javascript; charset=utf-8"),
+}
 
 
 class ChainServiceLike(Protocol):
@@ -152,6 +163,38 @@ def _subscription_id(text: str) -> int:
     return value
 
 
+def _flag(request: Request, name: str, default: bool) -> bool:
+    """A `true`/`false` query parameter (any case); 400 naming it otherwise."""
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if text.lower() not in ("true", "false"):
+        raise bad_request(f"{name} must be true or false", **{name: text[:ECHOED_PATH_CHARS]})
+    return text.lower() == "true"
+
+
+def _static(route: str) -> Callable[[Request, str], Awaitable[Response]]:
+    """A handler answering one of the dashboard's files, read once when the app is built."""
+    name, media_type = DASHBOARD_FILES[route]
+    content = files("infernet_kit.node.dashboard").joinpath(name).read_bytes()
+
+    async def handler(request: Request, peer: str) -> Response:
+        return Response(content, media_type=media_type, headers={"cache-control": "no-cache"})
+
+    return handler
+
+
+def _wait_seconds(text: str) -> float:
+    """`wait` from the query: seconds, a finite number >= 0; more than `MAX_JOB_WAIT` is cut to it."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise bad_request("Invalid wait: expected a number of seconds >= 0", wait=text[:ECHOED_PATH_CHARS])
+    return min(value, MAX_JOB_WAIT)
+
+
 def _is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address).is_loopback
@@ -169,6 +212,7 @@ class NodeApi:
     orchestrator: Orchestrator
     guardian: Guardian
     chain: ChainServiceLike | None = None
+    events: EventFeed = field(default_factory=EventFeed)
 
     # Plumbing.
 
@@ -278,16 +322,19 @@ class NodeApi:
 
     async def get_jobs(self, request: Request, peer: str) -> Response:
         ids = request.query_params.getlist("id")
+        wait_text = request.query_params.get("wait")
+        wait = _wait_seconds(wait_text) if wait_text is not None else None
         if ids:
             intermediate = request.query_params.get("intermediate", "false").lower() == "true"
-            records = await self.store.get(ids, client=peer)
-            return JSONResponse([record.as_rest(intermediate=intermediate) for record in records])
-        pending_text = request.query_params.get("pending")
-        pending: bool | None = None
-        if pending_text is not None:
-            if pending_text.lower() not in ("true", "false"):
-                raise bad_request("pending must be true or false", pending=pending_text)
-            pending = pending_text.lower() == "true"
+            if wait is None:
+                records = await self.store.get(ids, client=peer)
+                return JSONResponse([record.as_rest(intermediate=intermediate) for record in records])
+            records = await self.store.wait(ids, client=peer, seconds=wait)
+            body = [record.as_rest(intermediate=intermediate) for record in records]
+            return JSONResponse(body, headers={JOB_WAIT_HEADER: f"{wait:g}"})
+        if wait is not None:
+            raise bad_request("wait applies to a read of jobs by id", wait=wait_text)
+        pending = _flag(request, "pending", False) if "pending" in request.query_params else None
         return JSONResponse(await self.store.ids(client=peer, pending=pending))
 
     async def put_status(self, request: Request, peer: str) -> Response:
@@ -322,6 +369,30 @@ class NodeApi:
                 "subscriptions": [view.model_dump(mode="json") for view in views],
             }
         )
+
+    # The live feed (the dashboard's source).
+
+    async def get_events(self, request: Request, peer: str) -> Response:
+        """Server-sent events: a snapshot (subscriptions, recent events), then each event as it happens. Local
+        clients only: the feed shows every client's jobs, which `GET /api/jobs` keeps to their owners."""
+        follow = _flag(request, "follow", True)
+        if not _is_loopback(peer):
+            raise Refused(Rejection(403, "Only local clients may read the event feed", {"address": peer}))
+        # Taken and joined with no await between: no event can fall in the gap.
+        snapshot = Snapshot(
+            node=self.chain.address if self.chain else "",
+            judged_block=self.chain.judged_block if self.chain else None,
+            containers=[c.id for c in self.config.containers],
+            subscriptions=self.chain.subscriptions() if self.chain else [],
+            events=self.events.history(),
+        )
+        reader = self.events.join()
+        if reader is None and self.events.closed:
+            raise Refused(Rejection(503, "Node is stopping"))
+        if reader is None:
+            log.info("event feed refused %s: %d readers already", peer, MAX_READERS)
+            raise Refused(Rejection(503, "Too many event feed readers", {"limit": MAX_READERS}))
+        return EventStream(self.events, reader, snapshot, follow=follow)
 
     # Node information.
 
@@ -376,6 +447,8 @@ class NodeApi:
             ("PUT", "/api/status"): self.endpoint(self.put_status),
             ("GET", "/api/subscriptions"): self.endpoint(self.get_subscriptions),
             ("GET", "/metrics"): self.endpoint(metrics, limited=False),
+            ("GET", "/api/events"): self.endpoint(self.get_events),
+            **{("GET", route): self.endpoint(_static(route), limited=False) for route in DASHBOARD_FILES},
             ("GET", "/openapi.json"): self.endpoint(openapi_json, limited=False),
         }
         if undocumented := set(routes) ^ {(o.method, o.path) for o in openapi.OPERATIONS}:

@@ -21,6 +21,7 @@ from infernet_kit.config import ConfigError
 from infernet_kit.node.api import NodeApi
 from infernet_kit.node.config import NodeConfig
 from infernet_kit.node.containers import ContainerProcesses
+from infernet_kit.node.events import EventFeed
 from infernet_kit.node.guardian import Guardian
 from infernet_kit.node.jobs import JobRunner
 from infernet_kit.node.orchestrator import Orchestrator
@@ -91,13 +92,14 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
 
 
 def _chain_service(
-    config: NodeConfig, orchestrator: Orchestrator, guardian: Guardian, data_dir: Path
+    config: NodeConfig, orchestrator: Orchestrator, guardian: Guardian, data_dir: Path, events: EventFeed
 ) -> ChainService | None:
     if not config.chain.enabled:
         return None
     from infernet_kit.node.chain.service import ChainService
 
-    return ChainService(config.chain, orchestrator, {c.id: c for c in config.containers}, guardian, data_dir)
+    containers = {c.id: c for c in config.containers}
+    return ChainService(config.chain, orchestrator, containers, guardian, data_dir, events)
 
 
 class Node:
@@ -117,6 +119,7 @@ class Node:
             max_containers=config.server.max_containers_per_job,
         )
         self.orchestrator = Orchestrator(containers)
+        self.events = EventFeed()
         self.store: JobStore | None = None
         self.jobs: JobRunner | None = None
         self.chain: ChainService | None = None
@@ -126,16 +129,19 @@ class Node:
         self.processes.plan()  # raises ConfigError on an unusable command before anything starts
         _check_data_dir(self.data_dir)
         await self.processes.start()
-        self.store = await open_job_store(self.data_dir)
-        self.jobs = JobRunner(self.store, self.orchestrator, self.guardian)
-        self.chain = _chain_service(self.config, self.orchestrator, self.guardian, self.data_dir)
+        self.store = await open_job_store(self.data_dir, self.config.job_store, self.config.replica)
+        self.jobs = JobRunner(self.store, self.orchestrator, self.guardian, self.events)
+        self.chain = _chain_service(self.config, self.orchestrator, self.guardian, self.data_dir, self.events)
         if self.chain is not None:
             await self.chain.start()
             log.info("chain service started: node address %s", self.chain.address)
-        self.api = NodeApi(self.config, self.store, self.jobs, self.orchestrator, self.guardian, self.chain)
+        self.api = NodeApi(
+            self.config, self.store, self.jobs, self.orchestrator, self.guardian, self.chain, events=self.events
+        )
         return self.api
 
     async def stop(self) -> None:
+        self.events.close()
         if self.jobs is not None:
             await self.jobs.drain(DRAIN_SECONDS)
         if self.chain is not None:
@@ -187,9 +193,11 @@ async def serve(config: NodeConfig, data_dir: Path) -> None:
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     server: _Server | None = None
+    node = Node(config, data_dir)
 
     def on_signal(signum: int) -> None:
         log.info("node received %s", signal.Signals(signum).name)
+        node.events.close()  # event streams end now: the server's shutdown waits on open responses
         if server is not None and server.started:
             server.should_exit = True
         elif main is not None:
@@ -198,7 +206,6 @@ async def serve(config: NodeConfig, data_dir: Path) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
     sock = _listen_socket(config.server.host, config.server.port)
-    node = Node(config, data_dir)
     try:
         api = await node.start()
         server = _Server(

@@ -6,8 +6,10 @@ import ipaddress
 import json
 import re
 import shlex
+import socket
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from eth_utils.address import is_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -163,6 +165,28 @@ class ServerConfig(_Section):
     max_containers_per_job: int = Field(default=DEFAULT_MAX_CONTAINERS_PER_JOB, ge=1)
 
 
+class JobStoreConfig(_Section):
+    """Not in the reference: where off-chain job records live. Without `dsn`, in SQLite in the data directory;
+    with a PostgreSQL `dsn`, in that database, which several REST replicas of one node may share."""
+
+    dsn: str | None = Field(default=None, repr=False)
+    # Names this replica's rows, so a restart fails only its own interrupted jobs (default "<hostname>:<port>").
+    replica: str = ""
+    # Seconds PostgreSQL may take to answer one call before it counts as unavailable (503 for new jobs).
+    timeout: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("dsn")
+    @classmethod
+    def _postgres(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a PostgreSQL URL: postgresql://user[:password]@host[:port]/database")
+        return value
+
+    @property
+    def password(self) -> str | None:
+        return urlsplit(self.dsn).password if self.dsn else None
+
+
 class LogConfig(_Section):
     """The reference node v1.4's `"log": {"path": ...}` (older configs say `log_path`)."""
 
@@ -180,6 +204,7 @@ class NodeConfig(_Section):
     log: LogConfig = Field(default_factory=LogConfig)
     # Not in the reference: where the job database and chain state live (the CLI's --data-dir wins).
     data_dir: str | None = None
+    job_store: JobStoreConfig = Field(default_factory=JobStoreConfig)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> NodeConfig:
@@ -195,6 +220,11 @@ class NodeConfig(_Section):
         """Where the node also writes its log: `log_path`, else `log.path` (None: stderr only)."""
         return self.log_path or self.log.path
 
+    @property
+    def replica(self) -> str:
+        """This REST replica's name in a shared job store."""
+        return self.job_store.replica or f"{socket.gethostname()}:{self.server.port}"
+
     def container(self, container_id: str) -> ContainerConfig | None:
         return next((c for c in self.containers if c.id == container_id), None)
 
@@ -208,6 +238,8 @@ class NodeConfig(_Section):
             if container.bearer:
                 found.append(container.bearer)
             found.extend(value for key, value in container.env.items() if _SECRET_NAME.search(key))
+        if self.job_store.password:
+            found.append(self.job_store.password)
         # Very short values are not real credentials and masking them would garble every log line.
         return sorted({value for value in found if len(value) >= 4}, key=len, reverse=True)
 

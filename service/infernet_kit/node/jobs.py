@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
+from infernet_kit.node.events import EventFeed, clipped
 from infernet_kit.node.guardian import Guardian, Rejection
 from infernet_kit.node.metrics import JOBS
 from infernet_kit.node.orchestrator import ContainerFailure, ContainerOutput, Orchestrator
@@ -45,17 +46,20 @@ def _failed(container: str, error: str, intermediate: list[ContainerOutput]) -> 
 class JobRunner:
     """Admits off-chain jobs, runs them, and records how each one ended."""
 
-    def __init__(self, store: JobStore, orchestrator: Orchestrator, guardian: Guardian) -> None:
+    def __init__(
+        self, store: JobStore, orchestrator: Orchestrator, guardian: Guardian, events: EventFeed | None = None
+    ) -> None:
         self._store = store
         self._orchestrator = orchestrator
         self._guardian = guardian
+        self._events = events if events is not None else EventFeed()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, containers: list[str], data: dict[str, Any], *, requires_proof: bool, client: str) -> str:
         """Admit a job of `client` and run it in the background; its id once its `running` record is committed.
 
         Raises `Refused` (the guardian's rejection) or `StoreUnavailable` (nothing was kept)."""
-        job_id = await self._admit(containers, client, requires_proof)
+        job_id = await self._admit(containers, data, client, requires_proof)
         log.info("job %s accepted: containers=%s client=%s", job_id, ",".join(containers), client)
         task = asyncio.ensure_future(self._run(job_id, client, containers, data, requires_proof))
         self._tasks.add(task)
@@ -66,7 +70,7 @@ class JobRunner:
         self, containers: list[str], data: dict[str, Any], *, requires_proof: bool, client: str
     ) -> StreamedJob:
         """Admit a job whose last container's bytes go to the caller: nothing runs until `StreamedJob.run`."""
-        job_id = await self._admit(containers, client, requires_proof)
+        job_id = await self._admit(containers, data, client, requires_proof)
         log.info("job %s accepted (stream): containers=%s client=%s", job_id, ",".join(containers), client)
 
         def finish(status: JobStatus, result: dict[str, Any], intermediate: list[ContainerOutput]) -> None:
@@ -86,12 +90,15 @@ class JobRunner:
             if pending:
                 await asyncio.wait(pending)
 
-    async def _admit(self, containers: list[str], client: str, requires_proof: bool) -> str:
+    async def _admit(self, containers: list[str], data: dict[str, Any], client: str, requires_proof: bool) -> str:
         if rejection := self._guardian.check_offchain(containers, client_ip=client, requires_proof=requires_proof):
             raise Refused(rejection)
         job_id = str(uuid.uuid4())
         await self._store.create(job_id, client=client, containers=containers)
         JOBS.labels("accepted").inc()
+        self._events.publish(
+            "job", id=job_id, status="running", containers=containers, client=client, input=clipped(data)
+        )
         return job_id
 
     def _finish(
@@ -106,6 +113,7 @@ class JobRunner:
         self._store.finish(
             job_id, client=client, status=status, result=result, intermediate=[o.model_dump() for o in intermediate]
         )
+        self._events.publish("job", id=job_id, status=status, client=client, result=clipped(result))
 
     async def _run(
         self, job_id: str, client: str, containers: list[str], data: dict[str, Any], requires_proof: bool

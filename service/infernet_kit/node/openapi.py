@@ -9,8 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from infernet_kit import __version__
-from infernet_kit.node.api import DelegatedJobRequest, OffchainJobRequest, StatusReport
+from infernet_kit.node.api import DASHBOARD_FILES, DelegatedJobRequest, OffchainJobRequest, StatusReport
 from infernet_kit.node.chain.report import SubscriptionView
+from infernet_kit.node.sse import ServerSentEvent
 from infernet_kit.openapi import Answer, Operation, Query, build_document
 
 
@@ -112,6 +113,12 @@ OPERATIONS = [
             Query("id", list[str], "Job ids to report"),
             Query("intermediate", bool, "Include intermediate results"),
             Query("pending", bool, "Only running (true) or finished (false) jobs of the caller"),
+            Query(
+                "wait",
+                float,
+                "With `id`: hold the answer until none of the jobs is running, for up to this many seconds "
+                "(at most 30; the answer's `x-infernet-wait` header gives the seconds granted)",
+            ),
         ),
     ),
     Operation(
@@ -149,6 +156,24 @@ OPERATIONS = [
         "/metrics",
         "Prometheus metrics: jobs, container latency, deliveries, reverts, gas, RPC calls, sync lag (docs/METRICS.md)",
         _answers(Answer("Prometheus text exposition format", raw="text/plain"), limited=False),
+    ),
+    Operation(
+        "GET",
+        "/api/events",
+        "Server-sent events (loopback clients only): `snapshot` (subscriptions, recent events), then each "
+        "`subscription`, `compute` and `job` event as it happens",
+        _answers(Answer("The event stream", raw="text/event-stream", event=ServerSentEvent), 400, 403, 503),
+        query=(
+            Query(
+                "follow", bool, "Keep the stream open for new events (default true); false ends it after the snapshot"
+            ),
+        ),
+    ),
+    *(
+        Operation(
+            "GET", route, f"The live dashboard: {name}", _answers(Answer(name, raw=media.split(";")[0]), limited=False)
+        )
+        for route, (name, media) in DASHBOARD_FILES.items()
     ),
     Operation("GET", "/openapi.json", "This document", _answers(Answer("OpenAPI 3.1", dict[str, Any]), limited=False)),
 ]

@@ -108,6 +108,7 @@ class ChainNodeFactory:
         account: LocalAccount | None = None,
         chain_settings: dict[str, Any] | None = None,
         data_dir: Path | None = None,
+        server: dict[str, Any] | None = None,
     ) -> ChainNode:
         chain = chain or self._chain
         deployment = deployment or self._deployment
@@ -128,7 +129,7 @@ class ChainNodeFactory:
                 settings[key] = {**settings[key], **value}
             else:
                 settings[key] = value
-        config = {"containers": copy.deepcopy(containers), "chain": settings}
+        config = {"containers": copy.deepcopy(containers), "chain": settings, "server": copy.deepcopy(server or {})}
         node = self._nodes(config, data_dir=data_dir)
         return ChainNode(node=node, account=account, chain=chain, config=config)
 

@@ -8,3 +8,4 @@ from infernet_kit.testing.chain_fixtures import *  # noqa: F403
 from infernet_kit.testing.chain_node_fixtures import *  # noqa: F403
 from infernet_kit.testing.node_fixtures import *  # noqa: F403
 from infernet_kit.testing.service_fixtures import *  # noqa: F403
+from infernet_kit.testing.store_fixtures import *  # noqa: F403

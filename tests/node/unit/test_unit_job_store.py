@@ -135,3 +135,20 @@ async def test_a_full_disk_refuses_new_records_keeps_final_ones_and_recovers(tmp
             store.finish("after", client=ALICE, status="success", result=None)
         async with opened(data) as store:
             assert [r.status for r in await store.get(["before", "after"], client=ALICE)] == ["success", "success"]
+
+
+async def test_a_waiting_read_wakes_when_the_job_ends(tmp_path: Path) -> None:
+    async with opened(tmp_path) as store:
+        await store.create("job", client=ALICE, containers=["x"])
+        waiting = asyncio.ensure_future(store.wait(["job", "unknown"], client=ALICE, seconds=30))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        started = time.monotonic()
+        store.finish("job", client=ALICE, status="success", result={"container": "x", "output": 1})
+        (ended,) = await waiting
+        assert ended.status == "success" and on_disk(tmp_path)[(ALICE, "job")] == "success"  # answered once written
+        assert time.monotonic() - started < 5
+        await store.create("slow", client=ALICE, containers=["x"])
+        (slow,) = await store.wait(["slow"], client=ALICE, seconds=0.05)
+        assert slow.status == "running"
+        store.finish("slow", client=ALICE, status="failed", result=None)

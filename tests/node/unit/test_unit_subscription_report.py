@@ -64,3 +64,33 @@ def test_an_interval_delivered_before_the_subscription_is_seen_is_kept_for_it() 
     report.seen(1000, subscription(), containers=None)  # the oldest early one was dropped
     report.seen(1001, subscription(), containers=None)
     assert [view.intervals for view in report.get([1000, 1001])] == [[], [delivered]]
+
+
+def test_every_new_state_of_a_view_is_heard() -> None:
+    """The event feed hears each change (learned, an interval's new state, ended), not the early intervals."""
+    heard: list[tuple[int, str, list[str]]] = []
+    report = SubscriptionReport(on_change=lambda v: heard.append((v.id, v.status, [i.status for i in v.intervals])))
+    report.interval(9, IntervalReport(interval=1, status=DeliveryStatus.DELIVERED))  # not seen yet: nothing to show
+    report.seen(7, subscription(), containers=["echo"])
+    report.requested(7, "0x01", 5)
+    report.requested(8, "0x02", 5)  # not seen: nothing to show
+    report.fulfilled(7, "0xA")
+    report.fulfilled(7, "0xB")
+    report.fulfilled(7, "0xA")
+    report.interval(7, IntervalReport(interval=1, status=DeliveryStatus.RUNNING))
+    report.interval(7, IntervalReport(interval=1, status=DeliveryStatus.DELIVERED))
+    report.ended(7, "finished")
+    report.ended(7, "cancelled")  # no longer tracked: no change
+    assert heard == [
+        (7, "tracked", []),
+        (7, "tracked", []),
+        (7, "tracked", []),
+        (7, "tracked", []),
+        (7, "tracked", []),
+        (7, "tracked", ["running"]),
+        (7, "tracked", ["delivered"]),
+        (7, "finished", ["delivered"]),
+    ]
+    report.seen(7, subscription(), containers=["echo"])  # learned again after a restart: its request stays
+    [view] = report.get([7])
+    assert (view.request_tx, view.request_block, view.deliveries) == ("0x01", 5, {"0xA": 2, "0xB": 1})

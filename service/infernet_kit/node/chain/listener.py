@@ -218,7 +218,12 @@ class SubscriptionListener:
 
     async def _apply_cancellations(self, block: Block) -> None:
         if self._last_block is not None:
-            cancelled = await self._client.cancelled(self._last_block + 1, block.number) & self._subs.keys()
+            logs = await self._client.subscription_logs(self._last_block + 1, block.number)
+            for sub_id, (tx_hash, number) in logs.created.items():
+                self._report.requested(sub_id, tx_hash, number)
+            for sub_id, node in logs.fulfilled:
+                self._report.fulfilled(sub_id, node)
+            cancelled = logs.cancelled & self._subs.keys()
             for sub_id in cancelled:
                 log.info("subscription=%d cancelled; no further deliveries", sub_id)
                 self._report.ended(sub_id, "cancelled")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ from infernet_kit.node.chain.store import (
     DeliveryStatus,
 )
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
+from infernet_kit.node.events import EventFeed, clipped, readable
 from infernet_kit.node.metrics import REVERTS, settled
 from infernet_kit.node.proofs import requires_proof
 from infernet_kit.protocol import JobLocation, OnchainOutput
@@ -81,6 +83,7 @@ class Packed:
     input: bytes
     output: bytes
     proof: bytes
+    answer: OnchainOutput
 
 
 def pack_output(outputs: Sequence[ContainerOutputLike]) -> Packed:
@@ -94,6 +97,7 @@ def pack_output(outputs: Sequence[ContainerOutputLike]) -> Packed:
             input=pack_pair(answer.raw_input, answer.processed_input),
             output=pack_pair(answer.raw_output, answer.processed_output),
             proof=bytes.fromhex(answer.proof.removeprefix("0x")),
+            answer=answer,
         )
     except (ValidationError, ValueError) as exc:
         raise BadOutput(f"container {last.container} did not answer with on-chain output: {exc}") from None
@@ -182,8 +186,10 @@ class DeliveryProcessor:
         allowed_sim_errors: Sequence[str],
         on_gone: Callable[[int], Awaitable[None]],
         on_passed: Callable[[Due], Awaitable[None]],
+        events: EventFeed | None = None,
     ) -> None:
         self._client = client
+        self._events = events if events is not None else EventFeed()
         self._wallet = wallet
         self._store = store
         self._orchestrator = orchestrator
@@ -321,12 +327,13 @@ class DeliveryProcessor:
         sub = due.subscription
         delegated = await self._delegated_request(due)
         if delegated is not None:
-            source, data = JobLocation.OFFCHAIN, delegated.data
+            source, data, shown = JobLocation.OFFCHAIN, delegated.data, delegated.data
         else:
             inputs = await self._client.container_inputs(
                 sub.owner, due.subscription_id, due.interval, due.timestamp, self._wallet.address, due.block
             )
-            source, data = JobLocation.ONCHAIN, inputs.hex()
+            source, data, shown = JobLocation.ONCHAIN, inputs.hex(), readable(inputs.hex())
+        started = time.perf_counter()
         outputs = await self._orchestrator.run(
             due.containers,
             data,
@@ -336,6 +343,16 @@ class DeliveryProcessor:
             tag=f"subscription={due.subscription_id} interval={due.interval}",
         )
         packed = pack_output(outputs)
+        self._events.publish(
+            "compute",
+            subscription=due.subscription_id,
+            interval=due.interval,
+            block_hash=due.block,
+            containers=due.containers,
+            input=clipped(shown),
+            output=clipped(readable(packed.answer.raw_output)),
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
         call = self._client.deliver_compute(
             due.subscription_id, due.interval, packed.input, packed.output, packed.proof, self._node_wallet
         )

@@ -2,12 +2,14 @@
 will not serve and why, and how each interval ended (delivered with tx, block and gas; or the last error).
 
 In memory and bounded: the newest `MAX_SUBSCRIPTIONS` subscriptions, the newest `MAX_INTERVALS` intervals of each.
-It is written where the decision is taken (listener, processor) and only read by the API.
+It is written where the decision is taken (listener, processor) and read by the API; `on_change` hears of
+every new state of a view (the node's event feed, `node.events`).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -44,15 +46,25 @@ class SubscriptionView(BaseModel):
     frequency: int
     period: int
     redundancy: int
+    request_tx: str | None = Field(default=None, description="The transaction that created it, when this node saw it")
+    request_block: int | None = None
+    deliveries: dict[str, int] = Field(
+        default_factory=dict, description="Deliveries mined per node address (any node), since this node saw it"
+    )
     intervals: list[IntervalReport] = Field(default_factory=list)
 
 
 class SubscriptionReport:
     """Views of subscriptions by id; beyond `MAX_SUBSCRIPTIONS` the one learned first is dropped."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_change: Callable[[SubscriptionView], None] | None = None) -> None:
         self._views: OrderedDict[int, SubscriptionView] = OrderedDict()
         self._early: dict[int, list[IntervalReport]] = {}  # intervals of subscriptions not seen yet
+        self._on_change = on_change
+
+    def _changed(self, view: SubscriptionView) -> None:
+        if self._on_change is not None:
+            self._on_change(view)
 
     def seen(self, sub_id: int, sub: Subscription, *, containers: list[str] | None, reason: str | None = None) -> None:
         """A subscription learned: tracked (reason None) or skipped with `reason`."""
@@ -68,15 +80,32 @@ class SubscriptionReport:
             period=sub.period,
             redundancy=sub.redundancy,
             intervals=previous.intervals if previous else self._early.pop(sub_id, []),
+            request_tx=previous.request_tx if previous else None,
+            request_block=previous.request_block if previous else None,
+            deliveries=previous.deliveries if previous else {},
         )
         self._views.move_to_end(sub_id)
         while len(self._views) > MAX_SUBSCRIPTIONS:
             self._views.popitem(last=False)
+        self._changed(self._views[sub_id])
 
     def ended(self, sub_id: int, status: Literal["finished", "cancelled"]) -> None:
         """A tracked subscription needs nothing more from this node."""
         if (view := self._views.get(sub_id)) is not None and view.status == "tracked":
             view.status = status
+            self._changed(view)
+
+    def requested(self, sub_id: int, tx_hash: str, block: int) -> None:
+        """The transaction that created a subscription this node has seen (its `SubscriptionCreated` log)."""
+        if (view := self._views.get(sub_id)) is not None:
+            view.request_tx, view.request_block = tx_hash, block
+            self._changed(view)
+
+    def fulfilled(self, sub_id: int, node: str) -> None:
+        """A delivery mined for a subscription this node has seen, by any node (its `SubscriptionFulfilled` log)."""
+        if (view := self._views.get(sub_id)) is not None:
+            view.deliveries[node] = view.deliveries.get(node, 0) + 1
+            self._changed(view)
 
     def interval(self, sub_id: int, report: IntervalReport) -> None:
         """Record the newest state of one interval (replacing the previous one of the same interval)."""
@@ -88,6 +117,7 @@ class SubscriptionReport:
                 self._early.pop(next(iter(self._early)))
             return
         view.intervals = _merged(view.intervals, report)
+        self._changed(view)
 
     def get(self, ids: list[int] | None = None) -> list[SubscriptionView]:
         """The views of `ids` this node has seen (all, newest last, when None)."""

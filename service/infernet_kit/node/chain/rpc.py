@@ -58,6 +58,19 @@ _GET_SIGNER = "getSigner()"
 
 CREATED_TOPIC = event_topic("SubscriptionCreated(uint32)")
 CANCELLED_TOPIC = event_topic("SubscriptionCancelled(uint32)")
+FULFILLED_TOPIC = event_topic("SubscriptionFulfilled(uint32,address)")
+
+
+@dataclass(frozen=True)
+class SubscriptionLogs:
+    """What a block range says of subscriptions: the ids cancelled, the request (tx hash, block) of each
+    subscription created, and each delivery (subscription id, node address) in log order."""
+
+    cancelled: set[int]
+    created: dict[int, tuple[str, int]]
+    fulfilled: list[tuple[int, str]]
+
+
 # Larger JSON-RPC batches are split so one HTTP request stays small.
 RPC_BATCH = 200
 LOG_RANGE = 5_000
@@ -334,15 +347,23 @@ class ChainClient:
         ]
         return [int(str(r), 16) != 0 for r in await self.batch(requests)]
 
-    async def cancelled(self, from_block: int, to_block: int) -> set[int]:
-        """Ids of subscriptions cancelled in the block range (their `SubscriptionCancelled` logs), asked for
-        `LOG_RANGE` blocks at a time (RPCs cap log ranges; a node back from a long stop has many blocks)."""
-        found: set[int] = set()
+    async def subscription_logs(self, from_block: int, to_block: int) -> SubscriptionLogs:
+        """The coordinator's `SubscriptionCancelled`, `SubscriptionCreated` and `SubscriptionFulfilled` logs in the
+        block range, one query per `LOG_RANGE` blocks (RPCs cap log ranges; a node back from a long stop has many
+        blocks)."""
+        found = SubscriptionLogs(cancelled=set(), created={}, fulfilled=[])
+        topics = [[CANCELLED_TOPIC, CREATED_TOPIC, FULFILLED_TOPIC]]
         for start in range(from_block, to_block + 1, LOG_RANGE):
             end = min(start + LOG_RANGE - 1, to_block)
             query = {"address": self.coordinator, "fromBlock": hex(start), "toBlock": hex(end)}
-            logs = await self.request("eth_getLogs", [{**query, "topics": [CANCELLED_TOPIC]}])
-            found.update(int(log["topics"][1], 16) for log in logs)
+            for log in await self.request("eth_getLogs", [{**query, "topics": topics}]):
+                topic, sub_id = log["topics"][0], int(log["topics"][1], 16)
+                if topic == CANCELLED_TOPIC:
+                    found.cancelled.add(sub_id)
+                elif topic == CREATED_TOPIC:
+                    found.created[sub_id] = (str(log["transactionHash"]), int(log["blockNumber"], 16))
+                else:
+                    found.fulfilled.append((sub_id, to_checksum_address("0x" + log["topics"][2][-40:])))
         return found
 
     async def container_inputs(

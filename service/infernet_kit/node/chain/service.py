@@ -25,6 +25,7 @@ from infernet_kit.node.chain.report import SubscriptionReport, SubscriptionView
 from infernet_kit.node.chain.rpc import Block, ChainClient
 from infernet_kit.node.chain.store import ChainStore
 from infernet_kit.node.chain.wallet import NodeWallet
+from infernet_kit.node.events import EventFeed
 from infernet_kit.node.metrics import HEAD, SYNC_LAG
 
 __all__ = ["ChainService", "DelegationRejected"]
@@ -46,6 +47,7 @@ class ChainService:
         containers: Mapping[str, Any],
         guardian: SubscriptionGuard,
         data_dir: Path,
+        events: EventFeed | None = None,
     ) -> None:
         if not config.enabled or not config.rpc_url or not config.registry_address or not config.wallet.private_key:
             raise ValueError("ChainService needs an enabled chain config with rpc_url, registry_address and a key")
@@ -55,7 +57,10 @@ class ChainService:
         self._store = ChainStore(Path(data_dir) / STORE_FILE)
         self._lookup = ContainerLookup(containers.keys())
         payment_address = config.wallet.payment_address
-        self._report = SubscriptionReport()
+        events = events if events is not None else EventFeed()
+        self._report = SubscriptionReport(
+            on_change=lambda view: events.publish("subscription", **view.model_dump(mode="json"))
+        )
         self._listener = SubscriptionListener(
             self._client,
             self._store,
@@ -76,6 +81,7 @@ class ChainService:
             allowed_sim_errors=config.wallet.allowed_sim_errors,
             on_gone=self._listener.forget,
             on_passed=self._catch_up,
+            events=events,
         )
         self._delegated = DelegatedProcessor(
             self._client,

@@ -1,7 +1,7 @@
 """What the node's job store is, apart from how it keeps records: the records, the errors, and two protocols.
 
-`JobStore` is what the API and the job runner use; `JobTable` is durable storage under it, synchronous and
-all-or-nothing per call. `node.store.buffered` is the `JobStore` layer (grouped writes, the in-memory view of
+`JobStore` is what the API and the job runner use; `JobTable` is durable storage under it, all-or-nothing per
+call. `node.store.buffered` is the `JobStore` layer (grouped writes, the in-memory view of
 running and recent jobs, final records kept until the table takes them) and `node.store.sqlite` the table.
 
 Records hold ids, statuses and container outputs only: never the request's input, tokens or keys. A record
@@ -100,6 +100,11 @@ class JobStore(Protocol):
         """`client`'s jobs among `job_ids`, in the order asked; unknown ids and other clients' jobs left out."""
         ...
 
+    async def wait(self, job_ids: Sequence[str], *, client: str, seconds: float) -> list[JobRecord]:
+        """As `get`, once none of the records found is `running` or after `seconds`, whichever is first
+        (a long-poll read: the answer comes as soon as the jobs end, without the client polling)."""
+        ...
+
     async def ids(self, *, client: str, pending: bool | None = None) -> list[str]:
         """Ids of `client`'s jobs, oldest first; `pending` keeps running (True) or finished (False) ones."""
         ...
@@ -114,27 +119,27 @@ class JobStore(Protocol):
 
 
 class JobTable(Protocol):
-    """Durable job records. Calls are synchronous (they run on the event loop) and raise `StoreUnavailable`
-    when the storage refuses them; `write` is all or nothing."""
+    """Durable job records. Calls raise `StoreUnavailable` when the storage refuses them; `write` is all or
+    nothing, and the store never runs two writes at once."""
 
-    def write(self, records: Sequence[JobRecord]) -> None:
+    async def write(self, records: Sequence[JobRecord]) -> None:
         """Insert or replace `records` in one transaction."""
         ...
 
-    def read(self, client: str, job_ids: Sequence[str]) -> list[JobRecord]:
+    async def read(self, client: str, job_ids: Sequence[str]) -> list[JobRecord]:
         """`client`'s records among `job_ids`, in no particular order."""
         ...
 
-    def ids(self, client: str, pending: bool | None) -> list[str]:
+    async def ids(self, client: str, pending: bool | None) -> list[str]:
         """Ids of `client`'s records, oldest first; `pending` keeps `running` (True) or other (False) ones."""
         ...
 
-    def statuses(self, client: str) -> list[tuple[str, JobStatus]]:
+    async def statuses(self, client: str) -> list[tuple[str, JobStatus]]:
         """(id, status) of every record of `client`, oldest first."""
         ...
 
-    def interrupted(self) -> list[JobRecord]:
+    async def interrupted(self) -> list[JobRecord]:
         """Node jobs recorded `running`: a previous process stopped while they ran."""
         ...
 
-    def close(self) -> None: ...
+    async def close(self) -> None: ...

@@ -1,8 +1,12 @@
 """The `JobStore` layer over a `JobTable`: grouped writes, an in-memory view of running and recent jobs, and
 final records kept until the table takes them.
 
-Writes from concurrent jobs are grouped into one table write (one transaction) per event-loop turn, and the
-jobs this process runs or finished recently are answered from memory, so polling clients never touch the table.
+Writes from concurrent jobs are grouped into one table write (one transaction): one writer task writes what was
+queued, and what queued up meanwhile right after, so writes never overlap and a slow database (PostgreSQL over the
+network) groups more per write instead of holding up the event loop. The jobs this process runs or finished
+recently are answered from memory, so polling clients never touch the table.
+A waiting read (`wait`) of a job this process runs is woken when its final record is committed; a job it does not
+run (another replica's, on a shared table) is read from the table every `SHARED_POLL` seconds until it ends.
 
 When the table cannot be written (a full disk, whether the WAL or a checkpoint hits it, an I/O error):
 - a new record (`create`, `record`) is refused with `StoreUnavailable`, which the API answers with 503;
@@ -34,6 +38,7 @@ log = logging.getLogger("infernet_kit.node.store")
 
 RETRY_FIRST, RETRY_MAX = 0.1, 2.0  # seconds between attempts to write finished jobs kept in memory
 RECENT_LIMIT = 50_000  # finished jobs answered from memory
+SHARED_POLL = 0.01  # seconds between table reads while waiting for a job another process runs
 
 
 @dataclass
@@ -45,12 +50,12 @@ class _Write:
 
 
 class BufferedJobStore:
-    """`JobStore` over `table`: one table write per event-loop turn, reads of known jobs from memory."""
+    """`JobStore` over `table`: one table write at a time for all that is queued, reads of known jobs from memory."""
 
     def __init__(self, table: JobTable, *, recent_limit: int = RECENT_LIMIT) -> None:
         self._table = table
         self._queue: list[_Write] = []
-        self._flush_scheduled = False
+        self._writer: asyncio.Task[None] | None = None  # writes the queue, one table write at a time
         self._running: dict[JobKey, JobRecord] = {}  # node jobs running in this process, never evicted
         self._recent: OrderedDict[JobKey, JobRecord] = OrderedDict()
         self._recent_limit = recent_limit
@@ -58,25 +63,28 @@ class BufferedJobStore:
         self._retry: asyncio.TimerHandle | None = None
         self._retry_delay = RETRY_FIRST
         self._failing: str | None = None  # the last write error, while writes fail
+        self._waiters: dict[JobKey, set[asyncio.Future[None]]] = {}  # waiting reads, woken when the job settles
         self._closed = False
 
-    def fail_interrupted(self) -> int:
+    async def fail_interrupted(self) -> int:
         """Node jobs a previous run left `running` end `failed` (kept in memory until the table takes it)."""
-        records = self._table.interrupted()
+        records = await self._table.interrupted()
         now = time.time()
         for record in records:
             failed = record.crashed(now)
             self._unsaved[failed.key] = failed
             self._remember(failed)
             log.info("job %s failed: %s", record.id, CRASH_REASON)
-        self._flush()
+        await self._flush()
         if records:
             log.warning("store: marked %d job(s) left running by a previous run as failed", len(records))
         return len(records)
 
     async def close(self) -> None:
         """Write what is queued or unsaved; what still cannot be written is named in the log."""
-        self._flush()
+        if self._writer is not None:
+            await asyncio.wait((self._writer,))
+        await self._flush()
         self._closed = True
         if self._retry is not None:
             self._retry.cancel()
@@ -90,22 +98,29 @@ class BufferedJobStore:
                 self._failing,
                 ids,
             )
-        self._table.close()
+        await self._table.close()
 
-    # Writes: queued, then written together once per event-loop turn.
+    # Writes: queued, then written together by the writer task.
 
     def _enqueue(self, record: JobRecord, *, committed: bool) -> asyncio.Future[None] | None:
         future: asyncio.Future[None] | None = None
         if committed:
             future = asyncio.get_running_loop().create_future()
         self._queue.append(_Write(record, future))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        self._start_writer()
         return future
 
-    def _flush(self) -> None:
-        self._flush_scheduled = False
+    def _start_writer(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_queued())
+
+    async def _write_queued(self) -> None:
+        """Write the queue, and again while more was queued during a write."""
+        await self._flush()
+        while self._queue and not self._closed:
+            await self._flush()
+
+    async def _flush(self) -> None:
         if self._closed:
             return
         batch, self._queue = self._queue, []
@@ -116,7 +131,7 @@ class BufferedJobStore:
         if not records:
             return
         try:
-            self._table.write(records)
+            await self._table.write(records)
         except StoreUnavailable as exc:
             self._write_failed(batch, exc.reason)
             return
@@ -127,7 +142,12 @@ class BufferedJobStore:
         self._retry_delay = RETRY_FIRST
         for write in batch:
             self._settle(write.record)
-            if write.committed is not None and not write.committed.done():
+            if write.committed is None:
+                continue
+            if write.committed.cancelled() and write.record.key in self._running:
+                # Its `create` was cancelled while the record was being written: the job will never run.
+                self._enqueue(write.record.crashed(time.time()), committed=False)
+            elif not write.committed.done():
                 write.committed.set_result(None)
 
     def _write_failed(self, batch: list[_Write], reason: str) -> None:
@@ -153,7 +173,7 @@ class BufferedJobStore:
 
     def _retry_unsaved(self) -> None:
         self._retry = None
-        self._flush()
+        self._start_writer()
 
     def _settle(self, record: JobRecord) -> None:
         """Make `record` what readers see and count."""
@@ -161,7 +181,11 @@ class BufferedJobStore:
             self._running[record.key] = record
         else:
             self._running.pop(record.key, None)
-        self._remember(record)
+        if record.origin == "node":  # a reported job may be changed by another process sharing the table
+            self._remember(record)
+        for waiter in self._waiters.get(record.key, ()):
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _remember(self, record: JobRecord) -> None:
         self._recent[record.key] = record
@@ -247,16 +271,46 @@ class BufferedJobStore:
                 found[job_id] = known
         missing = [job_id for job_id in unique if job_id not in found]
         if missing:
-            found.update((record.id, record) for record in self._table.read(client, missing))
+            found.update((record.id, record) for record in await self._table.read(client, missing))
         return [found[job_id] for job_id in unique if job_id in found]
+
+    async def wait(self, job_ids: Sequence[str], *, client: str, seconds: float) -> list[JobRecord]:
+        """As `get`, once none of the records found is running or after `seconds`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            records = await self.get(job_ids, client=client)
+            running = [record.key for record in records if record.status == "running"]
+            remaining = deadline - loop.time()
+            if not running or remaining <= 0:
+                return records
+            if all(key in self._running for key in running):
+                await self._settled(running, remaining)
+            else:  # run elsewhere (another replica) or reported: only the table will say when it ends
+                await asyncio.sleep(min(SHARED_POLL, remaining))
+
+    async def _settled(self, keys: list[JobKey], seconds: float) -> None:
+        """Return when one of `keys` gets a new record in memory, or after `seconds`."""
+        waiter = asyncio.get_running_loop().create_future()
+        for key in keys:
+            self._waiters.setdefault(key, set()).add(waiter)
+        try:
+            await asyncio.wait((waiter,), timeout=seconds)
+        finally:
+            waiter.cancel()
+            for key in keys:
+                waiters = self._waiters[key]
+                waiters.discard(waiter)
+                if not waiters:
+                    del self._waiters[key]
 
     async def ids(self, *, client: str, pending: bool | None = None) -> list[str]:
         """Ids of `client`'s jobs, oldest first; `pending` filters running (True) or finished (False) ones."""
         unsaved = {job_id: r.status for (owner, job_id), r in self._unsaved.items() if owner == client}
         if pending is None or not unsaved:
-            return self._table.ids(client, pending)
+            return await self._table.ids(client, pending)
         # The table still shows unsaved final records as running: their status is the one in memory.
-        statuses = self._table.statuses(client)
+        statuses = await self._table.statuses(client)
         return [job_id for job_id, status in statuses if (unsaved.get(job_id, status) == "running") == pending]
 
     def pending_count(self) -> int:

@@ -5,7 +5,6 @@ Grouping writes, caching and recovering from refused writes are the layer's (`no
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from typing import Any
 
 from infernet_kit.node import sqlite
 from infernet_kit.node.store.base import JobRecord, JobStatus, StoreUnavailable
+from infernet_kit.node.store.rows import COLUMNS, record_row, row_record
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,8 @@ INSERT INTO jobs (client, id, origin, containers, status, result, intermediate, 
 DROP TABLE jobs_v1;
 """
 
-_COLUMNS = "client, id, origin, containers, status, result, intermediate, created, updated"
 _UPSERT = (
-    f"INSERT INTO jobs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    f"INSERT INTO jobs ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT(client, id) DO UPDATE SET origin = excluded.origin, containers = excluded.containers, "
     "status = excluded.status, result = excluded.result, intermediate = excluded.intermediate, "
     "updated = excluded.updated"
@@ -56,7 +55,8 @@ _UPSERT = (
 
 
 class SqliteJobTable:
-    """`JobTable` over one SQLite connection used on the event loop (see `node.sqlite` for why)."""
+    """`JobTable` over one SQLite connection used on the event loop (see `node.sqlite` for why): its calls are
+    `async` for the protocol's sake and never suspend."""
 
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self._db = db
@@ -77,22 +77,22 @@ class SqliteJobTable:
             raise StoreUnavailable(f"{path}: {exc}") from exc
         return cls(db, path)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self._db.close()
 
-    def write(self, records: Sequence[JobRecord]) -> None:
+    async def write(self, records: Sequence[JobRecord]) -> None:
         try:
             with sqlite.transaction(self._db) as db:
-                db.executemany(_UPSERT, [_row(record) for record in records])
+                db.executemany(_UPSERT, [record_row(record) for record in records])
         except sqlite3.Error as exc:
             raise StoreUnavailable(str(exc)) from exc
 
-    def read(self, client: str, job_ids: Sequence[str]) -> list[JobRecord]:
+    async def read(self, client: str, job_ids: Sequence[str]) -> list[JobRecord]:
         placeholders = ",".join("?" * len(job_ids))
-        sql = f"SELECT {_COLUMNS} FROM jobs WHERE client = ? AND id IN ({placeholders})"
-        return [_record(row) for row in self._select(sql, [client, *job_ids])]
+        sql = f"SELECT {COLUMNS} FROM jobs WHERE client = ? AND id IN ({placeholders})"
+        return [row_record(row) for row in self._select(sql, [client, *job_ids])]
 
-    def ids(self, client: str, pending: bool | None) -> list[str]:
+    async def ids(self, client: str, pending: bool | None) -> list[str]:
         sql = "SELECT id FROM jobs WHERE client = ?"
         if pending is True:
             sql += " AND status = 'running'"
@@ -100,47 +100,19 @@ class SqliteJobTable:
             sql += " AND status != 'running'"
         return [row[0] for row in self._select(sql + " ORDER BY created, rowid", (client,))]
 
-    def statuses(self, client: str) -> list[tuple[str, JobStatus]]:
+    async def statuses(self, client: str) -> list[tuple[str, JobStatus]]:
         rows = self._select("SELECT id, status FROM jobs WHERE client = ? ORDER BY created, rowid", (client,))
         return [(job_id, status) for job_id, status in rows]
 
-    def interrupted(self) -> list[JobRecord]:
-        sql = f"SELECT {_COLUMNS} FROM jobs WHERE status = 'running' AND origin = 'node'"
-        return [_record(row) for row in self._select(sql, ())]
+    async def interrupted(self) -> list[JobRecord]:
+        sql = f"SELECT {COLUMNS} FROM jobs WHERE status = 'running' AND origin = 'node'"
+        return [row_record(row) for row in self._select(sql, ())]
 
     def _select(self, sql: str, params: Sequence[Any]) -> list[Any]:
         try:
             return self._db.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise StoreUnavailable(str(exc)) from exc
-
-
-def _row(record: JobRecord) -> tuple[Any, ...]:
-    return (
-        record.client,
-        record.id,
-        record.origin,
-        json.dumps(record.containers),
-        record.status,
-        json.dumps(record.result) if record.result is not None else None,
-        json.dumps(record.intermediate),
-        record.created,
-        record.updated,
-    )
-
-
-def _record(row: Sequence[Any]) -> JobRecord:
-    return JobRecord(
-        client=row[0],
-        id=row[1],
-        origin=row[2],
-        containers=json.loads(row[3]),
-        status=row[4],
-        result=json.loads(row[5]) if row[5] is not None else None,
-        intermediate=json.loads(row[6]),
-        created=row[7],
-        updated=row[8],
-    )
 
 
 def _ensure_schema(db: sqlite3.Connection) -> None:
