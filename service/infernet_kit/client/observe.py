@@ -1,6 +1,7 @@
-"""What happened in a running stack, decoded: the data behind `infernet-kit status`, `trace` and `logs` (and the
-dashboard). Everything is read from the outside, as a user could: the chain over JSON-RPC, each node's REST API
-(`/health`, `/info`, `GET /api/subscriptions`, `GET /api/jobs`), each service's `GET /`, and the log files.
+"""What happened in a running stack, decoded: the data behind `infernet-kit status`, `trace` and `logs`, for any
+tool that looks at a stack from outside (the node's own live feed is `node.events`). Everything is read as a user
+could: the chain over JSON-RPC, each node's REST API (`/health`, `/info`, `GET /api/subscriptions`,
+`GET /api/jobs`), each service's `GET /`, and the log files.
 
 Synchronous on purpose (the CLI calls it once per refresh); an async caller runs it in a thread. The models are
 the stable shape: `StackStatus`, `Trace` (its `TraceStep`s in time order) and `LogLine`.
