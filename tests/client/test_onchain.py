@@ -122,6 +122,7 @@ def test_request_callback_script(stack: SimpleNamespace) -> None:
     receipt_ok(stack.w3, result["delivery_tx"])
     assert result["request_tx"] != result["delivery_tx"]
     assert result["node"] == dev_account(NODE_OPERATORS[0]).address
+    assert result["delivery_gas"] == stack.w3.eth.get_transaction_receipt(result["delivery_tx"])["gasUsed"]
 
 
 def test_request_hf_script_every_task(stack: SimpleNamespace) -> None:

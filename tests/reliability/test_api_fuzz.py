@@ -167,6 +167,7 @@ def test_documents_describe_every_route(node: RunningNode, tgi_service: str, hf_
         ("POST", "/api/jobs/stream"),
         ("PUT", "/api/status"),
         ("GET", "/api/subscriptions"),
+        ("GET", "/metrics"),
         ("GET", "/api/events"),
         ("GET", "/dashboard"),
         ("GET", "/dashboard/dashboard.css"),
@@ -184,5 +185,6 @@ def test_documents_describe_every_route(node: RunningNode, tgi_service: str, hf_
             ("GET", "/"),
             ("GET", "/service-resources"),
             ("POST", "/service_output"),
+            ("GET", "/metrics"),
             ("GET", "/openapi.json"),
         }

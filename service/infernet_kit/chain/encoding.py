@@ -301,6 +301,32 @@ def function_signatures(abi: Iterable[dict[str, Any]]) -> set[str]:
     return {_signature(item) for item in abi if item.get("type") == "function"}
 
 
+def event_abis(abi: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    """An ABI's events by their first log topic (hex), to name and decode the logs a contract emits."""
+    return {event_topic(_signature(item)): item for item in abi if item.get("type") == "event"}
+
+
+def decode_event(item: dict[str, Any], topics: Sequence[bytes], data: bytes) -> dict[str, Any]:
+    """A log's arguments by name, from its event's ABI item (indexed ones from the topics, the rest from data;
+    an indexed dynamic value is only its hash); bytes as 0x-hex, addresses checksummed."""
+    indexed = [arg for arg in item["inputs"] if arg.get("indexed")]
+    plain = [arg for arg in item["inputs"] if not arg.get("indexed")]
+    values: dict[str, Any] = {}
+    for arg, topic in zip(indexed, topics[1:], strict=False):
+        dynamic = arg["type"] in ("string", "bytes") or arg["type"].endswith("]") or arg["type"].startswith("tuple")
+        values[arg["name"]] = "0x" + bytes(topic).hex() if dynamic else decode([_abi_type(arg)], bytes(topic))[0]
+    decoded = decode([_abi_type(arg) for arg in plain], data) if plain else ()
+    values.update({arg["name"]: value for arg, value in zip(plain, decoded, strict=True)})
+    addresses = {arg["name"] for arg in item["inputs"] if arg["type"] == "address"}
+    return {name: _readable(value, name in addresses) for name, value in values.items()}
+
+
+def _readable(value: Any, address: bool) -> Any:
+    if address:
+        return to_checksum_address(value)
+    return "0x" + value.hex() if isinstance(value, bytes) else value
+
+
 def _abi_type(arg: dict[str, Any]) -> str:
     kind: str = arg["type"]
     if kind.startswith("tuple"):

@@ -113,6 +113,12 @@ class CallbackResult(BaseModel):
     node: str
     output: Any
     raw_output: str
+    delivery_gas: int = 0
+
+
+def gas_used(w3: Web3, tx_hash: str) -> int:
+    """The gas a mined transaction used (what a delivery cost its node)."""
+    return int(w3.eth.get_transaction_receipt(tx_hash)["gasUsed"])  # type: ignore[arg-type]
 
 
 def coordinator_at(w3: Web3, address: str) -> Contract:
@@ -166,6 +172,7 @@ def request_compute(
         node=node,
         output=decode_output(raw),
         raw_output="0x" + raw.hex(),
+        delivery_gas=gas_used(w3, delivery_tx),
     )
 
 

@@ -140,6 +140,7 @@ def request_callback(argv: Sequence[str] | None = None) -> int:
             "subscription_id": result.subscription_id,
             "request_tx": result.request_tx,
             "delivery_tx": result.delivery_tx,
+            "delivery_gas": result.delivery_gas,
             "node": result.node,
         }
 
@@ -195,6 +196,7 @@ def request_hf(argv: Sequence[str] | None = None) -> int:
                     "subscription_id": result.subscription_id,
                     "request_tx": result.request_tx,
                     "delivery_tx": result.delivery_tx,
+                    "delivery_gas": result.delivery_gas,
                 }
         return answers
 
@@ -271,7 +273,7 @@ def create_delegated_subscription(argv: Sequence[str] | None = None) -> int:
         }
         if args.wait_delivery:
             from infernet_kit.chain.transactions import connect
-            from infernet_kit.client.onchain import coordinator_at
+            from infernet_kit.client.onchain import coordinator_at, gas_used
             from infernet_kit.client.wallet import reachable
 
             with reachable(args.rpc_url):
@@ -280,7 +282,8 @@ def create_delegated_subscription(argv: Sequence[str] | None = None) -> int:
                 delivery_tx, node, raw = await_callback(
                     w3, contract, created.subscription_id, from_block=start_block, timeout=args.timeout
                 )
-            result.update(delivery_tx=delivery_tx, node=node, answer=tgi.decode_output(raw))
+                gas = gas_used(w3, delivery_tx)
+            result.update(delivery_tx=delivery_tx, delivery_gas=gas, node=node, answer=tgi.decode_output(raw))
         return result
 
     return _run(body, parser, argv)

@@ -28,6 +28,7 @@ process, so run it with one worker (the default).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from pydantic_core import to_json
 from infernet_kit.devstack import fake_models
 from infernet_kit.jsonbody import BodyError, declared_length, parse_json, read_body
 from infernet_kit.protocol import hf
+from infernet_kit.protocol.container import REQUEST_TAG_HEADER
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -47,6 +49,8 @@ Send = Callable[[Message], Awaitable[None]]
 MODEL_ID = "infernet-kit/dev-backend"
 MAX_BODY = 4 * 1024 * 1024
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+_TAG_HEADER = REQUEST_TAG_HEADER.encode()
+log = logging.getLogger("infernet_kit.backend")
 _SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
 
 
@@ -280,6 +284,9 @@ class DevBackend:
         body = await _read_body(scope, receive)
         state.requests += 1
         state.by_path[path] += 1
+        if log.isEnabledFor(logging.INFO):
+            tag = next((v.decode("latin-1") for k, v in scope["headers"] if k == _TAG_HEADER), "untagged")
+            log.info("request %s %s", tag, path)
         faults = state.faults
         if faults.latency_ms > 0:
             await asyncio.sleep(faults.latency_ms / 1000)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from infernet_kit.paths import STATE_ENV
+
+if TYPE_CHECKING:
+    from infernet_kit.client.observe import Endpoints
 
 STATE_DIR_OPTION = typer.Option(
     "--state-dir",
@@ -94,6 +98,87 @@ def register(app: typer.Typer) -> None:
         _use_state_dir(state_dir)
         stopped = stop_recorded_stack()
         typer.echo(f"stopped {len(stopped)} processes" if stopped else "no stack is running")
+
+    @app.command()
+    def status(
+        watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw every --interval seconds.")] = False,
+        interval: Annotated[float, typer.Option("--interval", min=0.2, help="Seconds between redraws.")] = 2.0,
+        state_dir: Annotated[Path | None, STATE_DIR_OPTION] = None,
+    ) -> None:
+        """The running stack (chain head, nodes, services, backend) and its subscriptions and off-chain jobs."""
+        from rich.console import Console
+
+        from infernet_kit.client.observe import Observer
+        from infernet_kit.devstack.views import status_view
+
+        observer = Observer(_endpoints(state_dir))
+        if not watch:
+            Console().print(status_view(observer.status()))
+            return
+        import time
+
+        from rich.live import Live
+
+        with Live(status_view(observer.status()), auto_refresh=False) as live:
+            while True:
+                time.sleep(interval)
+                live.update(status_view(observer.status()), refresh=True)
+
+    @app.command()
+    def trace(
+        target: Annotated[str, typer.Argument(help="A request or delivery tx hash, a subscription id or a job id.")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print the trace as JSON.")] = False,
+        state_dir: Annotated[Path | None, STATE_DIR_OPTION] = None,
+    ) -> None:
+        """The whole story of one request: request tx, the nodes, the containers, the deliveries and their gas."""
+        from rich.console import Console
+        from web3.exceptions import TransactionNotFound
+
+        from infernet_kit.client.observe import Observer
+        from infernet_kit.devstack.views import trace_view
+
+        endpoints = _endpoints(state_dir)
+        try:
+            story = Observer(endpoints).trace(target)
+        except (LookupError, TransactionNotFound) as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except OSError as exc:  # requests' connection errors are OSErrors too
+            typer.echo(f"Error: cannot reach the chain at {endpoints.rpc_url}: {type(exc).__name__}", err=True)
+            raise typer.Exit(1) from None
+        if as_json:
+            typer.echo(story.model_dump_json(indent=2))
+        else:
+            Console(width=200).print(trace_view(story))
+
+    @app.command()
+    def logs(
+        follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+        sub: Annotated[int | None, typer.Option("--sub", min=1, help="Only lines about this subscription.")] = None,
+        job: Annotated[str | None, typer.Option("--job", help="Only lines about this off-chain job.")] = None,
+        state_dir: Annotated[Path | None, STATE_DIR_OPTION] = None,
+    ) -> None:
+        """The stack's logs merged in time order, one colour per component."""
+        from rich.console import Console
+
+        from infernet_kit.devstack.views import print_logs
+
+        log_dir = _endpoints(state_dir).log_dir
+        assert log_dir is not None
+        with contextlib.suppress(KeyboardInterrupt):  # the way out of --follow
+            print_logs(Console(), log_dir, subscription=sub, job=job, follow_new=follow)
+
+
+def _endpoints(state_dir: Path | None) -> Endpoints:
+    """The recorded stack's endpoints, or one error line and exit 1."""
+    from infernet_kit.devstack.views import NoStack, stack_endpoints
+
+    _use_state_dir(state_dir)
+    try:
+        return stack_endpoints()
+    except NoStack as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _use_state_dir(directory: Path | None) -> None:

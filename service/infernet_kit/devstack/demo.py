@@ -15,12 +15,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.table import Table
 from web3 import Web3
 from web3.contract import Contract
 
+from infernet_kit.client.observe import Endpoints, Observer
 from infernet_kit.devstack.stack import StackInfo
 from infernet_kit.polling import WaitTimeout, wait_until_async
 from infernet_kit.protocol import hf, tgi
@@ -40,6 +41,7 @@ class FlowResult(BaseModel):
     millis: float
     blocks: int | None = None
     note: str = ""
+    gas: list[int] = Field(default_factory=list, description="gas used by each delivery the flow caused")
 
 
 class Check(AssertionError):
@@ -74,6 +76,10 @@ class Demo:
     async def run(self, name: str, flow: Flow) -> None:
         self.console.rule(f"[bold]{name}")
         started = time.perf_counter()
+        observer = Observer(
+            Endpoints(rpc_url=self.info.rpc_url, coordinator=self.info.deployment.coordinator, nodes=[])
+        )
+        first_block = await asyncio.to_thread(lambda: observer.w3.eth.block_number + 1)
         try:
             blocks, note = await flow()
             verified = True
@@ -81,11 +87,12 @@ class Demo:
             blocks, note, verified = None, f"{type(exc).__name__}: {exc}", False
             self.console.print(f"  [red]✗ {note}")
         millis = (time.perf_counter() - started) * 1000
+        gas = [delivery.gas_used for delivery in await asyncio.to_thread(observer.deliveries_since, first_block)]
         if verified:
             self.console.print(
                 f"  [green]✓ verified[/] in {millis:.0f} ms" + (f", {blocks} block(s)" if blocks else "")
             )
-        self.results.append(FlowResult(name=name, verified=verified, millis=millis, blocks=blocks, note=note))
+        self.results.append(FlowResult(name=name, verified=verified, millis=millis, blocks=blocks, note=note, gas=gas))
 
     # -- off-chain -----------------------------------------------------------------------------------------
 
@@ -197,6 +204,7 @@ class Demo:
         delivery_block = self._block_of(w3, result.delivery_tx)
         self.say(f"request  tx {result.request_tx} block {request_block} → subscription {result.subscription_id}")
         self.say(f"callback tx {result.delivery_tx} block {delivery_block} by node {result.node}")
+        self.say(f"delivery gas {result.delivery_gas:,}")
         self.say(f"raw output {_short(result.raw_output)} decodes to {result.output!r}")
         return delivery_block - request_block
 
@@ -360,7 +368,7 @@ class Demo:
 
     def summary(self) -> Table:
         table = Table(title="infernet-kit demo")
-        for column in ("flow", "verified", "blocks", "ms", "note"):
+        for column in ("flow", "verified", "blocks", "ms", "gas per delivery", "note"):
             table.add_column(column)
         for result in self.results:
             table.add_row(
@@ -368,6 +376,7 @@ class Demo:
                 "[green]yes" if result.verified else "[red]no",
                 "" if result.blocks is None else str(result.blocks),
                 f"{result.millis:.0f}",
+                _gas_cell(result.gas),
                 result.note if len(result.note) <= 48 else result.note[:47] + "…",
             )
         return table
@@ -375,6 +384,15 @@ class Demo:
     @property
     def all_verified(self) -> bool:
         return bool(self.results) and all(result.verified for result in self.results)
+
+
+def _gas_cell(gas: list[int]) -> str:
+    """One delivery's gas, or the range and count of several."""
+    if not gas:
+        return ""
+    if len(gas) == 1:
+        return f"{gas[0]:,}"
+    return f"{min(gas):,}-{max(gas):,} ({len(gas)})" if min(gas) != max(gas) else f"{gas[0]:,} ({len(gas)})"
 
 
 def _short(hex_text: str, keep: int = 26) -> str:

@@ -147,7 +147,9 @@ class LocalStack:
         backend_url = None
         if set(kinds) - set(endpoints):
             port = options.backend_port or free_port()
-            backend = self._spawn("backend", kit_command("backend", "--port", str(port), "--host", options.host))
+            backend = self._spawn(
+                "backend", kit_command("backend", "--port", str(port), "--host", options.host, "--log-level", "info")
+            )
             backend_url = self._url(port)
             backend.wait_for_http(f"{backend_url}/health")
             self.progress(f"dev backend (TGI + HF protocols) at {backend_url}")

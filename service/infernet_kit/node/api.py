@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from infernet_kit import __version__
 from infernet_kit.chain.encoding import Signature, Subscription
 from infernet_kit.jsonbody import BodyError, declared_length, parse_json, read_body
+from infernet_kit.metrics import CONTENT_TYPE, exposition
 from infernet_kit.node.chain.report import SubscriptionView
 from infernet_kit.node.config import NodeConfig, describe_validation_error
 from infernet_kit.node.events import MAX_READERS, EventFeed
@@ -432,6 +433,9 @@ class NodeApi:
         async def openapi_json(request: Request, peer: str) -> Response:
             return JSONResponse(spec)
 
+        async def metrics(request: Request, peer: str) -> Response:
+            return Response(exposition(), media_type=CONTENT_TYPE)
+
         routes: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]] = {
             ("GET", "/health"): self.endpoint(self.health, limited=False),
             ("GET", "/info"): self.endpoint(self.info),
@@ -442,6 +446,7 @@ class NodeApi:
             ("POST", "/api/jobs/stream"): self.endpoint(self.post_stream),
             ("PUT", "/api/status"): self.endpoint(self.put_status),
             ("GET", "/api/subscriptions"): self.endpoint(self.get_subscriptions),
+            ("GET", "/metrics"): self.endpoint(metrics, limited=False),
             ("GET", "/api/events"): self.endpoint(self.get_events),
             **{("GET", route): self.endpoint(_static(route), limited=False) for route in DASHBOARD_FILES},
             ("GET", "/openapi.json"): self.endpoint(openapi_json, limited=False),

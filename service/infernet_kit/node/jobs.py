@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from infernet_kit.node.events import EventFeed, clipped
 from infernet_kit.node.guardian import Guardian, Rejection
+from infernet_kit.node.metrics import JOBS
 from infernet_kit.node.orchestrator import ContainerFailure, ContainerOutput, Orchestrator
 from infernet_kit.node.store import CRASH_REASON, JobStatus, JobStore
 from infernet_kit.protocol import JobLocation
@@ -75,7 +76,7 @@ class JobRunner:
         def finish(status: JobStatus, result: dict[str, Any], intermediate: list[ContainerOutput]) -> None:
             self._finish(job_id, client, status, result, intermediate)
 
-        chunks = self._orchestrator.stream(containers, data, requires_proof=requires_proof)
+        chunks = self._orchestrator.stream(containers, data, requires_proof=requires_proof, tag=f"job={job_id}")
         return StreamedJob(job_id, client, containers[-1], chunks, finish)
 
     async def drain(self, grace: float) -> None:
@@ -94,6 +95,7 @@ class JobRunner:
             raise Refused(rejection)
         job_id = str(uuid.uuid4())
         await self._store.create(job_id, client=client, containers=containers)
+        JOBS.labels("accepted").inc()
         self._events.publish(
             "job", id=job_id, status="running", containers=containers, client=client, input=clipped(data)
         )
@@ -107,6 +109,7 @@ class JobRunner:
         result: dict[str, Any],
         intermediate: list[ContainerOutput],
     ) -> None:
+        JOBS.labels(status).inc()
         self._store.finish(
             job_id, client=client, status=status, result=result, intermediate=[o.model_dump() for o in intermediate]
         )
@@ -123,6 +126,7 @@ class JobRunner:
                 source=JobLocation.OFFCHAIN,
                 destination=JobLocation.OFFCHAIN,
                 requires_proof=requires_proof,
+                tag=f"job={job_id}",
             )
         except ContainerFailure as failure:
             log.info(

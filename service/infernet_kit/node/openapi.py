@@ -153,6 +153,12 @@ OPERATIONS = [
     ),
     Operation(
         "GET",
+        "/metrics",
+        "Prometheus metrics: jobs, container latency, deliveries, reverts, gas, RPC calls, sync lag (docs/METRICS.md)",
+        _answers(Answer("Prometheus text exposition format", raw="text/plain"), limited=False),
+    ),
+    Operation(
+        "GET",
         "/api/events",
         "Server-sent events (loopback clients only): `snapshot` (subscriptions, recent events), then each "
         "`subscription`, `compute` and `job` event as it happens",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -26,7 +27,9 @@ from pydantic import BaseModel
 from infernet_kit.compat.aiohttp_pool import open_connections
 from infernet_kit.jsonbody import parse_json
 from infernet_kit.node.config import ContainerConfig
+from infernet_kit.node.metrics import CONTAINER_SECONDS
 from infernet_kit.protocol import JobLocation, ProofTarget, ServiceRequest
+from infernet_kit.protocol.container import REQUEST_TAG_HEADER
 from infernet_kit.retrying import RetryPolicy, call_with_retries, describe, exponential
 
 log = logging.getLogger(__name__)
@@ -159,21 +162,23 @@ class Orchestrator:
             raise ContainerFailure(container_id, "Container not supported", completed)
         return config
 
-    def _headers(self, config: ContainerConfig) -> dict[str, str]:
+    def _headers(self, config: ContainerConfig, tag: str | None) -> dict[str, str]:
         headers = {"content-type": "application/json"}
         if config.bearer:
             headers["authorization"] = f"Bearer {config.bearer}"
+        if tag:
+            headers[REQUEST_TAG_HEADER] = tag
         return headers
 
-    async def _post_once(self, config: ContainerConfig, data: bytes) -> aiohttp.ClientResponse:
+    async def _post_once(self, config: ContainerConfig, data: bytes, tag: str | None) -> aiohttp.ClientResponse:
         return await self._client().post(
             config.service_url + "/service_output",
             data=data,
-            headers=self._headers(config),
+            headers=self._headers(config, tag),
             timeout=aiohttp.ClientTimeout(total=config.timeout),
         )
 
-    async def _post(self, config: ContainerConfig, body: dict[str, Any]) -> aiohttp.ClientResponse:
+    async def _post(self, config: ContainerConfig, body: dict[str, Any], tag: str | None) -> aiohttp.ClientResponse:
         """POST `body`; until the response's headers arrive, a send that got no answer is retried.
 
         A retry takes a connection the pool still holds open (those of a dead worker are closed by
@@ -181,17 +186,31 @@ class Orchestrator:
         """
         data = json.dumps(body, separators=(",", ":")).encode()
         return await call_with_retries(
-            lambda: self._post_once(config, data),
+            lambda: self._post_once(config, data, tag),
             _UNANSWERED,
             label=f"container {config.id} at {config.service_url}",
             log=log,
             reason=_no_answer,
         )
 
-    async def _call(self, container_id: str, body: dict[str, Any], completed: Sequence[ContainerOutput]) -> Any:
+    async def _call(
+        self, container_id: str, body: dict[str, Any], completed: Sequence[ContainerOutput], tag: str | None
+    ) -> Any:
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            answer = await self._call_once(container_id, body, completed, tag)
+            outcome = "ok"
+            return answer
+        finally:
+            CONTAINER_SECONDS.labels(container_id, outcome).observe(time.perf_counter() - started)
+
+    async def _call_once(
+        self, container_id: str, body: dict[str, Any], completed: Sequence[ContainerOutput], tag: str | None
+    ) -> Any:
         config = self._config(container_id, completed)
         try:
-            response = await self._post(config, body)
+            response = await self._post(config, body, tag)
         except _TRANSPORT_ERRORS as exc:
             raise ContainerFailure(container_id, _describe_transport(exc, config), completed) from exc
         async with response:
@@ -218,12 +237,13 @@ class Orchestrator:
         destination: JobLocation,
         requires_proof: bool = False,
         proof_target: ProofTarget | None = None,
+        tag: str | None = None,
     ) -> list[ContainerOutput]:
         """Run `containers` in order; one output per container, the last is the job's result.
 
         The first container gets `source` and `data`; each later one gets source off-chain and the previous
         container's JSON answer; only the last gets `destination`. `proof_target` goes to each when a verifier
-        will judge the proof.
+        will judge the proof; `tag` names the job or interval to the services.
         """
         if not containers:
             raise ValueError("No containers specified")
@@ -237,12 +257,12 @@ class Orchestrator:
                 requires_proof,
                 proof_target,
             )
-            current = await self._call(container_id, body, outputs)
+            current = await self._call(container_id, body, outputs, tag)
             outputs.append(ContainerOutput(container=container_id, output=current))
         return outputs
 
     async def stream(
-        self, containers: list[str], data: Any, *, requires_proof: bool = False
+        self, containers: list[str], data: Any, *, requires_proof: bool = False, tag: str | None = None
     ) -> AsyncIterator[bytes | list[ContainerOutput]]:
         """Run all but the last container as usual, then stream the last one's bytes.
 
@@ -259,13 +279,14 @@ class Orchestrator:
                 source=JobLocation.OFFCHAIN,
                 destination=JobLocation.OFFCHAIN,
                 requires_proof=requires_proof,
+                tag=tag,
             )
             data = intermediate[-1].output
         last = containers[-1]
         config = self._config(last, intermediate)
         body = _service_request(JobLocation.OFFCHAIN, JobLocation.STREAM, data, requires_proof)
         try:
-            response = await self._post(config, body)
+            response = await self._post(config, body, tag)
         except _TRANSPORT_ERRORS as exc:
             raise ContainerFailure(last, _describe_transport(exc, config), intermediate) from exc
         try:

@@ -8,6 +8,11 @@ from typing import Any
 from eth_abi.abi import decode, encode
 from pydantic import BaseModel, ConfigDict, Field
 
+# Not in the reference protocol: which job or subscription interval a `POST /service_output` serves
+# (`job=<id>` or `subscription=<id> interval=<n>`). The node sends it, a service logs it and passes it on to its
+# backend, so one request can be followed through every log. Optional everywhere.
+REQUEST_TAG_HEADER = "x-infernet-request"
+
 
 class JobLocation(IntEnum):
     """Where a job's input comes from and where its output goes."""

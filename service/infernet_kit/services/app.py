@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
 from urllib.parse import parse_qs
@@ -16,9 +17,13 @@ from pydantic import ValidationError
 from pydantic_core import to_json
 
 from infernet_kit.jsonbody import BodyError, declared_length, parse_json, read_body
+from infernet_kit.metrics import CONTENT_TYPE, exposition
 from infernet_kit.protocol import JobLocation, ServiceRequest, ServiceResources
+from infernet_kit.protocol.container import REQUEST_TAG_HEADER
 from infernet_kit.services import openapi
 from infernet_kit.services.errors import ServiceFailure, bad_request, describe_validation
+from infernet_kit.services.metrics import REQUEST_SECONDS, REQUESTS
+from infernet_kit.services.transport import request_tag
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,6 +33,7 @@ Send = Callable[[Message], Awaitable[None]]
 log = logging.getLogger("infernet_kit.services")
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+_TAG_HEADER = REQUEST_TAG_HEADER.encode()
 _STREAM_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-cache")]
 
 
@@ -63,6 +69,13 @@ async def _send_json(send: Send, status: int, payload: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def _send_metrics(send: Send) -> None:
+    body = exposition()
+    headers = [(b"content-type", CONTENT_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def _send_failure(send: Send, failure: ServiceFailure) -> None:
     await _send_json(send, failure.status, failure.body().model_dump())
 
@@ -91,6 +104,9 @@ class ServiceApp:
         self.service = service
         self._pid = os.getpid()
         self._openapi = openapi.document(service.service_id)
+        worker = str(self._pid)
+        self._seconds = REQUEST_SECONDS.labels(service.service_id, worker)
+        self._outcomes = {o: REQUESTS.labels(service.service_id, worker, o) for o in ("answered", "refused", "failed")}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -121,7 +137,7 @@ class ServiceApp:
             if path == "/service_output":
                 if method != "POST":
                     raise ServiceFailure(405, "MethodNotAllowed", f"{method} /service_output: use POST")
-                await self._service_output(scope, receive, send)
+                await self._logged_service_output(scope, receive, send)
             elif path == "/":
                 if method not in ("GET", "HEAD"):
                     raise ServiceFailure(405, "MethodNotAllowed", f"{method} /: use GET")
@@ -131,6 +147,10 @@ class ServiceApp:
                 if method != "GET":
                     raise ServiceFailure(405, "MethodNotAllowed", f"{method} /service-resources: use GET")
                 await self._resources(scope, send)
+            elif path == "/metrics":
+                if method != "GET":
+                    raise ServiceFailure(405, "MethodNotAllowed", f"{method} /metrics: use GET")
+                await _send_metrics(send)
             elif path == "/openapi.json":
                 if method != "GET":
                     raise ServiceFailure(405, "MethodNotAllowed", f"{method} /openapi.json: use GET")
@@ -152,6 +172,28 @@ class ServiceApp:
             await _send_json(send, 200, {"supported": await self.service.supports_model(model_id)})
         else:
             await _send_json(send, 200, self.service.resources().model_dump())
+
+    async def _logged_service_output(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`_service_output` with one log line per request naming the node's tag (job or interval) and the time."""
+        tag = next((value.decode("latin-1") for name, value in scope["headers"] if name == _TAG_HEADER), None)
+        token = request_tag.set(tag)
+        started = time.perf_counter()
+        outcome, detail = "failed", "internal error"
+        try:
+            await self._service_output(scope, receive, send)
+            outcome, detail = "answered", ""
+        except ServiceFailure as failure:
+            outcome = "refused" if failure.status < 500 else "failed"
+            detail = f"{failure.status} {failure.name}"
+            raise
+        finally:
+            request_tag.reset(token)
+            seconds = time.perf_counter() - started
+            self._seconds.observe(seconds)
+            self._outcomes[outcome].inc()
+            log.info(
+                "request %s %s%s ms=%.1f", tag or "untagged", outcome, f" {detail}" if detail else "", seconds * 1000
+            )
 
     async def _service_output(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = await _read_request(scope, receive, self.service.max_body_bytes)

@@ -44,6 +44,12 @@ def document(service_id: str) -> dict[str, Any]:
             {**_ERRORS, 200: Answer("The output (JSON), or the stream (text)", Any, raw=_STREAM)},
             body=ServiceRequest,
         ),
+        Operation(
+            "GET",
+            "/metrics",
+            "Prometheus metrics of the worker that answers (docs/METRICS.md)",
+            {200: Answer("Prometheus text exposition format", raw="text/plain")},
+        ),
         Operation("GET", "/openapi.json", "This document", {200: Answer("OpenAPI 3.1", dict[str, Any])}),
     ]
     return build_document(f"Infernet service {service_id}", __version__, "Infernet container protocol", operations)

@@ -12,10 +12,17 @@ exception types the client and the retry policy know.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
 import httpx2
+
+from infernet_kit.protocol.container import REQUEST_TAG_HEADER
+
+# The node's tag of the request being served (`REQUEST_TAG_HEADER`): set per request by the service app, sent on
+# with every backend call made while serving it, so the backend's log names the job or interval too.
+request_tag: ContextVar[str | None] = ContextVar("request_tag", default=None)
 
 # Headers aiohttp computes itself from the URL and body; sending httpx's copies would duplicate them.
 _SKIP_HEADERS = frozenset({b"host", b"content-length", b"transfer-encoding"})
@@ -68,6 +75,8 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         self, method: str, url: str, headers: Any, body: bytes | None, limits: aiohttp.ClientTimeout
     ) -> aiohttp.ClientResponse:
         """Send one request; aiohttp failures come out as httpx2 exceptions."""
+        if (tag := request_tag.get()) is not None:
+            headers = [*(headers.items() if isinstance(headers, dict) else headers), (REQUEST_TAG_HEADER, tag)]
         try:
             return await self._get_session().request(
                 method, url, headers=headers, data=body, timeout=limits, allow_redirects=False

@@ -21,6 +21,7 @@ from infernet_kit.node.chain.store import (
     DeliveryStatus,
 )
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
+from infernet_kit.node.metrics import settled
 from infernet_kit.node.proofs import requires_proof, verifies_payment
 from infernet_kit.protocol import JobLocation
 
@@ -276,6 +277,7 @@ class DelegatedProcessor:
             source=JobLocation.OFFCHAIN,
             destination=JobLocation.ONCHAIN,
             requires_proof=requires_proof(sub),
+            tag=f"delegated owner={sub.owner} nonce={signature.nonce}",
         )
         packed = pack_output(outputs)
         interval = interval_at(sub.active_at, sub.period, chain_time)
@@ -328,6 +330,7 @@ class DelegatedProcessor:
         await self._store.save_delegated(
             record.model_copy(update={"status": status, "tx_hash": tx_hash, "error": error, "subscription_id": sub_id})
         )
+        settled(status.value, receipt.gas_used if delivered and receipt is not None else None)
         if delivered and receipt is not None and sub_id:
             mined = await self._client.block(receipt.block_number)
             interval = interval_at(sub.active_at, sub.period, mined.timestamp)

@@ -166,7 +166,7 @@ class SubscriptionListener:
             terms = await asyncio.gather(*(verifier_terms(self._client, sub) for sub in subs))
             for offset, (sub, sub_terms) in enumerate(zip(subs, terms, strict=True)):
                 sub_id = start + offset
-                if self._accept(sub_id, sub, sub_terms) is not None:
+                if self._accept(sub_id, sub, sub_terms, seen_at=block.number) is not None:
                     accepted[sub_id] = sub
             self._subs.update(accepted)
             self._cursor = end - 1
@@ -178,7 +178,9 @@ class SubscriptionListener:
                 self.behind = self._cursor + 1 < next_id
                 return
 
-    def _accept(self, sub_id: int, sub: Subscription, terms: VerifierTerms) -> list[str] | None:
+    def _accept(
+        self, sub_id: int, sub: Subscription, terms: VerifierTerms, *, seen_at: int | None = None
+    ) -> list[str] | None:
         """The container chain to serve `sub` with, or None; either way one log line and the report say so (this
         is called once per subscription: when it is learned, or resumed after a restart). `terms`: its verifier's
         fee in its payment token, read on the way in."""
@@ -186,13 +188,15 @@ class SubscriptionListener:
         reason = self._refusal(sub, containers, terms)
         self._report.seen(sub_id, sub, containers=containers, reason=reason)
         if reason is not None:
-            log.info("not serving subscription=%d owner=%s: %s", sub_id, sub.owner, reason)
+            block = "(resumed)" if seen_at is None else seen_at
+            log.info("not serving subscription=%d owner=%s: %s (seen at block=%s)", sub_id, sub.owner, reason, block)
             return None
         assert containers is not None
         log.info(
-            "tracking subscription=%d owner=%s containers=%s frequency=%d period=%d redundancy=%d",
+            "tracking subscription=%d owner=%s block=%s containers=%s frequency=%d period=%d redundancy=%d",
             sub_id,
             sub.owner,
+            "(resumed)" if seen_at is None else seen_at,
             ",".join(containers),
             sub.frequency,
             sub.period,

@@ -31,6 +31,7 @@ from infernet_kit.node.chain.store import (
 )
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
 from infernet_kit.node.events import EventFeed, clipped, readable
+from infernet_kit.node.metrics import REVERTS, settled
 from infernet_kit.node.proofs import Escrow, EscrowRefused, proof_target, requires_proof
 from infernet_kit.protocol import JobLocation, OnchainOutput, ProofTarget
 from infernet_kit.retrying import RetryPolicy, call_with_retries, exponential
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 # Deliveries reading inputs, running containers and simulating at once; the rest wait, newest interval first.
 MAX_PREPARING = 256
+REVERT_LABEL_CHARS = 64  # a revert string is the consumer's text: its metric label is cut short
 RETRY_DELAY = 1.0
 # Reverts that settle an interval for good: resending could only fail the same way.
 FINAL_REVERTS = frozenset(
@@ -73,6 +75,7 @@ class OrchestratorLike(Protocol):
         destination: JobLocation,
         requires_proof: bool = False,
         proof_target: ProofTarget | None = None,
+        tag: str | None = None,
     ) -> Sequence[ContainerOutputLike]: ...
 
 
@@ -309,6 +312,7 @@ class DeliveryProcessor:
         record = record.model_copy(update={"status": DeliveryStatus.RUNNING, "tx_hash": None, "nonce": None})
         await self._store.save_delivery(record)
         self._report.interval(sub_id, IntervalReport(interval=interval, status=DeliveryStatus.RUNNING))
+        log.info("computing %s containers=%s", label, ",".join(due.containers))
 
         async def attempt() -> Receipt:
             return await self._attempt(due, record)
@@ -379,6 +383,7 @@ class DeliveryProcessor:
             destination=JobLocation.ONCHAIN,
             requires_proof=needs_proof,
             proof_target=proof_target(self._client.chain_id, due.subscription_id, due.interval, sub),
+            tag=f"subscription={due.subscription_id} interval={due.interval}",
         )
         packed = pack_output(outputs)
         if needs_proof and not packed.proof:
@@ -421,6 +426,7 @@ class DeliveryProcessor:
                     guard=lambda ahead: self._refuse_if_closing(due, ahead),
                 )
         except Reverted as exc:
+            REVERTS.labels(exc.reason[:REVERT_LABEL_CHARS]).inc()
             raise self._name_consumer(exc, sub.owner) from None
         if signed_at is not None:
             self._clock.landed(signed_at, receipt.block_number)
@@ -438,6 +444,8 @@ class DeliveryProcessor:
         await self._store.save_delivery(final)
         self._mark_settled(due.subscription_id, due.interval)
         self._report.interval(due.subscription_id, _interval_report(final, outcome.receipt))
+        mined = outcome.status is DeliveryStatus.DELIVERED and outcome.receipt is not None
+        settled(outcome.status.value, outcome.receipt.gas_used if mined and outcome.receipt else None)
         if outcome.status is DeliveryStatus.DELIVERED and outcome.receipt is not None:
             log.info(
                 "delivered %s tx=%s block=%d gas=%d",

@@ -9,6 +9,7 @@ session opens a new connection per request). Reads that would be one call per su
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from infernet_kit.chain.encoding import (
     revert_data,
     selector,
 )
+from infernet_kit.node.metrics import RPC_ERRORS, RPC_REQUESTS, RPC_SECONDS
 
 BlockId = int | str
 _Queued = tuple[str, list[Any], "asyncio.Future[Any]"]
@@ -256,6 +258,9 @@ class ChainClient:
             task.add_done_callback(self._sending.discard)
 
     async def _send(self, queued: list[_Queued]) -> None:
+        for method, _, _ in queued:
+            RPC_REQUESTS.labels(method).inc()
+        started = time.perf_counter()
         try:
             if len(queued) == 1:
                 method, params, _ = queued[0]
@@ -265,10 +270,13 @@ class ChainClient:
                 if not isinstance(responses, list):
                     raise RpcError("batch", str(cast(dict[str, Any], responses).get("error")))
         except Exception as exc:
+            RPC_ERRORS.inc()
             for _, _, waiter in queued:
                 if not waiter.done():
                     waiter.set_exception(exc)
             return
+        finally:
+            RPC_SECONDS.observe(time.perf_counter() - started)
         for (method, _, waiter), response in zip(queued, responses, strict=True):
             if waiter.done():
                 continue

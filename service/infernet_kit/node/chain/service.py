@@ -28,6 +28,7 @@ from infernet_kit.node.chain.rpc import Block, ChainClient, use_lane
 from infernet_kit.node.chain.store import ChainStore
 from infernet_kit.node.chain.wallet import NodeWallet
 from infernet_kit.node.events import EventFeed
+from infernet_kit.node.metrics import HEAD, SYNC_LAG
 from infernet_kit.node.proofs import Escrow
 
 __all__ = ["ChainService", "DelegationRejected"]
@@ -271,6 +272,7 @@ class ChainService:
         if self._head is None or head.number > self._head:
             await self._scan_receipts(head)
             self._head = head.number
+            HEAD.set(head.number)
         elif not learning:
             return
         target = head.number - self._config.trail_head_blocks
@@ -285,6 +287,7 @@ class ChainService:
         for due in advance.due:
             self._processor.dispatch(due)
         self._judged = target
+        SYNC_LAG.set(head.number - target)
         # A line when the block asked for something; quiet blocks only at debug level (`/info` has the block).
         level = logging.INFO if advance.due or advance.settled else logging.DEBUG
         log.log(level, "judged block=%d due=%d settled=%d", target, len(advance.due), len(advance.settled))
