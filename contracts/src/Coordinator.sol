@@ -211,7 +211,7 @@ contract Coordinator {
         sub.activeAt = record.activeAt;
         sub.period = record.period;
         sub.frequency = record.frequency;
-        sub.redundancy = record.extraRedundancy + 1;
+        if (record.owner != address(0)) sub.redundancy = record.extraRedundancy + 1;
         sub.containerId = record.containerId;
         sub.lazy = record.lazy;
         sub.verifier = payable(record.verifier);

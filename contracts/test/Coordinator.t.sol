@@ -85,7 +85,7 @@ contract CoordinatorTest is KitTestBase {
         uint32 empty = callback.request("svc", "", 1, address(0), 0, address(0), address(0));
         assertEq(callback.getContainerInputs(empty, 1, 0, NODE1).length, 0);
 
-        // Under 32 bytes the inputs take one slot of the SDK's `subscriptionInputs` mapping; from 32 on, code.
+        // Up to 32 bytes the inputs stay in the SDK's `subscriptionInputs` mapping; above, in code.
         bytes memory short = new bytes(31);
         short[30] = 0x05;
         uint32 shortId = callback.request("svc", short, 1, address(0), 0, address(0), address(0));

@@ -155,6 +155,25 @@ def test_coordinator_accepts_a_python_signed_delegated_subscription(
     assert coordinator.functions.id().call() == subscription_id + 1
 
 
+def test_an_unknown_subscription_reads_all_zero(anvil: Anvil, infernet_deployment: Deployment) -> None:
+    """As the SDK: an id never created is a zeroed struct (redundancy 0 too, though it is stored minus one)."""
+    coordinator = infernet_deployment.contract(anvil.w3, "EIP712Coordinator")
+    unknown = coordinator.functions.id().call() + 1000
+    assert coordinator.functions.getSubscription(unknown).call() == (
+        ZERO_ADDRESS,
+        0,
+        0,
+        0,
+        0,
+        b"\x00" * 32,
+        False,
+        ZERO_ADDRESS,
+        0,
+        ZERO_ADDRESS,
+        ZERO_ADDRESS,
+    )
+
+
 def test_an_sdk_consumer_compiles_with_only_the_remapping_and_works(
     anvil: Anvil, infernet_deployment: Deployment
 ) -> None:

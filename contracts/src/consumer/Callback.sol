@@ -7,12 +7,12 @@ import {CodeStore} from "../utility/CodeStore.sol";
 /// @title CallbackConsumer
 /// @notice One-shot requests: `_requestCompute` creates a subscription served once (frequency 1, period 0) and
 ///         keeps its inputs, which nodes read back through `getContainerInputs`.
-/// @dev Inputs of 32 bytes or more are kept as the code of a data contract at an address derived from the
+/// @dev Inputs longer than 32 bytes are kept as the code of a data contract at an address derived from the
 ///      subscription id (`CodeStore.writeAt`): far cheaper than storage for prompts, and no slot is needed to find
-///      them. Shorter inputs (one storage slot, cheaper than a contract) and inputs too large for a contract (over
+///      them. Shorter inputs (one or two slots, about as cheap as a contract) and inputs too large for a contract (over
 ///      24,575 bytes) go to the SDK's `subscriptionInputs` mapping, so SDK code reading it sees short inputs there.
 abstract contract CallbackConsumer is BaseConsumer {
-    /// @notice subscription id => inputs shorter than 32 bytes or too large for a data contract (the SDK's name,
+    /// @notice subscription id => inputs of at most 32 bytes or too large for a data contract (the SDK's name,
     ///         so SDK code compiles); the others are read with `getContainerInputs`.
     mapping(uint32 => bytes) internal subscriptionInputs;
 
@@ -40,7 +40,7 @@ abstract contract CallbackConsumer is BaseConsumer {
         uint32 subscriptionId = COORDINATOR.createSubscription(
             containerId, 1, 0, redundancy, false, paymentToken, paymentAmount, wallet, verifier
         );
-        if (inputs.length >= 32 && CodeStore.fits(inputs)) {
+        if (inputs.length > 32 && CodeStore.fits(inputs)) {
             CodeStore.writeAt(bytes32(uint256(subscriptionId)), inputs);
         } else if (inputs.length != 0) {
             subscriptionInputs[subscriptionId] = inputs;
