@@ -53,8 +53,9 @@ async def test_receipts_come_from_the_blocks_the_wallet_is_shown(anvil: Anvil, i
         tx_hash = await wallet.send(Call(Account.create().address, b""), gas=21_000, on_signed=_noted)
         waiting = asyncio.ensure_future(wallet.wait(tx_hash))
         assert wallet.waiting == 1
-        # anvil mined it on arrival; other senders on the session chain may have mined blocks since
-        mined_in = int(anvil.w3.eth.get_transaction_receipt(tx_hash)["blockNumber"])
+        # anvil mines it on arrival (its receipt may trail the send by a moment); other senders on the session
+        # chain may have mined blocks since
+        mined_in = int(anvil.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10)["blockNumber"])
         block = await client.block(mined_in)
         assert tx_hash in block.transactions
 
