@@ -66,6 +66,8 @@ class PostgresJobTable:
         self._writes: psycopg.AsyncConnection[Any] | None = None
         self._reads: psycopg.AsyncConnection[Any] | None = None
         self._reconnecting = asyncio.Lock()  # concurrent reads open one new connection, not one each
+        self._abandoned: set[asyncio.Future[Any]] = set()  # overrun calls, still holding their connections
+        self._closing: set[asyncio.Future[None]] = set()  # their connections, closing once they ended
 
     @classmethod
     async def open(cls, dsn: str, replica: str, answer_within: float) -> PostgresJobTable:
@@ -88,8 +90,10 @@ class PostgresJobTable:
     async def _call(self, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]], *, writes: bool) -> T:
         """`work` on the writes' or the reads' connection, within the timeout; `StoreUnavailable` if not.
 
-        A call that overruns is abandoned with its connection closed under it: cancelling it instead would have
-        psycopg roll back and send a cancel request to the same silent server, which waits a further 10 s."""
+        A call that overruns is cancelled and left behind with its connection: the caller hears at once, while
+        psycopg sends the silent server a cancel request and rolls the transaction back (so a write refused here
+        never lands later), and the connection is closed once that ends. Closing it under the running call would
+        free libpq's handle while psycopg still uses it (SIGSEGV)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout
         try:
@@ -107,11 +111,12 @@ class PostgresJobTable:
             pass
         except psycopg.Error as exc:
             raise StoreUnavailable(_reason(exc)) from exc
-        else:  # the call overran
+        else:  # the call overran: later calls take a new connection, and this one closes when its call ends
             self._writes = None if db is self._writes else self._writes
             self._reads = None if db is self._reads else self._reads
-            await db.close()  # the call fails at once on the closed connection: its error is not news
-            call.add_done_callback(lambda done: done.cancelled() or done.exception())
+            self._abandoned.add(call)
+            call.add_done_callback(lambda done: self._close_abandoned(done, db))
+            call.cancel()
         raise StoreUnavailable(f"no answer from PostgreSQL within {self._timeout:g}s")
 
     async def _connect(self, db: psycopg.AsyncConnection[Any] | None) -> psycopg.AsyncConnection[Any]:
@@ -129,7 +134,18 @@ class PostgresJobTable:
             application_name=f"infernet-node {self.replica}"[:63],
         )
 
+    def _close_abandoned(self, call: asyncio.Future[Any], db: psycopg.AsyncConnection[Any]) -> None:
+        """An overrun call ended (rolled back): the caller already heard "unavailable"; now its connection can go."""
+        self._abandoned.discard(call)
+        if not call.cancelled():
+            call.exception()  # retrieved: it is not news
+        closing = asyncio.ensure_future(db.close())
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
+
     async def close(self) -> None:
+        if pending := {*self._abandoned, *self._closing}:
+            await asyncio.wait(pending, timeout=self._timeout)  # a silent server gets no longer than any call
         for db in (self._writes, self._reads):
             if db is not None:
                 await db.close()
