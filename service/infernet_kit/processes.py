@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -21,8 +22,29 @@ class ProcessError(RuntimeError):
     """A managed process died or never became ready; the message carries its log tail."""
 
 
+# Ports handed out below the kernel's ephemeral range: one from inside it may be taken by any outgoing
+# connection between the check and the server's own bind.
+LOWEST_CHOSEN_PORT = 10_000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0  # unknown: let the kernel choose
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now."""
+    """A TCP port nothing listens on right now, outside the ephemeral range where it can be."""
+    start = _ephemeral_start()
+    for _ in range(100 if start > LOWEST_CHOSEN_PORT else 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, random.randrange(LOWEST_CHOSEN_PORT, start)))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
