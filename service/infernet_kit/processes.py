@@ -26,6 +26,9 @@ class ProcessError(RuntimeError):
 # connection between the check and the server's own bind.
 LOWEST_CHOSEN_PORT = 10_000
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+# The operating system's randomness: the `random` module's state can be seeded alike in every test worker (by a
+# test or a library under test), and then the workers all pick the same ports.
+_PORT_PICKER = random.SystemRandom()
 
 
 def _ephemeral_start() -> int:
@@ -41,7 +44,7 @@ def free_port(host: str = "127.0.0.1") -> int:
     for _ in range(100 if start > LOWEST_CHOSEN_PORT else 0):
         with socket.socket() as sock:
             try:
-                sock.bind((host, random.randrange(LOWEST_CHOSEN_PORT, start)))
+                sock.bind((host, _PORT_PICKER.randrange(LOWEST_CHOSEN_PORT, start)))
             except OSError:
                 continue
             return int(sock.getsockname()[1])

@@ -3,6 +3,7 @@ between the check and the server's bind (a test under three workers lost a node'
 
 from __future__ import annotations
 
+import random
 import socket
 
 from infernet_kit.processes import LOWEST_CHOSEN_PORT, _ephemeral_start, free_port
@@ -17,3 +18,12 @@ def test_free_ports_are_below_the_ephemeral_range_and_bindable() -> None:
             assert LOWEST_CHOSEN_PORT <= port < start
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", port))  # nothing listens there
+
+
+def test_a_seeded_random_module_does_not_make_workers_pick_the_same_ports() -> None:
+    """Test workers whose `random` was seeded alike (by a test or a library) must still pick different ports."""
+    random.seed(7)
+    first = [free_port() for _ in range(5)]
+    random.seed(7)
+    second = [free_port() for _ in range(5)]
+    assert first != second
