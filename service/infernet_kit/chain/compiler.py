@@ -86,7 +86,10 @@ def compile_sources(
 ) -> dict[str, Artifact]:
     """Compile `{source unit name: source}` in project `root` (default: the current project) with its
     foundry.toml settings and remappings (and `remappings`); imports are read from the project's files.
-    `libraries` links external libraries (`{"path:Name": address}`). Returns every contract by name."""
+    `libraries` links external libraries (`{"path:Name": address}`). Returns the contracts the given sources
+    define, by name: only those are built (an imported contract, e.g. a library to deploy first, is built by
+    compiling its own file), which halves a consumer's compile that would otherwise optimise the whole
+    Coordinator it imports."""
     root = (root or project_root()).resolve()
     settings = _foundry_settings(root)
     settings["remappings"] += remappings or []
@@ -97,7 +100,7 @@ def compile_sources(
         "sources": {name: {"content": text} for name, text in sources.items()},
         "settings": {
             **settings,
-            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+            "outputSelection": {name: {"*": ["abi", "evm.bytecode.object"]} for name in sources},
         },
     }
     try:
