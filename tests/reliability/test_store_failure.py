@@ -67,7 +67,7 @@ def test_full_disk_refuses_new_jobs_finishes_running_ones_and_recovers(
     node = infernet_node(config, data_dir=small_disk)
     warm = wait_for_job(node.url, submit(node, {"warm": 1}))
     assert warm["status"] == "success"
-    running = [submit(node, {"sleep": 2, "n": n}) for n in range(10)]
+    running = [submit(node, {"hold": "store-failure", "n": n}) for n in range(10)]
     filler = fill(small_disk)
 
     answers = asyncio.run(burst(node.url, 300))
@@ -83,6 +83,7 @@ def test_full_disk_refuses_new_jobs_finishes_running_ones_and_recovers(
     assert batch.status_code == 200 and batch.json()[0]["error"].startswith(UNAVAILABLE)
 
     # Jobs that were running end with their real result, although the database cannot take it yet.
+    assert httpx.post(f"{echo_container}/release/store-failure", timeout=10).status_code == 200
     for job_id in running:
         job = wait_for_job(node.url, job_id)
         assert job["status"] == "success", job
@@ -130,8 +131,9 @@ def test_stopping_while_the_disk_is_full_names_what_was_not_saved(
 ) -> None:
     config = {"containers": [node_container("echo", echo_container)]}
     node = infernet_node(config, data_dir=small_disk)
-    job_id = submit(node, {"sleep": 1.5})
+    job_id = submit(node, {"hold": "stop-while-full"})
     filler = fill(small_disk)
+    assert httpx.post(f"{echo_container}/release/stop-while-full", timeout=10).status_code == 200
     assert wait_for_job(node.url, job_id)["status"] == "success"  # in memory only: the disk is full
     assert db_statuses(small_disk)[job_id] == "running"
     node.stop()

@@ -35,6 +35,23 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
+def _connections_served(pid: int, port: int) -> int:
+    """How many established TCP connections to `port` process `pid` holds (from /proc: the kernel's word).
+    The node keeps its connections alive, so the worker that accepted more of them is the one serving calls."""
+    sockets = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = os.readlink(fd) if fd.is_symlink() else ""
+        if target.startswith("socket:["):
+            sockets.add(target[len("socket:[") : -1])
+    established = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            local_port, state, inode = int(fields[1].rsplit(":", 1)[1], 16), fields[3], fields[9]
+            established += local_port == port and state == "01" and inode in sockets
+    return established
+
+
 @pytest.fixture
 def slow_backend(dev_backend: DevBackendHandle) -> Iterator[DevBackendHandle]:
     dev_backend.reset()
@@ -84,12 +101,18 @@ def test_a_killed_worker_loses_no_job(infernet_node: NodeFactory, service: Runni
     assert supervisor is not None
     workers = _children(supervisor)
     assert len(workers) == 2, workers
-    victim = workers[0]
+    service_port = int(service.url.rsplit(":", 1)[1])
+    killed: list[int] = []
     killed_at: list[int] = []
 
     def kill_once(finished: int) -> None:
         if not killed_at and finished >= KILL_AFTER:
+            # The worker holding the node's connections: the other may have accepted none of them.
+            served = {pid: _connections_served(pid, service_port) for pid in workers}
+            victim = max(served, key=served.__getitem__)
+            assert served[victim] > 0, f"no worker holds a connection from the node: {served}"
             os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
             killed_at.append(finished)
 
     prompts = [f"prompt {index}: is the sky blue?" for index in range(JOBS)]
@@ -106,7 +129,7 @@ def test_a_killed_worker_loses_no_job(infernet_node: NodeFactory, service: Runni
     assert _no_answer_lines(node.log_text(), TGI), "the node logged no retry: the kill hit no call in flight"
     # The service replaced its dead worker and still serves.
     wait_until(
-        lambda: victim not in _children(supervisor) and len(_children(supervisor)) == 2,
+        lambda: killed[0] not in _children(supervisor) and len(_children(supervisor)) == 2,
         timeout=10,
         what="the supervisor replacing the killed worker",
     )

@@ -4,6 +4,8 @@ Like Infernet's hello-world container, it stands for any user container in node 
 second container receives), per-container bearer tokens, timeouts and error answers. Its behaviour is
 steered by the job's data:
 - `{"sleep": seconds}` delays the answer;
+- `{"hold": name}` answers once `POST /release/<name>` is called (a test decides when a job may end, instead of
+  hoping a sleep outlasts what it does meanwhile);
 - `{"fail": status, "description": text}` answers `status` with a JSON error `{"code", "name", "description"}`;
 - `{"fail_plain": status}` answers `status` with a plain-text body;
 - `{"break_after": n}` answers 200, sends the first `n` bytes of its answer and drops the connection;
@@ -29,6 +31,17 @@ from starlette.routing import Route
 
 from infernet_kit.protocol import JobLocation
 
+_holds: dict[str, asyncio.Event] = {}
+
+
+def _hold(name: str) -> asyncio.Event:
+    return _holds.setdefault(name, asyncio.Event())
+
+
+async def _release(request: Request) -> Response:
+    _hold(request.path_params["name"]).set()
+    return JSONResponse({"released": request.path_params["name"]})
+
 
 async def _service_output(request: Request) -> Response:
     body: dict[str, Any] = await request.json()
@@ -36,6 +49,8 @@ async def _service_output(request: Request) -> Response:
     if isinstance(data, dict):
         if isinstance(data.get("sleep"), int | float):
             await asyncio.sleep(float(data["sleep"]))
+        if isinstance(data.get("hold"), str):
+            await _hold(data["hold"]).wait()
         if isinstance(data.get("fail"), int):
             description = str(data.get("description", "echo container failure"))
             error = {"code": str(data["fail"]), "name": "EchoFailure", "description": description}
@@ -82,6 +97,7 @@ def create_app() -> Starlette:
             Route("/", _root, methods=["GET"]),
             Route("/service-resources", _resources, methods=["GET"]),
             Route("/service_output", _service_output, methods=["POST"]),
+            Route("/release/{name}", _release, methods=["POST"]),
         ]
     )
 
