@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from infernet_kit.config import ConfigError
 from infernet_kit.node.api import NodeApi
@@ -23,6 +22,7 @@ from infernet_kit.node.config import NodeConfig
 from infernet_kit.node.containers import ContainerProcesses
 from infernet_kit.node.events import EventFeed
 from infernet_kit.node.guardian import Guardian
+from infernet_kit.node.http_protocol import NodeHttpProtocol
 from infernet_kit.node.jobs import JobRunner
 from infernet_kit.node.orchestrator import Orchestrator
 from infernet_kit.node.store import JobStore, open_job_store
@@ -78,17 +78,6 @@ def configure_logging(config: NodeConfig, *, base_dir: Path) -> None:
     root.setLevel(logging.INFO)
     for noisy in ("httpx", "httpcore", "web3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-class NoDelayHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with TCP_NODELAY set on every accepted connection, so a small answer is
-    sent at once instead of waiting on the client's delayed ACK (the reference node's 40 ms stall)."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().connection_made(transport)
 
 
 def _chain_service(
@@ -211,7 +200,7 @@ async def serve(config: NodeConfig, data_dir: Path) -> None:
         server = _Server(
             uvicorn.Config(
                 api.app(),
-                http=NoDelayHttpToolsProtocol,
+                http=NodeHttpProtocol,
                 loop="none",
                 lifespan="off",
                 proxy_headers=False,  # the client's address is the socket's, never a header's
