@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from infernet_kit.config import ConfigError
+from infernet_kit.http_protocol import CoalescingHttpProtocol
 from infernet_kit.node.api import NodeApi
 from infernet_kit.node.config import NodeConfig
 from infernet_kit.node.containers import ContainerProcesses
 from infernet_kit.node.events import EventFeed
 from infernet_kit.node.guardian import Guardian
-from infernet_kit.node.http_protocol import NodeHttpProtocol
 from infernet_kit.node.jobs import JobRunner
 from infernet_kit.node.orchestrator import Orchestrator
 from infernet_kit.node.store import JobStore, open_job_store
@@ -200,7 +200,7 @@ async def serve(config: NodeConfig, data_dir: Path) -> None:
         server = _Server(
             uvicorn.Config(
                 api.app(),
-                http=NodeHttpProtocol,
+                http=CoalescingHttpProtocol,
                 loop="none",
                 lifespan="off",
                 proxy_headers=False,  # the client's address is the socket's, never a header's

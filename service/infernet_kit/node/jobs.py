@@ -149,8 +149,8 @@ class JobRunner:
             self._finish(job_id, client, *_failed(containers[-1], f"node error: {exc}", []))
             return
         elapsed = (time.perf_counter() - started) * 1000
+        self._finish(job_id, client, "success", outputs[-1].model_dump(), outputs[:-1])  # first: readers wait on it
         log.info("job %s success: container=%s client=%s ms=%.1f", job_id, outputs[-1].container, client, elapsed)
-        self._finish(job_id, client, "success", outputs[-1].model_dump(), outputs[:-1])
 
 
 class StreamSink(Protocol):

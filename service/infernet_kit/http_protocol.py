@@ -1,9 +1,11 @@
-"""The node's HTTP/1.1 connection protocol: uvicorn's httptools protocol, with each response leaving in one packet.
+"""The HTTP/1.1 connection protocol of the kit's servers (the node, the services): uvicorn's httptools protocol,
+with each response leaving in one packet.
 
 uvicorn writes a response's status line and headers, then its body, as two socket writes: two syscalls, two
-packets and two wake-ups of the client per answer, the largest single cost of the node per job (py-spy, 64 jobs
-in flight). Writes made while one callback of the event loop runs are joined and sent at the loop's next turn,
-so headers and body go out together (and the answers to pipelined requests too), in order, before any close.
+packets and two wake-ups of the client per answer (py-spy put socket writes first in the node's cost per job; an
+aiohttp client of a service reads the headers, then waits for the body's packet). Writes made while one callback of
+the event loop runs are joined and sent at the loop's next turn, so headers and body go out together (and the
+answers to pipelined requests too), in order, before any close.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
-class NodeHttpProtocol(HttpToolsProtocol):
+class CoalescingHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with TCP_NODELAY set on every accepted connection, so a small answer is
     sent at once instead of waiting on the client's delayed ACK (the reference node's 40 ms stall), and a
     `CoalescingTransport` under it, so that answer is one packet."""
