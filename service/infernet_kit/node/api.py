@@ -21,8 +21,10 @@ from importlib.resources import files
 from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
+from pydantic_core import to_json
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse as StarletteJSONResponse
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from infernet_kit import __version__
@@ -53,6 +55,14 @@ DASHBOARD_FILES = {
     "/dashboard/dashboard.css": ("dashboard.css", "text/css; charset=utf-8"),
     "/dashboard/dashboard.js": ("dashboard.js", "text/javascript; charset=utf-8"),
 }
+
+
+class JSONResponse(StarletteJSONResponse):
+    """Starlette's JSON answer (same headers, same compact UTF-8 text), encoded by pydantic-core in Rust: several
+    times faster than `json.dumps` on the job records every poll and waiting read answers."""
+
+    def render(self, content: Any) -> bytes:
+        return to_json(content)
 
 
 class ChainServiceLike(Protocol):

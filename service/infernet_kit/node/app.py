@@ -10,14 +10,15 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from infernet_kit.config import ConfigError
+from infernet_kit.http_protocol import CoalescingHttpProtocol
 from infernet_kit.node.api import NodeApi
 from infernet_kit.node.config import NodeConfig
 from infernet_kit.node.containers import ContainerProcesses
@@ -58,10 +59,32 @@ class SecretMask(logging.Filter):
         return True
 
 
+class LineFormatter(logging.Formatter):
+    """`asctime level name: message`, formatted once per record for all handlers (stderr and the log file get
+    the same line) and with the date part of the time made once per second: a job's log line is on its hot path."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._second = -1
+        self._date = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = int(record.created)
+        if second != self._second:
+            self._second, self._date = second, time.strftime(self.default_time_format, self.converter(second))
+        return f"{self._date},{int(record.msecs):03d}"  # logging's default_msec_format
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: str | None = record.__dict__.get("_line")
+        if line is None:
+            line = record.__dict__["_line"] = super().format(record)
+        return line
+
+
 def configure_logging(config: NodeConfig, *, base_dir: Path) -> None:
     """One line per event to stderr and, when `log_path` (or `log.path`) is set, to that file; secrets masked."""
     mask = SecretMask(config.secrets())
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    formatter = LineFormatter()
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if config.log_file:
         path = Path(config.log_file)
@@ -78,17 +101,6 @@ def configure_logging(config: NodeConfig, *, base_dir: Path) -> None:
     root.setLevel(logging.INFO)
     for noisy in ("httpx", "httpcore", "web3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-class NoDelayHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with TCP_NODELAY set on every accepted connection, so a small answer is
-    sent at once instead of waiting on the client's delayed ACK (the reference node's 40 ms stall)."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().connection_made(transport)
 
 
 def _chain_service(
@@ -211,7 +223,7 @@ async def serve(config: NodeConfig, data_dir: Path) -> None:
         server = _Server(
             uvicorn.Config(
                 api.app(),
-                http=NoDelayHttpToolsProtocol,
+                http=CoalescingHttpProtocol,
                 loop="none",
                 lifespan="off",
                 proxy_headers=False,  # the client's address is the socket's, never a header's

@@ -17,6 +17,7 @@ from collections import deque
 from typing import Any, Literal
 
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from infernet_kit.protocol.container import decode_string
 
@@ -26,6 +27,10 @@ HISTORY = 100
 QUEUE_SIZE = 256
 MAX_READERS = 16
 MAX_VALUE_CHARS = 1000  # publishers clip free-form values (inputs, outputs) to this (`clipped`)
+
+# Compact UTF-8 JSON this long or shorter is surely within `MAX_VALUE_CHARS` as `json.dumps` writes it: at most
+# one space per separator byte, at most 3 characters (`\uXXXX`) per byte of a non-ASCII character.
+_SURELY_SHORT = MAX_VALUE_CHARS // 3
 
 EventKind = Literal["subscription", "compute", "job"]
 
@@ -109,6 +114,8 @@ def clipped(value: Any) -> Any:
     """`value`, or the start of its JSON text when that is longer than `MAX_VALUE_CHARS` (bounded history)."""
     if isinstance(value, int | float | bool) or value is None:
         return value
+    if not isinstance(value, str) and len(to_json(value, fallback=str)) <= _SURELY_SHORT:
+        return value  # every job's input and result: skip `json.dumps`, the slow way to a length
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     if len(text) <= MAX_VALUE_CHARS:
         return value

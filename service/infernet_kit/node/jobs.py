@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from infernet_kit.node.events import EventFeed, clipped
 from infernet_kit.node.guardian import Guardian, Rejection
-from infernet_kit.node.metrics import JOBS
+from infernet_kit.node.metrics import count_job
 from infernet_kit.node.orchestrator import ContainerFailure, ContainerOutput, Orchestrator
 from infernet_kit.node.store import CRASH_REASON, JobStatus, JobStore
 from infernet_kit.protocol import JobLocation
@@ -60,7 +60,8 @@ class JobRunner:
 
         Raises `Refused` (the guardian's rejection) or `StoreUnavailable` (nothing was kept)."""
         job_id = await self._admit(containers, data, client, requires_proof)
-        log.info("job %s accepted: containers=%s client=%s", job_id, ",".join(containers), client)
+        # DEBUG: at INFO a job is one line, its outcome's (which names the client too).
+        log.debug("job %s accepted: containers=%s client=%s", job_id, ",".join(containers), client)
         task = asyncio.ensure_future(self._run(job_id, client, containers, data, requires_proof))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -95,7 +96,7 @@ class JobRunner:
             raise Refused(rejection)
         job_id = str(uuid.uuid4())
         await self._store.create(job_id, client=client, containers=containers)
-        JOBS.labels("accepted").inc()
+        count_job("accepted")
         self._events.publish(
             "job", id=job_id, status="running", containers=containers, client=client, input=clipped(data)
         )
@@ -109,7 +110,7 @@ class JobRunner:
         result: dict[str, Any],
         intermediate: list[ContainerOutput],
     ) -> None:
-        JOBS.labels(status).inc()
+        count_job(status)
         self._store.finish(
             job_id, client=client, status=status, result=result, intermediate=[o.model_dump() for o in intermediate]
         )
@@ -130,10 +131,11 @@ class JobRunner:
             )
         except ContainerFailure as failure:
             log.info(
-                "job %s failed: container=%s reason=%s ms=%.1f",
+                "job %s failed: container=%s reason=%s client=%s ms=%.1f",
                 job_id,
                 failure.container,
                 failure.description,
+                client,
                 (time.perf_counter() - started) * 1000,
             )
             self._finish(job_id, client, *_failed(failure.container, failure.description, failure.completed))
@@ -147,8 +149,8 @@ class JobRunner:
             self._finish(job_id, client, *_failed(containers[-1], f"node error: {exc}", []))
             return
         elapsed = (time.perf_counter() - started) * 1000
-        log.info("job %s success: container=%s ms=%.1f", job_id, outputs[-1].container, elapsed)
-        self._finish(job_id, client, "success", outputs[-1].model_dump(), outputs[:-1])
+        self._finish(job_id, client, "success", outputs[-1].model_dump(), outputs[:-1])  # first: readers wait on it
+        log.info("job %s success: container=%s client=%s ms=%.1f", job_id, outputs[-1].container, client, elapsed)
 
 
 class StreamSink(Protocol):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from infernet_kit.metrics import LATENCY_BUCKETS
@@ -42,3 +44,26 @@ def settled(outcome: str, gas_used: int | None) -> None:
     if gas_used is not None:
         GAS_USED.inc(gas_used)
         DELIVERY_GAS.observe(gas_used)
+
+
+# Label children by label values, made on first use as `labels()` makes them (a series appears once counted), then
+# looked up here: `labels()` itself validates, hashes and locks on every call, twice per job.
+_CHILDREN: dict[tuple[object, ...], Any] = {}
+
+
+def _child(metric: Counter | Histogram, *values: str) -> Any:
+    key = (metric, *values)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*values)
+    return child
+
+
+def count_job(status: str) -> None:
+    """Count one off-chain job `accepted`, or ended with `status`."""
+    _child(JOBS, status).inc()
+
+
+def container_call(container: str, outcome: str, seconds: float) -> None:
+    """Time one container call (`ok` or `failed`)."""
+    _child(CONTAINER_SECONDS, container, outcome).observe(seconds)

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from infernet_kit.compat.aiohttp_pool import open_connections
 from infernet_kit.jsonbody import parse_json
 from infernet_kit.node.config import ContainerConfig
-from infernet_kit.node.metrics import CONTAINER_SECONDS
+from infernet_kit.node.metrics import container_call
 from infernet_kit.protocol import JobLocation, ProofTarget, ServiceRequest
 from infernet_kit.protocol.container import REQUEST_TAG_HEADER
 from infernet_kit.retrying import RetryPolicy, call_with_retries, describe, exponential
@@ -76,13 +76,13 @@ def _service_request(
     data: Any,
     requires_proof: bool,
     proof_target: ProofTarget | None = None,
-) -> dict[str, Any]:
-    """The `POST /service_output` body, built from the model the services parse it with; `proof_target` is sent
-    only when given (an on-chain delivery whose verifier judges the proof)."""
+) -> bytes:
+    """The `POST /service_output` body (JSON), built from the model the services parse it with; `proof_target` is
+    sent only when given (an on-chain delivery whose verifier judges the proof)."""
     request = ServiceRequest(
         source=source, destination=destination, data=data, requires_proof=requires_proof, proof_target=proof_target
     )
-    return request.model_dump(mode="json", exclude=None if proof_target is not None else {"proof_target"})
+    return request.model_dump_json(exclude=None if proof_target is not None else {"proof_target"}).encode()
 
 
 def _describe_error(status: int, raw: bytes) -> str:
@@ -178,13 +178,12 @@ class Orchestrator:
             timeout=aiohttp.ClientTimeout(total=config.timeout),
         )
 
-    async def _post(self, config: ContainerConfig, body: dict[str, Any], tag: str | None) -> aiohttp.ClientResponse:
-        """POST `body`; until the response's headers arrive, a send that got no answer is retried.
+    async def _post(self, config: ContainerConfig, data: bytes, tag: str | None) -> aiohttp.ClientResponse:
+        """POST `data` (a JSON body); until the response's headers arrive, a send that got no answer is retried.
 
         A retry takes a connection the pool still holds open (those of a dead worker are closed by
         then) or opens a new one; the failed one is already closed.
         """
-        data = json.dumps(body, separators=(",", ":")).encode()
         return await call_with_retries(
             lambda: self._post_once(config, data, tag),
             _UNANSWERED,
@@ -193,9 +192,7 @@ class Orchestrator:
             reason=_no_answer,
         )
 
-    async def _call(
-        self, container_id: str, body: dict[str, Any], completed: Sequence[ContainerOutput], tag: str | None
-    ) -> Any:
+    async def _call(self, container_id: str, body: bytes, completed: Sequence[ContainerOutput], tag: str | None) -> Any:
         started = time.perf_counter()
         outcome = "failed"
         try:
@@ -203,10 +200,10 @@ class Orchestrator:
             outcome = "ok"
             return answer
         finally:
-            CONTAINER_SECONDS.labels(container_id, outcome).observe(time.perf_counter() - started)
+            container_call(container_id, outcome, time.perf_counter() - started)
 
     async def _call_once(
-        self, container_id: str, body: dict[str, Any], completed: Sequence[ContainerOutput], tag: str | None
+        self, container_id: str, body: bytes, completed: Sequence[ContainerOutput], tag: str | None
     ) -> Any:
         config = self._config(container_id, completed)
         try:

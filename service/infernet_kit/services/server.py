@@ -103,6 +103,8 @@ def _worker(app: str, bind: Bind, log_level: str) -> None:
     """One worker process: its own SO_REUSEPORT socket, one event loop, the app built by its factory."""
     import uvicorn
 
+    from infernet_kit.http_protocol import CoalescingHttpProtocol
+
     _exit_with_parent()
     _configure_logging(log_level)
     sock = listening_socket(bind)
@@ -110,7 +112,7 @@ def _worker(app: str, bind: Bind, log_level: str) -> None:
         app,
         factory=True,
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpProtocol,
         lifespan="on",
         access_log=False,
         log_level=log_level,

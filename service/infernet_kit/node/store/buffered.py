@@ -41,6 +41,11 @@ RECENT_LIMIT = 50_000  # finished jobs answered from memory
 SHARED_POLL = 0.01  # seconds between table reads while waiting for a job another process runs
 
 
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 @dataclass
 class _Write:
     """A record waiting for the next flush; `committed` is set for writes whose caller must know the outcome."""
@@ -184,8 +189,7 @@ class BufferedJobStore:
         if record.origin == "node":  # a reported job may be changed by another process sharing the table
             self._remember(record)
         for waiter in self._waiters.get(record.key, ()):
-            if not waiter.done():
-                waiter.set_result(None)
+            _wake(waiter)
 
     def _remember(self, record: JobRecord) -> None:
         self._recent[record.key] = record
@@ -290,14 +294,17 @@ class BufferedJobStore:
                 await asyncio.sleep(min(SHARED_POLL, remaining))
 
     async def _settled(self, keys: list[JobKey], seconds: float) -> None:
-        """Return when one of `keys` gets a new record in memory, or after `seconds`."""
-        waiter = asyncio.get_running_loop().create_future()
+        """Return when one of `keys` gets a new record in memory, or after `seconds` (a timer on the loop, not
+        `asyncio.wait`, which costs a task-set and callbacks per read)."""
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         for key in keys:
             self._waiters.setdefault(key, set()).add(waiter)
+        timer = loop.call_later(seconds, _wake, waiter)
         try:
-            await asyncio.wait((waiter,), timeout=seconds)
+            await waiter
         finally:
-            waiter.cancel()
+            timer.cancel()
             for key in keys:
                 waiters = self._waiters[key]
                 waiters.discard(waiter)
