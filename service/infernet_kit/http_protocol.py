@@ -6,6 +6,9 @@ packets and two wake-ups of the client per answer (py-spy put socket writes firs
 aiohttp client of a service reads the headers, then waits for the body's packet). Writes made while one callback of
 the event loop runs are joined and sent at the loop's next turn, so headers and body go out together (and the
 answers to pipelined requests too), in order, before any close.
+
+This leans on uvicorn's private `HttpToolsProtocol` (it writes through `self.transport`);
+`tests/node/unit/test_unit_coalescing_transport.py` runs a real uvicorn with it and fails if a release changes that.
 """
 
 from __future__ import annotations

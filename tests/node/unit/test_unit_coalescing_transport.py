@@ -8,10 +8,17 @@ import asyncio
 import socket
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-from infernet_kit.http_protocol import CoalescingTransport
+from infernet_kit.http_protocol import CoalescingHttpProtocol, CoalescingTransport
 from infernet_kit.polling import wait_until_async
+from infernet_kit.processes import free_port
 
 
 @pytest.fixture
@@ -64,3 +71,46 @@ async def test_writes_of_one_callback_leave_together_and_close_sends_them_first(
     held.close()  # sends what it holds, then closes
     assert await read_until(peer, lambda got, ended: ended) == b"last"
     assert held.is_closing()
+
+
+async def test_uvicorn_sends_a_whole_answer_in_one_write() -> None:
+    """The protocol leans on uvicorn's private httptools protocol (it writes through `self.transport`): if a
+    uvicorn release changes that, this fails instead of the kit's servers silently sending answers in pieces.
+    (uvicorn's own protocol fails it: headers and body are two writes.)"""
+    sent: list[bytes] = []
+
+    class Recorder:
+        def __init__(self, transport: asyncio.Transport) -> None:
+            self._transport = transport
+
+        def write(self, data: bytes) -> None:
+            sent.append(bytes(data))
+            self._transport.write(data)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._transport, name)
+
+    class Recorded(CoalescingHttpProtocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(Recorder(transport))  # type: ignore[arg-type]
+
+    async def answer(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "healthy"})
+
+    async def started() -> bool:
+        return server.started
+
+    port = free_port()
+    app = Starlette(routes=[Route("/health", answer)])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=Recorded, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        await wait_until_async(started, timeout=10, what="uvicorn started")
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"http://127.0.0.1:{port}/health")
+        assert response.json() == {"status": "healthy"}
+        assert len(sent) == 1, sent  # status line, headers and body: one write
+        assert sent[0].startswith(b"HTTP/1.1 200 OK") and sent[0].endswith(b'{"status":"healthy"}')
+    finally:
+        server.should_exit = True
+        await serving
