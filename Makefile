@@ -52,10 +52,10 @@ test: test-contracts test-python
 test-contracts: build
 	$(MAKE) --no-print-directory forge-test gas-check
 
-# Two workers, a test file each at a time: most tests wait on blocks and processes, so this halves the wall time
-# (three were faster, 297-325 s against 380 s, but took more timing margin than the chain tests can spare).
+# Three workers, a test file each at a time: most tests wait on blocks and processes, not on the 2 cores. Tests
+# that raced the machine's load (a sleep outlasting a fill, a kill landing on an idle worker) now wait on events.
 test-python: build
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 3 --dist loadfile
 
 # FORGE_FLAGS (e.g. `--root DIR`) lets a test point these two at another project and watch them fail.
 forge-test:
