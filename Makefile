@@ -74,8 +74,10 @@ demo: build
 	.venv/bin/infernet-kit demo
 
 bench: build
+	$(PY) bench/contracts_gas.py
 	$(PY) bench/services.py
 	$(PY) bench/node.py
+	$(PY) bench/user_e2e.py
 	$(PY) bench/node_onchain.py --modes ""
 
 # The README's picture of the dashboard, from its browser test (which otherwise writes it to its tmp dir only).
