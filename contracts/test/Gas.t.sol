@@ -12,13 +12,13 @@ import {NoopCallbackConsumer, NoopSubscriptionConsumer, NoopDelegatorConsumer} f
 contract GasTest is KitTestBase {
     // Upper bounds on each measured call's gas (`gasleft()` around the call alone): a few percent above the
     // figures measured when they were set, so a regression in the coordinator fails here.
-    uint256 internal constant REQUEST_COMPUTE_GAS = 162_000;
-    uint256 internal constant DELIVER_COMPUTE_GAS = 102_000;
-    uint256 internal constant DELIVER_COMPUTE_SECOND_NODE_GAS = 85_000;
-    uint256 internal constant DELIVER_COMPUTE_LAZY_GAS = 270_000;
-    uint256 internal constant CREATE_SUBSCRIPTION_DELEGATEE_GAS = 164_000;
-    uint256 internal constant DELIVER_COMPUTE_DELEGATEE_GAS = 250_000;
-    uint256 internal constant DELIVER_COMPUTE_PAID_ETH_GAS = 140_000;
+    uint256 internal constant REQUEST_COMPUTE_GAS = 139_000;
+    uint256 internal constant DELIVER_COMPUTE_GAS = 77_500;
+    uint256 internal constant DELIVER_COMPUTE_SECOND_NODE_GAS = 80_000;
+    uint256 internal constant DELIVER_COMPUTE_LAZY_GAS = 249_000;
+    uint256 internal constant CREATE_SUBSCRIPTION_DELEGATEE_GAS = 142_000;
+    uint256 internal constant DELIVER_COMPUTE_DELEGATEE_GAS = 203_000;
+    uint256 internal constant DELIVER_COMPUTE_PAID_ETH_GAS = 116_000;
 
     NoopCallbackConsumer internal callback;
     NoopSubscriptionConsumer internal subscriber;
