@@ -49,9 +49,9 @@ struct ProofRequest {
 /// @title Coordinator
 /// @notice Keeps subscriptions and accepts their outputs from nodes, enforcing the interval, redundancy and
 ///         payment rules before handing the output to the consumer.
-/// @dev Storage is laid out for gas, not as the ABI struct: a subscription occupies two slots (the ABI layout
-///      needs seven), one of them shared with its first interval's answer count, and three with payment or other
-///      than one interval, one node, eager delivery and no verifier; delivering the common one-shot reads one.
+/// @dev Storage is laid out for gas, not as the ABI struct (seven slots): the common one-shot (one interval, one
+///      node, eager, free, no verifier) occupies two slots, one of them shared with its first interval's answer
+///      count, and its delivery reads that one; other settings take a third slot, payment terms up to three more.
 contract Coordinator {
     /// @dev One slot under `keccak256(abi.encode(uint32 id, uint32 interval))`, the SDK's `redundancyCount` key:
     ///      the answers so far, and for interval 1 also the subscription's head. A subscription's first answer is
@@ -325,7 +325,7 @@ contract Coordinator {
         }
         bool paid = sub.paymentAmount != 0;
         bool custom = sub.frequency != 1 || sub.redundancy != 1 || sub.lazy || paid || sub.verifier != address(0);
-        intervals[keccak256(abi.encode(subscriptionId, uint32(1)))] = Interval({
+        intervals[_intervalKey(subscriptionId, 1)] = Interval({
             count: 0, owner: sub.owner, activeAt: sub.activeAt, period: sub.period, custom: custom
         });
         if (custom) {
@@ -397,7 +397,12 @@ contract Coordinator {
 
     /// @dev The slot of `(subscriptionId, interval)`: its answer count, and for interval 1 the head.
     function _interval(uint32 subscriptionId, uint32 interval) internal view returns (Interval storage) {
-        return intervals[keccak256(abi.encode(subscriptionId, interval))];
+        return intervals[_intervalKey(subscriptionId, interval)];
+    }
+
+    /// @dev The SDK's `redundancyCount` key of `(subscriptionId, interval)`.
+    function _intervalKey(uint32 subscriptionId, uint32 interval) internal pure returns (bytes32) {
+        return keccak256(abi.encode(subscriptionId, interval));
     }
 
     /// @dev Pays one delivery from the consumer's wallet, as the SDK: `2 × fee` of the payment to the Fee
