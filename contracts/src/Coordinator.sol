@@ -325,9 +325,8 @@ contract Coordinator {
         }
         bool paid = sub.paymentAmount != 0;
         bool custom = sub.frequency != 1 || sub.redundancy != 1 || sub.lazy || paid || sub.verifier != address(0);
-        intervals[_intervalKey(subscriptionId, 1)] = Interval({
-            count: 0, owner: sub.owner, activeAt: sub.activeAt, period: sub.period, custom: custom
-        });
+        intervals[_intervalKey(subscriptionId, 1)] =
+            Interval({count: 0, owner: sub.owner, activeAt: sub.activeAt, period: sub.period, custom: custom});
         if (custom) {
             settings[subscriptionId] = Settings({
                 extraFrequency: sub.frequency - 1,
