@@ -331,6 +331,26 @@ contract CoordinatorTest is KitTestBase {
                                CANCELLATION
     //////////////////////////////////////////////////////////////*/
 
+    function test_FirstIntervalCountLeavesTheSubscriptionIntact() public {
+        // The subscription's head and its first interval's count share a slot: counting and cancelling touch
+        // only their own fields.
+        uint32 id = consumer.create("a,b", 5, 60, 3, false, address(0), 0, address(0), address(0));
+        Subscription memory created = coordinator.getSubscription(id);
+        skipTime(60);
+        deliver(NODE1, id, 1, EMPTY);
+        deliver(NODE2, id, 1, EMPTY);
+        bytes32 first = keccak256(abi.encode(id, uint32(1)));
+        assertEq(coordinator.redundancyCount(first), 2);
+        assertEq(abi.encode(coordinator.getSubscription(id)), abi.encode(created));
+        consumer.cancel(id);
+        Subscription memory cancelled = coordinator.getSubscription(id);
+        assertEq(cancelled.activeAt, type(uint32).max);
+        cancelled.activeAt = created.activeAt;
+        assertEq(abi.encode(cancelled), abi.encode(created));
+        assertEq(coordinator.redundancyCount(first), 2);
+        assertEq(coordinator.redundancyCount(keccak256(abi.encode(id, uint32(2)))), 0);
+    }
+
     function test_CancelMarksSubscription() public {
         uint32 id = createRecurring(5, 10, 1);
         vm.expectEmit(true, false, false, true, address(coordinator));

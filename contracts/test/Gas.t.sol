@@ -12,13 +12,15 @@ import {NoopCallbackConsumer, NoopSubscriptionConsumer, NoopDelegatorConsumer} f
 contract GasTest is KitTestBase {
     // Upper bounds on each measured call's gas (`gasleft()` around the call alone): a few percent above the
     // figures measured when they were set, so a regression in the coordinator fails here.
-    uint256 internal constant REQUEST_COMPUTE_GAS = 162_000;
-    uint256 internal constant DELIVER_COMPUTE_GAS = 102_000;
-    uint256 internal constant DELIVER_COMPUTE_SECOND_NODE_GAS = 85_000;
-    uint256 internal constant DELIVER_COMPUTE_LAZY_GAS = 270_000;
-    uint256 internal constant CREATE_SUBSCRIPTION_DELEGATEE_GAS = 164_000;
-    uint256 internal constant DELIVER_COMPUTE_DELEGATEE_GAS = 250_000;
-    uint256 internal constant DELIVER_COMPUTE_PAID_ETH_GAS = 140_000;
+    uint256 internal constant REQUEST_COMPUTE_GAS = 139_000;
+    uint256 internal constant DELIVER_COMPUTE_GAS = 77_500;
+    uint256 internal constant DELIVER_COMPUTE_SECOND_NODE_GAS = 80_000;
+    uint256 internal constant DELIVER_COMPUTE_LAZY_GAS = 249_000;
+    uint256 internal constant CREATE_SUBSCRIPTION_DELEGATEE_GAS = 142_000;
+    uint256 internal constant DELIVER_COMPUTE_DELEGATEE_GAS = 203_000;
+    uint256 internal constant DELIVER_COMPUTE_PAID_ETH_GAS = 116_000;
+    uint256 internal constant CREATE_RECURRING_GAS = 88_500;
+    uint256 internal constant DELIVER_COMPUTE_RECURRING_FIRST_GAS = 80_000;
 
     NoopCallbackConsumer internal callback;
     NoopSubscriptionConsumer internal subscriber;
@@ -28,6 +30,7 @@ contract GasTest is KitTestBase {
     uint32 internal oneShot;
     uint32 internal redundant;
     uint32 internal lazy;
+    uint32 internal recurring;
     Subscription internal sub;
     uint8 internal v;
     bytes32 internal r;
@@ -48,6 +51,7 @@ contract GasTest is KitTestBase {
         vm.prank(NODE1);
         coordinator.deliverCompute(redundant, 1, inputs, output, EMPTY, address(0));
         lazy = subscriber.create("tgi_client_inference_service", 1, 0, 1, true);
+        recurring = subscriber.create("tgi_client_inference_service", 3, 60, 1, false);
 
         sub = Subscription({
             owner: address(delegator),
@@ -90,6 +94,22 @@ contract GasTest is KitTestBase {
         uint256 before = gasleft();
         coordinator.deliverCompute(lazy, 1, inputs, output, EMPTY, address(0));
         assertGasAtMost("deliverCompute (lazy)", before - gasleft(), DELIVER_COMPUTE_LAZY_GAS);
+    }
+
+    function test_Gas_CreateRecurring() public {
+        uint256 before = gasleft();
+        subscriber.create("tgi_client_inference_service", 3, 60, 1, false);
+        assertGasAtMost("createSubscription (recurring)", before - gasleft(), CREATE_RECURRING_GAS);
+    }
+
+    function test_Gas_DeliverComputeRecurringFirstInterval() public {
+        skipTime(60);
+        vm.prank(NODE1);
+        uint256 before = gasleft();
+        coordinator.deliverCompute(recurring, 1, inputs, output, EMPTY, address(0));
+        assertGasAtMost(
+            "deliverCompute (recurring, interval 1)", before - gasleft(), DELIVER_COMPUTE_RECURRING_FIRST_GAS
+        );
     }
 
     function test_Gas_CreateSubscriptionDelegatee() public {
