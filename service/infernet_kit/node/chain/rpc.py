@@ -29,6 +29,7 @@ from infernet_kit.chain.encoding import (
     Subscription,
     decode_revert,
     delegate_key,
+    encode_flat,
     error_selectors,
     event_topic,
     function_signatures,
@@ -395,7 +396,7 @@ class ChainClient:
         self, owner: str, subscription_id: int, interval: int, timestamp: int, node: str, block: BlockId
     ) -> bytes:
         """The consumer's `getContainerInputs(subscriptionId, interval, timestamp, caller)`."""
-        args = encode(["uint32", "uint32", "uint32", "address"], [subscription_id, interval, timestamp, node])
+        args = encode_flat(["uint32", "uint32", "uint32", "address"], [subscription_id, interval, timestamp, node])
         (inputs,) = decode(["bytes"], await self.call(Call(owner, selector(_GET_CONTAINER_INPUTS) + args), block))
         return bytes(inputs)
 
@@ -440,7 +441,7 @@ class ChainClient:
     def deliver_compute(
         self, subscription_id: int, interval: int, inputs: bytes, output: bytes, proof: bytes, node_wallet: str
     ) -> Call:
-        args = encode(
+        args = encode_flat(
             ["uint32", "uint32", "bytes", "bytes", "bytes", "address"],
             [subscription_id, interval, inputs, output, proof, node_wallet],
         )
