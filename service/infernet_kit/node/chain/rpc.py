@@ -26,6 +26,7 @@ from infernet_kit.chain.encoding import (
     SUBSCRIPTION_ABI_TYPE,
     Signature,
     Subscription,
+    checksum_address,
     decode_revert,
     delegate_key,
     encode_flat,
@@ -400,7 +401,7 @@ class ChainClient:
                 elif topic == CREATED_TOPIC:
                     found.created[sub_id] = (str(log["transactionHash"]), int(log["blockNumber"], 16))
                 else:
-                    found.fulfilled.append((sub_id, to_checksum_address("0x" + log["topics"][2][-40:])))
+                    found.fulfilled.append((sub_id, checksum_address("0x" + log["topics"][2][-40:])))
         return found
 
     async def container_inputs(
