@@ -8,11 +8,12 @@ when recent blocks came at a steady gap), and never before the local clock plus 
 are made). The offset is the largest of the recent heads': a node too busy to see a head at once would
 otherwise take the chain to be behind. While the chain takes ours as they come (each
 mined in the block after it was signed), that is where a new one lands too. Once it leaves some behind (it
-is full), a transaction sent behind `backlog` others of ours lands when the chain has mined those, at the
-rate it mined ours lately in chain time: a chain that runs out of CPU makes its blocks late and uneven
-(gaps of 1, 3, 2 s at a 1-second block time), so a count per block would say nothing, while ours per
-second of chain time is what it takes. On an automining chain (blocks on demand, many in one second) the
-rate is unbounded and a transaction lands at once.
+is full: a block left some behind, or one landed late), a transaction sent behind `backlog` others of ours
+lands when the chain has mined those, at the rate it mined ours lately in chain time, and a block later for
+safety: a chain that runs out of CPU makes its blocks late and uneven (gaps of 1, 3, 2 s at a 1-second block
+time), so a count per block would say nothing, while ours per second of chain time is what it takes. On
+an automining chain (blocks on demand, many in one second) the rate is unbounded and a transaction lands at
+once.
 """
 
 from __future__ import annotations
@@ -120,9 +121,11 @@ class ChainClock:
         return sum(seen.ours for seen in full) / seconds if seconds > 0 else None
 
     def _left_behind(self) -> bool:
-        """Whether the chain left one of ours behind lately (it is full)."""
+        """Whether the chain left ours behind lately (it is full): a recent block did, or one of ours landed
+        late (known only once its receipt is read)."""
         assert self._head is not None
-        return self._late_in is not None and self._late_in >= self._head.number - WINDOW
+        late = self._late_in is not None and self._late_in >= self._head.number - WINDOW
+        return late or any(seen.full for seen in self._seen)
 
     def landing(self, backlog: int = 0, *, now: float | None = None) -> int | None:
         """Chain time of the block that takes a transaction sent now behind `backlog` of ours still waiting
@@ -134,4 +137,5 @@ class ChainClock:
         rate = self.rate
         if backlog == 0 or rate is None or not self._left_behind():
             return next_block
-        return next_block + math.ceil(backlog / rate)
+        # A full chain takes ours at its rate, unevenly: one block more, so that none lands just too late.
+        return next_block + math.ceil(backlog / rate) + (self.pace or 1)

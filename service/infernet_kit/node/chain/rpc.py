@@ -181,6 +181,7 @@ class ChainClient:
         self._timeout = timeout
         self._url = rpc_url
         self._session: ClientSession | None = None
+        self._closed = False
         self._ids = itertools.count(1)
         self.registry_address = to_checksum_address(registry_address)
         self.coordinator = ""
@@ -192,7 +193,9 @@ class ChainClient:
         self._sending: set[asyncio.Task[None]] = set()
 
     def _http(self) -> ClientSession:
-        if self._session is None or self._session.closed:
+        if self._closed:
+            raise RuntimeError("the chain client is closed")
+        if self._session is None:
             self._session = ClientSession(
                 connector=TCPConnector(limit=64, keepalive_timeout=30),
                 timeout=ClientTimeout(total=self._timeout),
@@ -231,6 +234,7 @@ class ChainClient:
         return to_checksum_address(address)
 
     async def close(self) -> None:
+        self._closed = True
         for task in self._sending:
             task.cancel()
         if self._session is not None:
