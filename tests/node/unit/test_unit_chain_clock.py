@@ -44,9 +44,9 @@ def test_a_full_chain_lands_a_transaction_behind_the_backlog_at_the_rate_it_mine
     assert clock.pace == 2
     now = T0 + 2 * last + 0.2
     assert clock.landing(0, now=now) == T0 + 2 * last + 2
-    # Behind the backlog at its rate, and a block later for safety.
-    assert clock.landing(99, now=now) == T0 + 2 * last + 2 + 2 + 2
-    assert clock.landing(250, now=now) == T0 + 2 * last + 2 + 5 + 2
+    # Behind the backlog at its rate (a quarter more time), and a block later, for safety.
+    assert clock.landing(99, now=now) == T0 + 2 * last + 2 + 3 + 2
+    assert clock.landing(250, now=now) == T0 + 2 * last + 2 + 7 + 2
 
 
 def test_a_chain_out_of_cpu_makes_uneven_blocks_and_is_judged_by_its_rate_in_chain_time() -> None:
@@ -59,7 +59,7 @@ def test_a_chain_out_of_cpu_makes_uneven_blocks_and_is_judged_by_its_rate_in_cha
     clock.landed(signed_at=6, mined_in=8)
     assert clock.pace is None
     assert clock.rate == 170
-    assert clock.landing(1_700, now=timestamp + 0.2) == timestamp + 1 + 10 + 1
+    assert clock.landing(1_700, now=timestamp + 0.2) == timestamp + 1 + 13 + 1
 
 
 def test_the_rate_counts_only_blocks_that_left_ours_behind_and_outlasts_quiet_ones() -> None:
@@ -74,7 +74,7 @@ def test_the_rate_counts_only_blocks_that_left_ours_behind_and_outlasts_quiet_on
     assert clock.rate == 150
     assert clock.landing(300, now=T0 + last + 0.2) == T0 + last + 1  # the chain takes all again
     clock.landed(signed_at=last - 3, mined_in=last)
-    assert clock.landing(300, now=T0 + last + 0.2) == T0 + last + 1 + 2 + 1
+    assert clock.landing(300, now=T0 + last + 0.2) == T0 + last + 1 + 3 + 1
 
 
 def test_a_block_that_leaves_ours_behind_shows_a_full_chain_before_any_late_receipt() -> None:
@@ -84,7 +84,7 @@ def test_a_block_that_leaves_ours_behind_shows_a_full_chain_before_any_late_rece
     last = _steady(clock, 6)
     assert clock.landing(1_000, now=T0 + last + 0.2) == T0 + last + 1
     last = _steady(clock, 1, ours=250, left=700, first=last + 1)
-    assert clock.landing(1_000, now=T0 + last + 0.2) == T0 + last + 1 + 4 + 1
+    assert clock.landing(1_000, now=T0 + last + 0.2) == T0 + last + 1 + 5 + 1
 
 
 def test_a_head_seen_late_by_a_busy_node_does_not_make_the_chain_seem_behind() -> None:

@@ -30,6 +30,8 @@ from infernet_kit.node.chain.rpc import Block
 # nothing about the pace.
 WINDOW = 16
 PACE_MIN = 4
+# Time allowed for the transactions ahead on a full chain, against the rate it mined ours at lately.
+RATE_MARGIN = 1.25
 # A chain with at least 1 / AUTOMINE_SHARE of its recent gaps at 0 s makes its blocks on demand.
 AUTOMINE_SHARE = 4
 # A transaction of ours mined this many blocks after the one following its signing was left behind.
@@ -137,5 +139,6 @@ class ChainClock:
         rate = self.rate
         if backlog == 0 or rate is None or not self._left_behind():
             return next_block
-        # A full chain takes ours at its rate, unevenly: one block more, so that none lands just too late.
-        return next_block + math.ceil(backlog / rate) + (self.pace or 1)
+        # A full chain takes ours at its rate, unevenly (its speed changes with its load): some time and one
+        # block more, so that none lands just too late.
+        return next_block + math.ceil(RATE_MARGIN * backlog / rate) + (self.pace or 1)
