@@ -347,4 +347,7 @@ def judge(
             interval += 1
     mined_answers = sum(1 for block in answered.values() if window.first_block < block <= window.last_block)
     reverted = max(0, window.node_txs - mined_answers)
-    return Result(label, due, delivered, delays, window, reverted, per_interval)
+    gaps = Counter(stamps[b] - stamps[a] for a, b in itertools.pairwise(blocks))
+    shown = ", ".join(f"{gap} s: {n}" for gap, n in sorted(gaps.items()))
+    notes = [f"block gaps (chain time between blocks; anvil late when out of CPU): {shown}"]
+    return Result(label, due, delivered, delays, window, reverted, per_interval, notes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -99,3 +101,20 @@ async def test_store_round_trips(tmp_path: Path) -> None:
     await reopened.reset()
     assert await reopened.tracked() == {}
     await reopened.close()
+
+
+async def test_deliveries_saved_together_are_all_on_disk_when_each_save_returns(tmp_path: Path) -> None:
+    """Saves made at once share one transaction; each still returns only once its record is committed, and
+    a save that cannot be written fails for its caller."""
+    store = ChainStore(tmp_path / "chain.sqlite")
+    await store.open()
+    records = [
+        DeliveryRecord(subscription_id=i, interval=1, status=DeliveryStatus.SENT, tx_hash=f"0x{i}") for i in range(50)
+    ]
+    await asyncio.gather(*(store.save_delivery(record) for record in records))
+    other = sqlite3.connect(tmp_path / "chain.sqlite")  # another connection sees only what was committed
+    assert other.execute("SELECT COUNT(*) FROM chain_deliveries").fetchone() == (50,)
+    other.close()
+    await store.close()
+    with pytest.raises(RuntimeError, match="not open"):
+        await store.save_delivery(records[0])

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from eth_account import Account
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from infernet_kit.chain.deploy import Deployment
@@ -102,3 +103,28 @@ async def test_reverts_are_named_and_nothing_is_sent(anvil: Anvil, infernet_depl
             wallet.gas_limit(40_000)
         assert anvil.w3.eth.get_transaction_count(wallet.address) == 0
         await client.close()
+
+
+async def test_calls_of_a_known_shape_skip_simulation_until_one_reverts(
+    anvil: Anvil, infernet_deployment: Deployment
+) -> None:
+    def simulations() -> float:
+        return REGISTRY.get_sample_value("infernet_node_rpc_requests_total", {"method": "eth_estimateGas"}) or 0.0
+
+    async with wallet_on(anvil, infernet_deployment) as wallet:
+        shape = ("transfer", 0)
+        transfer = Call(Account.create().address, b"")
+        before = simulations()
+        await wallet.transact(transfer, on_signed=_noted, shape=shape)
+        receipts = await asyncio.gather(*(wallet.transact(transfer, on_signed=_noted, shape=shape) for _ in range(5)))
+        assert {r.status for r in receipts} == {1}
+        assert simulations() - before == 1
+
+        # Sent unsimulated under the same shape, a call that cannot succeed reverts on chain...
+        bad = Call(infernet_deployment.coordinator, bytes.fromhex("deadbeef"))
+        with pytest.raises(Reverted, match="reverted on chain"):
+            await wallet.transact(bad, on_signed=_noted, shape=shape)
+        assert simulations() - before == 1
+        # ...and the next of that shape is simulated again.
+        await wallet.transact(transfer, on_signed=_noted, shape=shape)
+        assert simulations() - before == 2

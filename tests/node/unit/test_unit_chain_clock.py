@@ -16,11 +16,12 @@ def _block(number: int, timestamp: int) -> Block:
     return Block(number=number, timestamp=timestamp, hash=f"0x{number:064x}", transactions=frozenset(), base_fee=1)
 
 
-def _steady(clock: ChainClock, blocks: int, *, ours: int = 0, gap: int = 1) -> int:
-    """`blocks` blocks `gap` seconds apart, each seen as it is made; the last block's number."""
-    for n in range(blocks):
-        clock.observe(_block(n, T0 + gap * n), ours, now=T0 + gap * n + 0.1)
-    return blocks - 1
+def _steady(clock: ChainClock, blocks: int, *, ours: int = 0, gap: int = 1, left: int = 0, first: int = 0) -> int:
+    """`blocks` blocks `gap` seconds apart from block `first`, each seen as it is made, each holding `ours` of
+    ours and leaving `left` behind; the last block's number."""
+    for n in range(first, first + blocks):
+        clock.observe(_block(n, T0 + gap * n), ours, left_behind=left, now=T0 + gap * n + 0.1)
+    return first + blocks - 1
 
 
 def test_before_any_head_there_is_no_estimate() -> None:
@@ -38,12 +39,61 @@ def test_a_chain_that_takes_ours_as_they_come_lands_them_in_the_next_block_whate
 
 def test_a_full_chain_lands_a_transaction_behind_the_backlog_at_the_rate_it_mined_ours() -> None:
     clock = ChainClock()
-    last = _steady(clock, 8, ours=100, gap=2)
+    last = _steady(clock, 8, ours=100, gap=2, left=30)  # 50 of ours per second of chain time
     clock.landed(signed_at=last - 3, mined_in=last)  # two blocks late: the chain left ours behind
     assert clock.pace == 2
     now = T0 + 2 * last + 0.2
-    assert clock.landing(99, now=now) == T0 + 2 * last + 2
-    assert clock.landing(250, now=now) == T0 + 2 * last + 2 + 2 * 2
+    assert clock.landing(0, now=now) == T0 + 2 * last + 2
+    # Behind the backlog at its rate (a quarter more time), and a block later, for safety.
+    assert clock.landing(99, now=now) == T0 + 2 * last + 2 + 3 + 2
+    assert clock.landing(250, now=now) == T0 + 2 * last + 2 + 7 + 2
+
+
+def test_a_chain_out_of_cpu_makes_uneven_blocks_and_is_judged_by_its_rate_in_chain_time() -> None:
+    """Gaps of 1 to 3 s at a 1-second block time: no steady pace, but ours per second still bound the wait."""
+    clock = ChainClock()
+    timestamp = T0
+    for n, gap in enumerate((0, 1, 3, 1, 2, 3, 1, 2, 3)):
+        timestamp += gap
+        clock.observe(_block(n, timestamp), 170 * gap, left_behind=500, now=timestamp + 0.1)
+    clock.landed(signed_at=6, mined_in=8)
+    assert clock.pace is None
+    assert clock.rate == 170
+    assert clock.landing(1_700, now=timestamp + 0.2) == timestamp + 1 + 13 + 1
+
+
+def test_the_rate_counts_only_blocks_that_left_ours_behind_and_outlasts_quiet_ones() -> None:
+    """Blocks that took all we sent say what we sent, not what the chain takes: they neither lower the rate
+    at the start of a burst nor make it forgotten once the burst is over."""
+    clock = ChainClock()
+    last = _steady(clock, 12, ours=5)  # a quiet chain: all of ours mined as sent
+    assert clock.rate is None
+    last = _steady(clock, 3, ours=150, left=400, first=last + 1)
+    assert clock.rate == 150
+    last = _steady(clock, 20, ours=0, first=last + 1)
+    assert clock.rate == 150
+    assert clock.landing(300, now=T0 + last + 0.2) == T0 + last + 1  # the chain takes all again
+    clock.landed(signed_at=last - 3, mined_in=last)
+    assert clock.landing(300, now=T0 + last + 0.2) == T0 + last + 1 + 3 + 1
+
+
+def test_a_block_that_leaves_ours_behind_shows_a_full_chain_before_any_late_receipt() -> None:
+    """The first burst of a fresh node: the head that left some behind says so at once, not a block or two
+    later when the receipt of one that landed late is read."""
+    clock = ChainClock()
+    last = _steady(clock, 6)
+    assert clock.landing(1_000, now=T0 + last + 0.2) == T0 + last + 1
+    last = _steady(clock, 1, ours=250, left=700, first=last + 1)
+    assert clock.landing(1_000, now=T0 + last + 0.2) == T0 + last + 1 + 5 + 1
+
+
+def test_a_head_seen_late_by_a_busy_node_does_not_make_the_chain_seem_behind() -> None:
+    clock = ChainClock()
+    last = _steady(clock, 8)
+    head = last + 1
+    clock.observe(_block(head, T0 + head), now=T0 + head + 3.0)  # three seconds late
+    # Blocks kept coming meanwhile, at the local clock: the next one is not the head's successor.
+    assert clock.landing(0, now=T0 + head + 3.1) == T0 + head + 3
 
 
 def test_an_automining_chain_has_no_pace_and_lands_at_the_local_clock() -> None:

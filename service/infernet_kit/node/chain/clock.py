@@ -4,10 +4,16 @@ A delivery mined after its interval closed reverts with `IntervalMismatch` and s
 that cannot land before the close is better not sent (a newer interval is then answered instead). The
 estimate costs no RPC call. The next block comes at the chain's pace after the newest head (its block time,
 when recent blocks came at a steady gap), and never before the local clock plus the chain's offset from it
-(automine makes blocks on demand, at the current time). While the chain takes ours as they come (each
+(automine makes blocks on demand, at the current time; a chain out of CPU makes them late, at the time they
+are made). The offset is the largest of the recent heads': a node too busy to see a head at once would
+otherwise take the chain to be behind. While the chain takes ours as they come (each
 mined in the block after it was signed), that is where a new one lands too. Once it leaves some behind (it
-is full), a transaction sent behind `backlog` others of ours lands as many blocks later as the chain needs
-for them, at the most of ours it mined per block lately. On an automining chain it lands at once.
+is full: a block left some behind, or one landed late), a transaction sent behind `backlog` others of ours
+lands when the chain has mined those, at the rate it mined ours lately in chain time, and a block later for
+safety: a chain that runs out of CPU makes its blocks late and uneven (gaps of 1, 3, 2 s at a 1-second block
+time), so a count per block would say nothing, while ours per second of chain time is what it takes. On
+an automining chain (blocks on demand, many in one second) the rate is unbounded and a transaction lands at
+once.
 """
 
 from __future__ import annotations
@@ -16,13 +22,27 @@ import math
 import statistics
 import time
 from collections import deque
+from dataclasses import dataclass
 
 from infernet_kit.node.chain.rpc import Block
 
-# Recent blocks kept to judge the chain's pace and how many of ours a block takes; fewer than PACE_MIN gaps
-# say nothing.
+# Recent blocks kept to judge the chain's pace and how fast it mines ours; fewer than PACE_MIN gaps say
+# nothing about the pace.
 WINDOW = 16
 PACE_MIN = 4
+# Time allowed for the transactions ahead on a full chain, against the rate it mined ours at lately.
+RATE_MARGIN = 1.25
+# A chain with at least 1 / AUTOMINE_SHARE of its recent gaps at 0 s makes its blocks on demand.
+AUTOMINE_SHARE = 4
+# A transaction of ours mined this many blocks after the one following its signing was left behind.
+LATE_BLOCKS = 1
+
+
+@dataclass(frozen=True)
+class _Seen:
+    seconds: int  # chain time since the previous head seen
+    ours: int  # our transactions mined in this block and those since the previous head seen
+    full: bool  # it left some of ours behind: it took what the chain could, not what we sent
 
 
 class ChainClock:
@@ -30,17 +50,22 @@ class ChainClock:
 
     def __init__(self) -> None:
         self._head: Block | None = None
-        self._offset = 0.0  # chain time minus local time when the head was seen
+        # Chain time minus local time when each recent head was seen. A head seen late (the node was busy)
+        # says the chain is behind the local clock by the delay: the largest is the one seen soonest.
+        self._offsets: deque[float] = deque(maxlen=WINDOW)
+        self._seen: deque[_Seen] = deque(maxlen=WINDOW)
         self._gaps: deque[int] = deque(maxlen=WINDOW)
-        self._ours: deque[int] = deque(maxlen=WINDOW)  # our transactions per block
-        self._late: deque[tuple[int, int]] = deque()  # (head then, blocks a transaction of ours came late)
+        self._late_in: int | None = None  # the newest block that held one of ours it had left behind before
+        self._rate: float | None = None
 
     def reset(self) -> None:
         """Forget the chain seen so far (it was reset or replaced)."""
         self._head = None
+        self._offsets.clear()
+        self._seen.clear()
         self._gaps.clear()
-        self._ours.clear()
-        self._late.clear()
+        self._late_in = None
+        self._rate = None
 
     @property
     def head(self) -> int | None:
@@ -49,19 +74,28 @@ class ChainClock:
 
     def landed(self, signed_at: int, mined_in: int) -> None:
         """One of ours, signed when `signed_at` was the newest block, was mined in `mined_in`."""
-        self._late.append((mined_in, max(0, mined_in - signed_at - 1)))
+        if mined_in - signed_at - 1 >= LATE_BLOCKS:
+            self._late_in = max(self._late_in or 0, mined_in)
 
-    def observe(self, block: Block, ours: int = 0, *, now: float | None = None) -> None:
-        """A new head, with how many of this node's transactions it (and the blocks since the last) held."""
+    @property
+    def head_made_at(self) -> float:
+        """Local time by which the newest head was made (0 before any): a transaction broadcast before it was
+        there for the next block to take."""
+        return 0.0 if self._head is None else self._head.timestamp - max(self._offsets)
+
+    def observe(self, block: Block, ours: int = 0, *, left_behind: int = 0, now: float | None = None) -> None:
+        """A new head, with how many of this node's transactions it (and the blocks since the last) held and
+        how many it left behind: broadcast before the previous head was made (`head_made_at`), still waiting."""
         now = time.time() if now is None else now
         if self._head is not None:
             if block.number <= self._head.number:
                 return
-            blocks = block.number - self._head.number
-            self._gaps.append((block.timestamp - self._head.timestamp) // blocks)
-            self._ours.append(-(-ours // blocks))
+            seconds = block.timestamp - self._head.timestamp
+            self._gaps.append(seconds // (block.number - self._head.number))
+            self._seen.append(_Seen(seconds, ours, full=ours > 0 and left_behind > 0))
+            self._rate = self._measured_rate() or self._rate
         self._head = block
-        self._offset = block.timestamp - now
+        self._offsets.append(block.timestamp - now)
 
     @property
     def pace(self) -> int | None:
@@ -73,18 +107,38 @@ class ChainClock:
             return None
         return int(statistics.median_low(self._gaps))
 
+    @property
+    def rate(self) -> float | None:
+        """Our transactions the chain mines per second of chain time when it has more of ours than it takes:
+        measured over the recent full blocks, or the last such measure; None when not known, or when the chain
+        often made several blocks in one second (automine, which mines each on arrival; a chain with a block
+        time does it only now and then, catching up)."""
+        if AUTOMINE_SHARE * sum(gap == 0 for gap in self._gaps) >= max(1, len(self._gaps)):
+            return None
+        return self._rate
+
+    def _measured_rate(self) -> float | None:
+        full = [seen for seen in self._seen if seen.full]
+        seconds = sum(seen.seconds for seen in full)
+        return sum(seen.ours for seen in full) / seconds if seconds > 0 else None
+
+    def _left_behind(self) -> bool:
+        """Whether the chain left ours behind lately (it is full): a recent block did, or one of ours landed
+        late (known only once its receipt is read)."""
+        assert self._head is not None
+        late = self._late_in is not None and self._late_in >= self._head.number - WINDOW
+        return late or any(seen.full for seen in self._seen)
+
     def landing(self, backlog: int = 0, *, now: float | None = None) -> int | None:
         """Chain time of the block that takes a transaction sent now behind `backlog` of ours still waiting
         (0: the next block); None before the first head."""
         if self._head is None:
             return None
         now = time.time() if now is None else now
-        pace = self.pace
-        next_block = max(self._head.timestamp + (pace or 1), math.ceil(now + self._offset))
-        recent = self._head.number - WINDOW
-        while self._late and self._late[0][0] < recent:
-            self._late.popleft()
-        capacity = max(self._ours, default=0)
-        if pace is None or capacity == 0 or not any(late for _, late in self._late):
+        next_block = max(self._head.timestamp + (self.pace or 1), math.ceil(now + max(self._offsets)))
+        rate = self.rate
+        if backlog == 0 or rate is None or not self._left_behind():
             return next_block
-        return next_block + pace * (backlog // capacity)
+        # A full chain takes ours at its rate, unevenly (its speed changes with its load): some time and one
+        # block more, so that none lands just too late.
+        return next_block + math.ceil(RATE_MARGIN * backlog / rate) + (self.pace or 1)

@@ -59,6 +59,8 @@ class Advance:
     due: list[Due] = field(default_factory=list)
     # Intervals that need no answer from this node, with the reason (already answered, redundancy full).
     settled: list[tuple[Due, str]] = field(default_factory=list)
+    # Subscriptions cancelled since the last block judged.
+    cancelled: set[int] = field(default_factory=set)
 
 
 Handled = Callable[[int, int], bool]
@@ -140,8 +142,10 @@ class SubscriptionListener:
     async def advance(self, block: Block, handled: Handled) -> Advance:
         """Everything that changed up to `block`, and what is due at its timestamp."""
         await self._learn(block)
-        await self._apply_cancellations(block)
-        return await self._judge(block, handled)
+        cancelled = await self._apply_cancellations(block)
+        advance = await self._judge(block, handled)
+        advance.cancelled = cancelled
+        return advance
 
     # -- learning ----------------------------------------------------------------------------------------
 
@@ -229,7 +233,9 @@ class SubscriptionListener:
             return "Invalid payment: no wallet.payment_address configured"
         return terms.refusal
 
-    async def _apply_cancellations(self, block: Block) -> None:
+    async def _apply_cancellations(self, block: Block) -> set[int]:
+        """The tracked subscriptions cancelled since the last block judged, dropped."""
+        cancelled: set[int] = set()
         if self._last_block is not None:
             logs = await self._client.subscription_logs(self._last_block + 1, block.number)
             for sub_id, (tx_hash, number) in logs.created.items():
@@ -243,6 +249,7 @@ class SubscriptionListener:
             await self._drop(cancelled)
         self._last_block, self._last_hash = block.number, block.hash
         await self._store.set_state({"last_block": str(block.number), "last_block_hash": block.hash})
+        return cancelled
 
     async def _drop(self, ids: set[int]) -> None:
         if ids:

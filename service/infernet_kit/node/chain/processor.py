@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from infernet_kit.chain.encoding import interval_at, pack_pair
+from infernet_kit.chain.encoding import Subscription, interval_at, pack_pair
 from infernet_kit.node.chain.clock import ChainClock
 from infernet_kit.node.chain.listener import Due
 from infernet_kit.node.chain.report import IntervalReport, SubscriptionReport
@@ -29,7 +29,7 @@ from infernet_kit.node.chain.store import (
     DeliveryRecord,
     DeliveryStatus,
 )
-from infernet_kit.node.chain.wallet import NodeWallet, Reverted
+from infernet_kit.node.chain.wallet import NodeWallet, Reverted, Shape
 from infernet_kit.node.events import EventFeed, clipped, readable
 from infernet_kit.node.metrics import REVERTS, settled
 from infernet_kit.node.proofs import Escrow, EscrowRefused, proof_target, requires_proof
@@ -87,6 +87,11 @@ class IntervalClosing(Exception):
     """The interval will have closed before a delivery sent now could be mined: nothing is sent."""
 
 
+class Cancelled(Exception):
+    """The subscription was cancelled after its interval was found due: nothing is sent (deliveries of known
+    shape are not simulated, so the chain would only find out by reverting)."""
+
+
 @dataclass(frozen=True)
 class Packed:
     input: bytes
@@ -110,6 +115,17 @@ def pack_output(outputs: Sequence[ContainerOutputLike]) -> Packed:
         )
     except (ValidationError, ValueError) as exc:
         raise BadOutput(f"container {last.container} did not answer with on-chain output: {exc}") from None
+
+
+def delivery_shape(sub: Subscription, packed: Packed) -> Shape | None:
+    """What decides a `deliverCompute`'s gas, for a free subscription without a verifier: the consumer and its
+    mode, and the sizes of what is delivered in ABI words (copying and storing cost by the word; the bytes'
+    values change the calldata's cost by far less than the wallet's margin). None for paid or verified ones:
+    payments and verifiers run code whose cost the node cannot see in advance, so each of those is simulated."""
+    if sub.payment_amount or requires_proof(sub):
+        return None
+    words = tuple(-(-len(part) // 32) for part in (packed.input, packed.output, packed.proof))
+    return (sub.owner, sub.lazy, *words)
 
 
 @dataclass(frozen=True)
@@ -136,7 +152,7 @@ def _worth_retrying(exc: Exception) -> bool:
     each attempt re-simulates first, so a retry never resends blindly. A final revert or a bad output cannot."""
     if isinstance(exc, Reverted):
         return exc.reason not in FINAL_REVERTS
-    return not isinstance(exc, BadOutput | EscrowRefused | IntervalClosing)
+    return not isinstance(exc, BadOutput | EscrowRefused | IntervalClosing | Cancelled)
 
 
 DELIVERY_RETRIES = RetryPolicy(attempts=MAX_ATTEMPTS, wait=exponential(RETRY_DELAY), transient=_worth_retrying)
@@ -176,6 +192,8 @@ async def run_with_retries(
         return Outcome(DeliveryStatus.FAILED, error=str(exc))
     except IntervalClosing as exc:
         return Outcome(DeliveryStatus.SKIPPED, error=str(exc), passed=True)
+    except Cancelled as exc:
+        return Outcome(DeliveryStatus.SKIPPED, error=str(exc))
     except Exception as exc:
         if isinstance(exc, Reverted) and exc.reason in FINAL_REVERTS:
             return Outcome(DeliveryStatus.SKIPPED, error=exc.reason, passed=exc.reason == "IntervalMismatch")
@@ -217,6 +235,7 @@ class DeliveryProcessor:
         self._on_passed = on_passed
         self._active: dict[tuple[int, int], asyncio.Task[None]] = {}
         self._settled: dict[int, int] = {}  # highest interval settled per subscription
+        self._cancelled: set[int] = set()  # subscriptions cancelled on chain while this node served them
 
     def pending(self) -> int:
         return len(self._active)
@@ -268,6 +287,10 @@ class DeliveryProcessor:
         self._mark_settled(subscription_id, interval)
         self._report.interval(subscription_id, _interval_report(record, receipt))
 
+    def cancelled(self, subscription_ids: set[int]) -> None:
+        """Subscriptions cancelled on chain: their deliveries not yet signed are dropped."""
+        self._cancelled |= subscription_ids
+
     def dispatch(self, due: Due) -> None:
         key = (due.subscription_id, due.interval)
         if key not in self._active:
@@ -283,6 +306,7 @@ class DeliveryProcessor:
         """Stop every delivery and forget which intervals are settled: they were of a chain that is gone."""
         await self.stop()
         self._settled.clear()
+        self._cancelled.clear()
 
     def _spawn(self, key: tuple[int, int], work: Awaitable[None]) -> None:
         async def own() -> None:
@@ -306,13 +330,15 @@ class DeliveryProcessor:
     async def _deliver(self, due: Due) -> None:
         sub_id, interval = due.subscription_id, due.interval
         label = f"subscription={sub_id} interval={interval}"
-        record = await self._store.delivery(sub_id, interval) or DeliveryRecord(
-            subscription_id=sub_id, interval=interval, status=DeliveryStatus.RUNNING
-        )
-        record = record.model_copy(update={"status": DeliveryStatus.RUNNING, "tx_hash": None, "nonce": None})
-        await self._store.save_delivery(record)
+        stored = await self._store.delivery(sub_id, interval)
+        record = DeliveryRecord(subscription_id=sub_id, interval=interval, status=DeliveryStatus.RUNNING)
+        if stored is not None:
+            # Attempts made before a restart count. (A first attempt is not written until it signs: after a
+            # crash before that, the listener finds the interval due again all the same.)
+            record = stored.model_copy(update={"status": DeliveryStatus.RUNNING, "tx_hash": None, "nonce": None})
+            await self._store.save_delivery(record)
         self._report.interval(sub_id, IntervalReport(interval=interval, status=DeliveryStatus.RUNNING))
-        log.info("computing %s containers=%s", label, ",".join(due.containers))
+        log.debug("computing %s containers=%s", label, ",".join(due.containers))
 
         async def attempt() -> Receipt:
             return await self._attempt(due, record)
@@ -343,7 +369,10 @@ class DeliveryProcessor:
 
     def _refuse_if_closing(self, due: Due, ahead: int) -> None:
         """`IntervalClosing` when a delivery sent now behind `ahead` transactions of ours would be mined after
-        `due`'s interval closed: it could only revert with `IntervalMismatch` and spend gas."""
+        `due`'s interval closed: it could only revert with `IntervalMismatch` and spend gas. `Cancelled` when
+        the subscription was cancelled meanwhile."""
+        if due.subscription_id in self._cancelled:
+            raise Cancelled(f"subscription {due.subscription_id} was cancelled on chain")
         sub = due.subscription
         landing = self._clock.landing(ahead)
         if sub.period == 0 or landing is None:
@@ -365,7 +394,8 @@ class DeliveryProcessor:
 
     async def _attempt_in_slot(self, due: Due, record: DeliveryRecord, slot: Slot) -> Receipt:
         sub = due.subscription
-        self._refuse_if_closing(due, self._wallet.waiting)
+        # Ahead of it: ours sent or queued, and the deliveries preparing in the other slots.
+        self._refuse_if_closing(due, self._wallet.queued + self._slots.taken - 1)
         delegated = await self._delegated_request(due)
         if delegated is not None:
             source, data, shown = JobLocation.OFFCHAIN, delegated.data, delegated.data
@@ -413,7 +443,7 @@ class DeliveryProcessor:
             self._report.interval(
                 due.subscription_id, IntervalReport(interval=due.interval, status=DeliveryStatus.SENT, tx_hash=tx_hash)
             )
-            log.info(
+            log.debug(
                 "sending subscription=%d interval=%d tx=%s nonce=%d", due.subscription_id, due.interval, tx_hash, nonce
             )
 
@@ -424,6 +454,7 @@ class DeliveryProcessor:
                     on_signed=on_signed,
                     allowed_sim_errors=self._allowed_sim_errors,
                     guard=lambda ahead: self._refuse_if_closing(due, ahead),
+                    shape=delivery_shape(sub, packed) if record.attempts == 0 else None,
                 )
         except Reverted as exc:
             REVERTS.labels(exc.reason[:REVERT_LABEL_CHARS]).inc()
@@ -433,8 +464,9 @@ class DeliveryProcessor:
         return receipt
 
     def _name_consumer(self, exc: Reverted, owner: str) -> Reverted:
-        """A revert that is none of the coordinator's errors comes from the consumer's callback: say whose."""
-        if exc.reason in self._client.selectors.values():
+        """A revert that is none of the coordinator's errors comes from the consumer's callback: say whose. (One
+        mined without a reason is not named: the retry's simulation names it.)"""
+        if exc.reason in self._client.selectors.values() or exc.tx_hash is not None:
             return exc
         return Reverted(f"the callback of consumer {owner} reverted: {exc.reason}", tx_hash=exc.tx_hash)
 

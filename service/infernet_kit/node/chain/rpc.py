@@ -1,34 +1,35 @@
-"""Every read and write the node makes on the chain, as JSON-RPC through one AsyncWeb3 provider.
+"""Every read and write the node makes on the chain, as JSON-RPC over one aiohttp session.
 
 Calldata is encoded with eth-abi against fixed signatures (checked against the deployed ABIs at connect),
 not through web3's contract layer: that layer costs milliseconds of CPU per call, which decides how fast a
-node answers a burst of subscriptions. The provider keeps its HTTP connections alive (web3's default
-session opens a new connection per request). Reads that would be one call per subscription are batched.
+node answers a burst of subscriptions. The session keeps its HTTP connections alive. Reads that would be one
+call per subscription are batched.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
 from eth_abi.abi import decode, encode
 from eth_utils.address import to_checksum_address
-from web3 import AsyncWeb3
-from web3.providers import AsyncHTTPProvider
-from web3.types import RPCEndpoint
+from pydantic_core import from_json
 
 from infernet_kit.chain.artifacts import load_artifact
 from infernet_kit.chain.encoding import (
     SUBSCRIPTION_ABI_TYPE,
     Signature,
     Subscription,
+    checksum_address,
     decode_revert,
     delegate_key,
+    encode_flat,
     error_selectors,
     event_topic,
     function_signatures,
@@ -173,11 +174,15 @@ def _block_param(block: BlockId) -> str | dict[str, str]:
 
 
 class ChainClient:
-    """One AsyncWeb3 provider with kept-alive connections, the core contracts found through the Registry."""
+    """JSON-RPC over one aiohttp session with kept-alive connections, the core contracts found through the
+    Registry."""
 
     def __init__(self, rpc_url: str, registry_address: str, *, timeout: float = 30.0) -> None:
         self._timeout = timeout
-        self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        self._url = rpc_url
+        self._session: ClientSession | None = None
+        self._closed = False
+        self._ids = itertools.count(1)
         self.registry_address = to_checksum_address(registry_address)
         self.coordinator = ""
         self.reader = ""
@@ -187,18 +192,19 @@ class ChainClient:
         self._queued: dict[str, list[_Queued]] = {}
         self._sending: set[asyncio.Task[None]] = set()
 
-    @property
-    def _provider(self) -> AsyncHTTPProvider:
-        return self.w3.provider
+    def _http(self) -> ClientSession:
+        if self._closed:
+            raise RuntimeError("the chain client is closed")
+        if self._session is None:
+            self._session = ClientSession(
+                connector=TCPConnector(limit=64, keepalive_timeout=30),
+                timeout=ClientTimeout(total=self._timeout),
+                raise_for_status=True,
+            )
+        return self._session
 
     async def connect(self) -> None:
         """Find the coordinator and reader through the Registry; fail clearly if they are not what we speak."""
-        session = ClientSession(
-            connector=TCPConnector(limit=64, keepalive_timeout=30),
-            timeout=ClientTimeout(total=self._timeout),
-            raise_for_status=True,
-        )
-        await self._provider.cache_async_session(session)
         await self.identify()
         coordinator_abi = load_artifact("EIP712Coordinator").abi
         _require_functions(coordinator_abi, "coordinator", [_DELIVER, _DELIVER_DELEGATEE, _ID, _NODE_RESPONDED])
@@ -228,9 +234,11 @@ class ChainClient:
         return to_checksum_address(address)
 
     async def close(self) -> None:
+        self._closed = True
         for task in self._sending:
             task.cancel()
-        await self._provider.disconnect()
+        if self._session is not None:
+            await self._session.close()
 
     # -- JSON-RPC ----------------------------------------------------------------------------------------
 
@@ -262,13 +270,7 @@ class ChainClient:
             RPC_REQUESTS.labels(method).inc()
         started = time.perf_counter()
         try:
-            if len(queued) == 1:
-                method, params, _ = queued[0]
-                responses: Any = [await self._provider.make_request(RPCEndpoint(method), params)]
-            else:
-                responses = await self._provider.make_batch_request([(RPCEndpoint(m), p) for m, p, _ in queued])
-                if not isinstance(responses, list):
-                    raise RpcError("batch", str(cast(dict[str, Any], responses).get("error")))
+            responses = await self._post([(method, params) for method, params, _ in queued])
         except Exception as exc:
             RPC_ERRORS.inc()
             for _, _, waiter in queued:
@@ -281,9 +283,24 @@ class ChainClient:
             if waiter.done():
                 continue
             try:
-                waiter.set_result(_result(method, cast(dict[str, Any], response)))
+                waiter.set_result(_result(method, response))
             except RpcError as exc:
                 waiter.set_exception(exc)
+
+    async def _post(self, requests: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+        """The answers to `requests`, in order: one request alone, several as one JSON-RPC batch. Plain aiohttp
+        (web3's provider took a lock through a thread pool on every request: a few % of a busy node's CPU)."""
+        body = [
+            {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params} for method, params in requests
+        ]
+        async with self._http().post(self._url, json=body[0] if len(body) == 1 else body) as response:
+            answer = from_json(await response.read())
+        if len(body) == 1 and isinstance(answer, dict):
+            return [answer]
+        if not isinstance(answer, list):
+            raise RpcError("batch", str(answer.get("error") if isinstance(answer, dict) else answer))
+        by_id = {item.get("id"): item for item in answer if isinstance(item, dict)}
+        return [by_id.get(item["id"], {"error": {"message": "no answer in the batch"}}) for item in body]
 
     async def call(self, call: Call, block: BlockId = "latest") -> bytes:
         result = await self.request("eth_call", [{"to": call.to, "data": "0x" + call.data.hex()}, _block_param(block)])
@@ -388,14 +405,14 @@ class ChainClient:
                 elif topic == CREATED_TOPIC:
                     found.created[sub_id] = (str(log["transactionHash"]), int(log["blockNumber"], 16))
                 else:
-                    found.fulfilled.append((sub_id, to_checksum_address("0x" + log["topics"][2][-40:])))
+                    found.fulfilled.append((sub_id, checksum_address("0x" + log["topics"][2][-40:])))
         return found
 
     async def container_inputs(
         self, owner: str, subscription_id: int, interval: int, timestamp: int, node: str, block: BlockId
     ) -> bytes:
         """The consumer's `getContainerInputs(subscriptionId, interval, timestamp, caller)`."""
-        args = encode(["uint32", "uint32", "uint32", "address"], [subscription_id, interval, timestamp, node])
+        args = encode_flat(["uint32", "uint32", "uint32", "address"], [subscription_id, interval, timestamp, node])
         (inputs,) = decode(["bytes"], await self.call(Call(owner, selector(_GET_CONTAINER_INPUTS) + args), block))
         return bytes(inputs)
 
@@ -440,7 +457,7 @@ class ChainClient:
     def deliver_compute(
         self, subscription_id: int, interval: int, inputs: bytes, output: bytes, proof: bytes, node_wallet: str
     ) -> Call:
-        args = encode(
+        args = encode_flat(
             ["uint32", "uint32", "bytes", "bytes", "bytes", "address"],
             [subscription_id, interval, inputs, output, proof, node_wallet],
         )

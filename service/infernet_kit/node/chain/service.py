@@ -282,6 +282,7 @@ class ChainService:
             return
         block = head if target == head.number else await self._client.block(target)
         advance = await self._listener.advance(block, self._processor.handled)
+        self._processor.cancelled(advance.cancelled)
         for due, reason in advance.settled:
             await self._processor.settle(due, reason)
         for due in advance.due:
@@ -308,7 +309,8 @@ class ChainService:
 
     async def _scan_receipts(self, head: Block) -> None:
         """Resolve our transactions mined up to `head`, and tell the clock about the head."""
-        self._clock.observe(head, await self._mined_until(head))
+        mined = await self._mined_until(head)
+        self._clock.observe(head, mined, left_behind=self._wallet.left_behind(self._clock.head_made_at))
 
     async def _mined_until(self, head: Block) -> int:
         if not self._wallet.waiting:

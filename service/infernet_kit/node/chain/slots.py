@@ -29,13 +29,17 @@ class PrioritySlots:
     """`size` slots; waiters with the highest `priority` get the next free one (ties: first come)."""
 
     def __init__(self, size: int) -> None:
-        self._free = size
+        self._size = self._free = size
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
 
     @property
     def waiting(self) -> int:
         return len(self._waiting)
+
+    @property
+    def taken(self) -> int:
+        return self._size - self._free
 
     async def acquire(self, priority: int) -> Slot:
         if self._free > 0 and not self._waiting:

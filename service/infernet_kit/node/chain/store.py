@@ -8,6 +8,7 @@ the transaction is broadcast. The methods are coroutines so that the callers nee
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -51,6 +52,9 @@ CREATE TABLE IF NOT EXISTS chain_delegated (
 _DELEGATED_ID_COLUMN = "ALTER TABLE chain_delegated ADD COLUMN subscription_id INTEGER"
 _SET_STATE = "INSERT INTO chain_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
 _DELIVERY_COLUMNS = "subscription_id, interval, status, attempts, tx_hash, nonce, error"
+_SAVE_DELIVERY = (
+    f"INSERT OR REPLACE INTO chain_deliveries ({_DELIVERY_COLUMNS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _DELEGATED_COLUMNS = "body, status, tx_hash, error, subscription_id"
 
 
@@ -103,6 +107,7 @@ class ChainStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
+        self._unsaved: list[tuple[tuple[object, ...], asyncio.Future[None]]] = []
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,6 +145,7 @@ class ChainStore:
 
     async def reset(self) -> None:
         """Forget everything: the data directory was used with another chain or registry."""
+        self._write_unsaved()  # what was saved before is forgotten too, not written after
         with sqlite.transaction(self.db) as db:
             for table in ("chain_state", "chain_subscriptions", "chain_deliveries", "chain_delegated"):
                 db.execute(f"DELETE FROM {table}")  # fixed table names, no user input
@@ -166,22 +172,30 @@ class ChainStore:
     # -- deliveries --------------------------------------------------------------------------------------
 
     async def save_delivery(self, record: DeliveryRecord) -> None:
-        with sqlite.transaction(self.db) as db:
-            db.execute(
-                "INSERT OR REPLACE INTO chain_deliveries "
-                "(subscription_id, interval, status, attempts, tx_hash, nonce, error, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.subscription_id,
-                    record.interval,
-                    record.status.value,
-                    record.attempts,
-                    record.tx_hash,
-                    record.nonce,
-                    record.error,
-                    time.time(),
-                ),
-            )
+        """Written and committed when this returns. Records saved in the same event-loop turn (the deliveries
+        signed in one batch, those settled by one block) share one transaction: one commit, not one each."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._unsaved.append((_delivery_row(record), waiter))
+        if len(self._unsaved) == 1:
+            loop.call_soon(self._write_unsaved)
+        await waiter
+
+    def _write_unsaved(self) -> None:
+        unsaved, self._unsaved = self._unsaved, []
+        if not unsaved:
+            return
+        try:
+            with sqlite.transaction(self.db) as db:
+                db.executemany(_SAVE_DELIVERY, [row for row, _ in unsaved])
+        except Exception as exc:
+            for _, waiter in unsaved:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            return
+        for _, waiter in unsaved:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def delivery(self, subscription_id: int, interval: int) -> DeliveryRecord | None:
         row = self.db.execute(
@@ -236,6 +250,19 @@ class ChainStore:
             (DeliveryStatus.RUNNING.value, DeliveryStatus.SENT.value),
         ).fetchall()
         return [_delegated(row) for row in rows]
+
+
+def _delivery_row(record: DeliveryRecord) -> tuple[object, ...]:
+    return (
+        record.subscription_id,
+        record.interval,
+        record.status.value,
+        record.attempts,
+        record.tx_hash,
+        record.nonce,
+        record.error,
+        time.time(),
+    )
 
 
 def _delivery(row: Any) -> DeliveryRecord:

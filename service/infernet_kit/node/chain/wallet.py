@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,8 @@ class SendFailed(Exception):
 
 
 OnSigned = Callable[[str, int], Awaitable[None]]
+# What makes calls take the same gas (a contract, its code path, calldata sizes): see `transact`.
+Shape = tuple[object, ...]
 # Called just before a transaction is signed with how many of ours are ahead of it; raising drops it unsent.
 Guard = Callable[[int], None]
 # One JSON-RPC batch of raw transactions at most.
@@ -77,8 +80,10 @@ class NodeWallet:
         self._outbox: list[_Outgoing] = []
         self._sender: asyncio.Task[None] | None = None
         self._waiters: dict[str, asyncio.Future[Receipt]] = {}
+        self._sent_at: dict[str, float] = {}  # local time each awaited transaction was broadcast
         self._base_fee: int | None = None
         self._tip: int | None = None
+        self._known_gas: dict[Shape, int] = {}  # gas limit that mined a call of each shape
 
     @property
     def address(self) -> str:
@@ -159,10 +164,12 @@ class NodeWallet:
         results = await asyncio.gather(
             *(self._client.request("eth_sendRawTransaction", [raw]) for _, raw in signed), return_exceptions=True
         )
+        sent_at = time.time()
         accepted = [base + i for i, result in enumerate(results) if not isinstance(result, BaseException)]
         self._nonce = base + len(batch) if len(accepted) == len(batch) else None  # resync after any refusal
         for i, (item, (tx_hash, _), result) in enumerate(zip(batch, signed, results, strict=True)):
             if not isinstance(result, BaseException):
+                self._sent_at[tx_hash] = sent_at
                 item.waiter.set_result(tx_hash)
                 continue
             self._waiters.pop(tx_hash, None)
@@ -231,19 +238,30 @@ class NodeWallet:
         on_signed: OnSigned,
         allowed_sim_errors: Sequence[str] = (),
         guard: Guard | None = None,
+        shape: Shape | None = None,
     ) -> Receipt:
         """Simulate, send and confirm `call`. A simulated revert raises `Reverted` and sends nothing, unless
         its reason contains one of `allowed_sim_errors` (then it is sent with the full gas cap). `guard`: as
-        for `send`."""
-        try:
-            gas = self.gas_limit(await self.simulate(call))
-        except Reverted as exc:
-            if not any(allowed.lower() in exc.reason.lower() for allowed in allowed_sim_errors):
-                raise
-            log.info("simulation reverted with allowed error %s; sending anyway", exc.reason)
-            gas = self.max_gas_limit
+        for `send`. `shape`: calls of one shape (same contract code path, same calldata sizes) take the same
+        gas; once one was simulated and mined, the next is sent with that limit and no simulation, and a
+        revert on chain makes the next of its shape simulate again."""
+        gas = self._known_gas.get(shape) if shape is not None else None
+        simulated = gas is None
+        if gas is None:
+            try:
+                gas = self.gas_limit(await self.simulate(call))
+            except Reverted as exc:
+                if not any(allowed.lower() in exc.reason.lower() for allowed in allowed_sim_errors):
+                    raise
+                log.info("simulation reverted with allowed error %s; sending anyway", exc.reason)
+                gas, simulated = self.max_gas_limit, False
         tx_hash = await self.send(call, gas=gas, on_signed=on_signed, guard=guard)
         receipt = await self.wait(tx_hash)
+        if shape is not None:
+            if receipt.status != 1:
+                self._known_gas.pop(shape, None)
+            elif simulated:
+                self._known_gas[shape] = max(gas, self._known_gas.get(shape, 0))
         if receipt.status != 1:
             raise Reverted("reverted on chain", tx_hash=tx_hash)
         return receipt
@@ -253,6 +271,16 @@ class NodeWallet:
     @property
     def waiting(self) -> int:
         return len(self._waiters)
+
+    @property
+    def queued(self) -> int:
+        """Ours sent and waiting for a block, or waiting to be sent."""
+        return len(self._waiters) + len(self._outbox)
+
+    def left_behind(self, since: float) -> int:
+        """How many of ours broadcast before `since` (local time) still wait for a block."""
+        self._sent_at = {tx: at for tx, at in self._sent_at.items() if tx in self._waiters}
+        return sum(1 for at in self._sent_at.values() if at < since)
 
     async def on_blocks(self, blocks: list[Block]) -> int:
         """Resolve the waiters of our transactions mined in `blocks` (new blocks, oldest first); how many. A
@@ -336,6 +364,7 @@ class NodeWallet:
         self._outbox.clear()
         self._sender = None  # cancelled: the next send starts a new one
         self._nonce = self._base_fee = self._tip = None
+        self._known_gas.clear()
 
 
 def _short(message: str, limit: int = 200) -> str:

@@ -1,0 +1,39 @@
+"""The node's own ABI encoder for what every delivery sends (unsigned integers, addresses, `bytes`) must
+encode exactly as eth-abi does, and refuse what eth-abi refuses."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from eth_abi.abi import encode
+
+from infernet_kit.chain.encoding import encode_flat
+
+KINDS = ("uint16", "uint32", "uint256", "address", "bytes")
+
+
+def _value(kind: str, rng: random.Random) -> object:
+    if kind == "bytes":
+        return rng.randbytes(rng.choice((0, 1, 31, 32, 33, 100)))
+    if kind == "address":
+        return "0x" + rng.randbytes(20).hex()
+    return rng.choice((0, 1, 2 ** int(kind.removeprefix("uint")) - 1, rng.getrandbits(int(kind.removeprefix("uint")))))
+
+
+def test_flat_encoding_is_eth_abi_encoding() -> None:
+    rng = random.Random(15)
+    for _ in range(500):
+        kinds = [rng.choice(KINDS) for _ in range(rng.randint(0, 6))]
+        values = [_value(kind, rng) for kind in kinds]
+        assert encode_flat(kinds, values) == encode(kinds, values), (kinds, values)
+    # Other types are eth-abi's to encode.
+    assert encode_flat(["string", "bool"], ["hi", True]) == encode(["string", "bool"], ["hi", True])
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"), [("uint32", 2**32), ("uint256", -1), ("address", "0x1234"), ("uint16", 70_000)]
+)
+def test_flat_encoding_refuses_values_that_do_not_fit(kind: str, value: object) -> None:
+    with pytest.raises(ValueError, match=r"fit|address"):
+        encode_flat([kind], [value])
