@@ -117,15 +117,18 @@ def pack_output(outputs: Sequence[ContainerOutputLike]) -> Packed:
         raise BadOutput(f"container {last.container} did not answer with on-chain output: {exc}") from None
 
 
-def delivery_shape(sub: Subscription, packed: Packed) -> Shape | None:
-    """What decides a `deliverCompute`'s gas, for a free subscription without a verifier: the consumer and its
-    mode, and the sizes of what is delivered in ABI words (copying and storing cost by the word; the bytes'
-    values change the calldata's cost by far less than the wallet's margin). None for paid or verified ones:
-    payments and verifiers run code whose cost the node cannot see in advance, so each of those is simulated."""
-    if sub.payment_amount or requires_proof(sub):
+def delivery_shape(sub: Subscription, interval: int, packed: Packed) -> Shape | None:
+    """What decides a `deliverCompute`'s gas, for a free subscription without a verifier and with one node: the
+    consumer and its mode, whether this is the first interval (its answer count shares the slot the
+    subscription's creation paid for; a later interval's count takes a new slot, ~20,000 gas more), and the sizes
+    of what is delivered in ABI words (copying and storing cost by the word; the bytes' values change the
+    calldata's cost by far less than the wallet's margin). None for paid or verified ones (payments and verifiers
+    run code whose cost the node cannot see in advance) and for redundancy above one (which node's answer opens
+    the interval's count is a race), so each of those is simulated."""
+    if sub.payment_amount or requires_proof(sub) or sub.redundancy > 1:
         return None
     words = tuple(-(-len(part) // 32) for part in (packed.input, packed.output, packed.proof))
-    return (sub.owner, sub.lazy, *words)
+    return (sub.owner, sub.lazy, interval == 1, *words)
 
 
 @dataclass(frozen=True)
@@ -454,7 +457,7 @@ class DeliveryProcessor:
                     on_signed=on_signed,
                     allowed_sim_errors=self._allowed_sim_errors,
                     guard=lambda ahead: self._refuse_if_closing(due, ahead),
-                    shape=delivery_shape(sub, packed) if record.attempts == 0 else None,
+                    shape=delivery_shape(sub, due.interval, packed) if record.attempts == 0 else None,
                 )
         except Reverted as exc:
             REVERTS.labels(exc.reason[:REVERT_LABEL_CHARS]).inc()
