@@ -17,7 +17,7 @@ Then the subscription curve (`--curve`, 1-second blocks) and the overload run (`
 bench/onchain_scale.py for what they print and their goals.
 
     python bench/node_onchain.py [--samples 10] [--burst 200] [--modes automine,automine-poll,1s]
-        [--curve 100,1000,2000,10000] [--overload 3000] [--periods 3] [--quick]
+        [--curve 100,1000,2000,10000] [--overload 6000] [--periods 3] [--quick]
 """
 
 from __future__ import annotations
@@ -401,7 +401,12 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated: automine and/or <n>s block times; '-poll' for the node without its WebSocket",
     )
     parser.add_argument("--curve", default="100,1000,2000,10000", help="subscription counts ('' for none)")
-    parser.add_argument("--overload", type=int, default=3000, help="aligned subscriptions for the overload run")
+    parser.add_argument(
+        "--overload",
+        type=int,
+        default=6000,
+        help="aligned subscriptions for the overload run (more than a quiet 2-core machine mines)",
+    )
     parser.add_argument("--periods", type=int, default=3, help="periods measured per scale run")
     parser.add_argument("--quick", action="store_true", help="automine only, curve 100 and 1000, no overload")
     args = parser.parse_args(argv)

@@ -11,7 +11,8 @@ calls, bytes and CPU per block and its RSS.
 
 - curve: N = 100, 1,000, 2,000 aligned (created in the same blocks, period 10 s, so every interval opens
   for all N at once) and 10,000 staggered (period 60 s, created over about a minute).
-- overload: 3,000 aligned with period 10 s (more than anvil mines on 2 cores), then two thirds cancelled:
+- overload: 6,000 aligned with period 10 s (more than anvil mines on 2 cores: a quiet machine now takes 3,000 per
+  period), then two thirds cancelled:
   reverted deliveries, how many of each interval were delivered (newest first: later intervals are not
   starved by a backlog of older ones),
   and whether every interval of the rest is delivered again within one period.
