@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from typing import Any
 
 import httpx
@@ -223,16 +224,22 @@ def test_unknown_routes_and_methods_answer_json(node: RunningNode) -> None:
     assert httpx.get(f"{node.url}/api/jobs", params={"pending": "perhaps"}).status_code == 400
 
 
-def test_waiting_read_answers_when_the_job_ends(node: RunningNode) -> None:
-    job_id = post(node, "/api/jobs", {"containers": ["echo"], "data": {"sleep": 0.5}}).json()["id"]
-    params = {"id": job_id}
-    (before,) = httpx.get(f"{node.url}/api/jobs", params=params).json()
-    assert before["status"] == "running"  # the job outlives the plain read...
-    held = httpx.get(f"{node.url}/api/jobs", params={**params, "wait": "20"}, timeout=30)
-    (after,) = held.json()  # ...and one held read brings its end, long before the 20 s asked for
-    assert after["status"] == "success" and after["result"]["output"]["output"]["received"]["data"] == {"sleep": 0.5}
-    assert held.headers["x-infernet-wait"] == "20"
-    assert held.elapsed.total_seconds() < 10
+def test_waiting_read_answers_when_the_job_ends(node: RunningNode, echo_container: str) -> None:
+    data = {"hold": "waiting-read"}  # the echo container answers once the test releases it
+    job_id = post(node, "/api/jobs", {"containers": ["echo"], "data": data}).json()["id"]
+    (before,) = httpx.get(f"{node.url}/api/jobs", params={"id": job_id}).json()
+    assert before["status"] == "running"  # a plain read answers at once...
+    # ...a held one is in the node's socket (loopback delivers before `sendall` returns) before the job can end.
+    with socket.create_connection(("127.0.0.1", node.port), timeout=30) as held:
+        held.sendall(f"GET /api/jobs?id={job_id}&wait=20 HTTP/1.1\r\nHost: node\r\nConnection: close\r\n\r\n".encode())
+        released = time.monotonic()
+        assert httpx.post(f"{echo_container}/release/waiting-read", timeout=10).status_code == 200
+        answer = b"".join(iter(lambda: held.recv(65536), b""))
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"x-infernet-wait: 20" in head.lower()
+    (after,) = json.loads(body)  # it brings the job's end, long before the 20 s asked for
+    assert after["status"] == "success" and after["result"]["output"]["output"]["received"]["data"] == data
+    assert time.monotonic() - released < 10
 
 
 def test_waiting_read_ends_at_its_wait_with_the_running_record(node: RunningNode) -> None:
