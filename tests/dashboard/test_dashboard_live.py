@@ -111,6 +111,7 @@ def test_page_shows_a_callback_request_live(node: ChainNode, page: Page, inferne
     callback = page.locator('#path li[data-step="callback"]')
     expect(callback).to_contain_text(f"answer: {answer}")
     expect(callback).to_contain_text(f"block {fulfilled['blockNumber']}")
+    expect(page.locator('#path li[data-step="backend"]')).to_contain_text(f"ms (for {TGI})")
 
     # An off-chain job appears live too, with its input and decoded output, and becomes the path drawn...
     job = {"containers": [TGI], "data": {"text": "Why is the sea salty?"}}
@@ -119,6 +120,7 @@ def test_page_shows_a_callback_request_live(node: ChainNode, page: Page, inferne
     expect(job_row).to_contain_text("success")
     expect(job_row).to_contain_text(fake_models.generate("Why is the sea salty?"))
     expect(page.locator('#path li[data-step="result"]')).to_contain_text("success")
+    expect(page.locator('#path li[data-step="backend"]')).to_contain_text("tgi generate: ")  # from Server-Timing
     # ...until the subscription is clicked: its path again.
     row.click()
     expect(callback).to_contain_text(f"answer: {answer}")
@@ -147,6 +149,11 @@ def test_snapshot_tells_jobs_and_subscriptions(node: ChainNode) -> None:
     assert [job["status"] for job in jobs] == ["running", "success"]
     assert jobs[0]["input"] == {"text": PROMPT}
     assert jobs[1]["result"]["output"] == {"output": fake_models.generate(PROMPT)}
+    # The service's Server-Timing header named its backend call, which the node passes on.
+    ((call,),) = [job["calls"] for job in jobs[1:]]
+    assert call["container"] == TGI and call["ms"] > 0
+    ((backend,),) = [call["backend"]]
+    assert backend["what"] == "tgi generate" and 0 < backend["ms"] <= call["ms"]
 
 
 def test_unread_streams_are_bounded_and_cleaned_up(node: ChainNode) -> None:

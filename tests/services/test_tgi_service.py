@@ -6,6 +6,7 @@ from eth_abi.abi import decode, encode
 
 from infernet_kit.chain.encoding import pack_pair, unpack_pair
 from infernet_kit.devstack import fake_models
+from infernet_kit.protocol.container import BackendCall, backend_server_timing, parse_backend_timing
 from infernet_kit.testing.service_fixtures import DevBackendHandle
 
 from .helpers import assert_error, client, get, post
@@ -27,6 +28,26 @@ def test_offchain_job_answers_the_generated_text(tgi_service: str, backend: DevB
     assert response.status_code == 200, response.text
     assert response.json() == {"output": fake_models.generate(PROMPT)}
     assert backend.stats()["requests"] == 1
+
+
+def test_the_answer_names_its_backend_call_and_how_long_it_took(tgi_service: str, backend: DevBackendHandle) -> None:
+    backend.inject(latency_ms=80)
+    response = post(tgi_service, {"source": 1, "destination": 1, "data": {"text": PROMPT}})
+    assert response.status_code == 200, response.text
+    (call,) = parse_backend_timing(response.headers["server-timing"])
+    assert call.what == "tgi generate" and 80 <= call.ms < 10_000  # the backend's injected latency, at least
+
+
+def test_server_timing_entries_read_back_and_odd_ones_are_skipped() -> None:
+    calls = [BackendCall(what='tgi "generate", again', ms=12.34), BackendCall(what="hf summarization", ms=3)]
+    header = backend_server_timing(calls)
+    assert header == 'backend;dur=12.3;desc="tgi generate again", backend;dur=3.0;desc="hf summarization"'
+    assert parse_backend_timing(header) == [
+        BackendCall(what="tgi generate again", ms=12.3),
+        BackendCall(what="hf summarization", ms=3.0),
+    ]
+    assert parse_backend_timing('db;dur=5, backend;dur=x;desc="y", backend;desc="no time"') == []
+    assert parse_backend_timing(None) == []
 
 
 def test_onchain_subscription_decodes_the_input_and_encodes_the_output(

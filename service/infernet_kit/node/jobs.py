@@ -13,13 +13,13 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
 from infernet_kit.node.events import EventFeed, clipped
 from infernet_kit.node.guardian import Guardian, Rejection
 from infernet_kit.node.metrics import count_job
-from infernet_kit.node.orchestrator import ContainerFailure, ContainerOutput, Orchestrator
+from infernet_kit.node.orchestrator import ContainerCall, ContainerFailure, ContainerOutput, Orchestrator
 from infernet_kit.node.store import CRASH_REASON, JobStatus, JobStore
 from infernet_kit.protocol import JobLocation
 
@@ -109,17 +109,21 @@ class JobRunner:
         status: JobStatus,
         result: dict[str, Any],
         intermediate: list[ContainerOutput],
+        calls: Sequence[ContainerCall] = (),
     ) -> None:
         count_job(status)
         self._store.finish(
             job_id, client=client, status=status, result=result, intermediate=[o.model_dump() for o in intermediate]
         )
-        self._events.publish("job", id=job_id, status=status, client=client, result=clipped(result))
+        self._events.publish(
+            "job", id=job_id, status=status, client=client, result=clipped(result), calls=[c.event() for c in calls]
+        )
 
     async def _run(
         self, job_id: str, client: str, containers: list[str], data: dict[str, Any], requires_proof: bool
     ) -> None:
         started = time.perf_counter()
+        calls: list[ContainerCall] = []
         try:
             outputs = await self._orchestrator.run(
                 containers,
@@ -128,6 +132,7 @@ class JobRunner:
                 destination=JobLocation.OFFCHAIN,
                 requires_proof=requires_proof,
                 tag=f"job={job_id}",
+                on_call=calls.append,
             )
         except ContainerFailure as failure:
             log.info(
@@ -138,18 +143,19 @@ class JobRunner:
                 client,
                 (time.perf_counter() - started) * 1000,
             )
-            self._finish(job_id, client, *_failed(failure.container, failure.description, failure.completed))
+            self._finish(job_id, client, *_failed(failure.container, failure.description, failure.completed), calls)
             return
         except asyncio.CancelledError:
             log.info("job %s failed: %s", job_id, CRASH_REASON)
-            self._finish(job_id, client, *_failed(containers[-1], CRASH_REASON, []))
+            self._finish(job_id, client, *_failed(containers[-1], CRASH_REASON, []), calls)
             raise
         except Exception as exc:
             log.exception("job %s failed: internal error", job_id)
-            self._finish(job_id, client, *_failed(containers[-1], f"node error: {exc}", []))
+            self._finish(job_id, client, *_failed(containers[-1], f"node error: {exc}", []), calls)
             return
         elapsed = (time.perf_counter() - started) * 1000
-        self._finish(job_id, client, "success", outputs[-1].model_dump(), outputs[:-1])  # first: readers wait on it
+        # First: readers wait on it.
+        self._finish(job_id, client, "success", outputs[-1].model_dump(), outputs[:-1], calls)
         log.info("job %s success: container=%s client=%s ms=%.1f", job_id, outputs[-1].container, client, elapsed)
 
 

@@ -18,7 +18,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -29,7 +30,12 @@ from infernet_kit.jsonbody import parse_json
 from infernet_kit.node.config import ContainerConfig
 from infernet_kit.node.metrics import container_call
 from infernet_kit.protocol import JobLocation, ProofTarget, ServiceRequest
-from infernet_kit.protocol.container import REQUEST_TAG_HEADER
+from infernet_kit.protocol.container import (
+    REQUEST_TAG_HEADER,
+    SERVER_TIMING_HEADER,
+    BackendCall,
+    parse_backend_timing,
+)
 from infernet_kit.retrying import RetryPolicy, call_with_retries, describe, exponential
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,20 @@ class ContainerOutput(BaseModel):
 
     container: str
     output: Any
+
+
+@dataclass(frozen=True)
+class ContainerCall:
+    """One answered container call: how long the node waited for it, and the backend calls its service named
+    (a Server-Timing header; empty for a service that sends none)."""
+
+    container: str
+    ms: float
+    backend: list[BackendCall]
+
+    def event(self) -> dict[str, Any]:
+        """The call as the node's event feed shows it."""
+        return {"container": self.container, "ms": round(self.ms, 1), "backend": [b.model_dump() for b in self.backend]}
 
 
 class ContainerFailure(Exception):
@@ -192,19 +212,21 @@ class Orchestrator:
             reason=_no_answer,
         )
 
-    async def _call(self, container_id: str, body: bytes, completed: Sequence[ContainerOutput], tag: str | None) -> Any:
+    async def _call(
+        self, container_id: str, body: bytes, completed: Sequence[ContainerOutput], tag: str | None
+    ) -> tuple[Any, ContainerCall]:
         started = time.perf_counter()
         outcome = "failed"
         try:
-            answer = await self._call_once(container_id, body, completed, tag)
+            answer, backend = await self._call_once(container_id, body, completed, tag)
             outcome = "ok"
-            return answer
+            return answer, ContainerCall(container_id, (time.perf_counter() - started) * 1000, backend)
         finally:
             container_call(container_id, outcome, time.perf_counter() - started)
 
     async def _call_once(
         self, container_id: str, body: bytes, completed: Sequence[ContainerOutput], tag: str | None
-    ) -> Any:
+    ) -> tuple[Any, list[BackendCall]]:
         config = self._config(container_id, completed)
         try:
             response = await self._post(config, body, tag)
@@ -221,7 +243,7 @@ class Orchestrator:
                 container_id, _describe_error(response.status, raw), completed, status=response.status
             )
         try:
-            return parse_json(raw)
+            return parse_json(raw), parse_backend_timing(response.headers.get(SERVER_TIMING_HEADER))
         except ValueError:
             raise ContainerFailure(container_id, "answer is not JSON", completed) from None
 
@@ -235,12 +257,14 @@ class Orchestrator:
         requires_proof: bool = False,
         proof_target: ProofTarget | None = None,
         tag: str | None = None,
+        on_call: Callable[[ContainerCall], None] | None = None,
     ) -> list[ContainerOutput]:
         """Run `containers` in order; one output per container, the last is the job's result.
 
         The first container gets `source` and `data`; each later one gets source off-chain and the previous
         container's JSON answer; only the last gets `destination`. `proof_target` goes to each when a verifier
-        will judge the proof; `tag` names the job or interval to the services.
+        will judge the proof; `tag` names the job or interval to the services; `on_call` hears of each answered
+        call.
         """
         if not containers:
             raise ValueError("No containers specified")
@@ -254,7 +278,9 @@ class Orchestrator:
                 requires_proof,
                 proof_target,
             )
-            current = await self._call(container_id, body, outputs, tag)
+            current, call = await self._call(container_id, body, outputs, tag)
+            if on_call is not None:
+                on_call(call)
             outputs.append(ContainerOutput(container=container_id, output=current))
         return outputs
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from enum import IntEnum
 from typing import Any
 
@@ -12,6 +14,34 @@ from pydantic import BaseModel, ConfigDict, Field
 # (`job=<id>` or `subscription=<id> interval=<n>`). The node sends it, a service logs it and passes it on to its
 # backend, so one request can be followed through every log. Optional everywhere.
 REQUEST_TAG_HEADER = "x-infernet-request"
+
+# Not in the reference protocol either: a service's answer says how long its backend calls took, as W3C
+# Server-Timing entries `backend;dur=<ms>;desc="<what>"`, so the node can show a request's backend step.
+# Optional everywhere: a service without it (Ritual's) just leaves the step unreported.
+SERVER_TIMING_HEADER = "server-timing"
+_UNQUOTABLE = str.maketrans("", "", '"\\,')
+_BACKEND_ENTRY = re.compile(r'^\s*backend\s*;\s*dur=([0-9]+(?:\.[0-9]+)?)\s*;\s*desc="([^"\\]*)"\s*$')
+
+
+class BackendCall(BaseModel):
+    """One backend call of a service's answer: what was called and how long it took (retries included)."""
+
+    what: str
+    ms: float
+
+
+def backend_server_timing(calls: Sequence[BackendCall]) -> str:
+    """The Server-Timing header value naming `calls` (quotes, backslashes and commas in `what` are dropped)."""
+    return ", ".join(f'backend;dur={call.ms:.1f};desc="{call.what.translate(_UNQUOTABLE)}"' for call in calls)
+
+
+def parse_backend_timing(value: str | None) -> list[BackendCall]:
+    """The backend calls a Server-Timing header names; other entries and malformed ones are skipped."""
+    calls = []
+    for entry in (value or "").split(","):
+        if match := _BACKEND_ENTRY.match(entry):
+            calls.append(BackendCall(what=match.group(2), ms=float(match.group(1))))
+    return calls
 
 
 class JobLocation(IntEnum):

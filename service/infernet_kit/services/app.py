@@ -19,8 +19,14 @@ from pydantic_core import to_json
 from infernet_kit.jsonbody import BodyError, declared_length, parse_json, read_body
 from infernet_kit.metrics import CONTENT_TYPE, exposition
 from infernet_kit.protocol import JobLocation, ServiceRequest, ServiceResources
-from infernet_kit.protocol.container import REQUEST_TAG_HEADER
+from infernet_kit.protocol.container import (
+    REQUEST_TAG_HEADER,
+    SERVER_TIMING_HEADER,
+    BackendCall,
+    backend_server_timing,
+)
 from infernet_kit.services import openapi
+from infernet_kit.services.calls import backend_calls
 from infernet_kit.services.errors import ServiceFailure, bad_request, describe_validation
 from infernet_kit.services.metrics import REQUEST_SECONDS, REQUESTS
 from infernet_kit.services.transport import request_tag
@@ -62,9 +68,9 @@ class InferenceService(Protocol):
         """The byte stream for a stream destination; failures before the first chunk raise here."""
 
 
-async def _send_json(send: Send, status: int, payload: Any) -> None:
+async def _send_json(send: Send, status: int, payload: Any, extra: list[tuple[bytes, bytes]] | None = None) -> None:
     body = to_json(payload)
-    headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+    headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode()), *(extra or [])]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -202,7 +208,14 @@ class ServiceApp:
         if request.destination == JobLocation.STREAM:
             await self._stream(await self.service.open_stream(request), send)
             return
-        await _send_json(send, 200, await self.service.answer(request))
+        calls: list[BackendCall] = []
+        token = backend_calls.set(calls)
+        try:
+            answer = await self.service.answer(request)
+        finally:
+            backend_calls.reset(token)
+        timing = [(SERVER_TIMING_HEADER.encode(), backend_server_timing(calls).encode())] if calls else None
+        await _send_json(send, 200, answer, timing)
 
     async def _stream(self, chunks: AsyncIterator[bytes], send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": _STREAM_HEADERS})

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import TypeVar
 
 from huggingface_hub.errors import HfHubHTTPError, TextGenerationError
 
+from infernet_kit.protocol.container import BackendCall
 from infernet_kit.services.errors import ServiceFailure
 from infernet_kit.services.retry import Attempts, RetryParams, call_with_retries, http_status, is_transient
 
 T = TypeVar("T")
 log = logging.getLogger("infernet_kit.services")
+
+# The backend calls made while serving one request, set per request by the service app: its answer names them
+# in a Server-Timing header (`protocol.container.backend_server_timing`).
+backend_calls: ContextVar[list[BackendCall] | None] = ContextVar("backend_calls", default=None)
 
 
 def _backend_message(exc: BaseException) -> str:
@@ -54,8 +61,10 @@ def backend_failure(exc: BaseException, attempts: int) -> ServiceFailure:
 
 
 async def call_backend(params: RetryParams, call: Callable[[], Awaitable[T]], what: str) -> T:
-    """Run one backend call under the retry policy; any failure becomes a `ServiceFailure`."""
+    """Run one backend call under the retry policy; any failure becomes a `ServiceFailure`. Its time, retries
+    included, is added to the request's `backend_calls`."""
     attempts = Attempts()
+    started = time.perf_counter()
     try:
         return await call_with_retries(params, call, attempts, what=what, reason=_backend_message)
     except ServiceFailure:
@@ -64,3 +73,6 @@ async def call_backend(params: RetryParams, call: Callable[[], Awaitable[T]], wh
         failure = backend_failure(exc, attempts.count)
         log.warning("%s failed attempts=%d status=%d: %s", what, attempts.count, failure.status, failure.description)
         raise failure from exc
+    finally:
+        if (calls := backend_calls.get()) is not None:
+            calls.append(BackendCall(what=what, ms=(time.perf_counter() - started) * 1000))

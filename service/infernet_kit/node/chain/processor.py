@@ -65,6 +65,10 @@ class ContainerOutputLike(Protocol):
     output: Any
 
 
+class ContainerCallLike(Protocol):
+    def event(self) -> dict[str, Any]: ...
+
+
 class OrchestratorLike(Protocol):
     async def run(
         self,
@@ -76,6 +80,7 @@ class OrchestratorLike(Protocol):
         requires_proof: bool = False,
         proof_target: ProofTarget | None = None,
         tag: str | None = None,
+        on_call: Callable[[ContainerCallLike], None] | None = None,
     ) -> Sequence[ContainerOutputLike]: ...
 
 
@@ -409,6 +414,7 @@ class DeliveryProcessor:
             source, data, shown = JobLocation.ONCHAIN, inputs.hex(), readable(inputs.hex())
         needs_proof = requires_proof(sub)
         started = time.perf_counter()
+        calls: list[ContainerCallLike] = []
         outputs = await self._orchestrator.run(
             due.containers,
             data,
@@ -417,6 +423,7 @@ class DeliveryProcessor:
             requires_proof=needs_proof,
             proof_target=proof_target(self._client.chain_id, due.subscription_id, due.interval, sub),
             tag=f"subscription={due.subscription_id} interval={due.interval}",
+            on_call=calls.append,
         )
         packed = pack_output(outputs)
         if needs_proof and not packed.proof:
@@ -430,6 +437,7 @@ class DeliveryProcessor:
             input=clipped(shown),
             output=clipped(readable(packed.answer.raw_output)),
             ms=round((time.perf_counter() - started) * 1000, 1),
+            calls=[call.event() for call in calls],
         )
         call = self._client.deliver_compute(
             due.subscription_id, due.interval, packed.input, packed.output, packed.proof, self._node_wallet

@@ -151,6 +151,13 @@ function step(name, status, ...lines) {
   return el("li", { class: status, "data-step": name }, el("b", {}, name), ...lines.filter((line) => line !== "").map((line) => el("span", {}, line)));
 }
 
+function backendLines(calls) {
+  // What the services' Server-Timing headers said of their backend calls (retries included).
+  if (!calls) return ["called by the service"];
+  const lines = calls.flatMap((call) => call.backend.map((b) => `${b.what}: ${b.ms.toFixed(1)} ms (for ${call.container})`));
+  return lines.length ? lines : ["not reported by the service (no Server-Timing header)"];
+}
+
 function subscriptionPath(sub, interval) {
   const item = intervalOf(sub, interval) || { status: "running" };
   const compute = state.computes.get(`${sub.id}:${interval}`);
@@ -166,7 +173,7 @@ function subscriptionPath(sub, interval) {
     step("node", ran, `node ${short(state.node)}`, compute ? `judged at block ${short(compute.block_hash)}` : "",
       compute ? `input: ${text(compute.input)}` : ""),
     step("service", ran, (sub.containers || []).join(" → "), compute ? `${compute.ms} ms, answered ${clock(compute.at)}` : ""),
-    step("backend", ran, "called by the service"),
+    step("backend", ran, ...backendLines(compute && compute.calls)),
     step("callback", end, item.tx_hash ? `tx ${short(item.tx_hash)}` : item.status, item.block ? `block ${item.block}` : "", took,
       item.gas_used ? `gas ${item.gas_used.toLocaleString("en")}` : "", compute ? `answer: ${text(compute.output)}` : "", item.error || ""),
   ];
@@ -180,7 +187,7 @@ function jobPath(job) {
     step("client", "done", `${job.client || ""} at ${clock(job.started)}`, `input: ${text(job.input)}`),
     step("node", "done", `job ${short(job.id)}`),
     step("service", end, (job.containers || []).join(" → "), ms),
-    step("backend", end, "called by the service"),
+    step("backend", end, ...backendLines(job.calls)),
     step("result", end, job.status, text(job.result)),
   ];
 }
