@@ -24,6 +24,7 @@ pragma solidity ^0.8.19;
 
 import {Script} from "kit-test/Script.sol";
 import {vm} from "kit-test/Vm.sol";
+import {artifact} from "kit-test/Artifacts.sol";
 import {Registry} from "infernet-sdk/Registry.sol";
 // Imported so `forge script` / `forge build` compile every artifact `_create` deploys.
 import {EIP712Coordinator as _EIP712Coordinator} from "infernet-sdk/EIP712Coordinator.sol";
@@ -73,7 +74,8 @@ contract Deploy is Script {
         uint256 nonce = vm.getNonce(deployer);
         Registry registry = Registry(
             _create(
-                "Registry.sol:Registry",
+                "Registry.sol",
+                "Registry",
                 abi.encode(
                     computeCreateAddress(deployer, nonce + 1),
                     computeCreateAddress(deployer, nonce + 2),
@@ -85,26 +87,26 @@ contract Deploy is Script {
         );
         d.registry = address(registry);
         bytes memory withRegistry = abi.encode(registry);
-        d.coordinator = _create("EIP712Coordinator.sol:EIP712Coordinator", withRegistry);
-        d.inbox = _create("Inbox.sol:Inbox", withRegistry);
-        d.reader = _create("Reader.sol:Reader", withRegistry);
-        d.fee = _create("Fee.sol:Fee", abi.encode(deployer, FEE_BASIS_POINTS));
-        d.walletFactory = _create("WalletFactory.sol:WalletFactory", withRegistry);
+        d.coordinator = _create("EIP712Coordinator.sol", "EIP712Coordinator", withRegistry);
+        d.inbox = _create("Inbox.sol", "Inbox", withRegistry);
+        d.reader = _create("Reader.sol", "Reader", withRegistry);
+        d.fee = _create("Fee.sol", "Fee", abi.encode(deployer, FEE_BASIS_POINTS));
+        d.walletFactory = _create("WalletFactory.sol", "WalletFactory", withRegistry);
         require(
             d.coordinator == registry.COORDINATOR() && d.inbox == registry.INBOX() && d.reader == registry.READER()
                 && d.fee == registry.FEE() && d.walletFactory == registry.WALLET_FACTORY(),
             "Deploy: core addresses differ from the ones precomputed for the Registry"
         );
-        d.tgiCallbackConsumer = _create("TGICallbackConsumer.sol:TGICallbackConsumer", withRegistry);
-        d.hfCallbackConsumer = _create("HFCallbackConsumer.sol:HFCallbackConsumer", withRegistry);
-        d.recurringConsumer = _create("RecurringConsumer.sol:RecurringConsumer", withRegistry);
-        d.delegateConsumer = _create("DelegateConsumer.sol:DelegateConsumer", abi.encode(registry, signer));
+        d.tgiCallbackConsumer = _create("TGICallbackConsumer.sol", "TGICallbackConsumer", withRegistry);
+        d.hfCallbackConsumer = _create("HFCallbackConsumer.sol", "HFCallbackConsumer", withRegistry);
+        d.recurringConsumer = _create("RecurringConsumer.sol", "RecurringConsumer", withRegistry);
+        d.delegateConsumer = _create("DelegateConsumer.sol", "DelegateConsumer", abi.encode(registry, signer));
     }
 
     /// @dev CREATE from forge's compiled artifact. Equivalent to `new`, but keeps this script from embedding (and,
     ///      under via-IR, re-optimizing) every contract's bytecode, which would make builds several times slower.
-    function _create(string memory artifact, bytes memory constructorArgs) internal returns (address) {
-        return vm.deployCode(artifact, constructorArgs);
+    function _create(string memory file, string memory name, bytes memory constructorArgs) internal returns (address) {
+        return vm.deployCode(artifact(file, name), constructorArgs);
     }
 
     /// @dev Same shape as the Python deployer's file (infernet_kit.chain.deploy.Deployment).

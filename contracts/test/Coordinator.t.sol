@@ -22,9 +22,11 @@ contract CoordinatorTest is KitTestBase {
 
     function setUp() public override {
         super.setUp();
-        consumer = RecordingConsumer(deployArtifact("Consumers.sol:RecordingConsumer", abi.encode(address(registry))));
-        callback =
-            NoopCallbackConsumer(deployArtifact("Consumers.sol:NoopCallbackConsumer", abi.encode(address(registry))));
+        consumer =
+            RecordingConsumer(deployArtifact("Consumers.sol", "RecordingConsumer", abi.encode(address(registry))));
+        callback = NoopCallbackConsumer(
+            deployArtifact("Consumers.sol", "NoopCallbackConsumer", abi.encode(address(registry)))
+        );
     }
 
     function createRecurring(uint32 frequency, uint32 period, uint16 redundancy) internal returns (uint32) {
@@ -485,8 +487,9 @@ contract CoordinatorTest is KitTestBase {
     function test_AllowlistRestrictsNodes() public {
         address[] memory nodes = new address[](1);
         nodes[0] = NODE1;
-        AllowlistConsumer guarded =
-            AllowlistConsumer(deployArtifact("Consumers.sol:AllowlistConsumer", abi.encode(address(registry), nodes)));
+        AllowlistConsumer guarded = AllowlistConsumer(
+            deployArtifact("Consumers.sol", "AllowlistConsumer", abi.encode(address(registry), nodes))
+        );
         uint32 id = guarded.create();
         assertTrue(guarded.isAllowedNode(NODE1));
         assertFalse(guarded.isAllowedNode(NODE2));

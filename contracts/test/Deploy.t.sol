@@ -2,6 +2,7 @@
 pragma solidity ^0.8.19;
 
 import {vm} from "kit-test/Vm.sol";
+import {artifact} from "kit-test/Artifacts.sol";
 import {Test} from "kit-test/Test.sol";
 import {Deploy} from "../../scripts/Deploy.s.sol";
 import {Registry} from "infernet-sdk/Registry.sol";
@@ -15,7 +16,7 @@ contract DeployTest is Test {
     uint256 internal constant ANVIL_ACCOUNT_2_KEY = 0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a;
 
     function test_ReferenceAddressesFromAnvilAccount2() public {
-        Deploy script = Deploy(vm.deployCode("Deploy.s.sol:Deploy"));
+        Deploy script = Deploy(vm.deployCode(artifact("Deploy.s.sol", "Deploy")));
         address deployer = vm.addr(ANVIL_ACCOUNT_2_KEY);
         assertEq(deployer, 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC);
         assertEq(vm.getNonce(deployer), 0);

@@ -16,7 +16,7 @@ contract EIP712CoordinatorTest is KitTestBase {
     function setUp() public override {
         super.setUp();
         delegator = NoopDelegatorConsumer(
-            deployArtifact("Consumers.sol:NoopDelegatorConsumer", abi.encode(address(registry), signer))
+            deployArtifact("Consumers.sol", "NoopDelegatorConsumer", abi.encode(address(registry), signer))
         );
     }
 
@@ -176,7 +176,7 @@ contract EIP712CoordinatorTest is KitTestBase {
 
     function test_RevertWhen_OwnerIsNoDelegator() public {
         RecordingConsumer plain =
-            RecordingConsumer(deployArtifact("Consumers.sol:RecordingConsumer", abi.encode(address(registry))));
+            RecordingConsumer(deployArtifact("Consumers.sol", "RecordingConsumer", abi.encode(address(registry))));
         Subscription memory sub = makeSub(address(plain));
         uint32 expiry = uint32(clock + 60);
         (uint8 v, bytes32 r, bytes32 s) = signed(SIGNER_KEY, 1, expiry, sub);

@@ -141,7 +141,7 @@ contract ExamplesTest is KitTestBase {
 
     function test_SeedConsumerIsDropIn() public {
         MyOnchainSubscription seed = MyOnchainSubscription(
-            deployArtifact("SeedConsumer.sol:MyOnchainSubscription", abi.encode(address(registry)))
+            deployArtifact("SeedConsumer.sol", "MyOnchainSubscription", abi.encode(address(registry)))
         );
         bytes memory inputs = abi.encode("Is the sky blue during a clear day?");
         seed.chatWithLLM(inputs);

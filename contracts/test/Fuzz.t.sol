@@ -14,7 +14,8 @@ contract FuzzTest is KitTestBase {
 
     function setUp() public override {
         super.setUp();
-        consumer = RecordingConsumer(deployArtifact("Consumers.sol:RecordingConsumer", abi.encode(address(registry))));
+        consumer =
+            RecordingConsumer(deployArtifact("Consumers.sol", "RecordingConsumer", abi.encode(address(registry))));
     }
 
     /// @notice getSubscriptionInterval matches `(now - activeAt) / period + 1` (1 for period 0, 0 before activeAt).
@@ -99,7 +100,7 @@ contract FuzzTest is KitTestBase {
     ///         unexpired; the same pair then always answers the same id.
     function testFuzz_DelegatedNonceAndExpiry(uint32 nonce, uint32 expiry) public {
         NoopDelegatorConsumer delegator = NoopDelegatorConsumer(
-            deployArtifact("Consumers.sol:NoopDelegatorConsumer", abi.encode(address(registry), signer))
+            deployArtifact("Consumers.sol", "NoopDelegatorConsumer", abi.encode(address(registry), signer))
         );
         Subscription memory sub = Subscription({
             owner: address(delegator),

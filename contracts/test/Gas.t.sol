@@ -38,13 +38,14 @@ contract GasTest is KitTestBase {
 
     function setUp() public override {
         super.setUp();
-        callback =
-            NoopCallbackConsumer(deployArtifact("Consumers.sol:NoopCallbackConsumer", abi.encode(address(registry))));
+        callback = NoopCallbackConsumer(
+            deployArtifact("Consumers.sol", "NoopCallbackConsumer", abi.encode(address(registry)))
+        );
         subscriber = NoopSubscriptionConsumer(
-            deployArtifact("Consumers.sol:NoopSubscriptionConsumer", abi.encode(address(registry)))
+            deployArtifact("Consumers.sol", "NoopSubscriptionConsumer", abi.encode(address(registry)))
         );
         delegator = NoopDelegatorConsumer(
-            deployArtifact("Consumers.sol:NoopDelegatorConsumer", abi.encode(address(registry), signer))
+            deployArtifact("Consumers.sol", "NoopDelegatorConsumer", abi.encode(address(registry), signer))
         );
         oneShot = callback.request("tgi_client_inference_service", inputs, 1, address(0), 0, address(0), address(0));
         redundant = callback.request("tgi_client_inference_service", inputs, 2, address(0), 0, address(0), address(0));

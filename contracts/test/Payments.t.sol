@@ -24,11 +24,12 @@ contract PaymentsTest is KitTestBase {
 
     function setUp() public override {
         super.setUp();
-        consumer = RecordingConsumer(deployArtifact("Consumers.sol:RecordingConsumer", abi.encode(address(registry))));
+        consumer =
+            RecordingConsumer(deployArtifact("Consumers.sol", "RecordingConsumer", abi.encode(address(registry))));
         vm.prank(ALICE);
         consumerWallet = Wallet(payable(walletFactory.createWallet(ALICE)));
         nodeWallet = Wallet(payable(walletFactory.createWallet(NODE_OWNER)));
-        token = KitTestToken(deployArtifact("KitTestToken.sol:KitTestToken", ""));
+        token = KitTestToken(deployArtifact("KitTestToken.sol", "KitTestToken", ""));
     }
 
     function paidSub(address paymentToken, uint256 amount, address wallet) internal returns (uint32) {
@@ -87,7 +88,7 @@ contract PaymentsTest is KitTestBase {
     }
 
     function test_TokenWithoutReturnValueIsAccepted() public {
-        KitNoReturnToken usdtLike = KitNoReturnToken(deployArtifact("KitTestToken.sol:KitNoReturnToken", ""));
+        KitNoReturnToken usdtLike = KitNoReturnToken(deployArtifact("KitTestToken.sol", "KitNoReturnToken", ""));
         usdtLike.mint(address(consumerWallet), 100);
         vm.prank(ALICE);
         consumerWallet.approve(address(consumer), address(usdtLike), 100);
@@ -98,7 +99,7 @@ contract PaymentsTest is KitTestBase {
     }
 
     function test_RevertWhen_TokenTransferFails() public {
-        KitFalseToken broken = KitFalseToken(deployArtifact("KitTestToken.sol:KitFalseToken", ""));
+        KitFalseToken broken = KitFalseToken(deployArtifact("KitTestToken.sol", "KitFalseToken", ""));
         broken.mint(address(consumerWallet), 100);
         vm.prank(ALICE);
         consumerWallet.approve(address(consumer), address(broken), 100);

@@ -40,7 +40,8 @@ contract ProofsTest is KitTestBase {
 
     function setUp() public override {
         super.setUp();
-        consumer = RecordingConsumer(deployArtifact("Consumers.sol:RecordingConsumer", abi.encode(address(registry))));
+        consumer =
+            RecordingConsumer(deployArtifact("Consumers.sol", "RecordingConsumer", abi.encode(address(registry))));
         consumerWallet = Wallet(payable(walletFactory.createWallet(ALICE)));
         nodeWallet = Wallet(payable(walletFactory.createWallet(NODE_OWNER)));
         vm.deal(address(consumerWallet), 10 ether);
@@ -53,13 +54,15 @@ contract ProofsTest is KitTestBase {
 
         signatures = SignatureVerifier(
             payable(deployArtifact(
-                    "SignatureVerifier.sol:SignatureVerifier",
+                    "SignatureVerifier.sol",
+                    "SignatureVerifier",
                     abi.encode(address(registry), address(this), PAYEE, vm.addr(PROOF_KEY))
                 ))
         );
         optimistic = OptimisticVerifier(
             payable(deployArtifact(
-                    "OptimisticVerifier.sol:OptimisticVerifier",
+                    "OptimisticVerifier.sol",
+                    "OptimisticVerifier",
                     abi.encode(address(registry), address(this), PAYEE, CHALLENGE_WINDOW)
                 ))
         );
@@ -189,7 +192,7 @@ contract ProofsTest is KitTestBase {
     }
 
     function test_RevertWhen_PaymentReentersDelivery() public {
-        address hostile = deployArtifact("ReentrantVerifier.sol:ReentrantVerifier", abi.encode(address(coordinator)));
+        address hostile = deployArtifact("ReentrantVerifier.sol", "ReentrantVerifier", abi.encode(address(coordinator)));
         // Redundancy 2, so the nested delivery (from the verifier, another "node") passes every check but the guard.
         uint32 id = consumer.create("svc", 1, 0, 2, false, address(0), PRICE, address(consumerWallet), hostile);
         vm.expectRevert(Coordinator.Reentrancy.selector);

@@ -3,6 +3,7 @@ pragma solidity ^0.8.19;
 
 import {Test} from "kit-test/Test.sol";
 import {vm} from "kit-test/Vm.sol";
+import {artifact} from "kit-test/Artifacts.sol";
 import {Registry} from "infernet-sdk/Registry.sol";
 import {EIP712Coordinator} from "infernet-sdk/EIP712Coordinator.sol";
 import {Coordinator, Subscription} from "infernet-sdk/Coordinator.sol";
@@ -67,7 +68,7 @@ abstract contract KitTestBase is Test {
     function setUp() public virtual {
         warpTo(1_700_000_000);
         signer = vm.addr(SIGNER_KEY);
-        deployer = IKitDeploy(vm.deployCode("Deploy.s.sol:Deploy"));
+        deployer = IKitDeploy(vm.deployCode(artifact("Deploy.s.sol", "Deploy")));
         d = deployer.deploy(address(deployer), signer);
         registry = Registry(d.registry);
         coordinator = EIP712Coordinator(d.coordinator);
@@ -80,10 +81,14 @@ abstract contract KitTestBase is Test {
         fee.transferOwnership(FEE_RECIPIENT);
     }
 
-    /// @dev Deploys `name` (an artifact like "Consumers.sol:RecordingConsumer") from forge's output. Creating
-    ///      contracts with `new` would embed their bytecode in every test contract, which makes via-IR builds slow.
-    function deployArtifact(string memory name, bytes memory constructorArgs) internal returns (address) {
-        return vm.deployCode(name, constructorArgs);
+    /// @dev Deploys contract `name` of source `file` (e.g. "Consumers.sol", "RecordingConsumer") from forge's
+    ///      output. Creating contracts with `new` would embed their bytecode in every test contract, which makes
+    ///      via-IR builds slow.
+    function deployArtifact(string memory file, string memory name, bytes memory constructorArgs)
+        internal
+        returns (address)
+    {
+        return vm.deployCode(artifact(file, name), constructorArgs);
     }
 
     /// @dev The output shape nodes deliver: `abi.encode(bytes raw, bytes processed)`.

@@ -21,26 +21,27 @@ class Artifact(BaseModel):
     bytecode: str
 
 
-FIRST_BUILD_NOTICE = "compiling contracts: about 3 minutes the first time"
+FIRST_BUILD_NOTICE = "compiling contracts: a minute or two the first time"
 
 
-def forge_build(root: Path) -> None:
+def forge_build(root: Path, *flags: str) -> None:
     """Run `forge build` in project `root` (a no-op when nothing changed); raises with forge's output. A first
-    build (no forge cache yet) says so first: via-IR is minutes of silence otherwise."""
+    build (no forge cache yet) says so first: via-IR is a minute or more of silence otherwise."""
     if not (root / "cache" / "solidity-files-cache.json").is_file():
         print(FIRST_BUILD_NOTICE, file=sys.stderr, flush=True)
-    result = subprocess.run([str(foundry_tool("forge")), "build"], cwd=root, capture_output=True, text=True)
+    command = [str(foundry_tool("forge")), "build", *flags]
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"forge build in {root} failed:\n{result.stdout}\n{result.stderr}")
 
 
 def build() -> None:
-    """Build the kit's contracts (about 3 minutes the first time: via-IR, a million optimizer runs). Only a
-    checkout builds: an installed kit ships them."""
+    """Build the kit's contracts as `make build` does (via-IR, a million optimizer runs; the forge tests are
+    `make build-tests`' business). Only a checkout builds: an installed kit ships them."""
     checkout = checkout_root()
     if checkout is None:
         raise FileNotFoundError(f"the installed kit has no compiled contracts in {_out_dir()}: reinstall it")
-    forge_build(checkout)
+    forge_build(checkout, "--skip", "test")
     load_artifact.cache_clear()
 
 
