@@ -12,8 +12,9 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 SOURCES = ("contracts/src", "contracts/sim", "contracts/examples", "contracts/test/lib", "contracts/lib/console")
 FILES = ("tools/solc", "package.json", "package-lock.json")
-# Artifacts of these trees: what the kit deploys (the core and the example consumers) and what users import.
-ARTIFACT_SOURCES = ("contracts/src", "contracts/sim", "contracts/examples")
+# Artifacts of these trees: what the kit deploys (the core and the example consumers). The simulator ships as
+# source only: a user's forge test creates it, so their build compiles it (`make build` does not).
+ARTIFACT_SOURCES = ("contracts/src", "contracts/examples")
 TARGET = "infernet_kit/kit"
 
 
