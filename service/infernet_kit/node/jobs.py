@@ -58,20 +58,33 @@ class JobRunner:
     async def submit(self, containers: list[str], data: dict[str, Any], *, requires_proof: bool, client: str) -> str:
         """Admit a job of `client` and run it in the background; its id once its `running` record is committed.
 
-        Raises `Refused` (the guardian's rejection) or `StoreUnavailable` (nothing was kept)."""
-        job_id = await self._admit(containers, data, client, requires_proof)
-        # DEBUG: at INFO a job is one line, its outcome's (which names the client too).
-        log.debug("job %s accepted: containers=%s client=%s", job_id, ",".join(containers), client)
-        task = asyncio.ensure_future(self._run(job_id, client, containers, data, requires_proof))
+        The first container call starts while the record is being written, so the commit is not on the result's
+        path; the job's outcome is recorded only once that commit succeeded. Raises `Refused` (the guardian's
+        rejection) or `StoreUnavailable` (nothing was kept, and the job's run is cancelled)."""
+        job_id = self._admit(containers, client, requires_proof)
+        created = asyncio.get_running_loop().create_future()  # done once the record is committed
+        task = asyncio.ensure_future(self._run(job_id, client, containers, data, requires_proof, created))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        try:
+            await self._store.create(job_id, client=client, containers=containers)
+        except BaseException:
+            created.cancel()
+            task.cancel()
+            raise
+        created.set_result(None)
+        self._accepted(job_id, containers, client, data)  # before the run can resume: its final event comes after
+        # DEBUG: at INFO a job is one line, its outcome's (which names the client too).
+        log.debug("job %s accepted: containers=%s client=%s", job_id, ",".join(containers), client)
         return job_id
 
     async def stream(
         self, containers: list[str], data: dict[str, Any], *, requires_proof: bool, client: str
     ) -> StreamedJob:
         """Admit a job whose last container's bytes go to the caller: nothing runs until `StreamedJob.run`."""
-        job_id = await self._admit(containers, data, client, requires_proof)
+        job_id = self._admit(containers, client, requires_proof)
+        await self._store.create(job_id, client=client, containers=containers)
+        self._accepted(job_id, containers, client, data)
         log.info("job %s accepted (stream): containers=%s client=%s", job_id, ",".join(containers), client)
 
         def finish(status: JobStatus, result: dict[str, Any], intermediate: list[ContainerOutput]) -> None:
@@ -91,16 +104,18 @@ class JobRunner:
             if pending:
                 await asyncio.wait(pending)
 
-    async def _admit(self, containers: list[str], data: dict[str, Any], client: str, requires_proof: bool) -> str:
+    def _admit(self, containers: list[str], client: str, requires_proof: bool) -> str:
+        """A new job's id, if the guardian lets it in."""
         if rejection := self._guardian.check_offchain(containers, client_ip=client, requires_proof=requires_proof):
             raise Refused(rejection)
-        job_id = str(uuid.uuid4())
-        await self._store.create(job_id, client=client, containers=containers)
+        return str(uuid.uuid4())
+
+    def _accepted(self, job_id: str, containers: list[str], client: str, data: dict[str, Any]) -> None:
+        """The job's `running` record is committed: count and announce it."""
         count_job("accepted")
         self._events.publish(
             "job", id=job_id, status="running", containers=containers, client=client, input=clipped(data)
         )
-        return job_id
 
     def _finish(
         self,
@@ -111,16 +126,27 @@ class JobRunner:
         intermediate: list[ContainerOutput],
         calls: Sequence[ContainerCall] = (),
     ) -> None:
-        count_job(status)
         self._store.finish(
             job_id, client=client, status=status, result=result, intermediate=[o.model_dump() for o in intermediate]
         )
+        after_answers(self._announce, job_id, client, status, result, calls)
+
+    def _announce(
+        self, job_id: str, client: str, status: JobStatus, result: dict[str, Any], calls: Sequence[ContainerCall]
+    ) -> None:
+        count_job(status)
         self._events.publish(
             "job", id=job_id, status=status, client=client, result=clipped(result), calls=[c.event() for c in calls]
         )
 
     async def _run(
-        self, job_id: str, client: str, containers: list[str], data: dict[str, Any], requires_proof: bool
+        self,
+        job_id: str,
+        client: str,
+        containers: list[str],
+        data: dict[str, Any],
+        requires_proof: bool,
+        created: asyncio.Future[None],
     ) -> None:
         started = time.perf_counter()
         calls: list[ContainerCall] = []
@@ -135,28 +161,49 @@ class JobRunner:
                 on_call=calls.append,
             )
         except ContainerFailure as failure:
-            log.info(
-                "job %s failed: container=%s reason=%s client=%s ms=%.1f",
-                job_id,
-                failure.container,
-                failure.description,
-                client,
-                (time.perf_counter() - started) * 1000,
-            )
-            self._finish(job_id, client, *_failed(failure.container, failure.description, failure.completed), calls)
+            if await _recorded(created):
+                log.info(
+                    "job %s failed: container=%s reason=%s client=%s ms=%.1f",
+                    job_id,
+                    failure.container,
+                    failure.description,
+                    client,
+                    (time.perf_counter() - started) * 1000,
+                )
+                outcome = _failed(failure.container, failure.description, failure.completed)
+                self._finish(job_id, client, *outcome, calls)
             return
         except asyncio.CancelledError:
-            log.info("job %s failed: %s", job_id, CRASH_REASON)
-            self._finish(job_id, client, *_failed(containers[-1], CRASH_REASON, []), calls)
+            if await _recorded(created):  # else its record was refused (503) or its request is gone
+                log.info("job %s failed: %s", job_id, CRASH_REASON)
+                self._finish(job_id, client, *_failed(containers[-1], CRASH_REASON, []), calls)
             raise
         except Exception as exc:
-            log.exception("job %s failed: internal error", job_id)
-            self._finish(job_id, client, *_failed(containers[-1], f"node error: {exc}", []), calls)
+            if await _recorded(created):
+                log.exception("job %s failed: internal error", job_id)
+                self._finish(job_id, client, *_failed(containers[-1], f"node error: {exc}", []), calls)
             return
         elapsed = (time.perf_counter() - started) * 1000
-        # First: readers wait on it.
-        self._finish(job_id, client, "success", outputs[-1].model_dump(), outputs[:-1], calls)
-        log.info("job %s success: container=%s client=%s ms=%.1f", job_id, outputs[-1].container, client, elapsed)
+        if await _recorded(created):
+            self._finish(job_id, client, "success", outputs[-1].model_dump(), outputs[:-1], calls)
+            line = "job %s success: container=%s client=%s ms=%.1f"
+            after_answers(log.info, line, job_id, outputs[-1].container, client, elapsed)
+
+
+def after_answers(callback: Callable[..., object], *args: Any) -> None:
+    """Run `callback(*args)` once the readers a final record woke have sent their answers: two event-loop turns
+    on (a woken reader runs at the next turn, and the server writes its answer at the turn after), so counting,
+    events and log lines are not on a result's path."""
+    loop = asyncio.get_running_loop()
+    loop.call_soon(loop.call_soon, callback, *args)
+
+
+async def _recorded(created: asyncio.Future[None]) -> bool:
+    """Whether the job's `running` record was committed, once its write is over (cancelled: the record was refused
+    or the request went away while it was written, and the job has nothing to record)."""
+    if not created.done():
+        await asyncio.wait((created,))
+    return not created.cancelled()
 
 
 class StreamSink(Protocol):

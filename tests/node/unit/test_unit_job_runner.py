@@ -55,7 +55,6 @@ class Runner:
     store: JobStore
 
     async def record(self, job_id: str) -> JobRecord:
-        await asyncio.sleep(0)  # a final record is read back after the store's next flush, one loop turn later
         (record,) = await self.store.get([job_id], client=CLIENT)
         return record
 

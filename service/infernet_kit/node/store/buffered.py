@@ -5,8 +5,11 @@ Writes from concurrent jobs are grouped into one table write (one transaction): 
 queued, and what queued up meanwhile right after, so writes never overlap and a slow database (PostgreSQL over the
 network) groups more per write instead of holding up the event loop. The jobs this process runs or finished
 recently are answered from memory, so polling clients never touch the table.
-A waiting read (`wait`) of a job this process runs is woken when its final record is committed; a job it does not
-run (another replica's, on a shared table) is read from the table every `SHARED_POLL` seconds until it ends.
+A job's final record is what readers see at once (a waiting read of a job this process runs is woken by it), and
+goes to the table with the writer's next group: a result is never held back for a commit. A crash before that
+commit leaves the job `running` in the table, and the next start marks it failed, as for any job a crash cut off.
+A job this process does not run (another replica's, on a shared table) is read from the table every `SHARED_POLL`
+seconds until it ends.
 
 When the table cannot be written (a full disk, whether the WAL or a checkpoint hits it, an I/O error):
 - a new record (`create`, `record`) is refused with `StoreUnavailable`, which the API answers with 503;
@@ -48,10 +51,10 @@ def _wake(waiter: asyncio.Future[None]) -> None:
 
 @dataclass
 class _Write:
-    """A record waiting for the next flush; `committed` is set for writes whose caller must know the outcome."""
+    """A new record waiting for the next flush; `committed` tells its caller the outcome."""
 
     record: JobRecord
-    committed: asyncio.Future[None] | None
+    committed: asyncio.Future[None]
 
 
 class BufferedJobStore:
@@ -64,7 +67,7 @@ class BufferedJobStore:
         self._running: dict[JobKey, JobRecord] = {}  # node jobs running in this process, never evicted
         self._recent: OrderedDict[JobKey, JobRecord] = OrderedDict()
         self._recent_limit = recent_limit
-        self._unsaved: dict[JobKey, JobRecord] = {}  # final records the table refused; written again
+        self._unsaved: dict[JobKey, JobRecord] = {}  # final records the table has not taken yet (or refused)
         self._retry: asyncio.TimerHandle | None = None
         self._retry_delay = RETRY_FIRST
         self._failing: str | None = None  # the last write error, while writes fail
@@ -107,32 +110,37 @@ class BufferedJobStore:
 
     # Writes: queued, then written together by the writer task.
 
-    def _enqueue(self, record: JobRecord, *, committed: bool) -> asyncio.Future[None] | None:
-        future: asyncio.Future[None] | None = None
-        if committed:
-            future = asyncio.get_running_loop().create_future()
+    def _enqueue(self, record: JobRecord) -> asyncio.Future[None]:
+        """Queue a new record; the future is done once it is committed (or refused: `StoreUnavailable`)."""
+        future = asyncio.get_running_loop().create_future()
         self._queue.append(_Write(record, future))
         self._start_writer()
         return future
+
+    def _keep(self, record: JobRecord) -> None:
+        """A final record: readers see it now, and the writer takes it to the table with its next group."""
+        self._unsaved[record.key] = record  # replaces an unsaved older one of the same job
+        self._settle(record)
+        # A turn later: the readers just woken write their answers before this commit runs.
+        asyncio.get_running_loop().call_soon(self._start_writer)
 
     def _start_writer(self) -> None:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write_queued())
 
     async def _write_queued(self) -> None:
-        """Write the queue, and again while more was queued during a write."""
+        """Write the queue, and again while more was queued or finished during a write (while writes fail, the
+        retry timer writes the final records kept)."""
         await self._flush()
-        while self._queue and not self._closed:
+        while (self._queue or (self._unsaved and self._failing is None)) and not self._closed:
             await self._flush()
 
     async def _flush(self) -> None:
         if self._closed:
             return
         batch, self._queue = self._queue, []
-        for write in batch:  # a final record replaces an unsaved older one of the same job
-            if write.committed is None:
-                self._unsaved.pop(write.record.key, None)
-        records = [*self._unsaved.values(), *(write.record for write in batch)]
+        final = list(self._unsaved.values())
+        records = [*final, *(write.record for write in batch)]
         if not records:
             return
         try:
@@ -141,36 +149,32 @@ class BufferedJobStore:
             self._write_failed(batch, exc.reason)
             return
         if self._failing is not None:
-            log.warning("store: writes work again; saved %d job record(s) kept in memory", len(self._unsaved))
+            log.warning("store: writes work again; saved %d job record(s) kept in memory", len(final))
             self._failing = None
-        self._unsaved.clear()
+        for record in final:  # those finished during the write stay for the next one
+            if self._unsaved.get(record.key) is record:
+                del self._unsaved[record.key]
         self._retry_delay = RETRY_FIRST
         for write in batch:
             self._settle(write.record)
-            if write.committed is None:
-                continue
             if write.committed.cancelled() and write.record.key in self._running:
                 # Its `create` was cancelled while the record was being written: the job will never run.
-                self._enqueue(write.record.crashed(time.time()), committed=False)
+                self._keep(write.record.crashed(time.time()))
             elif not write.committed.done():
                 write.committed.set_result(None)
 
     def _write_failed(self, batch: list[_Write], reason: str) -> None:
         """New records are refused (their callers answer 503); final ones stay in memory and are retried."""
-        final = [write.record for write in batch if write.committed is None]
-        for record in final:
-            self._unsaved[record.key] = record
-            self._settle(record)
         if self._failing != reason:
             log.error(
                 "store: cannot write %d job record(s): %s; finished jobs are kept in memory and written when the"
                 " database takes them",
-                len(batch) + len(self._unsaved) - len(final),
+                len(batch) + len(self._unsaved),
                 reason,
             )
             self._failing = reason
         for write in batch:
-            if write.committed is not None and not write.committed.done():
+            if not write.committed.done():
                 write.committed.set_exception(StoreUnavailable(reason))
         if self._unsaved and self._retry is None:
             self._retry = asyncio.get_running_loop().call_later(self._retry_delay, self._retry_unsaved)
@@ -203,14 +207,13 @@ class BufferedJobStore:
         record = JobRecord(
             id=job_id, client=client, containers=list(containers), status="running", created=now, updated=now
         )
-        committed = self._enqueue(record, committed=True)
-        assert committed is not None
+        committed = self._enqueue(record)
         try:
             await committed
         except asyncio.CancelledError:  # the caller is gone (the node is stopping): this job will never run
             self._queue = [write for write in self._queue if write.committed is not committed]
             if record.key in self._running:
-                self._enqueue(record.crashed(time.time()), committed=False)
+                self._keep(record.crashed(time.time()))
             raise
 
     def finish(
@@ -222,14 +225,14 @@ class BufferedJobStore:
         result: dict[str, Any] | None,
         intermediate: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """Record a job's final status and result: readers see it once committed, or at once if the table
-        refuses it (then it is written later); never raises, so no error leaves a job `running`."""
+        """Record a job's final status and result: readers see it at once, the table with the writer's next
+        group (or later, if it refuses it); never raises, so no error leaves a job `running`."""
         running = self._running.get((client, job_id))
         if running is None:  # a bug in the caller; say so rather than fail the caller's own error handling
             log.error("store: job %s of %s finished while not running: outcome %s ignored", job_id, client, status)
             return
         update = {"status": status, "result": result, "intermediate": list(intermediate), "updated": time.time()}
-        self._enqueue(running.model_copy(update=update), committed=False)
+        self._keep(running.model_copy(update=update))
 
     async def record(
         self,
@@ -258,9 +261,7 @@ class BufferedJobStore:
             created=known.created if known is not None else now,
             updated=now,
         )
-        committed = self._enqueue(record, committed=True)
-        assert committed is not None
-        await committed
+        await self._enqueue(record)
 
     # Reads.
 
