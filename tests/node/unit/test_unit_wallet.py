@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from eth_account import Account
@@ -123,6 +123,41 @@ async def test_a_chain_reset_voids_what_waits_and_the_nonce(anvil: Anvil, infern
 
         await wallet.send(transfer, gas=21_000, on_signed=note)
         assert nonces == [7]
+
+
+async def test_queued_sends_leave_newest_first_and_a_refused_one_is_never_signed(
+    anvil: Anvil, infernet_deployment: Deployment
+) -> None:
+    async with client_on(anvil, infernet_deployment) as client:
+        account = funded(anvil)
+        wallet = wallet_of(client, account)
+        transfer = Call(account.address, b"")
+        signed: dict[str, int] = {}  # name -> nonce
+        cancelled = False
+
+        def refuse(ahead: int) -> None:
+            if cancelled:
+                raise RuntimeError(f"cancelled meanwhile ({ahead} ahead)")
+
+        def send(name: str, priority: int, guard: Callable[[int], None] | None = None) -> asyncio.Future[str]:
+            async def note(tx_hash: str, nonce: int) -> None:
+                signed[name] = nonce
+
+            return asyncio.ensure_future(
+                wallet.send(transfer, gas=21_000, on_signed=note, guard=guard, priority=priority)
+            )
+
+        with wallet.holding():  # the node is taking in a block: nothing leaves yet
+            sends = [send("old", 1), send("new", 3), send("gone", 2, refuse), send("new too", 3)]
+            await asyncio.sleep(0.05)
+            assert not signed and not any(s.done() for s in sends)
+            cancelled = True  # the block it takes in cancels the third's subscription
+        with pytest.raises(RuntimeError, match="cancelled meanwhile"):
+            await sends[2]
+        await asyncio.gather(sends[0], sends[1], sends[3])
+        # highest priority first, first come first among equals
+        assert signed == {"new": 0, "new too": 1, "old": 2}
+        assert anvil.w3.eth.get_transaction_count(account.address, "pending") == 3
 
 
 async def _poll(wallet: NodeWallet) -> None:

@@ -393,8 +393,7 @@ class DeliveryProcessor:
             )
 
     async def _attempt(self, due: Due, record: DeliveryRecord) -> Receipt:
-        sub = due.subscription
-        slot = await self._slots.acquire(priority=sub.active_at + max(due.interval - 1, 0) * sub.period)
+        slot = await self._slots.acquire(priority=_opened(due))
         try:
             return await self._attempt_in_slot(due, record, slot)
         finally:
@@ -466,6 +465,7 @@ class DeliveryProcessor:
                     allowed_sim_errors=self._allowed_sim_errors,
                     guard=lambda ahead: self._refuse_if_closing(due, ahead),
                     shape=delivery_shape(sub, due.interval, packed) if record.attempts == 0 else None,
+                    priority=_opened(due),
                 )
         except Reverted as exc:
             REVERTS.labels(exc.reason[:REVERT_LABEL_CHARS]).inc()
@@ -533,6 +533,12 @@ class DeliveryProcessor:
         if status is DeliveryStatus.FAILED:
             self._mark_settled(record.subscription_id, record.interval)
         log.warning("%s tx=%s: %s", label, record.tx_hash, error)
+
+
+def _opened(due: Due) -> int:
+    """When `due`'s interval opened: the later, the more time it has left, the sooner it is served."""
+    sub = due.subscription
+    return sub.active_at + max(due.interval - 1, 0) * sub.period
 
 
 def _interval_report(record: DeliveryRecord, receipt: Receipt | None) -> IntervalReport:
