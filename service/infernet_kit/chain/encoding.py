@@ -13,6 +13,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
+from infernet_kit.protocol.container import decode_bytes as decode_bytes  # re-exported: its home is the protocol
 from infernet_kit.protocol.defaults import ZERO_ADDRESS as ZERO_ADDRESS  # re-exported: its home is protocol.defaults
 
 UINT32_MAX = 2**32 - 1

@@ -44,9 +44,10 @@ _NONCE_ERRORS = ("nonce too low", "nonce too high", "already known", "replacemen
 class Reverted(Exception):
     """The chain refused a delivery; `reason` is the custom error's name (or revert string)."""
 
-    def __init__(self, reason: str, *, tx_hash: str | None = None) -> None:
+    def __init__(self, reason: str, *, tx_hash: str | None = None, block: int | None = None) -> None:
         self.reason = reason
         self.tx_hash = tx_hash
+        self.block = block  # where it was mined, for one that reverted on chain
         super().__init__(reason if tx_hash is None else f"{reason} (tx {tx_hash})")
 
 
@@ -311,7 +312,7 @@ class NodeWallet:
             elif simulated:
                 self._known_gas[shape] = max(gas, self._known_gas.get(shape, 0))
         if receipt.status != 1:
-            raise Reverted("reverted on chain", tx_hash=tx_hash)
+            raise Reverted("reverted on chain", tx_hash=tx_hash, block=receipt.block_number)
         return receipt
 
     # -- receipts ----------------------------------------------------------------------------------------
