@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -16,6 +17,7 @@ from eth_account.signers.local import LocalAccount
 from pydantic import SecretStr
 
 from infernet_kit.chain.deploy import Deployment
+from infernet_kit.chain.encoding import ZERO_ADDRESS
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.node.chain.rpc import Call, ChainClient
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
@@ -123,6 +125,23 @@ async def test_a_chain_reset_voids_what_waits_and_the_nonce(anvil: Anvil, infern
 
         await wallet.send(transfer, gas=21_000, on_signed=note)
         assert nonces == [7]
+
+
+def test_signed_transactions_are_eth_accounts_byte_for_byte() -> None:
+    """The wallet's own RLP and signing (a fraction of eth_account's CPU) give the same raw transaction."""
+    rng = random.Random(15)
+    account: LocalAccount = Account.create()
+    client = ChainClient("http://127.0.0.1:1", ZERO_ADDRESS)  # never connected: signing reads only the chain id
+    wallet = wallet_of(client, account)
+    for chain_id in (1, 31337, 2**40):
+        client.chain_id = chain_id
+        for size in (0, 1, 55, 56, 300, 70_000):
+            fees = {"maxPriorityFeePerGas": rng.choice((0, 1, 127, 128, 10**9)), "maxFeePerGas": rng.getrandbits(64)}
+            tx = {"to": Account.create().address, "data": rng.randbytes(size), "value": 0, "chainId": chain_id}
+            tx |= {"gas": rng.choice((21_000, 2**24)), "nonce": rng.choice((0, 1, 0x7F, 0x80, 2**20)), **fees}
+            tx_hash, raw = wallet._sign(tx["to"], tx["data"], tx["gas"], tx["nonce"], fees)
+            signed = account.sign_transaction(tx)
+            assert (tx_hash, raw) == ("0x" + bytes(signed.hash).hex(), "0x" + bytes(signed.raw_transaction).hex())
 
 
 async def test_queued_sends_leave_newest_first_and_a_refused_one_is_never_signed(

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import coincurve
-import rlp
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from pydantic import SecretStr
 
+from infernet_kit.chain.encoding import RlpItem, rlp_item, rlp_list
 from infernet_kit.node.chain.rpc import Block, Call, ChainClient, Receipt, RpcError
 
 log = logging.getLogger(__name__)
@@ -240,7 +240,7 @@ class NodeWallet:
         """Hash and raw bytes of a signed transaction. EIP-1559 ones are encoded here (eth_account's general
         path costs milliseconds of CPU per transaction, which bounds how many deliveries a node can send)."""
         if "maxFeePerGas" in fees:
-            fields = [
+            fields: list[RlpItem] = [
                 self._client.chain_id,
                 nonce,
                 fees["maxPriorityFeePerGas"],
@@ -251,9 +251,10 @@ class NodeWallet:
                 data,
                 [],
             ]
-            signature = self._signer.sign_recoverable(keccak(DYNAMIC_FEE_TX + rlp.encode(fields)), hasher=None)
-            r, s, v = signature[:32], signature[32:64], signature[64]
-            raw = DYNAMIC_FEE_TX + rlp.encode([*fields, v, int.from_bytes(r, "big"), int.from_bytes(s, "big")])
+            body = b"".join(rlp_item(field) for field in fields)
+            signature = self._signer.sign_recoverable(keccak(DYNAMIC_FEE_TX + rlp_list(body)), hasher=None)
+            r, s, v = (int.from_bytes(part, "big") for part in (signature[:32], signature[32:64], signature[64:]))
+            raw = DYNAMIC_FEE_TX + rlp_list(body + rlp_item(v) + rlp_item(r) + rlp_item(s))
             return "0x" + keccak(raw).hex(), "0x" + raw.hex()
         tx: dict[str, Any] = {
             "to": to,
