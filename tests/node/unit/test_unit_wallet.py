@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from infernet_kit.chain.deploy import Deployment
 from infernet_kit.chain.encoding import ZERO_ADDRESS
 from infernet_kit.devstack.anvil import Anvil
+from infernet_kit.node.chain import wallet as wallet_module
 from infernet_kit.node.chain.rpc import Call, ChainClient
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
 
@@ -177,6 +178,27 @@ async def test_queued_sends_leave_newest_first_and_a_refused_one_is_never_signed
         # highest priority first, first come first among equals
         assert signed == {"new": 0, "new too": 1, "old": 2}
         assert anvil.w3.eth.get_transaction_count(account.address, "pending") == 3
+
+
+async def test_no_more_are_out_than_the_chain_took_in_its_best_recent_blocks(
+    anvil: Anvil, infernet_deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wallet_module, "MIN_DEPTH", 2)
+    async with client_on(anvil, infernet_deployment) as client:
+        account = funded(anvil)
+        wallet = wallet_of(client, account)
+        transfer = Call(account.address, b"")
+        sends = [asyncio.ensure_future(wallet.send(transfer, gas=21_000, on_signed=_noted)) for _ in range(7)]
+        first = await asyncio.gather(*sends[:2])
+        assert (wallet.waiting, wallet.queued) == (2, 7)  # two out, five kept in the node
+        # Both mined (anvil mines on arrival): the room they leave is filled, and a block that held two of
+        # ours lets four be out at once.
+        blocks = [await client.block(int(anvil.w3.eth.wait_for_transaction_receipt(h)["blockNumber"])) for h in first]
+        await wallet.on_blocks(sorted(set(blocks), key=lambda block: block.number))
+        assert wallet.depth == max(2, 2 * max(len(block.transactions & set(first)) for block in blocks))
+        await asyncio.gather(*sends[2 : 2 + wallet.depth])
+        assert wallet.waiting == min(5, wallet.depth)
+        assert anvil.w3.eth.get_transaction_count(account.address, "pending") == 2 + min(5, wallet.depth)
 
 
 async def _poll(wallet: NodeWallet) -> None:
