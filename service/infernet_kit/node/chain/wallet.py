@@ -100,7 +100,8 @@ class NodeWallet:
         self._sent_at: dict[str, float] = {}  # local time each awaited transaction was broadcast
         self._base_fee: int | None = None
         self._tip: int | None = None
-        self._known_gas: dict[Shape, int] = {}  # gas limit that mined a call of each shape
+        self._known_gas: dict[Shape, int] = {}  # gas limit a simulation gave a call of each shape
+        self._simulating: dict[Shape, asyncio.Future[None]] = {}  # shapes whose simulation is under way
         self._order = itertools.count()
         self._mined: deque[int] = deque(maxlen=DEPTH_WINDOW)  # ours mined in each recent block
         self._room = asyncio.Event()  # set when a send may have become possible
@@ -293,28 +294,49 @@ class NodeWallet:
         """Simulate, send and confirm `call`. A simulated revert raises `Reverted` and sends nothing, unless
         its reason contains one of `allowed_sim_errors` (then it is sent with the full gas cap). `guard` and
         `priority`: as for `send`. `shape`: calls of one shape (same contract code path, same calldata sizes)
-        take the same gas; once one was simulated and mined, the next is sent with that limit and no
-        simulation, and a revert on chain makes the next of its shape simulate again."""
-        gas = self._known_gas.get(shape) if shape is not None else None
-        simulated = gas is None
+        take the same gas; once one was simulated, the next is sent with that limit and no simulation (those
+        arriving while it is simulated wait for it), and a revert on chain makes the next of its shape simulate
+        again."""
+        gas = await self._known(shape)
         if gas is None:
+            simulating = self._start_simulating(shape)
             try:
                 gas = self.gas_limit(await self.simulate(call))
             except Reverted as exc:
                 if not any(allowed.lower() in exc.reason.lower() for allowed in allowed_sim_errors):
                     raise
                 log.info("simulation reverted with allowed error %s; sending anyway", exc.reason)
-                gas, simulated = self.max_gas_limit, False
+                gas = self.max_gas_limit
+            else:
+                if shape is not None:
+                    self._known_gas[shape] = max(gas, self._known_gas.get(shape, 0))
+            finally:
+                if simulating is not None and shape is not None:
+                    self._simulating.pop(shape, None)
+                    simulating.set_result(None)
         tx_hash = await self.send(call, gas=gas, on_signed=on_signed, guard=guard, priority=priority)
         receipt = await self.wait(tx_hash)
-        if shape is not None:
-            if receipt.status != 1:
-                self._known_gas.pop(shape, None)
-            elif simulated:
-                self._known_gas[shape] = max(gas, self._known_gas.get(shape, 0))
+        if shape is not None and receipt.status != 1:
+            self._known_gas.pop(shape, None)
         if receipt.status != 1:
             raise Reverted("reverted on chain", tx_hash=tx_hash, block=receipt.block_number)
         return receipt
+
+    async def _known(self, shape: Shape | None) -> int | None:
+        """The gas limit a call of `shape` goes out with unsimulated, once the simulation of one of its shape
+        under way (if any) is over; None: simulate it."""
+        if shape is None:
+            return None
+        if (simulating := self._simulating.get(shape)) is not None:
+            await asyncio.shield(simulating)
+        return self._known_gas.get(shape)
+
+    def _start_simulating(self, shape: Shape | None) -> asyncio.Future[None] | None:
+        """Mark `shape` as being simulated, unless it is None or already is: the future the others wait on."""
+        if shape is None or shape in self._simulating:
+            return None
+        self._simulating[shape] = asyncio.get_running_loop().create_future()
+        return self._simulating[shape]
 
     # -- receipts ----------------------------------------------------------------------------------------
 
