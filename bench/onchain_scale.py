@@ -52,6 +52,7 @@ REVERTING = ("EIP712Coordinator", "SubscriptionConsumer", "CallbackConsumer", "W
 SUBSCRIBERS = (0, 1, 2, 4, 5, 6, 7, 8, 9)
 BLOCK_GAS_LIMIT = 1_000_000_000
 SEND_BATCH = 500
+TRACE_BATCH = 50  # replays are slow on a busy anvil: a smaller batch answers within the client's timeout
 FREQUENCY = 10_000  # intervals per subscription: more than any run lasts
 
 
@@ -204,10 +205,10 @@ class Chain:
     def close(self) -> None:
         self._client.close()
 
-    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+    def batch(self, calls: list[tuple[str, list[Any]]], size: int = SEND_BATCH) -> list[Any]:
         out: list[Any] = []
-        for offset in range(0, len(calls), SEND_BATCH):
-            chunk = calls[offset : offset + SEND_BATCH]
+        for offset in range(0, len(calls), size):
+            chunk = calls[offset : offset + size]
             body = [{"jsonrpc": "2.0", "id": next(self._ids), "method": m, "params": p} for m, p in chunk]
             answers = sorted(self._client.post("/", json=body).json(), key=lambda a: a["id"])
             for answer in answers:
@@ -261,10 +262,10 @@ class Chain:
             selectors.update(error_selectors(load_artifact(name).abi))
         calls = [("eth_getTransactionByHash", [h]) for _, h in failed]
         traces = [("debug_traceTransaction", [h, {"tracer": "callTracer"}]) for _, h in failed]
-        answers = self.batch(calls + traces)
+        replayed = zip(failed, self.batch(calls), self.batch(traces, TRACE_BATCH), strict=True)
         return [
             Revert(block, int(tx["input"][10:74] or "0", 16), decode_revert(revert_data(trace["output"]), selectors))
-            for (block, _), tx, trace in zip(failed, answers[: len(failed)], answers[len(failed) :], strict=True)
+            for (block, _), tx, trace in replayed
         ]
 
     def answered(self, consumer: str, node: str, first: int, last: int) -> dict[tuple[int, int], int]:
