@@ -39,16 +39,20 @@ from eth_abi.abi import encode
 from eth_account.signers.local import LocalAccount
 
 from infernet_kit.chain.accounts import dev_account
-from infernet_kit.chain.encoding import event_topic, selector
+from infernet_kit.chain.artifacts import load_artifact
+from infernet_kit.chain.encoding import decode_revert, error_selectors, event_topic, revert_data, selector
 from infernet_kit.processes import free_port
 
 START = selector("start(string,uint32,uint32,uint16,bool)")
 CANCEL = selector("cancel(uint32)")
 ANSWERED_TOPIC = event_topic("IntervalAnswered(uint32,uint32,address,string)")
+# Contracts whose custom errors a delivery can revert with (the coordinator, the consumer, a wallet).
+REVERTING = ("EIP712Coordinator", "SubscriptionConsumer", "CallbackConsumer", "Wallet")
 # Senders of subscription requests: several, so no one nonce sequence paces their creation.
 SUBSCRIBERS = (0, 1, 2, 4, 5, 6, 7, 8, 9)
 BLOCK_GAS_LIMIT = 1_000_000_000
 SEND_BATCH = 500
+TRACE_BATCH = 50  # replays are slow on a busy anvil: a smaller batch answers within the client's timeout
 FREQUENCY = 10_000  # intervals per subscription: more than any run lasts
 
 
@@ -146,6 +150,19 @@ class Window:
         return max(1, self.last_block - self.first_block)
 
 
+@dataclass(frozen=True)
+class Revert:
+    """One of the node's transactions that reverted: where, for which subscription, with which error."""
+
+    block: int
+    subscription_id: int
+    error: str
+
+
+def by_error(reverts: list[Revert]) -> str:
+    return ", ".join(f"{error} {n}" for error, n in Counter(r.error for r in reverts).most_common())
+
+
 @dataclass
 class Result:
     label: str
@@ -154,6 +171,7 @@ class Result:
     delays: list[int]
     window: Window
     reverted: int
+    reverts: list[Revert] = field(default_factory=list)
     per_interval: Counter[int] = field(default_factory=Counter)  # delivered, by interval number
     notes: list[str] = field(default_factory=list)
 
@@ -171,7 +189,8 @@ class Result:
             f"{1000 * w.cpu / n:.2f} ms (baseline idle node: {1000 * baseline.cpu / baseline.blocks:.2f} ms per "
             f"block)",
             f"    node RSS {w.rss_mb:.0f} MB (baseline idle {baseline.rss_mb:.0f} MB); node transactions mined "
-            f"{w.node_txs}, reverted {self.reverted} ({100 * self.reverted / max(1, w.node_txs):.2f} %)",
+            f"{w.node_txs}, reverted {self.reverted} ({100 * self.reverted / max(1, w.node_txs):.2f} %)"
+            + (f": {by_error(self.reverts)}" if self.reverts else ""),
         ]
         return out + [f"    {note}" for note in self.notes]
 
@@ -186,10 +205,10 @@ class Chain:
     def close(self) -> None:
         self._client.close()
 
-    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+    def batch(self, calls: list[tuple[str, list[Any]]], size: int = SEND_BATCH) -> list[Any]:
         out: list[Any] = []
-        for offset in range(0, len(calls), SEND_BATCH):
-            chunk = calls[offset : offset + SEND_BATCH]
+        for offset in range(0, len(calls), size):
+            chunk = calls[offset : offset + size]
             body = [{"jsonrpc": "2.0", "id": next(self._ids), "method": m, "params": p} for m, p in chunk]
             answers = sorted(self._client.post("/", json=body).json(), key=lambda a: a["id"])
             for answer in answers:
@@ -225,6 +244,29 @@ class Chain:
                 raise TimeoutError(f"{len(missing)} of {len(tx_hashes)} transactions not mined")
             time.sleep(0.5)
         return [receipts[h] for h in tx_hashes]
+
+    def reverts(self, node: str, first: int, last: int) -> list[Revert]:
+        """`node`'s transactions mined in blocks `first`+1..`last` that reverted, each replayed (callTracer) to
+        name its error; the subscription is the first argument of `deliverCompute`."""
+        blocks = self.batch([("eth_getBlockReceipts", [hex(n)]) for n in range(first + 1, last + 1)])
+        failed = [
+            (int(r["blockNumber"], 16), r["transactionHash"])
+            for receipts in blocks
+            for r in receipts or []
+            if r["from"].lower() == node.lower() and int(r["status"], 16) == 0
+        ]
+        if not failed:
+            return []
+        selectors: dict[bytes, str] = {}
+        for name in REVERTING:
+            selectors.update(error_selectors(load_artifact(name).abi))
+        calls = [("eth_getTransactionByHash", [h]) for _, h in failed]
+        traces = [("debug_traceTransaction", [h, {"tracer": "callTracer"}]) for _, h in failed]
+        replayed = zip(failed, self.batch(calls), self.batch(traces, TRACE_BATCH), strict=True)
+        return [
+            Revert(block, int(tx["input"][10:74] or "0", 16), decode_revert(revert_data(trace["output"]), selectors))
+            for (block, _), tx, trace in replayed
+        ]
 
     def answered(self, consumer: str, node: str, first: int, last: int) -> dict[tuple[int, int], int]:
         """(subscription, interval) -> block of `node`'s delivery, from the consumer's IntervalAnswered logs."""
@@ -288,13 +330,14 @@ def subscribe(chain: Chain, consumer: str, created_topic: str, count: int, *, pe
     return created
 
 
-def cancel(chain: Chain, consumer: str, subs: Subscribed, ids: list[int]) -> int:
-    """Cancel `ids` (each by the account that started it); the block the last cancellation landed in."""
+def cancel(chain: Chain, consumer: str, subs: Subscribed, ids: list[int]) -> dict[int, int]:
+    """Cancel `ids` (each by the account that started it); the block each cancellation landed in."""
     by_owner: dict[int, list[int]] = {}
     for sub_id in ids:
         by_owner.setdefault(subs.owner[sub_id], []).append(sub_id)
     fees = {"maxFeePerGas": 100 * 10**9, "maxPriorityFeePerGas": 10**9}
-    raw = []
+    raw: list[str] = []
+    order: list[int] = []
     for index, owned in by_owner.items():
         account = dev_account(SUBSCRIBERS[index])
         nonce = int(chain.one("eth_getTransactionCount", account.address, "pending"), 16)
@@ -302,10 +345,11 @@ def cancel(chain: Chain, consumer: str, subs: Subscribed, ids: list[int]) -> int
             data = CANCEL + encode(["uint32"], [sub_id])
             tx = {"to": consumer, "data": data, "gas": 200_000, "nonce": nonce + offset, "chainId": 31337, **fees}
             raw.append("0x" + bytes(account.sign_transaction(tx).raw_transaction).hex())
+            order.append(sub_id)
     receipts = chain.wait_mined(chain.batch([("eth_sendRawTransaction", [tx]) for tx in raw]))
     for sub_id in ids:
         subs.active_at.pop(sub_id)
-    return max(int(r["blockNumber"], 16) for r in receipts)
+    return {sub_id: int(r["blockNumber"], 16) for sub_id, r in zip(order, receipts, strict=True)}
 
 
 @contextmanager
@@ -351,4 +395,5 @@ def judge(
     gaps = Counter(stamps[b] - stamps[a] for a, b in itertools.pairwise(blocks))
     shown = ", ".join(f"{gap} s: {n}" for gap, n in sorted(gaps.items()))
     notes = [f"block gaps (chain time between blocks; anvil late when out of CPU): {shown}"]
-    return Result(label, due, delivered, delays, window, reverted, per_interval, notes)
+    reverts = chain.reverts(node, window.first_block, window.last_block) if reverted else []
+    return Result(label, due, delivered, delays, window, reverted, reverts, per_interval, notes)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from eth_abi.abi import encode
+from eth_abi.abi import decode, encode
+from eth_abi.exceptions import DecodingError
 
-from infernet_kit.chain.encoding import encode_flat
+from infernet_kit.chain.encoding import decode_bytes, encode_flat
 
 KINDS = ("uint16", "uint32", "uint256", "address", "bytes")
 
@@ -37,3 +38,15 @@ def test_flat_encoding_is_eth_abi_encoding() -> None:
 def test_flat_encoding_refuses_values_that_do_not_fit(kind: str, value: object) -> None:
     with pytest.raises(ValueError, match=r"fit|address"):
         encode_flat([kind], [value])
+
+
+def test_bytes_decoding_is_eth_abi_decoding() -> None:
+    rng = random.Random(15)
+    for size in (0, 1, 31, 32, 33, 100, 1000):
+        value = rng.randbytes(size)
+        assert decode_bytes(encode(["bytes"], [value])) == decode(["bytes"], encode(["bytes"], [value]))[0] == value
+    for bad in (b"", bytes(32), (64).to_bytes(32, "big") + bytes(32), (32).to_bytes(32, "big") + (99).to_bytes(32)):
+        with pytest.raises(DecodingError):
+            decode(["bytes"], bad)
+        with pytest.raises(ValueError, match="bytes"):
+            decode_bytes(bad)

@@ -128,3 +128,9 @@ async def test_calls_of_a_known_shape_skip_simulation_until_one_reverts(
         # ...and the next of that shape is simulated again.
         await wallet.transact(transfer, on_signed=_noted, shape=shape)
         assert simulations() - before == 2
+
+        # Calls of a new shape that arrive together wait for the first one's simulation.
+        fresh = ("transfer", 1)
+        receipts = await asyncio.gather(*(wallet.transact(transfer, on_signed=_noted, shape=fresh) for _ in range(5)))
+        assert {r.status for r in receipts} == {1}
+        assert simulations() - before == 3

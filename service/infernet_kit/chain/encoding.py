@@ -13,6 +13,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
+from infernet_kit.protocol.container import decode_bytes as decode_bytes  # re-exported: its home is the protocol
 from infernet_kit.protocol.defaults import ZERO_ADDRESS as ZERO_ADDRESS  # re-exported: its home is protocol.defaults
 
 UINT32_MAX = 2**32 - 1
@@ -299,6 +300,35 @@ def encode_flat(types: Sequence[str], values: Sequence[Any]) -> bytes:
                 raise ValueError(f"{value} does not fit {kind}")
             head.append(_word(int(value)))
     return b"".join(head + tail)
+
+
+RlpItem = int | bytes | list["RlpItem"]
+
+
+def rlp_item(value: RlpItem) -> bytes:
+    """The RLP encoding of an unsigned integer, a byte string or a list of them (what a transaction is made
+    of), as the `rlp` package encodes them at a fraction of its CPU: a node signs one transaction per delivery."""
+    if isinstance(value, list):
+        return rlp_list(b"".join(rlp_item(item) for item in value))
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"RLP has no negative integers: {value}")
+        value = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    if len(value) == 1 and value[0] < 0x80:
+        return value
+    return _rlp_prefix(len(value), 0x80) + value
+
+
+def rlp_list(encoded_items: bytes) -> bytes:
+    """The RLP list of items already encoded with `rlp_item`, joined."""
+    return _rlp_prefix(len(encoded_items), 0xC0) + encoded_items
+
+
+def _rlp_prefix(length: int, offset: int) -> bytes:
+    if length < 56:
+        return bytes([offset + length])
+    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([offset + 55 + len(size)]) + size
 
 
 def pack_pair(raw_hex: str, processed_hex: str) -> bytes:

@@ -28,13 +28,26 @@ def test_before_any_head_there_is_no_estimate() -> None:
     assert ChainClock().landing() is None
 
 
-def test_a_chain_that_takes_ours_as_they_come_lands_them_in_the_next_block_whatever_the_backlog() -> None:
+def test_a_chain_that_takes_ours_as_they_come_lands_a_backlog_in_the_blocks_it_needs() -> None:
+    """No block left ours behind, yet the chain never showed it takes more than 50 a block: the 1,000th waits
+    for 20 blocks' worth (a quarter more time), so it is not sent for an interval that closes sooner."""
     clock = ChainClock()
     last = _steady(clock, 8, ours=50)
     clock.landed(signed_at=last - 1, mined_in=last)
-    assert clock.pace == 1
+    assert clock.pace == 1 and clock.capacity == 50
     assert clock.landing(0, now=T0 + last + 0.2) == T0 + last + 1
-    assert clock.landing(1_000, now=T0 + last + 0.2) == T0 + last + 1
+    assert clock.landing(49, now=T0 + last + 0.2) == T0 + last + 1
+    assert clock.landing(50, now=T0 + last + 0.2) == T0 + last + 1 + 2
+    assert clock.landing(1_000, now=T0 + last + 0.2) == T0 + last + 1 + 25
+
+
+def test_a_backlog_waits_longer_on_a_chain_whose_blocks_come_late() -> None:
+    clock = ChainClock()
+    timestamp = T0
+    for n, gap in enumerate((0, 2, 2, 1, 3, 2)):  # a mean gap of 2 s at a 1-second block time
+        timestamp += gap
+        clock.observe(_block(n, timestamp), 100, now=timestamp + 0.1)
+    assert clock.landing(300, now=timestamp + 0.2) == timestamp + 1 + 8
 
 
 def test_a_full_chain_lands_a_transaction_behind_the_backlog_at_the_rate_it_mined_ours() -> None:

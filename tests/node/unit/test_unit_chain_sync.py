@@ -257,7 +257,9 @@ async def test_processor_delivers_and_records_every_outcome(world: World, tmp_pa
         advance = await parts.listener.advance(await parts.client.block("latest"), never)
         due = {d.subscription_id: d for d in advance.due}
         assert sorted(due) == [good, bad]
-        missing = replace(due[good], subscription_id=2**32 - 3)  # its inputs read fine; the chain has no such id
+        # Its inputs read fine; the chain has no such id. A later interval: a delivery shape not simulated yet (one
+        # of the good one's shape would go out with its gas, unsimulated, and revert on chain instead).
+        missing = replace(due[good], subscription_id=2**32 - 3, interval=2)
         for work in (*due.values(), missing):
             parts.processor.dispatch(work)
         await idle(parts.processor)
@@ -268,7 +270,7 @@ async def test_processor_delivers_and_records_every_outcome(world: World, tmp_pa
         failed = await parts.store.delivery(bad, 1)
         assert failed is not None and failed.status is DeliveryStatus.FAILED
         assert failed.error is not None and "did not answer with on-chain output" in failed.error
-        skipped = await parts.store.delivery(missing.subscription_id, 1)
+        skipped = await parts.store.delivery(missing.subscription_id, 2)
         assert skipped is not None
         assert (skipped.status, skipped.error) == (DeliveryStatus.SKIPPED, "SubscriptionNotFound")
         assert parts.gone == [missing.subscription_id] and parts.passed == []

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import random
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from eth_account import Account
@@ -16,7 +17,9 @@ from eth_account.signers.local import LocalAccount
 from pydantic import SecretStr
 
 from infernet_kit.chain.deploy import Deployment
+from infernet_kit.chain.encoding import ZERO_ADDRESS
 from infernet_kit.devstack.anvil import Anvil
+from infernet_kit.node.chain import wallet as wallet_module
 from infernet_kit.node.chain.rpc import Call, ChainClient
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
 
@@ -123,6 +126,79 @@ async def test_a_chain_reset_voids_what_waits_and_the_nonce(anvil: Anvil, infern
 
         await wallet.send(transfer, gas=21_000, on_signed=note)
         assert nonces == [7]
+
+
+def test_signed_transactions_are_eth_accounts_byte_for_byte() -> None:
+    """The wallet's own RLP and signing (a fraction of eth_account's CPU) give the same raw transaction."""
+    rng = random.Random(15)
+    account: LocalAccount = Account.create()
+    client = ChainClient("http://127.0.0.1:1", ZERO_ADDRESS)  # never connected: signing reads only the chain id
+    wallet = wallet_of(client, account)
+    for chain_id in (1, 31337, 2**40):
+        client.chain_id = chain_id
+        for size in (0, 1, 55, 56, 300, 70_000):
+            fees = {"maxPriorityFeePerGas": rng.choice((0, 1, 127, 128, 10**9)), "maxFeePerGas": rng.getrandbits(64)}
+            tx = {"to": Account.create().address, "data": rng.randbytes(size), "value": 0, "chainId": chain_id}
+            tx |= {"gas": rng.choice((21_000, 2**24)), "nonce": rng.choice((0, 1, 0x7F, 0x80, 2**20)), **fees}
+            tx_hash, raw = wallet._sign(tx["to"], tx["data"], tx["gas"], tx["nonce"], fees)
+            signed = account.sign_transaction(tx)
+            assert (tx_hash, raw) == ("0x" + bytes(signed.hash).hex(), "0x" + bytes(signed.raw_transaction).hex())
+
+
+async def test_queued_sends_leave_newest_first_and_a_refused_one_is_never_signed(
+    anvil: Anvil, infernet_deployment: Deployment
+) -> None:
+    async with client_on(anvil, infernet_deployment) as client:
+        account = funded(anvil)
+        wallet = wallet_of(client, account)
+        transfer = Call(account.address, b"")
+        signed: dict[str, int] = {}  # name -> nonce
+        cancelled = False
+
+        def refuse(ahead: int) -> None:
+            if cancelled:
+                raise RuntimeError(f"cancelled meanwhile ({ahead} ahead)")
+
+        def send(name: str, priority: int, guard: Callable[[int], None] | None = None) -> asyncio.Future[str]:
+            async def note(tx_hash: str, nonce: int) -> None:
+                signed[name] = nonce
+
+            return asyncio.ensure_future(
+                wallet.send(transfer, gas=21_000, on_signed=note, guard=guard, priority=priority)
+            )
+
+        with wallet.holding():  # the node is taking in a block: nothing leaves yet
+            sends = [send("old", 1), send("new", 3), send("gone", 2, refuse), send("new too", 3)]
+            await asyncio.sleep(0.05)
+            assert not signed and not any(s.done() for s in sends)
+            cancelled = True  # the block it takes in cancels the third's subscription
+        with pytest.raises(RuntimeError, match="cancelled meanwhile"):
+            await sends[2]
+        await asyncio.gather(sends[0], sends[1], sends[3])
+        # highest priority first, first come first among equals
+        assert signed == {"new": 0, "new too": 1, "old": 2}
+        assert anvil.w3.eth.get_transaction_count(account.address, "pending") == 3
+
+
+async def test_no_more_are_out_than_the_chain_took_in_its_best_recent_blocks(
+    anvil: Anvil, infernet_deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wallet_module, "MIN_DEPTH", 2)
+    async with client_on(anvil, infernet_deployment) as client:
+        account = funded(anvil)
+        wallet = wallet_of(client, account)
+        transfer = Call(account.address, b"")
+        sends = [asyncio.ensure_future(wallet.send(transfer, gas=21_000, on_signed=_noted)) for _ in range(7)]
+        first = await asyncio.gather(*sends[:2])
+        assert (wallet.waiting, wallet.queued) == (2, 7)  # two out, five kept in the node
+        # Both mined (anvil mines on arrival): the room they leave is filled, and a block that held two of
+        # ours lets four be out at once.
+        blocks = [await client.block(int(anvil.w3.eth.wait_for_transaction_receipt(h)["blockNumber"])) for h in first]
+        await wallet.on_blocks(sorted(set(blocks), key=lambda block: block.number))
+        assert wallet.depth == max(2, 2 * max(len(block.transactions & set(first)) for block in blocks))
+        await asyncio.gather(*sends[2 : 2 + wallet.depth])
+        assert wallet.waiting == min(5, wallet.depth)
+        assert anvil.w3.eth.get_transaction_count(account.address, "pending") == 2 + min(5, wallet.depth)
 
 
 async def _poll(wallet: NodeWallet) -> None:

@@ -13,7 +13,10 @@ lands when the chain has mined those, at the rate it mined ours lately in chain 
 safety: a chain that runs out of CPU makes its blocks late and uneven (gaps of 1, 3, 2 s at a 1-second block
 time), so a count per block would say nothing, while ours per second of chain time is what it takes. On
 an automining chain (blocks on demand, many in one second) the rate is unbounded and a transaction lands at
-once.
+once. Whether the chain looks full or not, a transaction never lands sooner than the blocks its backlog
+needs at the most of ours the chain mined in one recent block, each block taking the recent mean gap: a
+node that keeps its mempool shallow rarely sees a block leave its transactions behind, yet the backlog
+still waits its turn.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class ChainClock:
         self._gaps: deque[int] = deque(maxlen=WINDOW)
         self._late_in: int | None = None  # the newest block that held one of ours it had left behind before
         self._rate: float | None = None
+        self._per_block: deque[int] = deque(maxlen=WINDOW)  # ours mined per block, between the heads seen
 
     def reset(self) -> None:
         """Forget the chain seen so far (it was reset or replaced)."""
@@ -66,6 +70,7 @@ class ChainClock:
         self._gaps.clear()
         self._late_in = None
         self._rate = None
+        self._per_block.clear()
 
     @property
     def head(self) -> int | None:
@@ -92,6 +97,7 @@ class ChainClock:
                 return
             seconds = block.timestamp - self._head.timestamp
             self._gaps.append(seconds // (block.number - self._head.number))
+            self._per_block.append(ours // (block.number - self._head.number))
             self._seen.append(_Seen(seconds, ours, full=ours > 0 and left_behind > 0))
             self._rate = self._measured_rate() or self._rate
         self._head = block
@@ -113,9 +119,16 @@ class ChainClock:
         measured over the recent full blocks, or the last such measure; None when not known, or when the chain
         often made several blocks in one second (automine, which mines each on arrival; a chain with a block
         time does it only now and then, catching up)."""
-        if AUTOMINE_SHARE * sum(gap == 0 for gap in self._gaps) >= max(1, len(self._gaps)):
-            return None
-        return self._rate
+        return None if self._automine else self._rate
+
+    @property
+    def _automine(self) -> bool:
+        return AUTOMINE_SHARE * sum(gap == 0 for gap in self._gaps) >= max(1, len(self._gaps))
+
+    @property
+    def capacity(self) -> int | None:
+        """The most of ours the chain mined in one recent block (None: none of ours lately)."""
+        return max(self._per_block, default=0) or None
 
     def _measured_rate(self) -> float | None:
         full = [seen for seen in self._seen if seen.full]
@@ -136,9 +149,16 @@ class ChainClock:
             return None
         now = time.time() if now is None else now
         next_block = max(self._head.timestamp + (self.pace or 1), math.ceil(now + max(self._offsets)))
-        rate = self.rate
-        if backlog == 0 or rate is None or not self._left_behind():
+        if backlog == 0 or self._automine:
             return next_block
+        landing = next_block
+        if (capacity := self.capacity) is not None and (blocks := backlog // capacity):
+            # Behind `blocks` blocks' worth of ours, each as long as the recent ones, with the same margin.
+            gap = max(statistics.fmean(self._gaps) if self._gaps else 1.0, float(self.pace or 1))
+            landing = next_block + math.ceil(RATE_MARGIN * blocks * gap)
+        rate = self.rate
+        if rate is None or not self._left_behind():
+            return landing
         # A full chain takes ours at its rate, unevenly (its speed changes with its load): some time and one
         # block more, so that none lands just too late.
-        return next_block + math.ceil(RATE_MARGIN * backlog / rate) + (self.pace or 1)
+        return max(landing, next_block + math.ceil(RATE_MARGIN * backlog / rate) + (self.pace or 1))

@@ -244,6 +244,9 @@ class DeliveryProcessor:
         self._active: dict[tuple[int, int], asyncio.Task[None]] = {}
         self._settled: dict[int, int] = {}  # highest interval settled per subscription
         self._cancelled: set[int] = set()  # subscriptions cancelled on chain while this node served them
+        # Intervals with a record that is not final: attempts made before a restart. Any other is read from
+        # nothing: the store is not asked per delivery.
+        self._resumable: set[tuple[int, int]] = set()
 
     def pending(self) -> int:
         return len(self._active)
@@ -256,10 +259,12 @@ class DeliveryProcessor:
         """Resume from the store: settled intervals stay settled; sent transactions are followed up."""
         for record in await self._store.deliveries():
             self._report.interval(record.subscription_id, _interval_report(record, None))
+            key = (record.subscription_id, record.interval)
             if record.status in FINAL_STATUSES:
                 self._mark_settled(record.subscription_id, record.interval)
-            elif record.status is DeliveryStatus.SENT and record.tx_hash:
-                key = (record.subscription_id, record.interval)
+                continue
+            self._resumable.add(key)
+            if record.status is DeliveryStatus.SENT and record.tx_hash:
                 self._spawn(key, self._recover(record))
 
     async def settle(self, due: Due, reason: str) -> None:
@@ -296,12 +301,13 @@ class DeliveryProcessor:
         self._report.interval(subscription_id, _interval_report(record, receipt))
 
     def cancelled(self, subscription_ids: set[int]) -> None:
-        """Subscriptions cancelled on chain: their deliveries not yet signed are dropped."""
+        """Subscriptions cancelled on chain (or found gone): their deliveries not yet signed are dropped, and
+        none is dispatched again."""
         self._cancelled |= subscription_ids
 
     def dispatch(self, due: Due) -> None:
         key = (due.subscription_id, due.interval)
-        if key not in self._active:
+        if key not in self._active and due.subscription_id not in self._cancelled:
             self._spawn(key, self._deliver(due))
 
     async def stop(self) -> None:
@@ -315,6 +321,7 @@ class DeliveryProcessor:
         await self.stop()
         self._settled.clear()
         self._cancelled.clear()
+        self._resumable.clear()
 
     def _spawn(self, key: tuple[int, int], work: Awaitable[None]) -> None:
         async def own() -> None:
@@ -325,6 +332,7 @@ class DeliveryProcessor:
                 raise
             except Exception:
                 log.exception("delivery subscription=%d interval=%d crashed", *key)
+                self._resumable.add(key)  # its record may say what was attempted
             finally:
                 self._active.pop(key, None)
 
@@ -338,7 +346,8 @@ class DeliveryProcessor:
     async def _deliver(self, due: Due) -> None:
         sub_id, interval = due.subscription_id, due.interval
         label = f"subscription={sub_id} interval={interval}"
-        stored = await self._store.delivery(sub_id, interval)
+        resumed = (sub_id, interval) in self._resumable
+        stored = await self._store.delivery(sub_id, interval) if resumed else None
         record = DeliveryRecord(subscription_id=sub_id, interval=interval, status=DeliveryStatus.RUNNING)
         if stored is not None:
             # Attempts made before a restart count. (A first attempt is not written until it signs: after a
@@ -375,26 +384,26 @@ class DeliveryProcessor:
                 return record.request
         return None
 
-    def _refuse_if_closing(self, due: Due, ahead: int) -> None:
+    def _refuse_if_closing(self, due: Due, ahead: int) -> int | None:
         """`IntervalClosing` when a delivery sent now behind `ahead` transactions of ours would be mined after
         `due`'s interval closed: it could only revert with `IntervalMismatch` and spend gas. `Cancelled` when
-        the subscription was cancelled meanwhile."""
+        the subscription was cancelled meanwhile. Otherwise the chain time it is expected to land at."""
         if due.subscription_id in self._cancelled:
             raise Cancelled(f"subscription {due.subscription_id} was cancelled on chain")
         sub = due.subscription
         landing = self._clock.landing(ahead)
         if sub.period == 0 or landing is None:
-            return
+            return landing
         if (at := interval_at(sub.active_at, sub.period, landing)) > due.interval:
             closes = sub.active_at + due.interval * sub.period
             raise IntervalClosing(
                 f"interval closes at {closes}, before a delivery sent now lands (chain time ~{landing}, "
                 f"interval {at}; {ahead} transactions of this node ahead)"
             )
+        return landing
 
     async def _attempt(self, due: Due, record: DeliveryRecord) -> Receipt:
-        sub = due.subscription
-        slot = await self._slots.acquire(priority=sub.active_at + max(due.interval - 1, 0) * sub.period)
+        slot = await self._slots.acquire(priority=_opened(due))
         try:
             return await self._attempt_in_slot(due, record, slot)
         finally:
@@ -444,6 +453,11 @@ class DeliveryProcessor:
         )
 
         signed_at: int | None = None
+        expected: tuple[int, int | None] = (0, None)  # ours ahead, and the landing estimated, at signing
+
+        def guard(ahead: int) -> None:
+            nonlocal expected
+            expected = (ahead, self._refuse_if_closing(due, ahead))
 
         async def on_signed(tx_hash: str, nonce: int) -> None:
             nonlocal signed_at
@@ -464,11 +478,23 @@ class DeliveryProcessor:
                     call,
                     on_signed=on_signed,
                     allowed_sim_errors=self._allowed_sim_errors,
-                    guard=lambda ahead: self._refuse_if_closing(due, ahead),
+                    guard=guard,
                     shape=delivery_shape(sub, due.interval, packed) if record.attempts == 0 else None,
+                    priority=_opened(due),
                 )
         except Reverted as exc:
             REVERTS.labels(exc.reason[:REVERT_LABEL_CHARS]).inc()
+            if exc.block is not None:
+                log.warning(
+                    "reverted on chain subscription=%d interval=%d tx=%s block=%d: signed at head %s behind %d of "
+                    "ours, expected to land at chain time %s",
+                    due.subscription_id,
+                    due.interval,
+                    exc.tx_hash,
+                    exc.block,
+                    signed_at,
+                    *expected,
+                )
             raise self._name_consumer(exc, sub.owner) from None
         if signed_at is not None:
             self._clock.landed(signed_at, receipt.block_number)
@@ -486,6 +512,7 @@ class DeliveryProcessor:
         final = record.model_copy(update={"status": outcome.status, "error": outcome.error, "tx_hash": tx_hash})
         await self._store.save_delivery(final)
         self._mark_settled(due.subscription_id, due.interval)
+        self._resumable.discard((due.subscription_id, due.interval))
         self._report.interval(due.subscription_id, _interval_report(final, outcome.receipt))
         mined = outcome.status is DeliveryStatus.DELIVERED and outcome.receipt is not None
         settled(outcome.status.value, outcome.receipt.gas_used if mined and outcome.receipt else None)
@@ -500,6 +527,7 @@ class DeliveryProcessor:
         elif outcome.status is DeliveryStatus.SKIPPED:
             log.info("not delivering %s: %s", label, outcome.error)
             if outcome.error in GONE_REVERTS:
+                self._cancelled.add(due.subscription_id)
                 await self._on_gone(due.subscription_id)
             elif outcome.passed:
                 await self._on_passed(due)
@@ -529,10 +557,17 @@ class DeliveryProcessor:
         status = DeliveryStatus.FAILED if attempts >= MAX_ATTEMPTS else DeliveryStatus.RUNNING
         retried = record.model_copy(update={"status": status, "attempts": attempts, "error": error})
         await self._store.save_delivery(retried)
+        self._resumable.add((record.subscription_id, record.interval))
         self._report.interval(record.subscription_id, _interval_report(retried, receipt))
         if status is DeliveryStatus.FAILED:
             self._mark_settled(record.subscription_id, record.interval)
         log.warning("%s tx=%s: %s", label, record.tx_hash, error)
+
+
+def _opened(due: Due) -> int:
+    """When `due`'s interval opened: the later, the more time it has left, the sooner it is served."""
+    sub = due.subscription
+    return sub.active_at + max(due.interval - 1, 0) * sub.period
 
 
 def _interval_report(record: DeliveryRecord, receipt: Receipt | None) -> IntervalReport:

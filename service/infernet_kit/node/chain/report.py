@@ -131,6 +131,16 @@ class SubscriptionReport:
 
 
 def _merged(intervals: list[IntervalReport], report: IntervalReport) -> list[IntervalReport]:
-    """`intervals` with `report` replacing the one of the same interval, oldest first, the newest kept."""
+    """`intervals` with `report` replacing the one of the same interval, oldest first, the newest kept. Most
+    reports are of the newest interval (each delivery reports three states): that costs no copy or sort."""
+    newest = intervals[-1].interval if intervals else 0
+    if intervals and report.interval == newest:
+        intervals[-1] = report
+        return intervals
+    if report.interval > newest:
+        intervals.append(report)
+        if len(intervals) > MAX_INTERVALS:
+            del intervals[0]
+        return intervals
     kept = [item for item in intervals if item.interval != report.interval]
     return sorted([*kept, report], key=lambda item: item.interval)[-MAX_INTERVALS:]

@@ -27,6 +27,7 @@ from infernet_kit.chain.encoding import (
     Signature,
     Subscription,
     checksum_address,
+    decode_bytes,
     decode_revert,
     delegate_key,
     encode_flat,
@@ -413,8 +414,7 @@ class ChainClient:
     ) -> bytes:
         """The consumer's `getContainerInputs(subscriptionId, interval, timestamp, caller)`."""
         args = encode_flat(["uint32", "uint32", "uint32", "address"], [subscription_id, interval, timestamp, node])
-        (inputs,) = decode(["bytes"], await self.call(Call(owner, selector(_GET_CONTAINER_INPUTS) + args), block))
-        return bytes(inputs)
+        return decode_bytes(await self.call(Call(owner, selector(_GET_CONTAINER_INPUTS) + args), block))
 
     async def delegate_signer(self, owner: str) -> str | None:
         """`Delegator(owner).getSigner()`, or None when the owner has no such function."""

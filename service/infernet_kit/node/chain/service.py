@@ -268,6 +268,10 @@ class ChainService:
         head = await self._head_unless_diverged()
         if head is None:
             return
+        with self._wallet.holding():  # what this head cancels is known before the room it makes is filled
+            await self._take_in(head)
+
+    async def _take_in(self, head: Block) -> None:
         learning = self._listener.behind  # more new subscriptions to read: judge again even without a new block
         if self._head is None or head.number > self._head:
             await self._scan_receipts(head)

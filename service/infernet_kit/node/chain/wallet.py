@@ -4,6 +4,9 @@ Many deliveries go out at once from one key. One sender task hands out nonces: w
 the previous batch was on its way is signed with consecutive nonces, recorded, and broadcast as one
 JSON-RPC batch. After any refusal the counter is re-read from the chain, and a refused nonce below an
 accepted one is used up by a transfer to self, so no later transaction waits behind a gap.
+The mempool is kept shallow: no more of ours are out than the chain mined lately in `DEPTH_BLOCKS` blocks.
+The rest wait in the node, highest priority (newest interval) first, where a cancellation or a closing
+interval can still drop them: a transaction in the mempool can only be mined, and revert.
 Receipts are found by scanning new blocks for our hashes, so waiting for hundreds of transactions costs
 nothing per transaction per poll.
 """
@@ -11,19 +14,22 @@ nothing per transaction per poll.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import coincurve
-import rlp
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from pydantic import SecretStr
 
+from infernet_kit.chain.encoding import RlpItem, rlp_item, rlp_list
 from infernet_kit.node.chain.rpc import Block, Call, ChainClient, Receipt, RpcError
 
 log = logging.getLogger(__name__)
@@ -38,9 +44,10 @@ _NONCE_ERRORS = ("nonce too low", "nonce too high", "already known", "replacemen
 class Reverted(Exception):
     """The chain refused a delivery; `reason` is the custom error's name (or revert string)."""
 
-    def __init__(self, reason: str, *, tx_hash: str | None = None) -> None:
+    def __init__(self, reason: str, *, tx_hash: str | None = None, block: int | None = None) -> None:
         self.reason = reason
         self.tx_hash = tx_hash
+        self.block = block  # where it was mined, for one that reverted on chain
         super().__init__(reason if tx_hash is None else f"{reason} (tx {tx_hash})")
 
 
@@ -57,6 +64,11 @@ Guard = Callable[[int], None]
 MAX_SEND_BATCH = 200
 # From this many of our transactions in one block on, its receipts are read in one call.
 BLOCK_RECEIPTS_FROM = 3
+# Ours out in the mempool at most: what the chain mined of ours in its best recent block (of `DEPTH_WINDOW`),
+# times `DEPTH_BLOCKS`, and never fewer than `MIN_DEPTH` (a chain that took all we sent may take more).
+DEPTH_BLOCKS = 2
+DEPTH_WINDOW = 16
+MIN_DEPTH = 256
 
 
 @dataclass
@@ -66,6 +78,11 @@ class _Outgoing:
     on_signed: OnSigned
     waiter: asyncio.Future[str]
     guard: Guard | None
+    priority: int
+    order: int  # first come first served among equal priorities
+
+    def rank(self) -> tuple[int, int]:
+        return -self.priority, self.order
 
 
 class NodeWallet:
@@ -83,7 +100,12 @@ class NodeWallet:
         self._sent_at: dict[str, float] = {}  # local time each awaited transaction was broadcast
         self._base_fee: int | None = None
         self._tip: int | None = None
-        self._known_gas: dict[Shape, int] = {}  # gas limit that mined a call of each shape
+        self._known_gas: dict[Shape, int] = {}  # gas limit a simulation gave a call of each shape
+        self._simulating: dict[Shape, asyncio.Future[None]] = {}  # shapes whose simulation is under way
+        self._order = itertools.count()
+        self._mined: deque[int] = deque(maxlen=DEPTH_WINDOW)  # ours mined in each recent block
+        self._room = asyncio.Event()  # set when a send may have become possible
+        self._held = 0
 
     @property
     def address(self) -> str:
@@ -112,21 +134,45 @@ class NodeWallet:
 
     # -- sending -----------------------------------------------------------------------------------------
 
-    async def send(self, call: Call, *, gas: int, on_signed: OnSigned, guard: Guard | None = None) -> str:
+    async def send(
+        self, call: Call, *, gas: int, on_signed: OnSigned, guard: Guard | None = None, priority: int = 0
+    ) -> str:
         """Sign and broadcast `call`, returning its hash. `on_signed(tx_hash, nonce)` runs before the
         broadcast, so a crash after it leaves a record of a transaction that may exist, never of one that
-        cannot. Sends queued while a batch is on its way leave together in the next batch. `guard` is asked
-        last, when the transaction's place in the queue is known (its exception is raised here instead)."""
+        cannot. Sends queued while a batch is on its way leave together in the next batch, highest `priority`
+        first, as the mempool's depth allows. `guard` is asked while it waits and last before signing, when
+        the transaction's place in the queue is known (its exception is raised here instead)."""
         waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._outbox.append(_Outgoing(call, gas, on_signed, waiter, guard))
+        self._outbox.append(_Outgoing(call, gas, on_signed, waiter, guard, priority, next(self._order)))
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._drain(), name="wallet-sender")
         return await waiter
 
+    @property
+    def depth(self) -> int:
+        """How many of ours may be out in the mempool at once."""
+        return max(MIN_DEPTH, DEPTH_BLOCKS * max(self._mined, default=0))
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Nothing is signed inside: the node takes in a new block (its receipts, cancellations and due
+        intervals) before the room it made is filled, so the sends after it know of the cancellations."""
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            self._room.set()
+
     async def _drain(self) -> None:
-        """The only place nonces are handed out: one batch at a time, in order."""
+        """The only place nonces are handed out: one batch at a time, in order, while there is room."""
         while self._outbox:
-            batch, self._outbox = self._outbox[:MAX_SEND_BATCH], self._outbox[MAX_SEND_BATCH:]
+            room = min(self.depth - len(self._waiters), MAX_SEND_BATCH)
+            if self._held or room <= 0:
+                self._room.clear()
+                await self._room.wait()
+                continue
+            batch = self._take(room)
             try:
                 await self._send_batch(batch)
             except Exception as exc:  # RPC down while preparing: nothing of this batch was broadcast
@@ -135,10 +181,13 @@ class NodeWallet:
                     if not item.waiter.done():
                         item.waiter.set_exception(SendFailed(_short(str(exc))))
 
-    def _still_wanted(self, batch: list[_Outgoing]) -> list[_Outgoing]:
-        """The items whose guard lets them go, given the transactions of ours ahead of each."""
+    def _take(self, room: int) -> list[_Outgoing]:
+        """Up to `room` items to send now, highest priority first. Every queued item's guard is asked, given
+        the transactions of ours ahead of it: one it refuses is dropped, even if its turn is not now."""
         kept: list[_Outgoing] = []
-        for item in batch:
+        for item in sorted(self._outbox, key=_Outgoing.rank):
+            if item.waiter.done():  # its sender gave up
+                continue
             try:
                 if item.guard is not None:
                     item.guard(self.waiting + len(kept))
@@ -146,10 +195,10 @@ class NodeWallet:
                 item.waiter.set_exception(exc)
                 continue
             kept.append(item)
-        return kept
+        batch, self._outbox = kept[:room], kept[room:]
+        return batch
 
     async def _send_batch(self, batch: list[_Outgoing]) -> None:
-        batch = self._still_wanted(batch)
         if not batch:
             return
         if self._nonce is None:
@@ -192,7 +241,7 @@ class NodeWallet:
         """Hash and raw bytes of a signed transaction. EIP-1559 ones are encoded here (eth_account's general
         path costs milliseconds of CPU per transaction, which bounds how many deliveries a node can send)."""
         if "maxFeePerGas" in fees:
-            fields = [
+            fields: list[RlpItem] = [
                 self._client.chain_id,
                 nonce,
                 fees["maxPriorityFeePerGas"],
@@ -203,9 +252,10 @@ class NodeWallet:
                 data,
                 [],
             ]
-            signature = self._signer.sign_recoverable(keccak(DYNAMIC_FEE_TX + rlp.encode(fields)), hasher=None)
-            r, s, v = signature[:32], signature[32:64], signature[64]
-            raw = DYNAMIC_FEE_TX + rlp.encode([*fields, v, int.from_bytes(r, "big"), int.from_bytes(s, "big")])
+            body = b"".join(rlp_item(field) for field in fields)
+            signature = self._signer.sign_recoverable(keccak(DYNAMIC_FEE_TX + rlp_list(body)), hasher=None)
+            r, s, v = (int.from_bytes(part, "big") for part in (signature[:32], signature[32:64], signature[64:]))
+            raw = DYNAMIC_FEE_TX + rlp_list(body + rlp_item(v) + rlp_item(r) + rlp_item(s))
             return "0x" + keccak(raw).hex(), "0x" + raw.hex()
         tx: dict[str, Any] = {
             "to": to,
@@ -239,32 +289,54 @@ class NodeWallet:
         allowed_sim_errors: Sequence[str] = (),
         guard: Guard | None = None,
         shape: Shape | None = None,
+        priority: int = 0,
     ) -> Receipt:
         """Simulate, send and confirm `call`. A simulated revert raises `Reverted` and sends nothing, unless
-        its reason contains one of `allowed_sim_errors` (then it is sent with the full gas cap). `guard`: as
-        for `send`. `shape`: calls of one shape (same contract code path, same calldata sizes) take the same
-        gas; once one was simulated and mined, the next is sent with that limit and no simulation, and a
-        revert on chain makes the next of its shape simulate again."""
-        gas = self._known_gas.get(shape) if shape is not None else None
-        simulated = gas is None
+        its reason contains one of `allowed_sim_errors` (then it is sent with the full gas cap). `guard` and
+        `priority`: as for `send`. `shape`: calls of one shape (same contract code path, same calldata sizes)
+        take the same gas; once one was simulated, the next is sent with that limit and no simulation (those
+        arriving while it is simulated wait for it), and a revert on chain makes the next of its shape simulate
+        again."""
+        gas = await self._known(shape)
         if gas is None:
+            simulating = self._start_simulating(shape)
             try:
                 gas = self.gas_limit(await self.simulate(call))
             except Reverted as exc:
                 if not any(allowed.lower() in exc.reason.lower() for allowed in allowed_sim_errors):
                     raise
                 log.info("simulation reverted with allowed error %s; sending anyway", exc.reason)
-                gas, simulated = self.max_gas_limit, False
-        tx_hash = await self.send(call, gas=gas, on_signed=on_signed, guard=guard)
+                gas = self.max_gas_limit
+            else:
+                if shape is not None:
+                    self._known_gas[shape] = max(gas, self._known_gas.get(shape, 0))
+            finally:
+                if simulating is not None and shape is not None:
+                    self._simulating.pop(shape, None)
+                    simulating.set_result(None)
+        tx_hash = await self.send(call, gas=gas, on_signed=on_signed, guard=guard, priority=priority)
         receipt = await self.wait(tx_hash)
-        if shape is not None:
-            if receipt.status != 1:
-                self._known_gas.pop(shape, None)
-            elif simulated:
-                self._known_gas[shape] = max(gas, self._known_gas.get(shape, 0))
+        if shape is not None and receipt.status != 1:
+            self._known_gas.pop(shape, None)
         if receipt.status != 1:
-            raise Reverted("reverted on chain", tx_hash=tx_hash)
+            raise Reverted("reverted on chain", tx_hash=tx_hash, block=receipt.block_number)
         return receipt
+
+    async def _known(self, shape: Shape | None) -> int | None:
+        """The gas limit a call of `shape` goes out with unsimulated, once the simulation of one of its shape
+        under way (if any) is over; None: simulate it."""
+        if shape is None:
+            return None
+        if (simulating := self._simulating.get(shape)) is not None:
+            await asyncio.shield(simulating)
+        return self._known_gas.get(shape)
+
+    def _start_simulating(self, shape: Shape | None) -> asyncio.Future[None] | None:
+        """Mark `shape` as being simulated, unless it is None or already is: the future the others wait on."""
+        if shape is None or shape in self._simulating:
+            return None
+        self._simulating[shape] = asyncio.get_running_loop().create_future()
+        return self._simulating[shape]
 
     # -- receipts ----------------------------------------------------------------------------------------
 
@@ -291,6 +363,7 @@ class NodeWallet:
         receipts: list[Receipt | None] = []
         for block in blocks:
             ours = block.transactions & self._waiters.keys()
+            self._mined.append(len(ours))
             if len(ours) >= BLOCK_RECEIPTS_FROM:
                 try:
                     receipts += [r for r in await self._client.block_receipts(block.hash) if r.tx_hash in ours]
@@ -318,6 +391,8 @@ class NodeWallet:
             settled += 1
             if not waiter.done():
                 waiter.set_result(receipt)
+        if settled:
+            self._room.set()
         return settled
 
     async def wait(self, tx_hash: str) -> Receipt:
@@ -336,6 +411,7 @@ class NodeWallet:
             if waiter.done():
                 return waiter.result()
             self._waiters.pop(tx_hash, None)
+            self._room.set()
             self._nonce = None
             raise TimeoutError(f"no receipt for {tx_hash} after {RECEIPT_TIMEOUT:.0f}s") from None
 
@@ -355,6 +431,7 @@ class NodeWallet:
         for waiter in self._waiters.values():
             waiter.cancel()
         self._waiters.clear()
+        self._room.set()
 
     def forget_chain(self) -> None:
         """The chain was reset or replaced: its nonce, fees, queued sends and awaited receipts are void."""
@@ -365,6 +442,7 @@ class NodeWallet:
         self._sender = None  # cancelled: the next send starts a new one
         self._nonce = self._base_fee = self._tip = None
         self._known_gas.clear()
+        self._mined.clear()
 
 
 def _short(message: str, limit: int = 200) -> str:
