@@ -48,6 +48,22 @@ def test_the_oldest_subscriptions_and_intervals_are_dropped_first() -> None:
     assert report.get([5000])[0].status == "finished" and report.get([123_456]) == []
 
 
+def test_an_older_intervals_state_arriving_late_takes_its_place_in_order() -> None:
+    report = SubscriptionReport()
+    report.seen(7, subscription(), containers=["echo"])
+    running, delivered = DeliveryStatus.RUNNING, DeliveryStatus.DELIVERED
+    # 3 twice, the second time behind newer intervals: its newer state replaces the older one in place.
+    for interval, status in ((2, running), (4, running), (3, running), (1, running), (3, delivered)):
+        report.interval(7, IntervalReport(interval=interval, status=status))
+    [view] = report.get([7])
+    assert [(i.interval, i.status) for i in view.intervals] == [
+        (1, DeliveryStatus.RUNNING),
+        (2, DeliveryStatus.RUNNING),
+        (3, DeliveryStatus.DELIVERED),
+        (4, DeliveryStatus.RUNNING),
+    ]
+
+
 def test_an_interval_delivered_before_the_subscription_is_seen_is_kept_for_it() -> None:
     """A delegated subscription's first interval is delivered (by `deliverComputeDelegatee`) before the listener
     learns the subscription: the report holds it until then, bounded like the views."""

@@ -112,11 +112,13 @@ class SubscriptionReport:
         view = self._views.get(sub_id)
         if view is None:
             # Delivered before the listener learned the subscription (a delegated one's first interval).
-            self._early[sub_id] = _merged(self._early.pop(sub_id, []), report)
+            early = self._early.pop(sub_id, [])  # re-inserted: the newest is evicted last
+            _merge(early, report)
+            self._early[sub_id] = early
             while len(self._early) > MAX_SUBSCRIPTIONS:
                 self._early.pop(next(iter(self._early)))
             return
-        view.intervals = _merged(view.intervals, report)
+        _merge(view.intervals, report)
         self._changed(view)
 
     def get(self, ids: list[int] | None = None) -> list[SubscriptionView]:
@@ -130,17 +132,17 @@ class SubscriptionReport:
         self._early.clear()
 
 
-def _merged(intervals: list[IntervalReport], report: IntervalReport) -> list[IntervalReport]:
-    """`intervals` with `report` replacing the one of the same interval, oldest first, the newest kept. Most
-    reports are of the newest interval (each delivery reports three states): that costs no copy or sort."""
+def _merge(intervals: list[IntervalReport], report: IntervalReport) -> None:
+    """Put `report` into `intervals` in place, replacing the one of the same interval, oldest first, the newest
+    `MAX_INTERVALS` kept. Most reports are of the newest interval (each delivery reports three states): those
+    cost no copy or sort."""
     newest = intervals[-1].interval if intervals else 0
     if intervals and report.interval == newest:
         intervals[-1] = report
-        return intervals
-    if report.interval > newest:
+    elif report.interval > newest:
         intervals.append(report)
         if len(intervals) > MAX_INTERVALS:
             del intervals[0]
-        return intervals
-    kept = [item for item in intervals if item.interval != report.interval]
-    return sorted([*kept, report], key=lambda item: item.interval)[-MAX_INTERVALS:]
+    else:
+        kept = [item for item in intervals if item.interval != report.interval]
+        intervals[:] = sorted([*kept, report], key=lambda item: item.interval)[-MAX_INTERVALS:]
