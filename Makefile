@@ -1,6 +1,7 @@
 # Task runner. `make setup` is idempotent: it installs only what changed since the last run.
 SHELL := /bin/bash
 PY := .venv/bin/python
+UV := .venv/bin/uv
 NODE_STAMP := node_modules/.kit-installed
 VENV_STAMP := .venv/.kit-installed
 COMPAT_VENV := .venv-compat/infernet-client-1.4
@@ -28,16 +29,18 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# uv installs the packages (pip's wheel downloads and installs, one at a time, were most of a fresh setup).
 $(VENV_STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	test -x $(UV) || $(PY) -m pip install --quiet --disable-pip-version-check 'uv>=0.5'
+	$(UV) pip install --quiet --python $(PY) -e '.[dev]'
 	@touch $@
 
 # The official infernet-client, for the compatibility tests (see the requirements file for why it is apart).
-$(COMPAT_STAMP): tests/node/compat/requirements.txt
-	python3 -m venv --clear $(COMPAT_VENV)
-	$(COMPAT_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps infernet-client==1.4.0 infernet-ml==2.0.0
-	$(COMPAT_VENV)/bin/pip install --quiet --disable-pip-version-check --no-warn-conflicts -r $<
+$(COMPAT_STAMP): tests/node/compat/requirements.txt | $(VENV_STAMP)
+	python3 -m venv --clear --without-pip $(COMPAT_VENV)
+	$(UV) pip install --quiet --python $(COMPAT_VENV)/bin/python --no-deps infernet-client==1.4.0 infernet-ml==2.0.0
+	$(UV) pip install --quiet --python $(COMPAT_VENV)/bin/python -r $<
 	@touch $@
 
 # The contracts the kit deploys and ships (via-IR, optimized; `chain.artifacts.build` builds the same).
