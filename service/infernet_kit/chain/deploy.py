@@ -12,16 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from web3 import Web3
 from web3.contract import Contract
-from web3.types import Nonce
+from web3.types import Nonce, TxReceipt
 from web3.utils import get_create_address
 
 from infernet_kit.chain.artifacts import Artifact, load_artifact
-from infernet_kit.chain.transactions import signing_as, transact
+from infernet_kit.chain.transactions import mined, send, signing_as, transact
 from infernet_kit.paths import project_root, stack_file
 
 # Deployed contract name for each core role, in deployment order (the Registry is constructed first
@@ -112,10 +113,6 @@ def ensure_replaceable(chain_id: int, directory: Path | None = None, *, force: b
     return path
 
 
-def _deploy(w3: Web3, name: str, *args: Any) -> str:
-    return str(deploy_artifact(w3, load_artifact(name), *args).address)
-
-
 def deploy(
     w3: Web3,
     deployer: LocalAccount,
@@ -145,23 +142,48 @@ def deploy(
         "fee": (fee_recipient or deployer.address, fee_basis_points),
         "wallet_factory": (planned["registry"],),
     }
-    deployed = {role: _deploy(sender, CORE_CONTRACTS[role], *constructor_args[role]) for role in CORE_CONTRACTS}
+    # The Registry first: the other constructors read it. Then the rest of the core, then the consumers (which
+    # ask the Registry for the Coordinator), each wave sent at once so that it lands in one block.
+    deployed = _deploy_together(sender, {"registry": (CORE_CONTRACTS["registry"], constructor_args["registry"])})
+    rest = [role for role in CORE_CONTRACTS if role != "registry"]
+    deployed |= _deploy_together(sender, {role: (CORE_CONTRACTS[role], constructor_args[role]) for role in rest})
     if deployed != planned:
         raise RuntimeError(f"core addresses differ from the planned ones: {deployed} != {planned}")
-    consumers: dict[str, str] = {}
+    consumers: dict[str, tuple[str, tuple[Any, ...]]] = {}
     if examples:
         for name in EXAMPLE_CONSUMERS:
             args: tuple[Any, ...] = (planned["registry"],)
             if name == "DelegateConsumer":
                 args += (delegate_signer or deployer.address,)
-            consumers[name] = _deploy(sender, name, *args)
-    return Deployment(chain_id=w3.eth.chain_id, deployer=deployer.address, consumers=consumers, **deployed)
+            consumers[name] = (name, args)
+    return Deployment(
+        chain_id=w3.eth.chain_id,
+        deployer=deployer.address,
+        consumers=_deploy_together(sender, consumers),
+        **deployed,
+    )
+
+
+def _deploy_together(w3: Web3, contracts: dict[str, tuple[str, tuple[Any, ...]]]) -> dict[str, str]:
+    """Deploy each `key: (contract name, constructor args)` from `w3`'s default account, all sent before any
+    is waited for (on a chain with a block time, one block instead of one per contract); their addresses by key."""
+    sent = {
+        key: send(
+            w3.eth.contract(abi=(artifact := load_artifact(name)).abi, bytecode=artifact.bytecode).constructor(*args)
+        )
+        for key, (name, args) in contracts.items()
+    }
+    return {key: str(_created_address(mined(w3, tx_hash), contracts[key][0])) for key, tx_hash in sent.items()}
+
+
+def _created_address(receipt: TxReceipt, name: str) -> ChecksumAddress:
+    address = receipt["contractAddress"]
+    if address is None:
+        raise RuntimeError(f"deploying {name} created no contract")
+    return to_checksum_address(address)
 
 
 def deploy_artifact(w3: Web3, artifact: Artifact, *args: Any) -> Contract:
     """Deploy a compiled contract from `w3`'s default account (see `transactions.connect`)."""
     receipt = transact(w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode).constructor(*args))
-    address = receipt["contractAddress"]
-    if address is None:
-        raise RuntimeError(f"deploying {artifact.name} created no contract")
-    return w3.eth.contract(address=address, abi=artifact.abi)
+    return w3.eth.contract(address=_created_address(receipt, artifact.name), abi=artifact.abi)

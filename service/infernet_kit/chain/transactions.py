@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
@@ -40,10 +41,10 @@ def signing_as(w3: Web3, account: LocalAccount) -> Web3:
     return signer
 
 
-def transact(call: ContractFunction | ContractConstructor, *, value: int = 0, gas: int | None = None) -> TxReceipt:
-    """Simulate `call` (a function call or a deployment), send it, wait for the receipt; raise
-    `TransactionReverted` naming the custom error."""
-    w3 = call.w3
+def send(call: ContractFunction | ContractConstructor, *, value: int = 0, gas: int | None = None) -> HexBytes:
+    """Simulate `call` (a function call or a deployment) and send it without waiting for it to be mined; raise
+    `TransactionReverted` naming the custom error. Sends from one account take consecutive nonces (web3 counts
+    the pending ones), so several can go out before the first is mined."""
     selectors = error_selectors(call.contract_abi if isinstance(call, ContractFunction) else call.abi)
     params: TxParams = {"value": Wei(value)}
     try:
@@ -53,10 +54,20 @@ def transact(call: ContractFunction | ContractConstructor, *, value: int = 0, ga
             call.estimate_gas(params)
         if gas is not None:
             params["gas"] = gas
-        tx_hash = call.transact(params)
+        return call.transact(params)
     except (ContractCustomError, ContractLogicError) as exc:
         raise TransactionReverted(decode_revert(revert_data(getattr(exc, "data", None)), selectors)) from None
+
+
+def mined(w3: Web3, tx_hash: HexBytes) -> TxReceipt:
+    """The receipt of a sent transaction once it is mined; `TransactionReverted` if it reverted on chain."""
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
     if receipt["status"] != 1:
         raise TransactionReverted("reverted on chain", tx_hash.to_0x_hex())
     return receipt
+
+
+def transact(call: ContractFunction | ContractConstructor, *, value: int = 0, gas: int | None = None) -> TxReceipt:
+    """Simulate `call` (a function call or a deployment), send it, wait for the receipt; raise
+    `TransactionReverted` naming the custom error."""
+    return mined(call.w3, send(call, value=value, gas=gas))

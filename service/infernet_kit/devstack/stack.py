@@ -114,6 +114,7 @@ class LocalStack:
         self.processes: list[ManagedProcess] = []
         self.anvil: Anvil | None = None
         self.info: StackInfo | None = None
+        self._ports: set[int] = set()
 
     def _spawn(self, name: str, command: list[str], *, env: dict[str, str] | None = None) -> ManagedProcess:
         process = ManagedProcess(name, command, log_path=self.run_dir / f"{name}.log", env=env)
@@ -142,24 +143,29 @@ class LocalStack:
         deployment.save()
         self.progress(f"contracts deployed: Registry {deployment.registry}, Coordinator {deployment.coordinator}")
 
+        # The backend and the services start together, then the nodes together (a node reaches the services):
+        # each process spends its first seconds importing, and two cores take two at once.
         kinds = service_registry.services()
         endpoints = {kind: url for kind, url in ((tgi.KIND, options.tgi_url), (hf.KIND, options.hf_endpoint)) if url}
         backend_url = None
+        backend = None
         if set(kinds) - set(endpoints):
-            port = options.backend_port or free_port()
+            port = options.backend_port or self._free_port()
             backend = self._spawn(
                 "backend", kit_command("backend", "--port", str(port), "--host", options.host, "--log-level", "info")
             )
             backend_url = self._url(port)
-            backend.wait_for_http(f"{backend_url}/health")
-            self.progress(f"dev backend (TGI + HF protocols) at {backend_url}")
-
-        served = {
-            entry.container_id: self._start_service(kind, self._env(entry, endpoints.get(kind) or str(backend_url)))
+        services = {
+            entry.container_id: self._spawn_service(kind, self._env(entry, endpoints.get(kind) or str(backend_url)))
             for kind, entry in kinds.items()
         }
+        if backend is not None:
+            backend.wait_for_http(f"{backend_url}/health")
+            self.progress(f"dev backend (TGI + HF protocols) at {backend_url}")
+        served = {container_id: self._ready_service(*service) for container_id, service in services.items()}
 
-        nodes = [self._start_node(index, served, deployment) for index in range(options.nodes)]
+        starting = [self._spawn_node(index, served, deployment) for index in range(options.nodes)]
+        nodes = [self._ready_node(*node) for node in starting]
         user = dev_account(USER)
         self.info = StackInfo(
             rpc_url=self.anvil.url,
@@ -183,21 +189,32 @@ class LocalStack:
     def _url(self, port: int) -> str:
         return f"http://{local_address(self.options.host)}:{port}"
 
-    def _start_service(self, kind: str, env: dict[str, str]) -> str:
-        port = self.options.service_ports.get(kind) or free_port()
+    def _free_port(self) -> int:
+        """A free port none of this stack's processes was given: they are all picked before any of them binds."""
+        while (port := free_port()) in self._ports:
+            continue
+        self._ports.add(port)
+        return port
+
+    def _spawn_service(self, kind: str, env: dict[str, str]) -> tuple[str, ManagedProcess, str]:
+        port = self.options.service_ports.get(kind) or self._free_port()
         bind = f"--bind={self.options.host}:{port}"
         process = self._spawn(
             f"{kind}-service", kit_command("serve", kind, bind, f"--workers={self.options.workers}"), env=env
         )
-        url = self._url(port)
+        return kind, process, self._url(port)
+
+    def _ready_service(self, kind: str, process: ManagedProcess, url: str) -> str:
         process.wait_for_http(f"{url}/")
         self.progress(f"{kind} service at {url}")
         return url
 
-    def _start_node(self, index: int, services: dict[str, str], deployment: Deployment) -> NodeInfo:
+    def _spawn_node(
+        self, index: int, services: dict[str, str], deployment: Deployment
+    ) -> tuple[str, ManagedProcess, str, NodeInfo]:
         assert self.anvil is not None
         operator = dev_account(NODE_OPERATORS[index])
-        port = self.options.node_port + index if self.options.node_port else free_port()
+        port = self.options.node_port + index if self.options.node_port else self._free_port()
         config = chain_node_config(
             services,
             rpc_url=self.anvil.url,
@@ -214,9 +231,12 @@ class LocalStack:
         name = f"node{index + 1}"
         process = self._spawn(name, kit_command("node", "--config", str(config_path), "--data-dir", str(node_dir)))
         url = self._url(port)
+        return name, process, url, NodeInfo(url=url, address=operator.address, config_path=str(config_path))
+
+    def _ready_node(self, name: str, process: ManagedProcess, url: str, node: NodeInfo) -> NodeInfo:
         process.wait_for_http(f"{url}/health", timeout=60)
-        self.progress(f"{name} at {url} (operator {operator.address})")
-        return NodeInfo(url=url, address=operator.address, config_path=str(config_path))
+        self.progress(f"{name} at {url} (operator {node.address})")
+        return node
 
     def stop(self) -> None:
         """Stop every process started, newest first; safe to call more than once."""
