@@ -27,7 +27,7 @@ TGI = "tgi_client_inference_service"
 JOBS = 300
 IN_FLIGHT = 32
 KILL_AFTER = 60  # jobs finished before the kill
-BACKEND_LATENCY_MS = 100
+BACKEND_LATENCY_MS = 200
 
 
 def _children(pid: int) -> list[int]:
@@ -35,21 +35,34 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
-def _connections_served(pid: int, port: int) -> int:
-    """How many established TCP connections to `port` process `pid` holds (from /proc: the kernel's word).
-    The node keeps its connections alive, so the worker that accepted more of them is the one serving calls."""
-    sockets = set()
+def _socket_inodes(pid: int) -> set[str]:
+    """The inodes of the sockets process `pid` holds open."""
+    inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         target = os.readlink(fd) if fd.is_symlink() else ""
         if target.startswith("socket:["):
-            sockets.add(target[len("socket:[") : -1])
-    established = 0
+            inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+def _local_ports(pid: int) -> set[int]:
+    """The local ports of the established TCP connections process `pid` holds (from /proc: the kernel's word)."""
+    inodes = _socket_inodes(pid)
+    ports = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for row in Path(table).read_text().splitlines()[1:]:
             fields = row.split()
-            local_port, state, inode = int(fields[1].rsplit(":", 1)[1], 16), fields[3], fields[9]
-            established += local_port == port and state == "01" and inode in sockets
-    return established
+            if fields[3] == "01" and fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def _calls_in_flight(workers: list[int], backend: DevBackendHandle) -> dict[int, int] | None:
+    """How many of the backend's held requests come from each worker (None while none does): a worker waiting
+    on the backend has a call from the node in flight, which its death leaves without an answer."""
+    held = set(backend.stats()["held_ports"])
+    calls = {pid: len(held & _local_ports(pid)) for pid in workers}
+    return calls if any(calls.values()) else None
 
 
 @pytest.fixture
@@ -90,7 +103,9 @@ def _run_burst(node_url: str, prompts: list[str], on_progress: Any) -> dict[str,
     return done
 
 
-def test_a_killed_worker_loses_no_job(infernet_node: NodeFactory, service: RunningService) -> None:
+def test_a_killed_worker_loses_no_job(
+    infernet_node: NodeFactory, service: RunningService, slow_backend: DevBackendHandle
+) -> None:
     node = infernet_node(
         {
             "containers": [node_container(TGI, service.url)],
@@ -101,16 +116,16 @@ def test_a_killed_worker_loses_no_job(infernet_node: NodeFactory, service: Runni
     assert supervisor is not None
     workers = _children(supervisor)
     assert len(workers) == 2, workers
-    service_port = int(service.url.rsplit(":", 1)[1])
     killed: list[int] = []
     killed_at: list[int] = []
 
     def kill_once(finished: int) -> None:
         if not killed_at and finished >= KILL_AFTER:
-            # The worker holding the node's connections: the other may have accepted none of them.
-            served = {pid: _connections_served(pid, service_port) for pid in workers}
-            victim = max(served, key=served.__getitem__)
-            assert served[victim] > 0, f"no worker holds a connection from the node: {served}"
+            # The worker with the most calls in flight: the other may be serving none.
+            holding = wait_until(
+                lambda: _calls_in_flight(workers, slow_backend), timeout=10, what="a worker waiting on the backend"
+            )
+            victim = max(holding, key=holding.__getitem__)
             os.kill(victim, signal.SIGKILL)
             killed.append(victim)
             killed_at.append(finished)

@@ -18,8 +18,9 @@ One raw ASGI app (no framework: it is the baseline of the services benchmark, so
 - Control (tests): `POST /_control/faults` `{"fail_next": N, "status": 503, "error": "msg", "error_type": null,
   "latency_ms": 0, "token_delay_ms": 0}` fails the next N inference requests and/or delays every inference
   request and/or every streamed token after the first (a slow stream, to cut off mid-way);
-  `GET /_control/stats` gives `{"requests": n, "failed": n, "by_path": {...}}`; `POST /_control/reset`
-  clears faults and counters.
+  `GET /_control/stats` gives `{"requests": n, "failed": n, "by_path": {...}, "held_ports": [...]}` (the
+  client ports of the requests an injected latency holds right now, so that a test can tell which process
+  has a call in flight); `POST /_control/reset` clears faults and counters.
 
 Answers come from `infernet_kit.devstack.fake_models` (pure functions tests import too). State lives in the
 process, so run it with one worker (the default).
@@ -82,6 +83,7 @@ class BackendState:
     requests: int = 0
     failed: int = 0
     by_path: Counter[str] = field(default_factory=Counter)
+    held_ports: Counter[int] = field(default_factory=Counter)
 
 
 async def _read_body(scope: Scope, receive: Receive) -> bytes:
@@ -89,6 +91,17 @@ async def _read_body(scope: Scope, receive: Receive) -> bytes:
         return await read_body(receive, MAX_BODY, declared_length(scope["headers"]))
     except BodyError as refused:
         raise BackendRequestError(refused.status, refused.detail) from None
+
+
+async def _hold(state: BackendState, scope: Scope, latency_ms: float) -> None:
+    """Wait out an injected latency, the client's port counted as held meanwhile."""
+    client = scope.get("client")
+    port = client[1] if client else 0
+    state.held_ports[port] += 1
+    try:
+        await asyncio.sleep(latency_ms / 1000)
+    finally:
+        state.held_ports[port] -= 1
 
 
 async def _send_json(send: Send, status: int, payload: Any) -> None:
@@ -289,7 +302,7 @@ class DevBackend:
             log.info("request %s %s", tag, path)
         faults = state.faults
         if faults.latency_ms > 0:
-            await asyncio.sleep(faults.latency_ms / 1000)
+            await _hold(state, scope, faults.latency_ms)
         if faults.fail_next > 0:
             faults.fail_next -= 1
             state.failed += 1
@@ -328,9 +341,13 @@ class DevBackend:
     async def _control(self, method: str, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         state = self.state
         if method == "GET" and path == "/_control/stats":
-            await _send_json(
-                send, 200, {"requests": state.requests, "failed": state.failed, "by_path": dict(state.by_path)}
-            )
+            stats = {
+                "requests": state.requests,
+                "failed": state.failed,
+                "by_path": dict(state.by_path),
+                "held_ports": sorted(+state.held_ports),
+            }
+            await _send_json(send, 200, stats)
         elif method == "POST" and path == "/_control/reset":
             self.state = BackendState()
             await _send_json(send, 200, {})
