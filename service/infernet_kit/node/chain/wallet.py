@@ -211,7 +211,7 @@ class NodeWallet:
         for tx_hash, _ in signed:
             self._waiters[tx_hash] = loop.create_future()
         results = await asyncio.gather(
-            *(self._client.request("eth_sendRawTransaction", [raw]) for _, raw in signed), return_exceptions=True
+            *(self._client.submit("eth_sendRawTransaction", [raw]) for _, raw in signed), return_exceptions=True
         )
         sent_at = time.time()
         accepted = [base + i for i, result in enumerate(results) if not isinstance(result, BaseException)]
