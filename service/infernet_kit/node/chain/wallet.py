@@ -26,7 +26,7 @@ from typing import Any
 import coincurve
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils.crypto import keccak
+from eth_hash.auto import keccak  # eth-utils' `keccak` checks its arguments first: twice the CPU per hash
 from pydantic import SecretStr
 
 from infernet_kit.chain.encoding import RlpItem, rlp_item, rlp_list
