@@ -133,8 +133,8 @@ async def test_an_overdue_receipt_gets_one_last_look_then_the_wallet_gives_up(
     anvil: Anvil, infernet_deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(wallet_module, "RECEIPT_TIMEOUT", 0.3)
+    account = funded(anvil)
     async with client_on(anvil, infernet_deployment) as client:
-        account = funded(anvil)
         wallet = wallet_of(client, account)
         # Mined at once, but the wallet is shown no block: its last look finds the receipt.
         mined = await wallet.send(Call(account.address, b""), gas=21_000, on_signed=_noted)
