@@ -5,7 +5,9 @@ limit raised so that anvil's own speed, not gas, caps deliveries), through the T
 backend. Its JSON-RPC goes through a counting proxy in front of anvil (calls and bytes both ways; the
 new-heads WebSocket goes straight to anvil: one small notification per block). Per run it prints:
 delivered due intervals, delay in blocks from the block an interval opened in to its delivery, RPC calls
-and bytes per block and per delivery, node CPU per delivery, node RSS, and reverted node transactions.
+and bytes per block and per delivery (calls count each element of a JSON-RPC batch; the HTTP requests that
+carried them are printed beside), node CPU per delivery (user + system, and the system part), node RSS, and
+reverted node transactions.
 The baseline, measured in the same run on the same stack before any subscription exists: the idle node's
 calls, bytes and CPU per block and its RSS.
 
@@ -57,12 +59,14 @@ FREQUENCY = 10_000  # intervals per subscription: more than any run lasts
 
 
 class CountingProxy:
-    """Forwards JSON-RPC over HTTP to `upstream`, counting calls (each batch element) and bytes both ways."""
+    """Forwards JSON-RPC over HTTP to `upstream`, counting calls (each batch element is one call), HTTP requests (a
+    batch is one) and bytes both ways."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.port = free_port()
         self.calls = 0
+        self.requests = 0
         self.bytes = 0
         self.methods: Counter[str] = Counter()
         self._loop = asyncio.new_event_loop()
@@ -84,8 +88,8 @@ class CountingProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
-    def snapshot(self) -> tuple[int, int]:
-        return self.calls, self.bytes
+    def snapshot(self) -> tuple[int, int, int]:
+        return self.calls, self.requests, self.bytes
 
     async def _start(self) -> None:
         self._session = ClientSession()
@@ -109,6 +113,7 @@ class CountingProxy:
         payload = json.loads(body)
         items = payload if isinstance(payload, list) else [payload]
         self.calls += len(items)
+        self.requests += 1
         self.methods.update(str(item.get("method")) for item in items)
         self.bytes += len(body) + len(answer)
         return web.Response(body=answer, content_type="application/json")
@@ -116,9 +121,10 @@ class CountingProxy:
 
 @dataclass
 class Usage:
-    """A process's CPU seconds and RSS (MB), from /proc."""
+    """A process's CPU seconds (user + system, and system alone) and RSS (MB), from /proc."""
 
     cpu: float
+    system: float
     rss_mb: float
 
     @classmethod
@@ -130,7 +136,7 @@ class Usage:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines()
             if line.startswith("VmRSS")
         )
-        return cls(cpu=ticks / 100, rss_mb=rss / 1024)
+        return cls(cpu=ticks / 100, system=int(fields[12]) / 100, rss_mb=rss / 1024)
 
 
 @dataclass
@@ -139,9 +145,11 @@ class Window:
 
     first_block: int
     last_block: int = 0
-    calls: int = 0
+    calls: int = 0  # JSON-RPC calls: each element of a batch counts
+    requests: int = 0  # HTTP requests: a batch counts once
     bytes: int = 0
     cpu: float = 0.0
+    system: float = 0.0  # of `cpu`, in the kernel (syscalls: sockets, SQLite)
     rss_mb: float = 0.0
     node_txs: int = 0
 
@@ -185,8 +193,10 @@ class Result:
             f"    per block: {w.calls / w.blocks:.1f} RPC calls, {w.bytes / w.blocks / 1024:.1f} KB "
             f"(baseline idle node: {baseline.calls / baseline.blocks:.1f} calls, "
             f"{baseline.bytes / baseline.blocks / 1024:.1f} KB)",
-            f"    per delivery: {w.calls / n:.2f} RPC calls, {w.bytes / n / 1024:.2f} KB, node CPU "
-            f"{1000 * w.cpu / n:.2f} ms (baseline idle node: {1000 * baseline.cpu / baseline.blocks:.2f} ms per "
+            f"    per delivery: {w.calls / n:.2f} RPC calls ({w.requests / n:.2f} HTTP requests), "
+            f"{w.bytes / n / 1024:.2f} KB, node CPU "
+            f"{1000 * w.cpu / n:.2f} ms, of it system {1000 * w.system / n:.2f} ms (baseline idle node: "
+            f"{1000 * baseline.cpu / baseline.blocks:.2f} ms per "
             f"block)",
             f"    node RSS {w.rss_mb:.0f} MB (baseline idle {baseline.rss_mb:.0f} MB); node transactions mined "
             f"{w.node_txs}, reverted {self.reverted} ({100 * self.reverted / max(1, w.node_txs):.2f} %)"
@@ -355,15 +365,16 @@ def cancel(chain: Chain, consumer: str, subs: Subscribed, ids: list[int]) -> dic
 @contextmanager
 def measured(chain: Chain, proxy: CountingProxy, pid: int, node: str) -> Iterator[Window]:
     """Counters from now to the end of the `with` block."""
-    calls, sent_bytes = proxy.snapshot()
+    calls, requests, sent_bytes = proxy.snapshot()
     usage, txs = Usage.of(pid), chain.mined_count(node)
     window = Window(first_block=chain.head())
     yield window
     window.last_block = chain.head()
-    end_calls, end_bytes = proxy.snapshot()
+    end_calls, end_requests, end_bytes = proxy.snapshot()
     end_usage = Usage.of(pid)
-    window.calls, window.bytes = end_calls - calls, end_bytes - sent_bytes
+    window.calls, window.requests, window.bytes = end_calls - calls, end_requests - requests, end_bytes - sent_bytes
     window.cpu, window.rss_mb = end_usage.cpu - usage.cpu, end_usage.rss_mb
+    window.system = end_usage.system - usage.system
     window.node_txs = chain.mined_count(node) - txs
 
 

@@ -277,29 +277,49 @@ def _word(value: int) -> bytes:
 def encode_flat(types: Sequence[str], values: Sequence[Any]) -> bytes:
     """`abi.encode` of unsigned integers, addresses and `bytes` (what every delivery sends), as eth-abi encodes
     them at a fraction of its CPU: a node encodes several per delivery. Other types go to eth-abi."""
-    if not all(kind == "bytes" or kind == "address" or kind.startswith("uint") for kind in types):
+    plan = _flat_plan(tuple(types))
+    if plan is None:
         return encode(list(types), list(values))
     head: list[bytes] = []
     tail: list[bytes] = []
-    offset = 32 * len(types)
-    for kind, value in zip(types, values, strict=True):
-        if kind == "bytes":
+    offset = 32 * len(plan)
+    for bits, value in zip(plan, values, strict=True):
+        if bits == _BYTES:
             data = bytes(value)
-            head.append(_word(offset))
+            head.append(offset.to_bytes(32, "big"))
             padded = data + bytes(-len(data) % 32)
-            tail += (_word(len(data)), padded)
+            tail += (len(data).to_bytes(32, "big"), padded)
             offset += 32 + len(padded)
-        elif kind == "address":
+        elif bits == _ADDRESS:
             raw = bytes.fromhex(str(value).removeprefix("0x"))
             if len(raw) != 20:
                 raise ValueError(f"{value!r} is not an address")
             head.append(bytes(12) + raw)
         else:
-            bits = int(kind.removeprefix("uint") or 256)
-            if not 0 <= int(value) < 2**bits:
-                raise ValueError(f"{value} does not fit {kind}")
-            head.append(_word(int(value)))
+            number = int(value)
+            if not 0 <= number < 1 << bits:
+                raise ValueError(f"{value} does not fit uint{bits}")
+            head.append(number.to_bytes(32, "big"))
     return b"".join(head + tail)
+
+
+_BYTES, _ADDRESS = 0, -1
+
+
+@functools.cache
+def _flat_plan(types: tuple[str, ...]) -> tuple[int, ...] | None:
+    """Per type: `_BYTES`, `_ADDRESS` or an unsigned integer's bits; None when one is none of them (eth-abi's)."""
+    plan = []
+    for kind in types:
+        if kind == "bytes":
+            plan.append(_BYTES)
+        elif kind == "address":
+            plan.append(_ADDRESS)
+        elif kind.startswith("uint"):
+            plan.append(int(kind.removeprefix("uint") or 256))
+        else:
+            return None
+    return tuple(plan)
 
 
 RlpItem = int | bytes | list["RlpItem"]

@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -44,14 +45,30 @@ class Event(BaseModel):
     data: dict[str, Any]
 
 
+class _Published:
+    """An event as published: its data is rendered on first read (most events are never read: only the newest
+    `HISTORY` are kept, and a node often has no reader), from values that do not change after publishing."""
+
+    __slots__ = ("_event", "at", "kind", "render", "seq")
+
+    def __init__(self, seq: int, at: float, kind: EventKind, render: Callable[[], dict[str, Any]]) -> None:
+        self.seq, self.at, self.kind, self.render = seq, at, kind, render
+        self._event: Event | None = None
+
+    def event(self) -> Event:
+        if self._event is None:
+            self._event = Event(seq=self.seq, at=self.at, kind=self.kind, data=self.render())
+        return self._event
+
+
 class Reader:
     """One reader's queue; `next()` returns None once the reader was cut off or the feed closed."""
 
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[Event | None] = asyncio.Queue(QUEUE_SIZE + 1)
+        self._queue: asyncio.Queue[_Published | None] = asyncio.Queue(QUEUE_SIZE + 1)
         self.cut_off = False
 
-    def offer(self, event: Event | None) -> None:
+    def offer(self, event: _Published | None) -> None:
         if self.cut_off:
             return
         if event is not None and self._queue.qsize() >= QUEUE_SIZE:
@@ -61,22 +78,28 @@ class Reader:
 
     async def next(self) -> Event | None:
         """The next event (None: the stream ends)."""
-        return await self._queue.get()
+        published = await self._queue.get()
+        return None if published is None else published.event()
 
 
 class EventFeed:
     """Publish from anywhere in the node's loop; read with `join()` / `leave()`."""
 
     def __init__(self) -> None:
-        self._history: deque[Event] = deque(maxlen=HISTORY)
+        self._history: deque[_Published] = deque(maxlen=HISTORY)
         self._readers: set[Reader] = set()
         self._seq = 0
         self.closed = False
 
     def publish(self, kind: EventKind, /, **data: Any) -> None:
         """Record an event and hand it to every reader; never blocks."""
+        self.publish_rendered(kind, lambda: data)
+
+    def publish_rendered(self, kind: EventKind, render: Callable[[], dict[str, Any]]) -> None:
+        """`publish`, with the data made by `render` when first read: it must depend only on values that do not
+        change after this call (it may run much later, or never)."""
         self._seq += 1
-        event = Event(seq=self._seq, at=time.time(), kind=kind, data=data)
+        event = _Published(self._seq, time.time(), kind, render)
         self._history.append(event)
         for reader in list(self._readers):
             reader.offer(event)
@@ -85,7 +108,7 @@ class EventFeed:
                 log.info("event feed reader cut off at seq=%d: %d events unread", event.seq, QUEUE_SIZE)
 
     def history(self) -> list[Event]:
-        return list(self._history)
+        return [published.event() for published in self._history]
 
     @property
     def readers(self) -> int:

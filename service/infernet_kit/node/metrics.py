@@ -40,7 +40,7 @@ HEAD = Gauge("infernet_node_chain_head", "The newest block number seen.")
 
 def settled(outcome: str, gas_used: int | None) -> None:
     """Count one interval settled (`delivered`, `skipped`, `failed`), with its delivery's gas when mined."""
-    DELIVERIES.labels(outcome).inc()
+    _child(DELIVERIES, outcome).inc()
     if gas_used is not None:
         GAS_USED.inc(gas_used)
         DELIVERY_GAS.observe(gas_used)
@@ -62,6 +62,11 @@ def _child(metric: Counter | Histogram, *values: str) -> Any:
 def count_job(status: str) -> None:
     """Count one off-chain job `accepted`, or ended with `status`."""
     _child(JOBS, status).inc()
+
+
+def count_rpc(method: str, calls: int = 1) -> None:
+    """Count `calls` JSON-RPC calls of `method` (each element of a batch is one)."""
+    _child(RPC_REQUESTS, method).inc(calls)
 
 
 def container_call(container: str, outcome: str, seconds: float) -> None:

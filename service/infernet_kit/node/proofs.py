@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 
 from eth_abi.exceptions import DecodingError
@@ -88,12 +88,15 @@ class Escrow:
         self._held: dict[str, int] = {}  # stake of the deliveries in flight, per token
         self._lock = asyncio.Lock()
 
-    @asynccontextmanager
-    async def held(self, subscription_id: int, subscription: Subscription) -> AsyncIterator[None]:
-        """Around one delivery: the allowance covers its stake (an `approve` first if needed) until it is done."""
+    def held(self, subscription_id: int, subscription: Subscription) -> AbstractAsyncContextManager[None]:
+        """Around one delivery: the allowance covers its stake (an `approve` first if needed) until it is done.
+        (Nothing to hold for most deliveries: they skip the generator's cost.)"""
         if not verifies_payment(subscription):
-            yield
-            return
+            return nullcontext()
+        return self._holding(subscription_id, subscription)
+
+    @asynccontextmanager
+    async def _holding(self, subscription_id: int, subscription: Subscription) -> AsyncIterator[None]:
         token, stake = subscription.payment_token, subscription.payment_amount
         async with self._lock:
             needed = self._held.get(token, 0) + stake

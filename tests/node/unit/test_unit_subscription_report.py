@@ -6,6 +6,7 @@ from __future__ import annotations
 from infernet_kit.chain.encoding import ZERO_ADDRESS, Subscription, container_id
 from infernet_kit.node.chain.report import MAX_INTERVALS, MAX_SUBSCRIPTIONS, IntervalReport, SubscriptionReport
 from infernet_kit.node.chain.store import DeliveryStatus
+from infernet_kit.node.events import EventFeed
 
 OWNER = "0x" + "ab" * 20
 
@@ -110,3 +111,39 @@ def test_every_new_state_of_a_view_is_heard() -> None:
     report.seen(7, subscription(), containers=["echo"])  # learned again after a restart: its request stays
     [view] = report.get([7])
     assert (view.request_tx, view.request_block, view.deliveries) == ("0x01", 5, {"0xA": 2, "0xB": 1})
+
+
+def test_a_views_event_shows_the_view_as_it_was_when_published() -> None:
+    """The feed renders an event's data only when it is first read: the views change in place meanwhile, and each
+    event still shows the state it announced."""
+    feed = EventFeed()
+    report = SubscriptionReport(on_change=lambda view: feed.publish_rendered("subscription", view.rendered_later()))
+    report.seen(7, subscription(), containers=["echo"])
+    report.requested(7, "0x01", 5)
+    report.fulfilled(7, "0xA")
+    report.interval(7, IntervalReport(interval=1, status=DeliveryStatus.RUNNING))
+    report.interval(7, IntervalReport(interval=1, status=DeliveryStatus.DELIVERED, tx_hash="0x02", block=6))
+    report.interval(7, IntervalReport(interval=2, status=DeliveryStatus.RUNNING))
+    report.fulfilled(7, "0xA")
+    report.ended(7, "cancelled")
+    shown = [
+        (
+            e.data["status"],
+            e.data["request_tx"],
+            e.data["deliveries"],
+            [(i["interval"], i["status"]) for i in e.data["intervals"]],
+        )
+        for e in feed.history()
+    ]
+    assert shown == [
+        ("tracked", None, {}, []),
+        ("tracked", "0x01", {}, []),
+        ("tracked", "0x01", {"0xA": 1}, []),
+        ("tracked", "0x01", {"0xA": 1}, [(1, "running")]),
+        ("tracked", "0x01", {"0xA": 1}, [(1, "delivered")]),
+        ("tracked", "0x01", {"0xA": 1}, [(1, "delivered"), (2, "running")]),
+        ("tracked", "0x01", {"0xA": 2}, [(1, "delivered"), (2, "running")]),
+        ("cancelled", "0x01", {"0xA": 2}, [(1, "delivered"), (2, "running")]),
+    ]
+    [view] = report.get([7])
+    assert feed.history()[-1].data == view.model_dump(mode="json")  # rendered as the model itself dumps it

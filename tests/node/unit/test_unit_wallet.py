@@ -22,6 +22,7 @@ from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.node.chain import wallet as wallet_module
 from infernet_kit.node.chain.rpc import Call, ChainClient
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted
+from infernet_kit.polling import wait_until_async
 
 MAX_GAS = 400_000
 
@@ -126,6 +127,33 @@ async def test_a_chain_reset_voids_what_waits_and_the_nonce(anvil: Anvil, infern
 
         await wallet.send(transfer, gas=21_000, on_signed=note)
         assert nonces == [7]
+
+
+async def test_an_overdue_receipt_gets_one_last_look_then_the_wallet_gives_up(
+    anvil: Anvil, infernet_deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wallet_module, "RECEIPT_TIMEOUT", 0.3)
+    account = funded(anvil)
+    async with client_on(anvil, infernet_deployment) as client:
+        wallet = wallet_of(client, account)
+        # Mined at once, but the wallet is shown no block: its last look finds the receipt.
+        mined = await wallet.send(Call(account.address, b""), gas=21_000, on_signed=_noted)
+        receipt = await asyncio.wait_for(wallet.wait(mined), 10)
+        assert (receipt.tx_hash, receipt.status, wallet.waiting) == (mined, 1, 0)
+
+        # Waiting in the pool behind a nonce gap, never mined: the wallet gives up on it and frees its room.
+        gap = {"to": account.address, "value": 0, "gas": 21_000, "gasPrice": 10**10, "chainId": client.chain_id}
+        stuck = account.sign_transaction({**gap, "nonce": anvil.w3.eth.get_transaction_count(account.address) + 5})
+        tx_hash = await client.request("eth_sendRawTransaction", ["0x" + bytes(stuck.raw_transaction).hex()])
+        watching = asyncio.ensure_future(wallet.watch(tx_hash))
+
+        async def watched() -> bool:
+            return wallet.waiting == 1
+
+        await wait_until_async(watched, timeout=10, what="the wallet to watch the stuck transaction")
+        with pytest.raises(TimeoutError, match=f"no receipt for {tx_hash} after"):
+            await asyncio.wait_for(watching, 10)
+        assert wallet.waiting == 0
 
 
 def test_signed_transactions_are_eth_accounts_byte_for_byte() -> None:

@@ -437,16 +437,19 @@ class DeliveryProcessor:
         packed = pack_output(outputs)
         if needs_proof and not packed.proof:
             raise BadOutput(f"container {outputs[-1].container} answered without the proof {sub.verifier} judges")
-        self._events.publish(
+        ms, output = round((time.perf_counter() - started) * 1000, 1), packed.answer.raw_output
+        self._events.publish_rendered(
             "compute",
-            subscription=due.subscription_id,
-            interval=due.interval,
-            block_hash=due.block,
-            containers=due.containers,
-            input=clipped(shown),
-            output=clipped(readable(packed.answer.raw_output)),
-            ms=round((time.perf_counter() - started) * 1000, 1),
-            calls=[call.event() for call in calls],
+            lambda: {
+                "subscription": due.subscription_id,
+                "interval": due.interval,
+                "block_hash": due.block,
+                "containers": due.containers,
+                "input": clipped(shown),
+                "output": clipped(readable(output)),
+                "ms": ms,
+                "calls": [call.event() for call in calls],
+            },
         )
         call = self._client.deliver_compute(
             due.subscription_id, due.interval, packed.input, packed.output, packed.proof, self._node_wallet
@@ -459,18 +462,25 @@ class DeliveryProcessor:
             nonlocal expected
             expected = (ahead, self._refuse_if_closing(due, ahead))
 
-        async def on_signed(tx_hash: str, nonce: int) -> None:
+        def on_signed(tx_hash: str, nonce: int) -> Awaitable[None]:
+            """The record of the send, committed when the returned future is done (a future, not a coroutine:
+            the wallet awaits a whole batch's without a task each)."""
             nonlocal signed_at
             signed_at = self._clock.head
             slot.release()  # only the receipt is awaited from here: the next delivery may start
             sent = record.model_copy(update={"status": DeliveryStatus.SENT, "tx_hash": tx_hash, "nonce": nonce})
-            await self._store.save_delivery(sent)
-            self._report.interval(
-                due.subscription_id, IntervalReport(interval=due.interval, status=DeliveryStatus.SENT, tx_hash=tx_hash)
-            )
             log.debug(
                 "sending subscription=%d interval=%d tx=%s nonce=%d", due.subscription_id, due.interval, tx_hash, nonce
             )
+            saved = self._store.saving(sent)
+
+            def reported(saved: asyncio.Future[None]) -> None:
+                if not saved.cancelled() and saved.exception() is None:
+                    view = IntervalReport(interval=due.interval, status=DeliveryStatus.SENT, tx_hash=tx_hash)
+                    self._report.interval(due.subscription_id, view)
+
+            saved.add_done_callback(reported)
+            return saved
 
         try:
             async with self._escrow.held(due.subscription_id, sub):

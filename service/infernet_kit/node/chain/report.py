@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -52,6 +52,12 @@ class SubscriptionView(BaseModel):
         default_factory=dict, description="Deliveries mined per node address (any node), since this node saw it"
     )
     intervals: list[IntervalReport] = Field(default_factory=list)
+
+    def rendered_later(self) -> Callable[[], dict[str, Any]]:
+        """This view's JSON as it is now, made only when called (an event's data is made when first read; the
+        view's list and dict change in place meanwhile, its intervals are replaced, never changed)."""
+        state = {**self.__dict__, "intervals": list(self.intervals), "deliveries": dict(self.deliveries)}
+        return lambda: SubscriptionView.model_construct(**state).model_dump(mode="json")
 
 
 class SubscriptionReport:

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
 from eth_abi.abi import decode, encode
 from eth_utils.address import to_checksum_address
-from pydantic_core import from_json
+from pydantic_core import from_json, to_json
 
 from infernet_kit.chain.artifacts import load_artifact
 from infernet_kit.chain.encoding import (
@@ -38,7 +38,7 @@ from infernet_kit.chain.encoding import (
     revert_data,
     selector,
 )
-from infernet_kit.node.metrics import RPC_ERRORS, RPC_REQUESTS, RPC_SECONDS
+from infernet_kit.node.metrics import RPC_ERRORS, RPC_SECONDS, count_rpc
 
 BlockId = int | str
 _Queued = tuple[str, list[Any], "asyncio.Future[Any]"]
@@ -83,6 +83,8 @@ class SubscriptionLogs:
 RPC_BATCH = 200
 LOG_RANGE = 5_000
 
+
+_JSON = {"content-type": "application/json"}
 
 _LANE: ContextVar[str] = ContextVar("rpc_lane", default="work")
 
@@ -246,6 +248,10 @@ class ChainClient:
     async def request(self, method: str, params: list[Any]) -> Any:
         """One JSON-RPC request. Requests made in the same event-loop turn (a burst of deliveries all reading
         their inputs, say) leave together as one JSON-RPC batch: one HTTP round trip instead of hundreds."""
+        return await self.submit(method, params)
+
+    def submit(self, method: str, params: list[Any]) -> asyncio.Future[Any]:
+        """`request`, as the future of its answer: many are awaited together without a task each."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Any] = loop.create_future()
         lane = _LANE.get()
@@ -253,11 +259,11 @@ class ChainClient:
         queued.append((method, params, waiter))
         if len(queued) == 1:
             loop.call_soon(self._flush, lane)
-        return await waiter
+        return waiter
 
     async def batch(self, requests: Sequence[tuple[str, list[Any]]]) -> list[Any]:
         """Several requests at once (they leave as one JSON-RPC batch); results in order."""
-        return list(await asyncio.gather(*(self.request(method, params) for method, params in requests)))
+        return list(await asyncio.gather(*(self.submit(method, params) for method, params in requests)))
 
     def _flush(self, lane: str) -> None:
         queued = self._queued.pop(lane, [])
@@ -267,8 +273,11 @@ class ChainClient:
             task.add_done_callback(self._sending.discard)
 
     async def _send(self, queued: list[_Queued]) -> None:
+        calls: dict[str, int] = {}
         for method, _, _ in queued:
-            RPC_REQUESTS.labels(method).inc()
+            calls[method] = calls.get(method, 0) + 1
+        for method, count in calls.items():
+            count_rpc(method, count)
         started = time.perf_counter()
         try:
             responses = await self._post([(method, params) for method, params, _ in queued])
@@ -294,7 +303,8 @@ class ChainClient:
         body = [
             {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params} for method, params in requests
         ]
-        async with self._http().post(self._url, json=body[0] if len(body) == 1 else body) as response:
+        data = to_json(body[0] if len(body) == 1 else body)  # the standard library's encoder is ~6x slower
+        async with self._http().post(self._url, data=data, headers=_JSON) as response:
             answer = from_json(await response.read())
         if len(body) == 1 and isinstance(answer, dict):
             return [answer]

@@ -62,7 +62,7 @@ class ChainService:
         payment_address = config.wallet.payment_address
         events = events if events is not None else EventFeed()
         self._report = SubscriptionReport(
-            on_change=lambda view: events.publish("subscription", **view.model_dump(mode="json"))
+            on_change=lambda view: events.publish_rendered("subscription", view.rendered_later())
         )
         self._listener = SubscriptionListener(
             self._client,

@@ -108,6 +108,8 @@ class ChainStore:
         self.path = path
         self._db: sqlite3.Connection | None = None
         self._unsaved: list[tuple[tuple[object, ...], asyncio.Future[None]]] = []
+        # Owners with a delegated request: every delivery asks `delegated_for`, and nearly all owners have none.
+        self._delegating: set[str] = set()
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,6 +119,7 @@ class ChainStore:
             columns = {row[1] for row in db.execute("PRAGMA table_info(chain_delegated)")}
             if "subscription_id" not in columns:
                 db.execute(_DELEGATED_ID_COLUMN)
+            self._delegating = {str(row[0]) for row in db.execute("SELECT DISTINCT owner FROM chain_delegated")}
         except sqlite3.Error:
             db.close()
             raise
@@ -149,6 +152,7 @@ class ChainStore:
         with sqlite.transaction(self.db) as db:
             for table in ("chain_state", "chain_subscriptions", "chain_deliveries", "chain_delegated"):
                 db.execute(f"DELETE FROM {table}")  # fixed table names, no user input
+        self._delegating.clear()
 
     # -- tracked subscriptions ---------------------------------------------------------------------------
 
@@ -174,12 +178,16 @@ class ChainStore:
     async def save_delivery(self, record: DeliveryRecord) -> None:
         """Written and committed when this returns. Records saved in the same event-loop turn (the deliveries
         signed in one batch, those settled by one block) share one transaction: one commit, not one each."""
+        await self.saving(record)
+
+    def saving(self, record: DeliveryRecord) -> asyncio.Future[None]:
+        """`save_delivery`, as the future of its commit: many are awaited together without a task each."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         self._unsaved.append((_delivery_row(record), waiter))
         if len(self._unsaved) == 1:
             loop.call_soon(self._write_unsaved)
-        await waiter
+        return waiter
 
     def _write_unsaved(self) -> None:
         unsaved, self._unsaved = self._unsaved, []
@@ -232,6 +240,7 @@ class ChainStore:
                     record.subscription_id,
                 ),
             )
+        self._delegating.add(request.subscription.owner)
 
     async def delegated(self, owner: str, nonce: int) -> DelegatedRecord | None:
         row = self.db.execute(
@@ -241,6 +250,8 @@ class ChainStore:
 
     async def delegated_for(self, owner: str) -> list[DelegatedRecord]:
         """Every delegated request of `owner` this node accepted (any status)."""
+        if owner not in self._delegating:
+            return []
         rows = self.db.execute(f"SELECT {_DELEGATED_COLUMNS} FROM chain_delegated WHERE owner = ?", (owner,)).fetchall()
         return [_delegated(row) for row in rows]
 

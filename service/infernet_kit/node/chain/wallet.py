@@ -26,7 +26,7 @@ from typing import Any
 import coincurve
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils.crypto import keccak
+from eth_hash.auto import keccak  # eth-utils' `keccak` checks its arguments first: twice the CPU per hash
 from pydantic import SecretStr
 
 from infernet_kit.chain.encoding import RlpItem, rlp_item, rlp_list
@@ -106,6 +106,7 @@ class NodeWallet:
         self._mined: deque[int] = deque(maxlen=DEPTH_WINDOW)  # ours mined in each recent block
         self._room = asyncio.Event()  # set when a send may have become possible
         self._held = 0
+        self._looking: set[asyncio.Task[None]] = set()  # last looks for receipts overdue
 
     @property
     def address(self) -> str:
@@ -211,7 +212,7 @@ class NodeWallet:
         for tx_hash, _ in signed:
             self._waiters[tx_hash] = loop.create_future()
         results = await asyncio.gather(
-            *(self._client.request("eth_sendRawTransaction", [raw]) for _, raw in signed), return_exceptions=True
+            *(self._client.submit("eth_sendRawTransaction", [raw]) for _, raw in signed), return_exceptions=True
         )
         sent_at = time.time()
         accepted = [base + i for i, result in enumerate(results) if not isinstance(result, BaseException)]
@@ -398,22 +399,37 @@ class NodeWallet:
     async def wait(self, tx_hash: str) -> Receipt:
         """The receipt of a transaction sent (or `watch`ed) by this wallet."""
         waiter = self._waiters.get(tx_hash)
-        if waiter is None:
+        if waiter is None or waiter.cancelled():  # (cancelled: its first caller was)
             receipt = await self._client.receipt(tx_hash)
             if receipt is None:
                 raise TimeoutError(f"transaction {tx_hash} is not being watched and has no receipt")
             return receipt
+        # A timer, not `wait_for(shield(...))` (a future, a task cancellation and callbacks more per delivery). A
+        # caller cancelled meanwhile cancels the waiter, which still counts as ours out until its block is seen.
+        timer = asyncio.get_running_loop().call_later(RECEIPT_TIMEOUT, self._overdue, tx_hash, waiter)
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter), RECEIPT_TIMEOUT)
-        except TimeoutError:
-            # Last look in case a block scan missed it, then give up on this transaction.
+            return await waiter
+        finally:
+            timer.cancel()
+
+    def _overdue(self, tx_hash: str, waiter: asyncio.Future[Receipt]) -> None:
+        task = asyncio.create_task(self._last_look(tx_hash, waiter))
+        self._looking.add(task)
+        task.add_done_callback(self._looking.discard)
+
+    async def _last_look(self, tx_hash: str, waiter: asyncio.Future[Receipt]) -> None:
+        """No receipt within `RECEIPT_TIMEOUT`: one direct look in case a block scan missed it, then the wallet
+        gives up on the transaction (its waiter raises `TimeoutError`)."""
+        try:
             await self._resolve([tx_hash])
-            if waiter.done():
-                return waiter.result()
-            self._waiters.pop(tx_hash, None)
-            self._room.set()
-            self._nonce = None
-            raise TimeoutError(f"no receipt for {tx_hash} after {RECEIPT_TIMEOUT:.0f}s") from None
+        except Exception as exc:  # the RPC is away: the wallet gives up all the same
+            log.warning("last look for the receipt of tx=%s failed: %s", tx_hash, _short(str(exc)))
+        if waiter.done():
+            return
+        self._waiters.pop(tx_hash, None)
+        self._room.set()
+        self._nonce = None
+        waiter.set_exception(TimeoutError(f"no receipt for {tx_hash} after {RECEIPT_TIMEOUT:.0f}s"))
 
     async def watch(self, tx_hash: str) -> Receipt | None:
         """Follow a transaction sent before a restart: its receipt, or None if the chain never got it."""
