@@ -100,7 +100,8 @@ def _service_request(
 ) -> bytes:
     """The `POST /service_output` body (JSON), built from the model the services parse it with; `proof_target` is
     sent only when given (an on-chain delivery whose verifier judges the proof)."""
-    request = ServiceRequest(
+    # Typed arguments (mypy checks the call sites): the model only serializes them.
+    request = ServiceRequest.model_construct(
         source=source, destination=destination, data=data, requires_proof=requires_proof, proof_target=proof_target
     )
     return request.model_dump_json(exclude=None if proof_target is not None else {"proof_target"}).encode()

@@ -1,5 +1,6 @@
-"""The API's cheaper stand-ins for Starlette's parts read and write exactly what Starlette's would: the query
-parameters (`Query` against `request.query_params`) and a JSON answer's headers (`JSONResponse.init_headers`)."""
+"""The node's cheaper ways on a job's path give exactly what the general ones would: the query parameters (`Query`
+against Starlette's `request.query_params`), a JSON answer's headers (`JSONResponse.init_headers`) and a
+container request's body (built without validating its typed arguments again)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from starlette.datastructures import QueryParams
 from starlette.responses import JSONResponse as StarletteJSONResponse
 
 from infernet_kit.node.api import JSONResponse, Query
+from infernet_kit.node.orchestrator import _service_request
+from infernet_kit.protocol import JobLocation, ProofTarget, ServiceRequest
 
 QUERIES = [
     b"",
@@ -45,3 +48,22 @@ def test_json_answer_headers_are_starlettes(status: int, headers: dict[str, str]
     theirs = StarletteJSONResponse(content, status_code=status, headers=headers)
     assert ours.raw_headers == theirs.raw_headers
     assert ours.body == theirs.body
+
+
+@pytest.mark.parametrize(
+    "target", [None, ProofTarget(chain_id=31337, verifier="0x" + "ab" * 20, subscription_id=7, interval=2)]
+)
+def test_a_container_request_is_the_models_json(target: ProofTarget | None) -> None:
+    """The orchestrator builds `POST /service_output` without validating its typed arguments again: the bytes are
+    still those of the validated model the services parse."""
+    data = {"text": "ü", "n": [1, 2.5, None]}
+    sent = _service_request(JobLocation.OFFCHAIN, JobLocation.ONCHAIN, data, True, target)
+    model = ServiceRequest(
+        source=JobLocation.OFFCHAIN,
+        destination=JobLocation.ONCHAIN,
+        data=data,
+        requires_proof=True,
+        proof_target=target,
+    )
+    assert sent == model.model_dump_json(exclude=None if target else {"proof_target"}).encode()
+    assert ServiceRequest.model_validate_json(sent) == model
