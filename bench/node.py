@@ -11,6 +11,9 @@ onchain: seconds and blocks from a consumer's request transaction to the node's 
   and 1-second blocks, 1 and `--burst` concurrent subscriptions (bench/node_onchain.py). Goals: with 1-second
   blocks the callback lands in the next block at p50; 200 concurrent callbacks within 5 blocks.
 
+  `--baseline PYTHON` adds a SQLite node run by another interpreter (e.g. main's checkout's venv) to the same
+  alternating rounds: the code before a change against the code after it, under the same load.
+
 Run: .venv/bin/python bench/node.py [--section offchain|onchain] [--jobs N] [--samples N] [--burst N]
 Everything runs on loopback; every loop is bounded by a request count or a deadline.
 """
@@ -183,8 +186,11 @@ class Stack:
     nodes: dict[str, tuple[int, int]]  # job store -> (node port, node pid)
 
 
-def start_node(log_dir: Path, name: str, service_port: int, **extra: object) -> tuple[ManagedProcess, int]:
-    """A node in front of the service, logging to `<name>.log` in `log_dir`; `extra` goes into its config."""
+def start_node(
+    log_dir: Path, name: str, service_port: int, python: str | None = None, **extra: object
+) -> tuple[ManagedProcess, int]:
+    """A node in front of the service, logging to `<name>.log` in `log_dir`, run by `python` (this interpreter
+    by default); `extra` goes into its config."""
     port = free_port()
     config = {
         "containers": [{"id": "tgi", "url": f"http://127.0.0.1:{service_port}", "external": True}],
@@ -194,17 +200,15 @@ def start_node(log_dir: Path, name: str, service_port: int, **extra: object) -> 
     }
     config_path = log_dir / f"{name}.json"
     config_path.write_text(json.dumps(config))
-    node = ManagedProcess(
-        name,
-        kit_command("node", "--config", str(config_path), "--data-dir", str(log_dir / f"{name}-data")),
-        log_path=log_dir / f"{name}.stderr",
-    )
+    command = kit_command("node", "--config", str(config_path), "--data-dir", str(log_dir / f"{name}-data"))
+    node = ManagedProcess(name, [python or command[0], *command[1:]], log_path=log_dir / f"{name}.stderr")
     return node, port
 
 
 @contextlib.contextmanager
-def offchain_stack(log_dir: Path) -> Iterator[Stack]:
-    """Dev backend, TGI service (2 workers), a node in front of it on SQLite and one on PostgreSQL."""
+def offchain_stack(log_dir: Path, baseline: str | None = None) -> Iterator[Stack]:
+    """Dev backend, TGI service (2 workers), a node in front of it on SQLite and one on PostgreSQL (and one on
+    SQLite run by the `baseline` interpreter)."""
     from infernet_kit.devstack.postgres import Postgres
 
     backend_port, service_port = free_port(), free_port()
@@ -225,14 +229,16 @@ def offchain_stack(log_dir: Path) -> Iterator[Stack]:
         sqlite_node, sqlite_port = start_node(log_dir, "node-sqlite", service_port)
         dsn = postgres.create_database("jobs")
         postgres_node, postgres_port = start_node(log_dir, "node-postgres", service_port, job_store={"dsn": dsn})
-        with sqlite_node, postgres_node:
+        started = [("SQLite", sqlite_node, sqlite_port), ("PostgreSQL", postgres_node, postgres_port)]
+        if baseline:
+            started.append(("baseline", *start_node(log_dir, "node-baseline", service_port, baseline)))
+        with contextlib.ExitStack() as running:
+            for _, node, _ in started:
+                running.enter_context(node)
             backend.wait_for_http(f"http://127.0.0.1:{backend_port}/health", timeout=60)
             service.wait_for_http(f"http://127.0.0.1:{service_port}/", timeout=60)
             nodes = {}
-            for store, node, port in (
-                ("SQLite", sqlite_node, sqlite_port),
-                ("PostgreSQL", postgres_node, postgres_port),
-            ):
+            for store, node, port in started:
                 node.wait_for_http(f"http://127.0.0.1:{port}/health", timeout=90)
                 assert node.pid is not None
                 nodes[store] = (port, node.pid)
@@ -240,7 +246,7 @@ def offchain_stack(log_dir: Path) -> Iterator[Stack]:
 
 
 async def offchain(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-node-") as tmp, offchain_stack(Path(tmp)) as stack:
+    with tempfile.TemporaryDirectory(prefix="bench-node-") as tmp, offchain_stack(Path(tmp), args.baseline) as stack:
         node_port, node_pid = stack.nodes["SQLite"]
         pg_port, pg_pid = stack.nodes["PostgreSQL"]
         node_log = Path(tmp) / "node-sqlite.log"
@@ -249,7 +255,7 @@ async def offchain(args: argparse.Namespace) -> None:
         serial = max(50, args.jobs // 10)
         # Warm up every path (connections, worker processes, database pages).
         await measure("warm-up", stack.service_port, direct_call(direct_body), count=200, concurrency=8)
-        for port in (node_port, pg_port):
+        for port, _ in stack.nodes.values():
             await measure("warm-up", port, node_job(job_body, poll_interval=None), count=200, concurrency=8)
         print(f"off-chain jobs: TGI service (2 workers) -> dev backend; nodes in front; {args.jobs} jobs at 64")
         failed = False
@@ -262,6 +268,10 @@ async def offchain(args: argparse.Namespace) -> None:
                 ("node SQLite (POST + waiting read)", node_port, node_job(job_body, poll_interval=None), node_pid),
                 ("node PostgreSQL (POST + waiting read)", pg_port, node_job(job_body, poll_interval=None), pg_pid),
             ]
+            if "baseline" in stack.nodes:
+                base_port, base_pid = stack.nodes["baseline"]
+                base_job = node_job(job_body, poll_interval=None)
+                paths.append(("baseline node SQLite (waiting read)", base_port, base_job, base_pid))
             rounds: list[list[Figures]] = [[] for _ in paths]
             cpu = [0.0 for _ in paths]
             log_mark = len(node_log.read_text().splitlines())
@@ -280,9 +290,10 @@ async def offchain(args: argparse.Namespace) -> None:
             if inside:
                 label = "  inside the node: call to service"
                 print(f"{label:<40} c={concurrency:<3} p50 {statistics.median(inside):7.2f} ms")
-            direct, polled, waited, on_postgres = figures
+            direct, polled, waited, on_postgres, *baseline = figures
             if concurrency == 1:
-                for name, figure in (("poll", polled), ("waiting read", waited), ("PostgreSQL", on_postgres)):
+                named = [("poll", polled), ("waiting read", waited), ("PostgreSQL", on_postgres)]
+                for name, figure in named + [("baseline", figure) for figure in baseline]:
                     added = figure.percentile(50) - direct.percentile(50)
                     print(f"{'  node adds at p50, ' + name:<40} c=1   {added:+.2f} ms (goal <= 1 ms, waiting read)")
             else:
@@ -291,6 +302,9 @@ async def offchain(args: argparse.Namespace) -> None:
                     f"({waited.rate:.0f}/s; goal >= 2,500/s and >= 0.5x); PostgreSQL {on_postgres.rate:.0f}/s, "
                     f"{on_postgres.rate / waited.rate:.2f}x SQLite; polling {polled.rate:.0f}/s"
                 )
+                for figure in baseline:
+                    ratio = figure.rate / direct.rate
+                    print(f"{'  baseline / service alone':<40} c=64  {ratio:.2f}x ({figure.rate:.0f}/s)")
         await flood(node_port, stack.service_port, job_body, jobs=args.jobs)
         if failed:
             print("ERRORS occurred: see the figures above", file=sys.stderr)
@@ -361,6 +375,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--section", choices=[*SECTIONS, "all"], default="all")
     parser.add_argument("--jobs", type=int, default=3000, help="jobs per measurement at 64 in flight")
+    parser.add_argument("--baseline", help="offchain: also measure a SQLite node run by this Python interpreter")
     parser.add_argument("--samples", type=int, default=10, help="on-chain: requests one at a time")
     parser.add_argument("--burst", type=int, default=200, help="on-chain: concurrent subscriptions")
     parser.add_argument(

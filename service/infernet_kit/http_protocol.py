@@ -4,8 +4,8 @@ with each response leaving in one packet.
 uvicorn writes a response's status line and headers, then its body, as two socket writes: two syscalls, two
 packets and two wake-ups of the client per answer (py-spy put socket writes first in the node's cost per job; an
 aiohttp client of a service reads the headers, then waits for the body's packet). Writes made while one callback of
-the event loop runs are joined and sent at the loop's next turn, so headers and body go out together (and the
-answers to pipelined requests too), in order, before any close.
+the event loop runs are joined and sent when the answer is complete, else at the loop's next turn (a streamed
+answer's chunks), so headers and body go out together, in order, before any close.
 
 This leans on uvicorn's private `HttpToolsProtocol` (it writes through `self.transport`);
 `tests/node/unit/test_unit_coalescing_transport.py` runs a real uvicorn with it and fails if a release changes that.
@@ -32,10 +32,11 @@ class CoalescingTransport:
         if not data:
             return
         if not self._held:
-            asyncio.get_running_loop().call_soon(self._flush)
+            asyncio.get_running_loop().call_soon(self.flush)
         self._held.append(bytes(data))
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Send what is held now."""
         if self._held:
             data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
             self._held.clear()
@@ -43,7 +44,7 @@ class CoalescingTransport:
                 self._transport.write(data)
 
     def close(self) -> None:
-        self._flush()
+        self.flush()
         self._transport.close()
 
     def __getattr__(self, name: str) -> Any:
@@ -60,3 +61,8 @@ class CoalescingHttpProtocol(HttpToolsProtocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(cast(asyncio.Transport, CoalescingTransport(transport)))
+
+    def on_response_complete(self) -> None:
+        """A whole answer was written: it leaves now, not a loop turn later (a turn on every answer's path)."""
+        cast(CoalescingTransport, self.transport).flush()
+        super().on_response_complete()

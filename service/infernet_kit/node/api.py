@@ -15,10 +15,11 @@ import contextlib
 import ipaddress
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any, Literal, Protocol, TypeVar
+from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
 from pydantic_core import to_json
@@ -63,6 +64,50 @@ class JSONResponse(StarletteJSONResponse):
 
     def render(self, content: Any) -> bytes:
         return to_json(content)
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        """Starlette's headers for a plain answer (length, type), made without its general case."""
+        if headers is None and self.status_code >= 200 and self.status_code not in (204, 304):
+            self.raw_headers = [(b"content-length", str(len(self.body)).encode()), _JSON_CONTENT_TYPE]
+        else:
+            super().init_headers(headers)
+
+
+_JSON_CONTENT_TYPE = (b"content-type", b"application/json")
+
+
+class Query:
+    """A request's query parameters read as Starlette's `request.query_params` reads them (`parse_qsl` with blank
+    values kept; `get` gives the last of a repeated name), without building its multi-dict: every poll and
+    waiting read has a query, and that parse was the API's largest cost per read."""
+
+    __slots__ = ("_pairs",)
+
+    def __init__(self, query_string: bytes) -> None:
+        text = query_string.decode("latin-1")
+        if "%" in text or "+" in text:
+            self._pairs = parse_qsl(text, keep_blank_values=True)
+        else:  # nothing to unquote: parse_qsl's split, which this equals
+            self._pairs = [
+                (name, value) for name, _, value in (part.partition("=") for part in text.split("&") if part)
+            ]
+
+    @classmethod
+    def of(cls, request: Request) -> Query:
+        return cls(request.scope["query_string"])
+
+    def getlist(self, name: str) -> list[str]:
+        return [value for key, value in self._pairs if key == name]
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        found = default
+        for key, value in self._pairs:
+            if key == name:
+                found = value
+        return found
+
+    def __contains__(self, name: str) -> bool:
+        return any(key == name for key, _ in self._pairs)
 
 
 class ChainServiceLike(Protocol):
@@ -175,7 +220,7 @@ def _subscription_id(text: str) -> int:
 
 def _flag(request: Request, name: str, default: bool) -> bool:
     """A `true`/`false` query parameter (any case); 400 naming it otherwise."""
-    text = request.query_params.get(name)
+    text = Query.of(request).get(name)
     if text is None:
         return default
     if text.lower() not in ("true", "false"):
@@ -331,11 +376,12 @@ class NodeApi:
         return JobStream(streamed)
 
     async def get_jobs(self, request: Request, peer: str) -> Response:
-        ids = request.query_params.getlist("id")
-        wait_text = request.query_params.get("wait")
+        query = Query.of(request)
+        ids = query.getlist("id")
+        wait_text = query.get("wait")
         wait = _wait_seconds(wait_text) if wait_text is not None else None
         if ids:
-            intermediate = request.query_params.get("intermediate", "false").lower() == "true"
+            intermediate = (query.get("intermediate") or "false").lower() == "true"
             if wait is None:
                 records = await self.store.get(ids, client=peer)
                 return JSONResponse([record.as_rest(intermediate=intermediate) for record in records])
@@ -344,7 +390,7 @@ class NodeApi:
             return JSONResponse(body, headers={JOB_WAIT_HEADER: f"{wait:g}"})
         if wait is not None:
             raise bad_request("wait applies to a read of jobs by id", wait=wait_text)
-        pending = _flag(request, "pending", False) if "pending" in request.query_params else None
+        pending = _flag(request, "pending", False) if "pending" in query else None
         return JSONResponse(await self.store.ids(client=peer, pending=pending))
 
     async def put_status(self, request: Request, peer: str) -> Response:
@@ -366,7 +412,7 @@ class NodeApi:
 
     async def get_subscriptions(self, request: Request, peer: str) -> Response:
         """The chain side's view: tracked subscriptions, skipped ones with the reason, each interval's outcome."""
-        texts = request.query_params.getlist("id")
+        texts = Query.of(request).getlist("id")
         if len(texts) > MAX_SUBSCRIPTION_IDS:
             raise bad_request("Too many subscription ids", limit=MAX_SUBSCRIPTION_IDS, ids=len(texts))
         ids = [_subscription_id(text) for text in texts]
@@ -431,7 +477,7 @@ class NodeApi:
         )
 
     async def resources(self, request: Request, peer: str) -> Response:
-        return JSONResponse(await self.orchestrator.resources(request.query_params.get("model_id")))
+        return JSONResponse(await self.orchestrator.resources(Query.of(request).get("model_id")))
 
     def app(self) -> ASGIApp:
         """The ASGI app: a table lookup per request instead of a framework's middleware stack and route regexes

@@ -57,7 +57,8 @@ class _Published:
 
     def event(self) -> Event:
         if self._event is None:
-            self._event = Event(seq=self.seq, at=self.at, kind=self.kind, data=self.render())
+            # Known-good values (typed fields, a fresh dict): no validation.
+            self._event = Event.model_construct(seq=self.seq, at=self.at, kind=self.kind, data=self.render())
         return self._event
 
 

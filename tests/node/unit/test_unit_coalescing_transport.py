@@ -14,7 +14,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from infernet_kit.http_protocol import CoalescingHttpProtocol, CoalescingTransport
 from infernet_kit.polling import wait_until_async
@@ -73,7 +74,7 @@ async def test_writes_of_one_callback_leave_together_and_close_sends_them_first(
     assert held.is_closing()
 
 
-async def test_uvicorn_sends_a_whole_answer_in_one_write() -> None:
+async def test_uvicorn_sends_a_whole_answer_in_one_write_as_soon_as_it_is_complete() -> None:
     """The protocol leans on uvicorn's private httptools protocol (it writes through `self.transport`): if a
     uvicorn release changes that, this fails instead of the kit's servers silently sending answers in pieces.
     (uvicorn's own protocol fails it: headers and body are two writes.)"""
@@ -97,11 +98,17 @@ async def test_uvicorn_sends_a_whole_answer_in_one_write() -> None:
     async def answer(request: Request) -> JSONResponse:
         return JSONResponse({"status": "healthy"})
 
+    async def raw(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+        written_when_complete.append(len(sent))  # still the callback that completed the answer
+
     async def started() -> bool:
         return server.started
 
     port = free_port()
-    app = Starlette(routes=[Route("/health", answer)])
+    written_when_complete: list[int] = []
+    app = Starlette(routes=[Route("/health", answer), Mount("/raw", raw)])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=Recorded, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     try:
@@ -111,6 +118,10 @@ async def test_uvicorn_sends_a_whole_answer_in_one_write() -> None:
         assert response.json() == {"status": "healthy"}
         assert len(sent) == 1, sent  # status line, headers and body: one write
         assert sent[0].startswith(b"HTTP/1.1 200 OK") and sent[0].endswith(b'{"status":"healthy"}')
+        # A complete answer is sent at once, not a loop turn later.
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"http://127.0.0.1:{port}/raw/")).content == b"{}"
+        assert written_when_complete == [2]
     finally:
         server.should_exit = True
         await serving

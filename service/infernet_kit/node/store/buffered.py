@@ -112,9 +112,11 @@ class BufferedJobStore:
 
     def _enqueue(self, record: JobRecord) -> asyncio.Future[None]:
         """Queue a new record; the future is done once it is committed (or refused: `StoreUnavailable`)."""
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self._queue.append(_Write(record, future))
-        self._start_writer()
+        # A turn later: a job's first container request, prepared in the next turn, leaves before this commit.
+        loop.call_soon(self._start_writer)
         return future
 
     def _keep(self, record: JobRecord) -> None:
