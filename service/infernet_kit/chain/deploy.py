@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -175,14 +176,14 @@ def _deploy_together(w3: Web3, contracts: dict[str, tuple[str, tuple[Any, ...]]]
     return {key: _created_address(mined(w3, tx_hash), contracts[key][0]) for key, tx_hash in sent.items()}
 
 
-def _created_address(receipt: TxReceipt, name: str) -> str:
+def _created_address(receipt: TxReceipt, name: str) -> ChecksumAddress:
     address = receipt["contractAddress"]
     if address is None:
         raise RuntimeError(f"deploying {name} created no contract")
-    return str(address)
+    return address
 
 
 def deploy_artifact(w3: Web3, artifact: Artifact, *args: Any) -> Contract:
     """Deploy a compiled contract from `w3`'s default account (see `transactions.connect`)."""
     receipt = transact(w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode).constructor(*args))
-    return w3.eth.contract(address=to_checksum_address(_created_address(receipt, artifact.name)), abi=artifact.abi)
+    return w3.eth.contract(address=_created_address(receipt, artifact.name), abi=artifact.abi)

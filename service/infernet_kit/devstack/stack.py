@@ -211,7 +211,7 @@ class LocalStack:
 
     def _spawn_node(
         self, index: int, services: dict[str, str], deployment: Deployment
-    ) -> tuple[str, ManagedProcess, str, NodeInfo]:
+    ) -> tuple[str, ManagedProcess, NodeInfo]:
         assert self.anvil is not None
         operator = dev_account(NODE_OPERATORS[index])
         port = self.options.node_port + index if self.options.node_port else self._free_port()
@@ -230,12 +230,11 @@ class LocalStack:
         config_path.chmod(0o600)
         name = f"node{index + 1}"
         process = self._spawn(name, kit_command("node", "--config", str(config_path), "--data-dir", str(node_dir)))
-        url = self._url(port)
-        return name, process, url, NodeInfo(url=url, address=operator.address, config_path=str(config_path))
+        return name, process, NodeInfo(url=self._url(port), address=operator.address, config_path=str(config_path))
 
-    def _ready_node(self, name: str, process: ManagedProcess, url: str, node: NodeInfo) -> NodeInfo:
-        process.wait_for_http(f"{url}/health", timeout=60)
-        self.progress(f"{name} at {url} (operator {node.address})")
+    def _ready_node(self, name: str, process: ManagedProcess, node: NodeInfo) -> NodeInfo:
+        process.wait_for_http(f"{node.url}/health", timeout=60)
+        self.progress(f"{name} at {node.url} (operator {node.address})")
         return node
 
     def stop(self) -> None:
