@@ -18,6 +18,7 @@ from web3 import Web3
 
 from infernet_kit.chain.accounts import DEPLOYER, NODE_OPERATORS, dev_account, dev_key
 from infernet_kit.chain.encoding import ZERO_ADDRESS, container_id, delegate_key
+from infernet_kit.client.onchain import deliverable_intervals
 from infernet_kit.devstack import fake_models
 from infernet_kit.paths import project_root
 from infernet_kit.processes import free_port
@@ -265,6 +266,29 @@ def test_cli_sub_wait_timeout_says_what_each_node_did(kit: KitRunner, tmp_path: 
     assert served.startswith(f"  node {stack.node_url}: subscription {subscription_id} "), result.stderr
     assert served.endswith(f", interval 1 delivered tx {tx}"), result.stderr
     assert unreachable.startswith(f"  node {down}: could not be asked (ConnectError"), result.stderr
+
+
+def test_cli_sub_wait_counts_only_the_intervals_open_at_creation(
+    kit: KitRunner, tmp_path: Path, stack: SimpleNamespace
+) -> None:
+    """An `active_at` more than a period in the past: interval 1 closed before the subscription existed, so `--wait`
+    says so and waits for interval 2 alone (one node: redundancy 1), instead of timing out on one never due. (The
+    stack automines: no block, no later interval; the creation delivers interval 2 in its own transaction.)"""
+    owner = stack.delegate_consumer.address
+    # Automining, the chain's clock stands still between blocks: its next block takes the wall clock's time.
+    now = max(int(stack.w3.eth.get_block("latest")["timestamp"]), int(time.time()))
+    changes = {'"active_at": 0,': f'"active_at": {now - 12},', '"period": 3,': '"period": 10,'}
+    write_sub_files(tmp_path, owner, **changes, **{'"redundancy": 2,': '"redundancy": 1,'})
+    args = ["sub", "--rpc-url", stack.rpc_url, "--address", stack.deployment.coordinator, "--expiry", str(now + 600)]
+    files = ["--key", "key-file.txt", "--params", "params.json", "--input", "input.json", "--url", stack.node_url]
+    result = kit(*args, *files, "--nonce", "4242", "--wait", "--timeout", "60")
+    assert result.returncode == 0, result.stdout + result.stderr
+    subscription_id = wait_created(stack, owner, 4242)
+    intervals = deliverable_intervals(stack.w3, stack.coordinator, subscription_id)
+    assert intervals == range(2, 3), intervals
+    lines = result.stdout.splitlines()
+    assert f"Intervals 1 to 1 closed before subscription {subscription_id} existed" in lines
+    assert [line.split(" node ")[0] for line in lines if line.startswith("Delivery ")] == ["Delivery 1/1: interval 2"]
 
 
 def test_cli_sub_wrong_signer_is_refused(kit: KitRunner, tmp_path: Path, stack: SimpleNamespace) -> None:

@@ -449,19 +449,26 @@ def _print_deliveries(
     timeout: float,
     nodes: list[str],
 ) -> None:
-    """Print each delivery of the subscription as it lands, until frequency x redundancy came or `timeout`;
-    then, if some are missing, what each of `nodes` (those it was sent to) says about it, and exit 1."""
+    """Print each delivery of the subscription as it lands, until one per node of its redundancy came for each
+    interval still open at its creation, or `timeout`; then, if some are missing, what each of `nodes` (those it
+    was sent to) says about it, and exit 1."""
     from infernet_kit.chain.transactions import connect
     from infernet_kit.chain.watch import why_no_callback
-    from infernet_kit.client.onchain import Delivery, coordinator_at, decode_answer, deliveries
+    from infernet_kit.client.onchain import Delivery, coordinator_at, decode_answer, deliverable_intervals, deliveries
     from infernet_kit.client.wallet import reachable
     from infernet_kit.polling import WaitTimeout, wait_until
 
-    expected = int(subscription.frequency) * int(subscription.redundancy)
     printed: list[Delivery] = []
     with reachable(rpc_url):
         w3 = connect(rpc_url)
         contract = coordinator_at(w3, coordinator)
+        intervals = deliverable_intervals(w3, contract, subscription_id, from_block=start_block)
+        if not intervals:
+            typer.echo(f"Error: subscription {subscription_id} was created after its last interval", err=True)
+            raise typer.Exit(1)
+        if intervals.start > 1:
+            typer.echo(f"Intervals 1 to {intervals.start - 1} closed before subscription {subscription_id} existed")
+        expected = len(intervals) * int(subscription.redundancy)
 
         def arrived() -> bool:
             found = deliveries(

@@ -14,7 +14,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 
-from infernet_kit.chain.encoding import UINT32_MAX, delegate_key, unpack_pair
+from infernet_kit.chain.encoding import UINT32_MAX, delegate_key, interval_at, unpack_pair
 from infernet_kit.client.chain_utils import RPC, Subscription
 from infernet_kit.client.errors import RpcUnreachableError
 from infernet_kit.config import ConfigError
@@ -347,6 +347,20 @@ def decode_answer(containers: Sequence[str], data: Any, raw: bytes) -> Any:
     except (ValueError, KeyError, TypeError):
         pass
     return "0x" + raw.hex()
+
+
+def deliverable_intervals(w3: Web3, coordinator: Contract, subscription_id: int, *, from_block: int = 0) -> range:
+    """The intervals `subscription_id` can be delivered in: from the one open in its creation's block to its last.
+    Those before closed before it existed (an `active_at` in the past, or a creation mined late: with a 3-second
+    period, a slow machine can take longer than a period from signing to mining)."""
+    _owner, active_at, period, frequency, *_ = coordinator.functions.getSubscription(subscription_id).call()
+    created = coordinator.events.SubscriptionCreated().get_logs(
+        from_block=from_block, argument_filters={"id": subscription_id}
+    )
+    if not created:
+        raise LookupError(f"no SubscriptionCreated event for subscription {subscription_id} since block {from_block}")
+    mined_at = int(w3.eth.get_block(created[0]["blockNumber"])["timestamp"])
+    return range(max(interval_at(active_at, period, mined_at), 1), frequency + 1)
 
 
 def deliveries(
