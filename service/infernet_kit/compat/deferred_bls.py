@@ -1,25 +1,28 @@
 """py_ecc's BLS12-381 modules, loaded when first used instead of whenever eth_account is imported.
 
 eth_account imports eth_keyfile, which imports `py_ecc.bls` (for EIP-2335 BLS keystores, which the kit never makes)
-and `py_ecc.bls12_381.curve_order` at module level; importing those computes pairing tables: about 0.5 s of CPU,
+and `py_ecc.bls12_381.curve_order` at module level; importing those computes pairing tables: about 0.35 s of CPU,
 most of eth_account's import, in every process that signs or encodes (each node, CLI command and script, each
-test worker). `install()` puts stand-ins in `sys.modules` for the two names eth_keyfile imports (the curve order, a
-constant; the ciphersuite class, behind a proxy); anything else read from them loads the real module.
+test worker). `install()` hooks the import of `eth_keyfile.keyfile` alone: while it runs, stand-ins in
+`sys.modules` serve the two names it imports (the curve order, a constant; the ciphersuite class, behind a proxy
+that loads py_ecc.bls when eth_keyfile first uses it); then they are withdrawn, so any other import of the two
+modules gets the real ones.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
 import importlib.machinery
 import os
 import sys
 import types
+from collections.abc import Sequence
 from typing import Any
 
 # The order r of BLS12-381's groups (py_ecc.bls12_381.curve_order; tests/toolchain/test_compat_shapes.py checks it).
 CURVE_ORDER = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
-# What eth_keyfile.keyfile imports from each module (served by the stand-ins without loading them).
-DEFERRED = {"py_ecc.bls": ("G2ProofOfPossession",), "py_ecc.bls12_381": ("curve_order",)}
+KEYFILE_MODULE = "eth_keyfile.keyfile"
 
 
 def _load(name: str) -> types.ModuleType:
@@ -53,19 +56,56 @@ class _DeferredModule(types.ModuleType):
         return getattr(_load(self.__name__), attribute)
 
 
-def install() -> None:
-    """Defer the two modules, unless something imported them (or eth_keyfile) already or py_ecc is missing."""
-    if "eth_keyfile" in sys.modules or any(name in sys.modules for name in DEFERRED):
-        return
+# What eth_keyfile.keyfile imports from each module, as the stand-ins serve it without loading the module.
+SERVED: dict[str, dict[str, Any]] = {
+    "py_ecc.bls": {"G2ProofOfPossession": _DeferredAttribute("py_ecc.bls", "G2ProofOfPossession")},
+    "py_ecc.bls12_381": {"curve_order": CURVE_ORDER},
+}
+
+
+def _stand_ins() -> dict[str, _DeferredModule]:
+    """Stand-ins for the deferred modules not imported yet (none if py_ecc is missing)."""
     package = importlib.machinery.PathFinder.find_spec("py_ecc")  # found, not imported
     if package is None or not package.submodule_search_locations:
-        return
+        return {}
     root = next(iter(package.submodule_search_locations))
-    sys.modules["py_ecc.bls"] = _DeferredModule(
-        "py_ecc.bls",
-        [os.path.join(root, "bls")],
-        {"G2ProofOfPossession": _DeferredAttribute("py_ecc.bls", "G2ProofOfPossession")},
-    )
-    sys.modules["py_ecc.bls12_381"] = _DeferredModule(
-        "py_ecc.bls12_381", [os.path.join(root, "bls12_381")], {"curve_order": CURVE_ORDER}
-    )
+    return {
+        name: _DeferredModule(name, [os.path.join(root, name.rsplit(".", 1)[1])], served)
+        for name, served in SERVED.items()
+        if name not in sys.modules
+    }
+
+
+class _KeyfileImportHook(importlib.abc.MetaPathFinder):
+    """Finds `eth_keyfile.keyfile` as the path finder does, and runs it with the stand-ins in place."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != KEYFILE_MODULE:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        loader = spec.loader if spec is not None else None
+        if spec is None or not isinstance(loader, importlib.abc.Loader):
+            return spec
+        exec_module = loader.exec_module
+
+        def exec_with_stand_ins(module: types.ModuleType) -> None:
+            stand_ins = _stand_ins()
+            sys.modules.update(stand_ins)
+            try:
+                exec_module(module)
+            finally:
+                for name, stand_in in stand_ins.items():
+                    if sys.modules.get(name) is stand_in:
+                        del sys.modules[name]
+
+        loader.exec_module = exec_with_stand_ins  # type: ignore[method-assign]
+        return spec
+
+
+def install() -> None:
+    """Hook eth_keyfile's import, unless it happened already (or the hook is in place)."""
+    if KEYFILE_MODULE in sys.modules or any(isinstance(finder, _KeyfileImportHook) for finder in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _KeyfileImportHook())
