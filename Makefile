@@ -66,6 +66,11 @@ test-contracts: build build-tests
 
 # Three workers, a test file each at a time: most tests wait on blocks and processes, not on the 2 cores. Tests
 # that raced the machine's load (a sleep outlasting a fill, a kill landing on an idle worker) now wait on events.
+# Bytecode caches are written (in __pycache__, which git ignores) even where PYTHONDONTWRITEBYTECODE is set: the
+# suite starts hundreds of Python processes (nodes, services, CLI commands), and without the caches (uv installs
+# none) each compiled every module it imports again, twice a node's CPU, and pytest rewrote every test module in
+# every worker.
+test-python: export PYTHONDONTWRITEBYTECODE :=
 test-python: build
 	$(PY) -m pytest -n 3 --dist loadfile
 

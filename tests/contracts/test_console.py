@@ -7,7 +7,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
 from eth_abi.abi import encode
 
 from infernet_kit.chain.accounts import USER, dev_key
@@ -44,26 +43,31 @@ def test_seed_000_consumer_compiles_with_one_import_and_its_logs_reach_anvils_lo
     assert log.index("Received output!") < log.index("0xc0ffee0123")
 
 
-@pytest.mark.parametrize(
-    "import_line",
-    [
-        'import {console} from "forge-std/console.sol";',
-        'import {console2 as console} from "forge-std/console2.sol";',
-        'import "hardhat/console.sol";',
-    ],
-)
-def test_every_usual_import_name_compiles(import_line: str) -> None:
-    source = f"""// SPDX-License-Identifier: MIT
+USUAL_IMPORTS = [
+    'import {console} from "forge-std/console.sol";',
+    'import {console2 as console} from "forge-std/console2.sol";',
+    'import "hardhat/console.sol";',
+]
+
+
+def test_every_usual_import_name_compiles() -> None:
+    """One contract per import line, compiled together (one compiler run, not one per line)."""
+    sources = {
+        f"Logs{index}.sol": f"""// SPDX-License-Identifier: MIT
 pragma solidity ^0.8.0;
 {import_line}
-contract Logs {{
+contract Logs{index} {{
     function go(bytes calldata data) external pure {{
         console.log("value", uint256(7));
         console.logBytes(data);
     }}
 }}
 """
-    assert compile_sources({"Logs.sol": source})["Logs"].bytecode
+        for index, import_line in enumerate(USUAL_IMPORTS)
+    }
+    artifacts = compile_sources(sources)
+    for index, import_line in enumerate(USUAL_IMPORTS):
+        assert artifacts[f"Logs{index}"].bytecode, import_line
 
 
 def test_forge_test_prints_the_console_lines(tmp_path: Path) -> None:

@@ -3,14 +3,16 @@ the README's default ports or state dir (a developer's own stack may be up on th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
-import pytest
 
 from infernet_kit.chain.accounts import USER, dev_key
 from infernet_kit.chain.compiler import compile_sources
@@ -25,8 +27,11 @@ def _kit(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.Co
     return subprocess.run(kit_command(*args), env=env, capture_output=True, text=True, timeout=timeout)
 
 
+PORT_NAMES = ("rpc", "node", "tgi", "hf", "backend")
+
+
 def _ports() -> dict[str, int]:
-    return {name: free_port() for name in ("rpc", "node", "tgi", "hf", "backend")}
+    return {name: free_port() for name in PORT_NAMES}
 
 
 def _port_flags(ports: dict[str, int]) -> list[str]:
@@ -120,19 +125,20 @@ def _deploy_refuses_to_replace_the_running_stacks_file(rpc_port: int, env: dict[
     deployments.write_text(before)  # the stack's own file back, for the nodes' sake and the user's
 
 
-@pytest.mark.parametrize("taken", ["rpc", "node", "tgi", "hf", "backend"])
-def test_up_refuses_a_taken_port(tmp_path: Path, taken: str) -> None:
-    import socket
-
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        ports = {**_ports(), taken: port}
+def test_up_refuses_taken_ports_and_names_each(tmp_path: Path) -> None:
+    """Every port `up` would listen on is checked first: with all five taken, the one error line names each."""
+    with contextlib.ExitStack() as held:
+        ports = {}
+        for name in PORT_NAMES:
+            busy = held.enter_context(socket.socket())
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            ports[name] = busy.getsockname()[1]
         env = {**os.environ, "INFERNET_KIT_STATE_DIR": str(tmp_path)}
         result = _kit("up", *_port_flags(ports), "--nodes=1", env=env)
     assert result.returncode == 1
-    assert f"port(s) {port} already in use" in result.stdout
+    named = re.search(r"port\(s\) ([\d, ]+) already in use", result.stdout)
+    assert named and sorted(map(int, named[1].split(", "))) == sorted(ports.values()), result.stdout
     assert not (tmp_path / "stack.json").exists()
 
 

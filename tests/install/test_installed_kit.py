@@ -21,6 +21,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from uv import find_uv_bin
 
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.paths import CACHE_ENV, ROOT_ENV, checkout_root, foundry_platform
@@ -38,24 +39,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     checkout = checkout_root()
     assert checkout is not None, "these tests build the wheel from the checkout"
     home = tmp_path_factory.mktemp("user")
-    _run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(home), "."],
-        cwd=checkout,
-        env=dict(os.environ),
-    )
+    uv = [find_uv_bin(), "--offline", "--quiet"]  # a third of pip's time for the build, a tenth for the rest
+    build = [*uv, "build", "--wheel", "--no-build-isolation", "--python", sys.executable, "--out-dir", str(home), "."]
+    _run(build, cwd=checkout, env=dict(os.environ))
     (wheel,) = home.glob("infernet_kit-*.whl")
     venv = home / "venv"
-    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=home, env=dict(os.environ))
+    _run([*uv, "venv", "--python", sys.executable, str(venv)], cwd=home, env=dict(os.environ))
     python = venv / "bin" / "python"
     purelib = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], home, {}))
     (Path(purelib.as_posix().strip()) / "dev-venv.pth").write_text(
         "\n".join([sysconfig.get_paths()["purelib"], *site.getsitepackages()]) + "\n"
     )
-    _run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", str(wheel)],
-        cwd=home,
-        env=dict(os.environ),
-    )
+    _run([*uv, "pip", "install", "--python", str(python), "--no-deps", str(wheel)], cwd=home, env=dict(os.environ))
     cache = home / "cache"
     cache.mkdir()
     (cache / "node_modules").symlink_to(checkout / "node_modules")

@@ -10,6 +10,8 @@ import ast
 import asyncio
 import importlib
 import inspect
+import subprocess
+import sys
 import textwrap
 
 import aiohttp
@@ -17,6 +19,7 @@ import httpx2
 from huggingface_hub import AsyncInferenceClient
 
 from infernet_kit.compat.aiohttp_pool import open_connections
+from infernet_kit.compat.deferred_bls import CURVE_ORDER, SERVED
 from infernet_kit.compat.hf_transport import LEAN_POST_KEYWORDS, LeanAsyncClient
 
 
@@ -70,3 +73,40 @@ def test_aiohttp_connector_still_exposes_its_pool() -> None:
             await connector.close()
 
     asyncio.run(check())
+
+
+def test_eth_keyfile_still_imports_only_what_deferred_bls_serves() -> None:
+    """eth_keyfile reads from py_ecc's BLS modules exactly the names the stand-ins serve, with the same values."""
+    import eth_keyfile.keyfile
+
+    tree = ast.parse(inspect.getsource(eth_keyfile.keyfile))
+    imported = {
+        node.module: tuple(alias.name for alias in node.names)
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.module in SERVED
+    }
+    served = {module: tuple(names) for module, names in SERVED.items()}
+    assert imported == served, f"eth_keyfile now imports {imported} from py_ecc: update compat/deferred_bls.py"
+    assert importlib.import_module("py_ecc.bls12_381").curve_order == CURVE_ORDER
+
+
+BLS_CHECK = """
+import sys
+import infernet_kit, eth_account
+import eth_keyfile.keyfile
+loaded = sorted(name for name in ("py_ecc.bls", "py_ecc.bls12_381") if name in sys.modules)
+key = b"\\x01" * 32
+keyfile = eth_keyfile.create_keyfile_json(key, b"pw", version=4, iterations=2)
+from py_ecc.bls import G2ProofOfPossession
+assert keyfile["pubkey"] == G2ProofOfPossession.SkToPk(int.from_bytes(key, "big")).hex()
+assert eth_keyfile.decode_keyfile_json(keyfile, b"pw") == key
+print(loaded, type(sys.modules["py_ecc.bls"]).__name__, type(eth_keyfile.keyfile.bls).__name__)
+"""
+
+
+def test_importing_eth_account_leaves_bls_unloaded_until_a_bls_keystore_is_made() -> None:
+    """In a fresh process: eth_account's import loads neither module and leaves no stand-in behind; a BLS keystore
+    made afterwards has the public key py_ecc computes."""
+    done = subprocess.run([sys.executable, "-c", BLS_CHECK], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]", "module", "_DeferredAttribute"], done.stdout
