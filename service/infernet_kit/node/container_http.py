@@ -130,6 +130,7 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._until_close = False
         self._head_done = False
+        self._head_bytes = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's TCPTransport is one, but no subclass
@@ -156,6 +157,7 @@ class _Connection(asyncio.Protocol):
         self._body = []
         self._until_close = False
         self._head_done = False
+        self._head_bytes = 0
         self.reusable = False
         self._answer = asyncio.get_running_loop().create_future()
         self._transport.write(data)
@@ -179,11 +181,12 @@ class _Connection(asyncio.Protocol):
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             self._fail(UnreadableAnswer(f"malformed HTTP: {describe(exc)}"))
             return
-        if not self._head_done and self._received > MAX_HEAD_BYTES:
+        if (self._head_bytes if self._head_done else self._received) > MAX_HEAD_BYTES:
             self._fail(UnreadableAnswer(f"its head exceeds {MAX_HEAD_BYTES} bytes"))
 
     # httptools' callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value) + 4
         self._headers.setdefault(name.decode("latin-1").lower(), value.decode("utf-8", "surrogateescape"))
 
     def on_headers_complete(self) -> None:
@@ -201,6 +204,8 @@ class _Connection(asyncio.Protocol):
         assert self._answer is not None
         headers = self._headers
         try:
+            if self._head_bytes > MAX_HEAD_BYTES:
+                raise UnreadableAnswer(f"its head exceeds {MAX_HEAD_BYTES} bytes")
             body = _decoded(b"".join(self._body), headers.get("content-encoding"))
         except UnreadableAnswer as exc:
             self._fail(exc)
