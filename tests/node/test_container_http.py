@@ -264,10 +264,16 @@ async def test_a_flood_queues_on_the_bounded_pool_and_idle_connections_are_reuse
         await lean.aclose()
 
 
-async def test_a_call_that_got_no_answer_is_sent_again_on_a_new_connection(
-    raw_server: RawServer, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.fixture
+def no_answer_lines(caplog: pytest.LogCaptureFixture) -> Callable[[], list[str]]:
+    """The orchestrator's "sent no answer" lines logged so far in the test."""
     caplog.set_level(logging.WARNING, logger="infernet_kit.node.orchestrator")
+    return lambda: [record.message for record in caplog.records if "sent no answer" in record.message]
+
+
+async def test_a_call_that_got_no_answer_is_sent_again_on_a_new_connection(
+    raw_server: RawServer, no_answer_lines: Callable[[], list[str]]
+) -> None:
     node = orchestrator(raw_server.url)
     try:
         first = await run(node)
@@ -275,25 +281,23 @@ async def test_a_call_that_got_no_answer_is_sent_again_on_a_new_connection(
         # is sent again, on a new connection, and answered.
         again = await run(node, drop_reused=True)
         assert again["connection"] != first["connection"] and again["index"] == 0
-        no_answer = [r.message for r in caplog.records if "sent no answer" in r.message]
-        assert len(no_answer) == 1 and f"container c at {raw_server.url}: attempt 1 of" in no_answer[0]
+        (line,) = no_answer_lines()
+        assert f"container c at {raw_server.url}: attempt 1 of" in line
 
-        caplog.clear()
         mark = len(raw_server.received)
         with pytest.raises(ContainerFailure) as caught:
             await run(node, drop=True)
         assert failure(caught).startswith(f"cannot reach {raw_server.url}: "), failure(caught)
         assert len(raw_server.received) - mark == UNANSWERED_ATTEMPTS
         assert len({r.connection for r in raw_server.received[mark:]}) == UNANSWERED_ATTEMPTS
-        assert len([r for r in caplog.records if "sent no answer" in r.message]) == UNANSWERED_ATTEMPTS - 1
+        assert len(no_answer_lines()) == 1 + UNANSWERED_ATTEMPTS - 1
     finally:
         await node.aclose()
 
 
 async def test_a_broken_unreadable_or_late_answer_is_not_sent_again(
-    raw_server: RawServer, caplog: pytest.LogCaptureFixture
+    raw_server: RawServer, no_answer_lines: Callable[[], list[str]]
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="infernet_kit.node.orchestrator")
     node = orchestrator(raw_server.url, timeout=0.3)
     url = raw_server.url
     cases = {
@@ -316,7 +320,7 @@ async def test_a_broken_unreadable_or_late_answer_is_not_sent_again(
                 await run(node, **data)
             assert failure(caught).startswith(expected), failure(caught)
             assert len(raw_server.received) == mark + 1, f"sent again: {expected}"
-        assert not [r for r in caplog.records if "sent no answer" in r.message]
+        assert no_answer_lines() == []
         # None of those connections is reused: each call above opened its own.
         assert len({r.connection for r in raw_server.received[-len(cases) :]}) == len(cases)
         await eventually(lambda: node.open_connections == 0, "the broken connections closed")
