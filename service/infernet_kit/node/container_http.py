@@ -1,10 +1,11 @@
 """A lean keep-alive HTTP/1.1 client for the node's job calls to containers (`POST /service_output`).
 
-Why it exists: profiles of the node put its container call first in its CPU per job and per delivery, about
-200 µs per call through the orchestrator on aiohttp's client (about 120 µs for a bare aiohttp request). This
-client is an asyncio Protocol with httptools' response parser (llhttp in C, as the kit's servers use through
-uvicorn) and a request head built once per container: about 25-40 µs per call. With it a node's CPU per on-chain
-delivery fell from about 0.7 to about 0.55 ms (bench/node_onchain.py); README "Performance" has the figures.
+Why it exists: profiles of the node put its container call through aiohttp's client first in its CPU per job and
+per delivery (~200 µs per call through the orchestrator). This client is an asyncio Protocol with httptools'
+response parser (llhttp in C, as the kit's servers use through uvicorn) and a request head built once per
+container. One call at a time against the echo container, in one run under uvloop: 46-59 µs of CPU per call, where
+aiohttp's took 235-310 µs. The node's CPU per on-chain delivery and per off-chain job fell by about a fifth with it
+(README, "The node on chain" and "Benchmark").
 
 What it does, as aiohttp's client did for these calls (`tests/node/test_container_http.py` holds the two side by
 side and fails if they part):

@@ -1,7 +1,7 @@
 """Runs a job through its chain of containers over the container protocol (PROTOCOL.md section 2).
 
 A job's calls to an `http://` container go through `container_http` (the node's own lean keep-alive client:
-~25-40 µs of CPU per call where aiohttp's client took ~200 µs); calls to `https://` containers, streamed jobs
+~50 µs of CPU per call where aiohttp's took ~240 µs, one at a time); calls to `https://` containers, streamed jobs
 and `resources()` go through one aiohttp client session. Each pool keeps a bound on the calls it has in flight
 (`max_connections`, each), so a flood of jobs queues inside the node instead of opening a connection per job and
 overflowing a service's listen queue. (httpx was measured too and dropped: 3.4 ms of CPU per request one at a
