@@ -98,7 +98,10 @@ class Endpoint:
 
 
 def _decoded(body: bytes, encoding: str | None) -> bytes:
-    if encoding is None or encoding == "identity":
+    if encoding is None:
+        return body
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
         return body
     wbits = _DECODED.get(encoding)
     if wbits is None:
