@@ -72,13 +72,14 @@ async def test_failures_name_the_container_and_its_description(echo_container: s
         await orchestrator.aclose()
 
 
-async def test_unreachable_container_is_a_failure_not_a_crash() -> None:
-    port = free_port()
-    orchestrator = Orchestrator({"a": ContainerConfig(id="a", port=port)})
+@pytest.mark.parametrize("scheme", ["http", "https"])  # the node's own client; aiohttp's
+async def test_unreachable_container_is_a_failure_not_a_crash(scheme: str) -> None:
+    url = f"{scheme}://127.0.0.1:{free_port()}"
+    orchestrator = Orchestrator({"a": ContainerConfig(id="a", url=url)})
     try:
         with pytest.raises(ContainerFailure) as caught:
             await orchestrator.run(["a"], {}, source=JobLocation.OFFCHAIN, destination=JobLocation.OFFCHAIN)
-        assert caught.value.description.startswith(f"cannot reach http://127.0.0.1:{port}")
+        assert caught.value.description.startswith(f"cannot reach {url}: ")
     finally:
         await orchestrator.aclose()
 
