@@ -281,9 +281,9 @@ def test_cli_sub_wait_counts_only_the_intervals_open_at_creation(
     write_sub_files(tmp_path, owner, **changes, **{'"redundancy": 2,': '"redundancy": 1,'})
     args = ["sub", "--rpc-url", stack.rpc_url, "--address", stack.deployment.coordinator, "--expiry", str(now + 600)]
     files = ["--key", "key-file.txt", "--params", "params.json", "--input", "input.json", "--url", stack.node_url]
-    result = kit(*args, *files, "--nonce", "4242", "--wait", "--timeout", "60")
+    result = kit(*args, *files, "--nonce", "6060", "--wait", "--timeout", "60")
     assert result.returncode == 0, result.stdout + result.stderr
-    subscription_id = wait_created(stack, owner, 4242)
+    subscription_id = wait_created(stack, owner, 6060)
     intervals = deliverable_intervals(stack.w3, stack.coordinator, subscription_id)
     assert intervals == range(2, 3), intervals
     lines = result.stdout.splitlines()
