@@ -57,7 +57,7 @@ async def test_failures_name_the_container_and_its_description(echo_container: s
         assert caught.value.completed == []
 
         with pytest.raises(ContainerFailure) as caught:
-            await orchestrator.run(["a"], {"fail_plain": 503}, source=1, destination=1)  # type: ignore[arg-type]
+            await orchestrator.run(["a"], {"fail_plain": 503}, source=JobLocation(1), destination=JobLocation(1))
         assert caught.value.description == "HTTP 503: plain failure"
 
         with pytest.raises(ContainerFailure) as caught:
