@@ -268,12 +268,6 @@ def _hex_bytes(value: str) -> bytes:
     return bytes.fromhex(value.removeprefix("0x"))
 
 
-def _word(value: int) -> bytes:
-    if not 0 <= value < 2**256:
-        raise ValueError(f"{value} does not fit an ABI word")
-    return value.to_bytes(32, "big")
-
-
 def encode_flat(types: Sequence[str], values: Sequence[Any]) -> bytes:
     """`abi.encode` of unsigned integers, addresses and `bytes` (what every delivery sends), as eth-abi encodes
     them at a fraction of its CPU: a node encodes several per delivery. Other types go to eth-abi."""
