@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections import Counter
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -273,10 +274,7 @@ class ChainClient:
             task.add_done_callback(self._sending.discard)
 
     async def _send(self, queued: list[_Queued]) -> None:
-        calls: dict[str, int] = {}
-        for method, _, _ in queued:
-            calls[method] = calls.get(method, 0) + 1
-        for method, count in calls.items():
+        for method, count in Counter(method for method, _, _ in queued).items():
             count_rpc(method, count)
         started = time.perf_counter()
         try:
