@@ -86,6 +86,28 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (a service's supervisor and its workers), from /proc's children lists."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").iterdir():
+            pending.extend(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+@dataclass
+class Parts:
+    """The processes of the off-chain stack whose CPU is summed per measured request: every one shares the
+    machine's cores, so a rate is bounded by their sum, and no figure hides which process it comes from."""
+
+    trees: dict[str, list[int]]  # part -> its processes
+
+    def cpu(self) -> dict[str, float]:
+        return {part: sum(process_cpu_seconds(pid) for pid in pids) for part, pids in self.trees.items()}
+
+
 @dataclass
 class Figures:
     label: str
@@ -184,6 +206,12 @@ def node_job(body: bytes, *, poll_interval: float | None) -> Operation:
 class Stack:
     service_port: int
     nodes: dict[str, tuple[int, int]]  # job store -> (node port, node pid)
+    others: dict[str, int]  # the other processes' roots: service, backend, PostgreSQL
+
+    def parts(self) -> Parts:
+        """Every process of the stack (read once all connections are open: PostgreSQL forks one per client)."""
+        trees = {"load generator": [os.getpid()], **{f"node {s}": [pid] for s, (_, pid) in self.nodes.items()}}
+        return Parts({**trees, **{name: process_tree(pid) for name, pid in self.others.items()}})
 
 
 def start_node(
@@ -242,7 +270,9 @@ def offchain_stack(log_dir: Path, baseline: str | None = None) -> Iterator[Stack
                 node.wait_for_http(f"http://127.0.0.1:{port}/health", timeout=90)
                 assert node.pid is not None
                 nodes[store] = (port, node.pid)
-            yield Stack(service_port, nodes)
+            database = postgres.process.pid if postgres.process else None
+            roots = {"service": service.pid, "backend": backend.pid, "PostgreSQL": database}
+            yield Stack(service_port, nodes, {name: pid for name, pid in roots.items() if pid is not None})
 
 
 async def offchain(args: argparse.Namespace) -> None:
@@ -273,18 +303,22 @@ async def offchain(args: argparse.Namespace) -> None:
                 base_job = node_job(job_body, poll_interval=None)
                 paths.append(("baseline node SQLite (waiting read)", base_port, base_job, base_pid))
             rounds: list[list[Figures]] = [[] for _ in paths]
-            cpu = [0.0 for _ in paths]
+            parts = stack.parts()
+            cpu: list[dict[str, float]] = [dict.fromkeys(parts.trees, 0.0) for _ in paths]
             log_mark = len(node_log.read_text().splitlines())
             for _ in range(ROUNDS):
-                for index, (label, port, operation, pid) in enumerate(paths):
-                    cpu_before = process_cpu_seconds(pid) if pid else 0.0
+                for index, (label, port, operation, _) in enumerate(paths):
+                    before = parts.cpu()
                     rounds[index].append(
                         await measure(label, port, operation, count=count // ROUNDS, concurrency=concurrency)
                     )
-                    cpu[index] += process_cpu_seconds(pid) - cpu_before if pid else 0.0
+                    for part, seconds in parts.cpu().items():
+                        cpu[index][part] += seconds - before[part]
             figures = [Figures.combine(r) for r in rounds]
-            for (_, _, _, pid), figure, seconds in zip(paths, figures, cpu, strict=True):
-                print(figure.line() + (f"  node CPU {seconds / figure.count * 1000:.2f} ms/job" if pid else ""))
+            for (_, _, _, pid), figure, spent in zip(paths, figures, cpu, strict=True):
+                node = next((part for part, pids in parts.trees.items() if pids == [pid]), None)
+                print(figure.line() + (f"  node CPU {spent[node] / figure.count * 1000:.2f} ms/job" if node else ""))
+                print(cpu_line(spent, figure.count))
             failed = failed or any(figure.errors for figure in figures)
             inside = job_durations(node_log.read_text().splitlines()[log_mark:])
             if inside:
@@ -308,6 +342,14 @@ async def offchain(args: argparse.Namespace) -> None:
         await flood(node_port, stack.service_port, job_body, jobs=args.jobs)
         if failed:
             print("ERRORS occurred: see the figures above", file=sys.stderr)
+
+
+def cpu_line(spent: dict[str, float], count: int) -> str:
+    """CPU per request of every process that spent any (>= 0.005 ms), and their sum: what a rate on a machine
+    of N cores is bounded by (N / sum)."""
+    shown = {part: seconds / count * 1000 for part, seconds in spent.items() if seconds / count * 1000 >= 0.005}
+    each = ", ".join(f"{part} {ms:.2f}" for part, ms in shown.items())
+    return f"{'    CPU ms per request:':<40} {each}; sum {sum(shown.values()):.2f}"
 
 
 def job_durations(lines: list[str]) -> list[float]:

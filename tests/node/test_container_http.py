@@ -21,8 +21,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from infernet_kit.http_client import MAX_HEAD_BYTES, Endpoint, HttpPool
 from infernet_kit.node.config import ContainerConfig
-from infernet_kit.node.container_http import MAX_HEAD_BYTES, ContainerHttp, Endpoint
 from infernet_kit.node.orchestrator import UNANSWERED_ATTEMPTS, ContainerCall, ContainerFailure, Orchestrator
 from infernet_kit.polling import wait_until_async
 from infernet_kit.protocol import JobLocation
@@ -181,7 +181,7 @@ ANSWERS = {
 async def test_the_lean_client_and_aiohttp_read_and_send_the_same(raw_server: RawServer, echo_container: str) -> None:
     """Fails loudly if the node's two clients part: each answer shape read through both, and the requests the
     server received from both, compared."""
-    lean = ContainerHttp(4)
+    lean = HttpPool(4)
     tag = {REQUEST_TAG_HEADER: "job=abc"}
     async with aiohttp.ClientSession(auto_decompress=True, trust_env=False) as session:
 
@@ -239,7 +239,7 @@ async def test_answers_read_through_the_orchestrator(raw_server: RawServer) -> N
 async def test_a_flood_queues_on_the_bounded_pool_and_idle_connections_are_reused_then_closed(
     raw_server: RawServer,
 ) -> None:
-    lean = ContainerHttp(4, keepalive_timeout=0.5)
+    lean = HttpPool(4, keepalive_timeout=0.5)
     endpoint = Endpoint.of(raw_server.url + "/service_output", HEADERS)
     accepted = raw_server.accepted
     try:

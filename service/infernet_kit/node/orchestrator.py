@@ -29,9 +29,9 @@ from pydantic import BaseModel
 from yarl import URL
 
 from infernet_kit.compat.aiohttp_pool import open_connections
+from infernet_kit.http_client import Answer, BrokenAnswer, Endpoint, HttpPool, UnreadableAnswer
 from infernet_kit.jsonbody import parse_json
 from infernet_kit.node.config import ContainerConfig
-from infernet_kit.node.container_http import Answer, BrokenAnswer, ContainerHttp, Endpoint, UnreadableAnswer
 from infernet_kit.node.metrics import container_call
 from infernet_kit.protocol import JobLocation, ProofTarget, ServiceRequest
 from infernet_kit.protocol.container import (
@@ -189,7 +189,7 @@ class Orchestrator:
         self._containers = dict(containers)
         self._endpoints = {config.id: _Endpoint.of(config) for config in self._containers.values()}
         self._max_connections = max_connections
-        self._http = ContainerHttp(max_connections)
+        self._http = HttpPool(max_connections)
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:

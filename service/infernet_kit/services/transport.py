@@ -57,14 +57,14 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
     """Sends httpx2 requests through one aiohttp session (one keep-alive pool per event loop)."""
 
     def __init__(self, *, max_connections: int = 512, keepalive_seconds: float = 30.0) -> None:
-        self._max_connections = max_connections
+        self.max_connections = max_connections
         self._keepalive_seconds = keepalive_seconds
         self._session: aiohttp.ClientSession | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
-                limit=self._max_connections, keepalive_timeout=self._keepalive_seconds, ttl_dns_cache=300
+                limit=self.max_connections, keepalive_timeout=self._keepalive_seconds, ttl_dns_cache=300
             )
             self._session = aiohttp.ClientSession(
                 connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
