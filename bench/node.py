@@ -34,6 +34,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import uvloop
+
 from infernet_kit.processes import ManagedProcess, free_port, kit_command
 
 PROMPT = "Is the sky blue during a clear day?"
@@ -426,7 +428,7 @@ def main() -> None:
     args = parser.parse_args()
     chosen = list(SECTIONS) if args.section == "all" else [args.section]
     for name in chosen:
-        asyncio.run(SECTIONS[name](args))
+        uvloop.run(SECTIONS[name](args))  # the load generator's own CPU per request, as small as it goes
 
 
 if __name__ == "__main__":
