@@ -115,6 +115,9 @@ def _worker(app: str, bind: Bind, log_level: str) -> None:
         http=CoalescingHttpProtocol,
         lifespan="on",
         access_log=False,
+        # No app served here reads a client's address from headers: uvicorn's proxy-header middleware would be a
+        # layer on every request for nothing (and the dev backend's held ports must be the socket's).
+        proxy_headers=False,
         log_level=log_level,
         backlog=BACKLOG,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
