@@ -6,6 +6,9 @@ offchain: jobs/s and p50/p99 latency of an off-chain job through node -> TGI ser
   (GET /api/jobs?id=…&wait=30, as the kit's client does); the same on a second node whose job store is
   PostgreSQL (a throwaway server) instead of SQLite. Goals: with the waiting read, one job's p50 within 1 ms of
   the service's own, and >= 2,500 jobs/s (and at least half the service's rate) at 64 in flight.
+  Under each figure, the CPU per request of every process that spent any (/proc, summed over a process's workers):
+  the load generator (this process, on uvloop), each node, the service, the dev backend, PostgreSQL. They all
+  share the machine's cores, so a rate is bounded by cores / their sum, and no figure hides where it comes from.
 
 onchain: seconds and blocks from a consumer's request transaction to the node's callback, anvil automining
   and 1-second blocks, 1 and `--burst` concurrent subscriptions (bench/node_onchain.py). Goals: with 1-second
