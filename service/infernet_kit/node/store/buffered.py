@@ -170,6 +170,9 @@ class BufferedJobStore:
         for record in final:  # those finished during the write stay for the next one
             if self._unsaved.get(record.key) is record:
                 del self._unsaved[record.key]
+        if not self._unsaved and self._final_write is not None:  # a new record took them along: no wake-up
+            self._final_write.cancel()
+            self._final_write = None
         self._retry_delay = RETRY_FIRST
         for write in batch:
             self._settle(write.record)
