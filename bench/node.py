@@ -6,6 +6,9 @@ offchain: jobs/s and p50/p99 latency of an off-chain job through node -> TGI ser
   (GET /api/jobs?id=…&wait=30, as the kit's client does); the same on a second node whose job store is
   PostgreSQL (a throwaway server) instead of SQLite. Goals: with the waiting read, one job's p50 within 1 ms of
   the service's own, and >= 2,500 jobs/s (and at least half the service's rate) at 64 in flight.
+  Under each figure, the CPU per request of every process that spent any (/proc, summed over a process's workers):
+  the load generator (this process, on uvloop), each node, the service, the dev backend, PostgreSQL. They all
+  share the machine's cores, so a rate is bounded by cores / their sum, and no figure hides where it comes from.
 
 onchain: seconds and blocks from a consumer's request transaction to the node's callback, anvil automining
   and 1-second blocks, 1 and `--burst` concurrent subscriptions (bench/node_onchain.py). Goals: with 1-second
@@ -33,6 +36,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import uvloop
 
 from infernet_kit.processes import ManagedProcess, free_port, kit_command
 
@@ -84,6 +89,28 @@ def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc), to report the node's CPU cost per job."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (a service's supervisor and its workers), from /proc's children lists."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").iterdir():
+            pending.extend(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+@dataclass
+class Parts:
+    """The processes of the off-chain stack whose CPU is summed per measured request: every one shares the
+    machine's cores, so a rate is bounded by their sum, and no figure hides which process it comes from."""
+
+    trees: dict[str, list[int]]  # part -> its processes
+
+    def cpu(self) -> dict[str, float]:
+        return {part: sum(process_cpu_seconds(pid) for pid in pids) for part, pids in self.trees.items()}
 
 
 @dataclass
@@ -184,6 +211,12 @@ def node_job(body: bytes, *, poll_interval: float | None) -> Operation:
 class Stack:
     service_port: int
     nodes: dict[str, tuple[int, int]]  # job store -> (node port, node pid)
+    others: dict[str, int]  # the other processes' roots: service, backend, PostgreSQL
+
+    def parts(self) -> Parts:
+        """Every process of the stack (read once all connections are open: PostgreSQL forks one per client)."""
+        trees = {"load generator": [os.getpid()], **{f"node {s}": [pid] for s, (_, pid) in self.nodes.items()}}
+        return Parts({**trees, **{name: process_tree(pid) for name, pid in self.others.items()}})
 
 
 def start_node(
@@ -242,7 +275,9 @@ def offchain_stack(log_dir: Path, baseline: str | None = None) -> Iterator[Stack
                 node.wait_for_http(f"http://127.0.0.1:{port}/health", timeout=90)
                 assert node.pid is not None
                 nodes[store] = (port, node.pid)
-            yield Stack(service_port, nodes)
+            database = postgres.process.pid if postgres.process else None
+            roots = {"service": service.pid, "backend": backend.pid, "PostgreSQL": database}
+            yield Stack(service_port, nodes, {name: pid for name, pid in roots.items() if pid is not None})
 
 
 async def offchain(args: argparse.Namespace) -> None:
@@ -273,18 +308,22 @@ async def offchain(args: argparse.Namespace) -> None:
                 base_job = node_job(job_body, poll_interval=None)
                 paths.append(("baseline node SQLite (waiting read)", base_port, base_job, base_pid))
             rounds: list[list[Figures]] = [[] for _ in paths]
-            cpu = [0.0 for _ in paths]
+            parts = stack.parts()
+            cpu: list[dict[str, float]] = [dict.fromkeys(parts.trees, 0.0) for _ in paths]
             log_mark = len(node_log.read_text().splitlines())
             for _ in range(ROUNDS):
-                for index, (label, port, operation, pid) in enumerate(paths):
-                    cpu_before = process_cpu_seconds(pid) if pid else 0.0
+                for index, (label, port, operation, _) in enumerate(paths):
+                    before = parts.cpu()
                     rounds[index].append(
                         await measure(label, port, operation, count=count // ROUNDS, concurrency=concurrency)
                     )
-                    cpu[index] += process_cpu_seconds(pid) - cpu_before if pid else 0.0
+                    for part, seconds in parts.cpu().items():
+                        cpu[index][part] += seconds - before[part]
             figures = [Figures.combine(r) for r in rounds]
-            for (_, _, _, pid), figure, seconds in zip(paths, figures, cpu, strict=True):
-                print(figure.line() + (f"  node CPU {seconds / figure.count * 1000:.2f} ms/job" if pid else ""))
+            for (_, _, _, pid), figure, spent in zip(paths, figures, cpu, strict=True):
+                node = next((part for part, pids in parts.trees.items() if pids == [pid]), None)
+                print(figure.line() + (f"  node CPU {spent[node] / figure.count * 1000:.2f} ms/job" if node else ""))
+                print(cpu_line(spent, figure.count))
             failed = failed or any(figure.errors for figure in figures)
             inside = job_durations(node_log.read_text().splitlines()[log_mark:])
             if inside:
@@ -308,6 +347,14 @@ async def offchain(args: argparse.Namespace) -> None:
         await flood(node_port, stack.service_port, job_body, jobs=args.jobs)
         if failed:
             print("ERRORS occurred: see the figures above", file=sys.stderr)
+
+
+def cpu_line(spent: dict[str, float], count: int) -> str:
+    """CPU per request of every process that spent any (>= 0.005 ms), and their sum: what a rate on a machine
+    of N cores is bounded by (N / sum)."""
+    shown = {part: seconds / count * 1000 for part, seconds in spent.items() if seconds / count * 1000 >= 0.005}
+    each = ", ".join(f"{part} {ms:.2f}" for part, ms in shown.items())
+    return f"{'    CPU ms per request:':<40} {each}; sum {sum(shown.values()):.2f}"
 
 
 def job_durations(lines: list[str]) -> list[float]:
@@ -384,7 +431,7 @@ def main() -> None:
     args = parser.parse_args()
     chosen = list(SECTIONS) if args.section == "all" else [args.section]
     for name in chosen:
-        asyncio.run(SECTIONS[name](args))
+        uvloop.run(SECTIONS[name](args))  # the load generator's own CPU per request, as small as it goes
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The node's lean container client (`node/container_http.py`) at the edges of HTTP, over real sockets.
+"""The kit's lean client (`http_client.py`) as the node's container client, at the edges of HTTP, over real sockets.
 
 A raw HTTP/1.1 server in this process answers each request with the bytes the request's `data` asks for and records
 every request and connection, so each test can say what went over the wire. The first test holds the lean client
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import gzip
 import json
 import logging
@@ -21,15 +22,23 @@ from typing import Any
 import aiohttp
 import pytest
 
+from infernet_kit.http_client import MAX_HEAD_BYTES, Endpoint, HttpPool
 from infernet_kit.node.config import ContainerConfig
-from infernet_kit.node.container_http import MAX_HEAD_BYTES, ContainerHttp, Endpoint
-from infernet_kit.node.orchestrator import UNANSWERED_ATTEMPTS, ContainerCall, ContainerFailure, Orchestrator
+from infernet_kit.node.orchestrator import (
+    UNANSWERED_ATTEMPTS,
+    USER_AGENT,
+    ContainerCall,
+    ContainerFailure,
+    Orchestrator,
+    request_headers,
+)
 from infernet_kit.polling import wait_until_async
 from infernet_kit.protocol import JobLocation
 from infernet_kit.protocol.container import REQUEST_TAG_HEADER, BackendCall, ServiceRequest
 
 OFFCHAIN = JobLocation.OFFCHAIN
-HEADERS = {"content-type": "application/json", "authorization": "Bearer s3cret"}
+# What the orchestrator sends a container with a bearer token, through either client.
+HEADERS = request_headers(ContainerConfig.model_validate({"id": "c", "url": "http://127.0.0.1:1", "bearer": "s3cret"}))
 
 
 def answer(status: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
@@ -69,6 +78,8 @@ class RawServer:
     received: list[Received] = field(default_factory=list)
     accepted: int = 0
     open: int = 0
+    busy: int = 0  # requests received and not yet answered
+    peak_busy: int = 0
 
     @property
     def url(self) -> str:
@@ -90,10 +101,15 @@ class RawServer:
                 data = json.loads(body)["data"]
                 if data.get("drop") or (data.get("drop_reused") and index > 0):
                     return
-                await asyncio.sleep(data.get("sleep", 0))
-                reply = base64.b64decode(data["reply"]) if "reply" in data else None
-                writer.write(reply or json_answer({"connection": connection, "index": index}))
-                await writer.drain()
+                self.busy += 1
+                self.peak_busy = max(self.peak_busy, self.busy)
+                try:
+                    await asyncio.sleep(data.get("sleep", 0))
+                    reply = base64.b64decode(data["reply"]) if "reply" in data else None
+                    writer.write(reply or json_answer({"connection": connection, "index": index}))
+                    await writer.drain()
+                finally:
+                    self.busy -= 1
                 if data.get("close"):
                     return
         except ConnectionError:
@@ -103,12 +119,18 @@ class RawServer:
             writer.close()
 
 
-@pytest.fixture(scope="module")
-async def raw_server() -> AsyncIterator[RawServer]:
+@contextlib.asynccontextmanager
+async def serving() -> AsyncIterator[RawServer]:
     server = RawServer()
     listening = await asyncio.start_server(server.serve, "127.0.0.1", 0)
     server.port = listening.sockets[0].getsockname()[1]
     async with listening:
+        yield server
+
+
+@pytest.fixture(scope="module")
+async def raw_server() -> AsyncIterator[RawServer]:
+    async with serving() as server:
         yield server
 
 
@@ -181,7 +203,7 @@ ANSWERS = {
 async def test_the_lean_client_and_aiohttp_read_and_send_the_same(raw_server: RawServer, echo_container: str) -> None:
     """Fails loudly if the node's two clients part: each answer shape read through both, and the requests the
     server received from both, compared."""
-    lean = ContainerHttp(4)
+    lean = HttpPool(4)
     tag = {REQUEST_TAG_HEADER: "job=abc"}
     async with aiohttp.ClientSession(auto_decompress=True, trust_env=False) as session:
 
@@ -205,8 +227,9 @@ async def test_the_lean_client_and_aiohttp_read_and_send_the_same(raw_server: Ra
                 for sent in (sent_by_lean, sent_by_aiohttp):
                     assert (sent.method, sent.path, sent.body) == ("POST", "/service_output", body), name
                     assert sent.headers["host"] == f"127.0.0.1:{raw_server.port}", name
-                    for header in ("content-type", "authorization", REQUEST_TAG_HEADER, "content-length"):
+                    for header in (*HEADERS, REQUEST_TAG_HEADER, "content-length"):
                         assert sent.headers[header] == sent_by_aiohttp.headers[header], (name, header)
+                    assert (sent.headers["user-agent"], sent.headers["accept"]) == (USER_AGENT, "application/json")
                 assert "accept-encoding" not in sent_by_lean.headers
             assert by_lean[0] == 204 and by_lean[3] == b""
             # A real service (uvicorn and Starlette): the same answer, which echoes the request it received.
@@ -234,12 +257,13 @@ async def test_answers_read_through_the_orchestrator(raw_server: RawServer) -> N
         await node.aclose()
     sent = raw_server.received[mark]
     assert (sent.headers["authorization"], sent.headers[REQUEST_TAG_HEADER]) == ("Bearer s3cret", "job=1")
+    assert (sent.headers["user-agent"], sent.headers["accept"]) == (USER_AGENT, "application/json")
 
 
 async def test_a_flood_queues_on_the_bounded_pool_and_idle_connections_are_reused_then_closed(
     raw_server: RawServer,
 ) -> None:
-    lean = ContainerHttp(4, keepalive_timeout=0.5)
+    lean = HttpPool(4, keepalive_timeout=0.5)
     endpoint = Endpoint.of(raw_server.url + "/service_output", HEADERS)
     accepted = raw_server.accepted
     try:
@@ -326,3 +350,28 @@ async def test_a_broken_unreadable_or_late_answer_is_not_sent_again(
         await eventually(lambda: node.open_connections == 0, "the broken connections closed")
     finally:
         await node.aclose()
+
+
+async def test_job_calls_and_streams_share_one_bound_on_calls_in_flight() -> None:
+    """The lean client (job calls) and aiohttp (streams, `https://`, resources) take places in one bound: with
+    `max_connections=2` and two slow streams open, a job call waits for one of them to end, so the container
+    never has more than two calls at once."""
+    async with serving() as server:
+        node = Orchestrator({"c": ContainerConfig.model_validate({"id": "c", "url": server.url})}, max_connections=2)
+
+        async def stream() -> float:
+            async for _ in node.stream(["c"], {"sleep": 0.3}):
+                pass
+            return asyncio.get_running_loop().time()
+
+        async def job() -> float:
+            await asyncio.sleep(0.05)  # both streams have their places by now
+            await run(node)
+            return asyncio.get_running_loop().time()
+
+        try:
+            first, second, job_done = await asyncio.gather(stream(), stream(), job())
+        finally:
+            await node.aclose()
+    assert server.peak_busy == 2, f"{server.peak_busy} calls in flight at once with max_connections=2"
+    assert job_done >= min(first, second), "the job call did not wait for a stream to end"

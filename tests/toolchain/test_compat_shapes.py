@@ -20,7 +20,8 @@ from huggingface_hub import AsyncInferenceClient
 
 from infernet_kit.compat.aiohttp_pool import open_connections
 from infernet_kit.compat.deferred_bls import CURVE_ORDER, SERVED
-from infernet_kit.compat.hf_transport import LEAN_POST_KEYWORDS, LeanAsyncClient
+from infernet_kit.compat.hf_transport import LEAN_POST_KEYWORDS, LeanAsyncClient, read_response
+from infernet_kit.http_client import Answer
 
 
 def test_huggingface_hub_still_has_its_private_response_hook() -> None:
@@ -40,6 +41,26 @@ def test_httpx2_post_still_takes_the_keywords_the_lean_path_handles() -> None:
     assert not missing, f"httpx2.AsyncClient.post lost {sorted(missing)}: LeanAsyncClient.post overrides it"
     override = inspect.signature(LeanAsyncClient.post).parameters
     assert list(override)[:2] == ["self", "url"], "LeanAsyncClient.post no longer matches post(url, ...)"
+
+
+def test_a_response_read_by_the_lean_client_reads_as_one_httpx_read() -> None:
+    """`read_response` sets httpx2's private `_content`: the response must read, decode and raise as one httpx
+    built from the same bytes (the lean client decoded the body: its content-encoding must not apply again)."""
+    request = httpx2.Request("POST", "http://backend/generate")
+    body = '{"error":"busy é"}'.encode()
+    headers = {"content-type": "application/json", "x-error-message": "busy"}
+    built = read_response(Answer(503, {**headers, "content-encoding": "gzip"}, body), request)
+    reference = httpx2.Response(503, headers=headers, content=body, request=request)
+    assert (built.content, built.text, built.json()) == (reference.content, reference.text, reference.json())
+    assert (built.headers.get("x-error-message"), "content-encoding" in built.headers) == ("busy", False)
+    assert (built.is_closed, built.request.url) == (True, reference.request.url)
+    for response in (built, reference):
+        try:
+            response.raise_for_status()
+        except httpx2.HTTPStatusError as error:
+            assert "503" in str(error) and error.response is response
+        else:
+            raise AssertionError("raise_for_status let a 503 through")
 
 
 def test_the_inference_client_posts_only_what_the_lean_path_handles() -> None:

@@ -3,12 +3,14 @@
 - `hf_response_hook`: the library's response event hook, from its private `huggingface_hub.utils._http`; it
   reads error bodies so failures carry the backend's message.
 - `LeanAsyncClient`: overrides `httpx2.AsyncClient.post`, the call the inference client makes for every
-  non-streaming request, to send plain JSON POSTs straight to aiohttp.
+  non-streaming request, to send plain JSON POSTs straight to the kit's lean client (`infernet_kit.http_client`,
+  `http://` backends) or aiohttp (`https://`).
 `tests/toolchain/test_compat_shapes.py` fails, naming the change, when either moves or changes shape.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -16,9 +18,12 @@ import aiohttp
 import httpx2
 from huggingface_hub.utils._http import async_hf_response_event_hook as hf_response_hook
 
-from infernet_kit.services.transport import AiohttpTransport, aiohttp_timeout
+from infernet_kit.http_client import Answer, BrokenAnswer, Endpoint, HttpPool, NoAnswer, UnreadableAnswer
+from infernet_kit.protocol.container import REQUEST_TAG_HEADER
+from infernet_kit.retrying import describe
+from infernet_kit.services.transport import AiohttpTransport, aiohttp_timeout, request_tag
 
-__all__ = ["LEAN_POST_KEYWORDS", "LeanAsyncClient", "hf_response_hook", "pooled_async_client"]
+__all__ = ["LEAN_POST_KEYWORDS", "LeanAsyncClient", "hf_response_hook", "pooled_async_client", "read_response"]
 
 # The keyword arguments of `post` the lean path understands; any other sends the request the normal way.
 LEAN_POST_KEYWORDS = frozenset({"json", "data", "headers", "cookies", "timeout"})
@@ -29,21 +34,25 @@ class LeanAsyncClient(httpx2.AsyncClient):
 
     The answer is a fully read `httpx2.Response` bound to its request, so `raise_for_status`, `.json()` and
     the inference client's error parsing behave as usual. Anything else (streams, cookies, form data,
-    redirects) takes the normal httpx path over the same aiohttp pool.
+    redirects) takes the normal httpx path over aiohttp's pool.
     """
 
     def __init__(self, transport: AiohttpTransport, **kwargs: Any) -> None:
         super().__init__(transport=transport, **kwargs)
         self._aiohttp = transport
-        self._urls: dict[str, httpx2.URL] = {}
+        self._lean: HttpPool | None = None  # made on first use: it belongs to the running event loop
+        self._urls: dict[str, tuple[Endpoint | None, httpx2.Request]] = {}
 
-    def _url(self, url: str) -> httpx2.URL:
-        parsed = self._urls.get(url)
-        if parsed is None:
+    def _url(self, url: str) -> tuple[Endpoint | None, httpx2.Request]:
+        """The URL's lean endpoint when it is `http://`, and the request its responses are bound to (for the URL
+        in errors; never sent, so one serves every call)."""
+        known = self._urls.get(url)
+        if known is None:
             if len(self._urls) > 1024:
                 self._urls.clear()
-            parsed = self._urls[url] = httpx2.URL(url)
-        return parsed
+            lean = Endpoint.of(url, {}) if url.startswith("http://") else None
+            known = self._urls[url] = (lean, httpx2.Request("POST", url))
+        return known
 
     async def post(self, url: Any, **kwargs: Any) -> httpx2.Response:
         lean = isinstance(url, str) and kwargs.keys() <= LEAN_POST_KEYWORDS
@@ -54,8 +63,54 @@ class LeanAsyncClient(httpx2.AsyncClient):
         headers.setdefault("content-type", "application/json")
         timeout = kwargs.get("timeout")
         seconds = timeout if isinstance(timeout, int | float) else None
+        endpoint, request = self._url(url)
+        if endpoint is not None:
+            return read_response(await self._lean_post(endpoint, url, body, headers, seconds, request), request)
+        status, answer_headers, content = await self._aiohttp_post(url, body, headers, seconds, request)
+        if status < 300:
+            # Success: the inference client only reads `.content`, so skip copying the headers.
+            return httpx2.Response(status, content=content, request=request)
+        return httpx2.Response(status, headers=answer_headers, content=content, request=request)
+
+    async def _lean_post(
+        self,
+        endpoint: Endpoint,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        seconds: float | None,
+        request: httpx2.Request,
+    ) -> Answer:
+        """POST over the lean client; its failures come out as the httpx2 exceptions aiohttp's were mapped to.
+        A call no byte answered on a pooled connection is sent once more at once on a new one (the server may
+        have closed it while idle), as the node does with its container calls."""
+        if self._lean is None:
+            self._lean = HttpPool(self._aiohttp.max_connections)
+        if (tag := request_tag.get()) is not None:
+            headers[REQUEST_TAG_HEADER] = tag
+        try:
+            async with asyncio.timeout(seconds):
+                try:
+                    return await self._lean.post(endpoint, body, headers=headers)
+                except NoAnswer as exc:
+                    if exc.connecting:
+                        raise
+                    return await self._lean.post(endpoint, body, headers=headers, fresh=True)
+        except TimeoutError as exc:
+            raise httpx2.ReadTimeout(f"timed out waiting for {url}", request=request) from exc
+        except NoAnswer as exc:
+            if exc.connecting:
+                where = f"{endpoint.host}:{endpoint.port}"
+                raise httpx2.ConnectError(f"cannot connect to {where}: {exc}", request=request) from exc
+            raise httpx2.RemoteProtocolError(f"no answer: {describe(exc)}", request=request) from exc
+        except (BrokenAnswer, UnreadableAnswer) as exc:
+            raise httpx2.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+
+    async def _aiohttp_post(
+        self, url: str, body: bytes, headers: dict[str, str], seconds: float | None, request: httpx2.Request
+    ) -> Answer:
+        """POST over aiohttp (an `https://` backend)."""
         limits = {"connect": seconds, "read": seconds}
-        request = httpx2.Request("POST", self._url(url))
         response = await self._aiohttp.send("POST", url, headers, body, aiohttp_timeout(limits))
         try:
             content = await response.read()
@@ -65,10 +120,24 @@ class LeanAsyncClient(httpx2.AsyncClient):
             raise httpx2.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
         finally:
             response.release()
-        if response.status < 300:
-            # Success: the inference client only reads `.content`, so skip copying the headers.
-            return httpx2.Response(response.status, content=content, request=request)
-        return httpx2.Response(response.status, headers=response.raw_headers, content=content, request=request)
+        return Answer(response.status, response.headers, content)
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self._lean is not None:
+            await self._lean.aclose()
+
+
+def read_response(answer: Answer, request: httpx2.Request) -> httpx2.Response:
+    """A lean client's whole answer as the `httpx2.Response` httpx builds once it has read a body, without
+    httpx's decode pass over it (the body came decoded: its `content-encoding` is dropped), which cost ~5 % of a
+    worker's CPU per request. Sets httpx2's private `_content`, where `.content` reads it."""
+    status, headers, body = answer
+    kept = {k: v for k, v in headers.items() if k != "content-encoding"} if "content-encoding" in headers else headers
+    response = httpx2.Response(status, headers=kept, stream=httpx2.ByteStream(body), request=request)
+    response._content = body
+    response.is_stream_consumed = response.is_closed = True
+    return response
 
 
 def pooled_async_client() -> httpx2.AsyncClient:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import re
 import signal
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from infernet_kit import collector
 from infernet_kit.config import ConfigError
 from infernet_kit.http_protocol import CoalescingHttpProtocol
 from infernet_kit.node.api import NodeApi
@@ -36,11 +36,6 @@ log = logging.getLogger("infernet_kit.node")
 
 # How long a stopping node lets running off-chain jobs finish before failing them.
 DRAIN_SECONDS = 5
-# The cyclic garbage collector's thresholds once the node runs: a first collection after 10,000 allocations
-# instead of CPython's 700. Every job and delivery allocates hundreds of short-lived objects (futures, models,
-# JSON); with the defaults, at 2,000 subscriptions the collector ran ~150 times a second and its full
-# collections, each scanning every object the node holds, took ~19 % of the node's CPU.
-GC_THRESHOLDS = (10_000, 20, 20)
 
 
 class SecretMask(logging.Filter):
@@ -242,7 +237,7 @@ async def serve(config: NodeConfig, data_dir: Path) -> None:
                 timeout_graceful_shutdown=DRAIN_SECONDS,
             )
         )
-        settle_collector()
+        collector.settle()  # what the node made while starting (the subscriptions it loaded too)
         log.info(
             "node serving the API on %s:%d with %d container(s), chain %s, data in %s",
             config.server.host,
@@ -263,14 +258,6 @@ async def serve(config: NodeConfig, data_dir: Path) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         log.info("node stopped")
-
-
-def settle_collector() -> None:
-    """What the node made while starting (modules, schemas, config, the subscriptions it loaded) lives as long as
-    it does: frozen, the collector never scans it again; and it collects less often (`GC_THRESHOLDS`)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run(config: NodeConfig, data_dir: Path) -> None:

@@ -111,10 +111,18 @@ class JobRunner:
         return str(uuid.uuid4())
 
     def _accepted(self, job_id: str, containers: list[str], client: str, data: dict[str, Any]) -> None:
-        """The job's `running` record is committed: count and announce it."""
+        """The job's `running` record is committed: count and announce it (the event's data is made when read:
+        most events are never read, and clipping an input costs a JSON encoding)."""
         count_job("accepted")
-        self._events.publish(
-            "job", id=job_id, status="running", containers=containers, client=client, input=clipped(data)
+        self._events.publish_rendered(
+            "job",
+            lambda: {
+                "id": job_id,
+                "status": "running",
+                "containers": containers,
+                "client": client,
+                "input": clipped(data),
+            },
         )
 
     def _finish(
@@ -135,8 +143,15 @@ class JobRunner:
         self, job_id: str, client: str, status: JobStatus, result: dict[str, Any], calls: Sequence[ContainerCall]
     ) -> None:
         count_job(status)
-        self._events.publish(
-            "job", id=job_id, status=status, client=client, result=clipped(result), calls=[c.event() for c in calls]
+        self._events.publish_rendered(
+            "job",
+            lambda: {
+                "id": job_id,
+                "status": status,
+                "client": client,
+                "result": clipped(result),
+                "calls": [c.event() for c in calls],
+            },
         )
 
     async def _run(

@@ -1,11 +1,13 @@
 """Runs a job through its chain of containers over the container protocol (PROTOCOL.md section 2).
 
-A job's calls to an `http://` container go through `container_http` (the node's own lean keep-alive client:
-~50 µs of CPU per call where aiohttp's took ~240 µs, one at a time); calls to `https://` containers, streamed jobs
-and `resources()` go through one aiohttp client session. Each pool keeps a bound on the calls it has in flight
-(`max_connections`, each), so a flood of jobs queues inside the node instead of opening a connection per job and
-overflowing a service's listen queue. (httpx was measured too and dropped: 3.4 ms of CPU per request one at a
-time, 7.4 ms at 64 in flight, its pool scanning every connection per request.)
+A job's calls to an `http://` container go through `http_client` (the kit's lean keep-alive client: ~50 µs of
+CPU per call where aiohttp's took ~240 µs, one at a time); calls to `https://` containers, streamed jobs and
+`resources()` go through one aiohttp client session. Both count against one bound on the calls in flight
+(`max_connections`: the lean pool's, which the aiohttp calls take a place in too), so a flood of jobs queues
+inside the node instead of opening a connection per job and overflowing a service's listen queue, and a container
+never sees more than that many calls at once, whichever client carries them. (httpx was measured too and
+dropped: 3.4 ms of CPU per request one at a time, 7.4 ms at 64 in flight, its pool scanning every connection per
+request.)
 
 A call the container never answered (connection refused or reset, the worker died, the server closed the
 connection before any response byte) is sent again, a bounded number of times, on a new connection: a service
@@ -28,10 +30,11 @@ import aiohttp
 from pydantic import BaseModel
 from yarl import URL
 
+from infernet_kit import __version__
 from infernet_kit.compat.aiohttp_pool import open_connections
+from infernet_kit.http_client import Answer, BrokenAnswer, Endpoint, HttpPool, UnreadableAnswer
 from infernet_kit.jsonbody import parse_json
 from infernet_kit.node.config import ContainerConfig
-from infernet_kit.node.container_http import Answer, BrokenAnswer, ContainerHttp, Endpoint, UnreadableAnswer
 from infernet_kit.node.metrics import container_call
 from infernet_kit.protocol import JobLocation, ProofTarget, ServiceRequest
 from infernet_kit.protocol.container import (
@@ -136,7 +139,7 @@ def _describe_transport(error: BaseException, container: ContainerConfig, *, ans
     return f"cannot reach {container.service_url}: {reason}"
 
 
-# What a call can fail with in transport (container_http's `NoAnswer` is a ConnectionError, so an OSError).
+# What a call can fail with in transport (http_client's `NoAnswer` is a ConnectionError, so an OSError).
 _TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, BrokenAnswer, UnreadableAnswer)
 
 
@@ -156,11 +159,28 @@ def _no_answer(error: BaseException) -> str:
     return f"sent no answer: {describe(error)}"
 
 
+USER_AGENT = f"infernet-kit-node/{__version__}"
+
+
+def request_headers(config: ContainerConfig) -> dict[str, str]:
+    """The headers of every request to a container, through either client: who is calling (the node and its
+    version), that a JSON answer is wanted, and the container's bearer token when it has one.
+
+    No `accept-encoding`: answers are small JSON read whole, from a service next to the node, where compressing
+    them costs both sides more CPU than the bytes saved (http_client still decodes gzip and deflate sent unasked);
+    aiohttp adds its own for `https://` containers, and decodes what comes."""
+    headers = {"content-type": "application/json", "accept": "application/json", "user-agent": USER_AGENT}
+    if config.bearer:
+        headers["authorization"] = f"Bearer {config.bearer}"
+    return headers
+
+
 @dataclass(frozen=True)
 class _Endpoint:
     """A container's `/service_output` as each call sends to it, built once per container: aiohttp parses a URL
-    string, builds a timeout and copies a header dict on every call otherwise (a job's hot path). `lean` is set
-    for an `http://` container: its job calls go through `container_http`."""
+    string, builds a timeout and copies a header dict on every call otherwise (a job's hot path), and the lean
+    client's request head is these bytes. `lean` is set for an `http://` container: its job calls go through
+    `http_client`."""
 
     url: URL
     headers: dict[str, str]
@@ -169,9 +189,7 @@ class _Endpoint:
 
     @classmethod
     def of(cls, config: ContainerConfig) -> _Endpoint:
-        headers = {"content-type": "application/json"}
-        if config.bearer:
-            headers["authorization"] = f"Bearer {config.bearer}"
+        headers = request_headers(config)
         url = config.service_url + "/service_output"
         lean = Endpoint.of(url, headers) if url.startswith("http://") else None
         return cls(URL(url), headers, aiohttp.ClientTimeout(total=config.timeout), lean)
@@ -189,13 +207,14 @@ class Orchestrator:
         self._containers = dict(containers)
         self._endpoints = {config.id: _Endpoint.of(config) for config in self._containers.values()}
         self._max_connections = max_connections
-        self._http = ContainerHttp(max_connections)
+        self._http = HttpPool(max_connections)
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         # Created on first use: an aiohttp session belongs to the running event loop.
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=30, ttl_dns_cache=300)
+            # No limit of its own: every aiohttp call takes a place in the lean pool's bound (`slot()`).
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30, ttl_dns_cache=300)
             # No cookie jar: a container's cookies are never sent anywhere, and filtering them costs every call.
             self._session = aiohttp.ClientSession(
                 connector=connector, trust_env=False, auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar()
@@ -271,7 +290,11 @@ class Orchestrator:
         )
 
     async def _aiohttp_answer(self, config: ContainerConfig, body: bytes, tag: str | None) -> Answer:
-        """`_answer` of an `https://` container, through aiohttp."""
+        """`_answer` of an `https://` container, through aiohttp (holding a place in the shared bound)."""
+        async with self._http.slot():
+            return await self._aiohttp_read(config, body, tag)
+
+    async def _aiohttp_read(self, config: ContainerConfig, body: bytes, tag: str | None) -> Answer:
         response = await self._post(config, body, tag)
         async with response:
             try:
@@ -359,40 +382,44 @@ class Orchestrator:
         last = containers[-1]
         config = self._config(last, intermediate)
         body = _service_request(JobLocation.OFFCHAIN, JobLocation.STREAM, data, requires_proof)
-        try:
-            response = await self._post(config, body, tag)
-        except _TRANSPORT_ERRORS as exc:
-            raise ContainerFailure(last, _describe_transport(exc, config), intermediate) from exc
-        try:
-            if not 200 <= response.status < 300:
-                raw = await response.read()
-                raise ContainerFailure(
-                    last, _describe_error(response.status, raw), intermediate, status=response.status
-                )
-            yield intermediate
+        async with self._http.slot():  # held until the stream ends: it is a call in flight all along
             try:
-                async for chunk in response.content.iter_any():
-                    if chunk:
-                        yield chunk
+                response = await self._post(config, body, tag)
             except _TRANSPORT_ERRORS as exc:
-                description = _describe_transport(exc, config, answering=True)
-                raise ContainerFailure(last, description, intermediate) from exc
-        finally:
-            response.release()
+                raise ContainerFailure(last, _describe_transport(exc, config), intermediate) from exc
+            try:
+                if not 200 <= response.status < 300:
+                    raw = await response.read()
+                    raise ContainerFailure(
+                        last, _describe_error(response.status, raw), intermediate, status=response.status
+                    )
+                yield intermediate
+                try:
+                    async for chunk in response.content.iter_any():
+                        if chunk:
+                            yield chunk
+                except _TRANSPORT_ERRORS as exc:
+                    description = _describe_transport(exc, config, answering=True)
+                    raise ContainerFailure(last, description, intermediate) from exc
+            finally:
+                response.release()
 
     async def resources(self, model_id: str | None = None) -> dict[str, Any]:
         """Each reachable container's `/service-resources` answer (or model support when `model_id` is given)."""
 
         async def one(config: ContainerConfig) -> tuple[str, Any]:
             params = {"model_id": model_id} if model_id is not None else None
-            headers = {"authorization": f"Bearer {config.bearer}"} if config.bearer else None
+            headers = {k: v for k, v in self._endpoints[config.id].headers.items() if k != "content-type"}
             try:
-                async with self._client().get(
-                    config.service_url + "/service-resources",
-                    params=params,
-                    headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=5.0),
-                ) as response:
+                async with (
+                    self._http.slot(),
+                    self._client().get(
+                        config.service_url + "/service-resources",
+                        params=params,
+                        headers=headers,
+                        timeout=aiohttp.ClientTimeout(total=5.0),
+                    ) as response,
+                ):
                     if 200 <= response.status < 300:
                         return config.id, parse_json(await response.read())
             except (*_TRANSPORT_ERRORS, ValueError):

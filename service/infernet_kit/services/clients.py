@@ -1,7 +1,8 @@
 """The backend HTTP client of a service worker: one `AsyncInferenceClient` and one connection pool per process.
 
 `huggingface_hub` builds an `httpx2.AsyncClient` per inference client; the factory installed here
-(`infernet_kit.compat.hf_transport`) gives it the aiohttp transport with a pool sized for many requests in flight.
+(`infernet_kit.compat.hf_transport`) gives it pools sized for many requests in flight: the kit's lean client for
+JSON POSTs to an `http://` backend, the aiohttp transport for the rest (`https://`, streams).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from infernet_kit import collector
 from infernet_kit.protocol.defaults import DEFAULT_BIND
 
 log = logging.getLogger("infernet_kit.server")
@@ -115,6 +116,9 @@ def _worker(app: str, bind: Bind, log_level: str) -> None:
         http=CoalescingHttpProtocol,
         lifespan="on",
         access_log=False,
+        # No app served here reads a client's address from headers: uvicorn's proxy-header middleware would be a
+        # layer on every request for nothing (and the dev backend's held ports must be the socket's).
+        proxy_headers=False,
         log_level=log_level,
         backlog=BACKLOG,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
@@ -123,6 +127,7 @@ def _worker(app: str, bind: Bind, log_level: str) -> None:
         date_header=False,
     )
     config.load()
+    collector.settle()  # the modules and the app, built: never scanned again
     # After the app and its libraries are imported: whatever they did to SIGPIPE, a broken connection must
     # surface as an error on that connection, never kill the worker.
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)

@@ -63,6 +63,23 @@ async def test_jobs_are_kept_per_client(tmp_path: Path) -> None:
         assert await store.ids(client=BOB, pending=True) == ["job"]
 
 
+async def test_a_final_record_goes_with_the_next_new_record_or_alone_soon_after(tmp_path: Path) -> None:
+    """One job at a time: a job's final record is committed with the next job's new record (one commit per job);
+    with no new record coming, it is written alone within `FINAL_WRITE_DELAY`."""
+    async with opened(tmp_path) as store:
+        await store.create("one", client=ALICE, containers=["a"])
+        store.finish("one", client=ALICE, status="success", result={"container": "a", "output": 1})
+        assert on_disk(tmp_path)[(ALICE, "one")] == "running"  # no await yet: nothing was written
+        await store.create("two", client=ALICE, containers=["a"])  # returns once its record is committed
+        assert on_disk(tmp_path)[(ALICE, "one")] == "success", "the final record missed the new record's commit"
+        store.finish("two", client=ALICE, status="failed", result={"container": "a", "error": "no"})
+
+        async def written() -> bool:
+            return on_disk(tmp_path)[(ALICE, "two")] == "failed"
+
+        await wait_until_async(written, timeout=5, interval=0.001, what="the last final record written alone")
+
+
 async def test_records_outlive_the_store_and_jobs_left_running_end_failed(tmp_path: Path) -> None:
     async with opened(tmp_path) as store:
         for job_id in ("first", "done", "cut"):

@@ -6,7 +6,9 @@ queued, and what queued up meanwhile right after, so writes never overlap and a 
 network) groups more per write instead of holding up the event loop. The jobs this process runs or finished
 recently are answered from memory, so polling clients never touch the table.
 A job's final record is what readers see at once (a waiting read of a job this process runs is woken by it), and
-goes to the table with the writer's next group: a result is never held back for a commit. A crash before that
+goes to the table with the writer's next group, at most `FINAL_WRITE_DELAY` later: a result is never held back for
+a commit, and with jobs coming one at a time, a job's final record goes with the next job's new one (one commit per
+job, not two: a commit was a tenth of the node's CPU per job). A crash before that
 commit leaves the job `running` in the table, and the next start marks it failed, as for any job a crash cut off.
 A job this process does not run (another replica's, on a shared table) is read from the table every `SHARED_POLL`
 seconds until it ends.
@@ -42,6 +44,7 @@ log = logging.getLogger("infernet_kit.node.store")
 RETRY_FIRST, RETRY_MAX = 0.1, 2.0  # seconds between attempts to write finished jobs kept in memory
 RECENT_LIMIT = 50_000  # finished jobs answered from memory
 SHARED_POLL = 0.01  # seconds between table reads while waiting for a job another process runs
+FINAL_WRITE_DELAY = 0.005  # seconds a final record waits for a group to join before it is written alone
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -69,6 +72,7 @@ class BufferedJobStore:
         self._recent_limit = recent_limit
         self._unsaved: dict[JobKey, JobRecord] = {}  # final records the table has not taken yet (or refused)
         self._retry: asyncio.TimerHandle | None = None
+        self._final_write: asyncio.TimerHandle | None = None  # writes final records no new one took along
         self._retry_delay = RETRY_FIRST
         self._failing: str | None = None  # the last write error, while writes fail
         self._waiters: dict[JobKey, set[asyncio.Future[None]]] = {}  # waiting reads, woken when the job settles
@@ -94,6 +98,9 @@ class BufferedJobStore:
             await asyncio.wait((self._writer,))
         await self._flush()
         self._closed = True
+        if self._final_write is not None:
+            self._final_write.cancel()
+            self._final_write = None
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None
@@ -123,8 +130,15 @@ class BufferedJobStore:
         """A final record: readers see it now, and the writer takes it to the table with its next group."""
         self._unsaved[record.key] = record  # replaces an unsaved older one of the same job
         self._settle(record)
-        # A turn later: the readers just woken write their answers before this commit runs.
-        asyncio.get_running_loop().call_soon(self._start_writer)
+        # Later: the readers just woken write their answers before this commit runs, and a new record queued
+        # meanwhile takes this one along.
+        if self._final_write is None:
+            self._final_write = asyncio.get_running_loop().call_later(FINAL_WRITE_DELAY, self._write_finals)
+
+    def _write_finals(self) -> None:
+        self._final_write = None
+        if self._unsaved:
+            self._start_writer()
 
     def _start_writer(self) -> None:
         if self._writer is None or self._writer.done():
@@ -156,6 +170,9 @@ class BufferedJobStore:
         for record in final:  # those finished during the write stay for the next one
             if self._unsaved.get(record.key) is record:
                 del self._unsaved[record.key]
+        if not self._unsaved and self._final_write is not None:  # a new record took them along: no wake-up
+            self._final_write.cancel()
+            self._final_write = None
         self._retry_delay = RETRY_FIRST
         for write in batch:
             self._settle(write.record)

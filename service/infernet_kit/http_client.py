@@ -1,28 +1,33 @@
-"""A lean keep-alive HTTP/1.1 client for the node's job calls to containers (`POST /service_output`).
+"""A lean keep-alive HTTP/1.1 client for JSON POSTs over `http://`: the node's job calls to containers
+(`POST /service_output`) and the services' calls to their inference backend.
 
-Why it exists: profiles of the node put its container call through aiohttp's client first in its CPU per job and
-per delivery (~200 µs per call through the orchestrator). This client is an asyncio Protocol with httptools'
-response parser (llhttp in C, as the kit's servers use through uvicorn) and a request head built once per
-container. One call at a time against the echo container, in one run under uvloop: 46-59 µs of CPU per call, where
-aiohttp's took 235-310 µs. The node's CPU per on-chain delivery and per off-chain job fell by about a fifth with it
-(README, "The node on chain" and "Benchmark").
+Why it exists: profiles put aiohttp's client first in the node's CPU per job and per delivery (~200 µs per call
+through the orchestrator), and a fifth of a service worker's CPU per request went to aiohttp under the inference
+client. This client is an asyncio Protocol with httptools' response parser (llhttp in C, as the kit's servers use
+through uvicorn) and a request head built once per endpoint. One call at a time against the echo container, in one
+run under uvloop: 46-59 µs of CPU per call, where aiohttp's took 235-310 µs (README, "The node on chain" and
+"Benchmark").
 
 What it does, as aiohttp's client did for these calls (`tests/node/test_container_http.py` holds the two side by
 side and fails if they part):
 - a pool bounded in calls: at most `max_connections` calls have a connection at once, the rest queue in order
   (a flood of jobs never opens a connection per job); like aiohttp's limit, idle connections are not counted;
+  `slot()` lets a caller that goes through another client (aiohttp, for what this one does not do) count against
+  the same bound;
 - idle connections are reused (the most recently used first) and closed after `keepalive_timeout` seconds; an
   answer that says `connection: close` (or an HTTP/1.0 one) closes its connection;
 - bodies by content-length, chunked, or until the server closes; `gzip` and `deflate` answers are decoded with
   zlib (none is asked for: no `accept-encoding` is sent), any other encoding is refused; an answer's head is
   bounded (`MAX_HEAD_BYTES`), its body is not (aiohttp's was not either);
 - every failure is typed for the caller to word and retry: `NoAnswer` when not one byte came back (a refused,
-  reset or closed connection, a pooled one the server had closed while idle included: sending again is safe),
-  `BrokenAnswer` when an answer began and then broke off, `UnreadableAnswer` when it cannot be read; a call
-  cancelled (its caller's timeout) closes its connection, since the answer may still come.
+  reset or closed connection, a pooled one the server had closed while idle included: sending again is safe;
+  `connecting` says whether the connection could not even be opened), `BrokenAnswer` when an answer began and
+  then broke off, `UnreadableAnswer` when it cannot be read; a call cancelled (its caller's timeout) closes its
+  connection, since the answer may still come.
 
 What it does not do: TLS, streamed answers, redirects, proxies, cookies, 1xx interim answers, pipelining.
-The orchestrator keeps aiohttp for those callers: `https://` containers, `stream()` and `resources()`.
+Its callers keep aiohttp for those: the orchestrator for `https://` containers, `stream()` and `resources()`, the
+services for `https://` backends and streamed generation.
 """
 
 from __future__ import annotations
@@ -39,26 +44,31 @@ from yarl import URL
 from infernet_kit.retrying import describe
 
 # The most an answer's status line and headers may take (aiohttp's client took 128 headers of 8 KiB each; no
-# container sends more than a few hundred bytes).
+# server here sends more than a few hundred bytes).
 MAX_HEAD_BYTES = 64 * 1024
 DEFAULT_KEEPALIVE_TIMEOUT = 30.0
 _DECODED = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
 class NoAnswer(ConnectionError):
-    """The container sent back nothing at all: the request can be sent again."""
+    """The server sent back nothing at all: the request can be sent again. `connecting`: no connection could
+    even be opened (refused, unreachable), so the server never saw the request."""
+
+    def __init__(self, reason: str, *, connecting: bool = False) -> None:
+        super().__init__(reason)
+        self.connecting = connecting
 
 
 class BrokenAnswer(Exception):
-    """The container's answer began, then the connection ended before it was whole."""
+    """The answer began, then the connection ended before it was whole."""
 
 
 class UnreadableAnswer(Exception):
-    """The container's answer is not HTTP the node can read (malformed, its head too large, an unknown encoding)."""
+    """The answer is not HTTP this client can read (malformed, its head too large, an unknown encoding)."""
 
 
 class Answer(NamedTuple):
-    """A container's whole answer: its status, headers (names in lower case, the first of repeated ones) and body
+    """A whole answer: its status, headers (names in lower case, the first of repeated ones) and body
     (decoded when it came compressed)."""
 
     status: int
@@ -74,7 +84,7 @@ def _header_line(name: str, value: str) -> bytes:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where a container's calls go and the head each one starts with, built once per container."""
+    """Where calls go and the head each one starts with, built once per endpoint (a container's, a backend's)."""
 
     host: str
     port: int
@@ -118,9 +128,9 @@ def _decoded(body: bytes, encoding: str | None) -> bytes:
 
 
 class _Connection(asyncio.Protocol):
-    """One connection to a container: sends a request, parses its answer, resolves the call's future."""
+    """One connection to a server: sends a request, parses its answer, resolves the call's future."""
 
-    def __init__(self, pool: ContainerHttp, key: tuple[str, int]) -> None:
+    def __init__(self, pool: HttpPool, key: tuple[str, int]) -> None:
         self.key = key
         self.closed = False
         self.reusable = False
@@ -226,8 +236,8 @@ class _Connection(asyncio.Protocol):
         self.close()
 
 
-class ContainerHttp:
-    """Pooled keep-alive connections to containers, and the one call made over them."""
+class HttpPool:
+    """Pooled keep-alive connections to servers, and the one call made over them."""
 
     def __init__(self, max_connections: int, *, keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT) -> None:
         self._slots = asyncio.Semaphore(max_connections)
@@ -235,6 +245,10 @@ class ContainerHttp:
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._open: set[_Connection] = set()
         self._expiry: asyncio.TimerHandle | None = None
+
+    def slot(self) -> asyncio.Semaphore:
+        """The pool's bound, for a call that goes through another client to count against it (`async with`)."""
+        return self._slots
 
     @property
     def open_connections(self) -> int:
@@ -286,7 +300,7 @@ class ContainerHttp:
         try:
             _, connection = await loop.create_connection(lambda: _Connection(self, key), endpoint.host, endpoint.port)
         except OSError as exc:
-            raise NoAnswer(describe(exc)) from exc
+            raise NoAnswer(describe(exc), connecting=True) from exc
         return connection
 
     def _take_idle(self, endpoint: Endpoint) -> _Connection | None:

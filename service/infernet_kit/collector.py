@@ -1,0 +1,22 @@
+"""The cyclic garbage collector's settings for the kit's long-running servers: the node, and the workers of the
+services and the dev backend.
+
+A first collection after 10,000 allocations instead of CPython's 700: every job, delivery and request allocates
+hundreds of short-lived objects (futures, models, JSON). With the defaults, at 2,000 subscriptions the node's
+collector ran ~150 times a second and its full collections, each scanning every object the node holds, took ~19 %
+of its CPU; a service worker, whose inference client allocates more per request, collected every few requests.
+"""
+
+from __future__ import annotations
+
+import gc
+
+GC_THRESHOLDS = (10_000, 20, 20)
+
+
+def settle() -> None:
+    """What a server made while starting (modules, schemas, config, what it loaded) lives as long as it does:
+    frozen, the collector never scans it again; and it collects less often (`GC_THRESHOLDS`)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
