@@ -6,17 +6,19 @@ estimate costs no RPC call. The next block comes at the chain's pace after the n
 when recent blocks came at a steady gap), and never before the local clock plus the chain's offset from it
 (automine makes blocks on demand, at the current time; a chain out of CPU makes them late, at the time they
 are made). The offset is the largest of the recent heads': a node too busy to see a head at once would
-otherwise take the chain to be behind. While the chain takes ours as they come (each
-mined in the block after it was signed), that is where a new one lands too. Once it leaves some behind (it
-is full: a block left some behind, or one landed late), a transaction sent behind `backlog` others of ours
-lands when the chain has mined those, at the rate it mined ours lately in chain time, and a block later for
-safety: a chain that runs out of CPU makes its blocks late and uneven (gaps of 1, 3, 2 s at a 1-second block
-time), so a count per block would say nothing, while ours per second of chain time is what it takes. On
-an automining chain (blocks on demand, many in one second) the rate is unbounded and a transaction lands at
-once. Whether the chain looks full or not, a transaction never lands sooner than the blocks its backlog
-needs at the most of ours the chain mined in one recent block, each block taking the recent mean gap: a
-node that keeps its mempool shallow rarely sees a block leave its transactions behind, yet the backlog
-still waits its turn.
+otherwise take the chain to be behind. On an automining chain (blocks on demand, many in one second) a
+transaction lands at once.
+
+Behind a backlog of ours, how many of ours one block takes decides the wait. A block that took all of ours
+the chain had says only what we sent, never what the chain can take: it is no bound (a burst that follows a
+few quiet deliveries must not be judged by them). While nothing says the chain is full, a block takes as
+many of ours as its gas limit holds at the most gas one of ours used lately; before either is known, the
+backlog is taken to fit in the next block. Once the chain leaves ours behind (it is full: a block left some
+behind, or one landed late), its best recent block is what it takes, and ours land at the rate it mined ours
+lately in chain time, a block later for safety: a chain that runs out of CPU makes its blocks late and uneven
+(gaps of 1, 3, 2 s at a 1-second block time), so a count per block alone would say little, while ours per
+second of chain time is what it takes. Either way the blocks a backlog needs each take the recent mean gap,
+with a quarter more time.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class ChainClock:
         self._late_in: int | None = None  # the newest block that held one of ours it had left behind before
         self._rate: float | None = None
         self._per_block: deque[int] = deque(maxlen=WINDOW)  # ours mined per block, between the heads seen
+        self._gas: deque[int] = deque(maxlen=WINDOW)  # gas used by each of ours that landed lately
 
     def reset(self) -> None:
         """Forget the chain seen so far (it was reset or replaced)."""
@@ -71,14 +74,16 @@ class ChainClock:
         self._late_in = None
         self._rate = None
         self._per_block.clear()
+        self._gas.clear()
 
     @property
     def head(self) -> int | None:
         """The newest block number seen."""
         return None if self._head is None else self._head.number
 
-    def landed(self, signed_at: int, mined_in: int) -> None:
-        """One of ours, signed when `signed_at` was the newest block, was mined in `mined_in`."""
+    def landed(self, signed_at: int, mined_in: int, gas_used: int) -> None:
+        """One of ours, signed when `signed_at` was the newest block, was mined in `mined_in` using `gas_used`."""
+        self._gas.append(gas_used)
         if mined_in - signed_at - 1 >= LATE_BLOCKS:
             self._late_in = max(self._late_in or 0, mined_in)
 
@@ -127,8 +132,16 @@ class ChainClock:
 
     @property
     def capacity(self) -> int | None:
-        """The most of ours the chain mined in one recent block (None: none of ours lately)."""
-        return max(self._per_block, default=0) or None
+        """How many of ours one block takes. On a full chain, the most of ours it mined in one recent block;
+        otherwise as many as the block gas limit holds at the most gas one of ours used lately (never fewer
+        than a recent block took). None when nothing bounds it: a backlog fits in the next block."""
+        taken = max(self._per_block, default=0)
+        if self._head is not None and self._left_behind():
+            return taken or None
+        gas_limit = None if self._head is None else self._head.gas_limit
+        if gas_limit is None or not self._gas:
+            return None
+        return max(taken, gas_limit // max(self._gas), 1)
 
     def _measured_rate(self) -> float | None:
         full = [seen for seen in self._seen if seen.full]

@@ -507,7 +507,7 @@ class DeliveryProcessor:
                 )
             raise self._name_consumer(exc, sub.owner) from None
         if signed_at is not None:
-            self._clock.landed(signed_at, receipt.block_number)
+            self._clock.landed(signed_at, receipt.block_number, receipt.gas_used)
         return receipt
 
     def _name_consumer(self, exc: Reverted, owner: str) -> Reverted:
