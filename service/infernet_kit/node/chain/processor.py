@@ -253,7 +253,11 @@ class DeliveryProcessor:
 
     def handled(self, subscription_id: int, interval: int) -> bool:
         """In flight or settled: never dispatched again."""
-        return (subscription_id, interval) in self._active or self._settled.get(subscription_id, 0) >= interval
+        return (subscription_id, interval) in self._active or self.settled(subscription_id, interval)
+
+    def settled(self, subscription_id: int, interval: int) -> bool:
+        """Ended for good (delivered, skipped or failed): never in flight or proposed again."""
+        return self._settled.get(subscription_id, 0) >= interval
 
     async def load(self) -> None:
         """Resume from the store: settled intervals stay settled; sent transactions are followed up."""

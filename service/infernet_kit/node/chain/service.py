@@ -285,7 +285,7 @@ class ChainService:
         if target == self._judged and not learning:
             return
         block = head if target == head.number else await self._client.block(target)
-        advance = await self._listener.advance(block, self._processor.handled)
+        advance = await self._listener.advance(block, self._processor.handled, self._processor.settled)
         self._processor.cancelled(advance.cancelled)
         for due, reason in advance.settled:
             await self._processor.settle(due, reason)
