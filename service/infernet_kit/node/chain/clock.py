@@ -50,6 +50,18 @@ class _Seen:
     full: bool  # it left some of ours behind: it took what the chain could, not what we sent
 
 
+@dataclass(frozen=True)
+class _Pace:
+    """What the recent heads say, worked out once per head: `landing` is asked for every delivery queued."""
+
+    pace: int | None = None  # the block time, when steady
+    automine: bool = False
+    mean_gap: float = 1.0
+    offset: float = 0.0  # the largest chain-minus-local offset
+    full: bool = False  # a recent block left ours behind
+    taken: int = 0  # the most of ours one recent block took
+
+
 class ChainClock:
     """Estimates the timestamp of the block a transaction sent now lands in."""
 
@@ -64,6 +76,8 @@ class ChainClock:
         self._rate: float | None = None
         self._per_block: deque[int] = deque(maxlen=WINDOW)  # ours mined per block, between the heads seen
         self._gas: deque[int] = deque(maxlen=WINDOW)  # gas used by each of ours that landed lately
+        self._most_gas = 0  # the largest of those
+        self._now = _Pace()
 
     def reset(self) -> None:
         """Forget the chain seen so far (it was reset or replaced)."""
@@ -75,6 +89,8 @@ class ChainClock:
         self._rate = None
         self._per_block.clear()
         self._gas.clear()
+        self._most_gas = 0
+        self._now = _Pace()
 
     @property
     def head(self) -> int | None:
@@ -84,6 +100,7 @@ class ChainClock:
     def landed(self, signed_at: int, mined_in: int, gas_used: int) -> None:
         """One of ours, signed when `signed_at` was the newest block, was mined in `mined_in` using `gas_used`."""
         self._gas.append(gas_used)
+        self._most_gas = max(self._gas)
         if mined_in - signed_at - 1 >= LATE_BLOCKS:
             self._late_in = max(self._late_in or 0, mined_in)
 
@@ -91,7 +108,7 @@ class ChainClock:
     def head_made_at(self) -> float:
         """Local time by which the newest head was made (0 before any): a transaction broadcast before it was
         there for the next block to take."""
-        return 0.0 if self._head is None else self._head.timestamp - max(self._offsets)
+        return 0.0 if self._head is None else self._head.timestamp - self._now.offset
 
     def observe(self, block: Block, ours: int = 0, *, left_behind: int = 0, now: float | None = None) -> None:
         """A new head, with how many of this node's transactions it (and the blocks since the last) held and
@@ -107,16 +124,25 @@ class ChainClock:
             self._rate = self._measured_rate() or self._rate
         self._head = block
         self._offsets.append(block.timestamp - now)
+        self._now = self._pace()
+
+    def _pace(self) -> _Pace:
+        gaps = self._gaps
+        steady = len(gaps) >= PACE_MIN and min(gaps) >= 1 and max(gaps) <= 2 * min(gaps)
+        pace = int(statistics.median_low(gaps)) if steady else None
+        return _Pace(
+            pace=pace,
+            automine=AUTOMINE_SHARE * sum(gap == 0 for gap in gaps) >= max(1, len(gaps)),
+            mean_gap=max(statistics.fmean(gaps) if gaps else 1.0, float(pace or 1)),
+            offset=max(self._offsets),
+            full=any(seen.full for seen in self._seen),
+            taken=max(self._per_block, default=0),
+        )
 
     @property
     def pace(self) -> int | None:
         """The chain's block time when recent blocks came at a steady gap; None (automine, or not known yet)."""
-        if len(self._gaps) < PACE_MIN:
-            return None
-        low, high = min(self._gaps), max(self._gaps)
-        if low < 1 or high > 2 * low:
-            return None
-        return int(statistics.median_low(self._gaps))
+        return self._now.pace
 
     @property
     def rate(self) -> float | None:
@@ -124,24 +150,20 @@ class ChainClock:
         measured over the recent full blocks, or the last such measure; None when not known, or when the chain
         often made several blocks in one second (automine, which mines each on arrival; a chain with a block
         time does it only now and then, catching up)."""
-        return None if self._automine else self._rate
-
-    @property
-    def _automine(self) -> bool:
-        return AUTOMINE_SHARE * sum(gap == 0 for gap in self._gaps) >= max(1, len(self._gaps))
+        return None if self._now.automine else self._rate
 
     @property
     def capacity(self) -> int | None:
         """How many of ours one block takes. On a full chain, the most of ours it mined in one recent block;
         otherwise as many as the block gas limit holds at the most gas one of ours used lately (never fewer
         than a recent block took). None when nothing bounds it: a backlog fits in the next block."""
-        taken = max(self._per_block, default=0)
+        taken = self._now.taken
         if self._head is not None and self._left_behind():
             return taken or None
         gas_limit = None if self._head is None else self._head.gas_limit
-        if gas_limit is None or not self._gas:
+        if gas_limit is None or not self._most_gas:
             return None
-        return max(taken, gas_limit // max(self._gas), 1)
+        return max(taken, gas_limit // self._most_gas, 1)
 
     def _measured_rate(self) -> float | None:
         full = [seen for seen in self._seen if seen.full]
@@ -153,7 +175,7 @@ class ChainClock:
         late (known only once its receipt is read)."""
         assert self._head is not None
         late = self._late_in is not None and self._late_in >= self._head.number - WINDOW
-        return late or any(seen.full for seen in self._seen)
+        return late or self._now.full
 
     def landing(self, backlog: int = 0, *, now: float | None = None) -> int | None:
         """Chain time of the block that takes a transaction sent now behind `backlog` of ours still waiting
@@ -161,17 +183,17 @@ class ChainClock:
         if self._head is None:
             return None
         now = time.time() if now is None else now
-        next_block = max(self._head.timestamp + (self.pace or 1), math.ceil(now + max(self._offsets)))
-        if backlog == 0 or self._automine:
+        pace = self._now.pace
+        next_block = max(self._head.timestamp + (pace or 1), math.ceil(now + self._now.offset))
+        if backlog == 0 or self._now.automine:
             return next_block
         landing = next_block
         if (capacity := self.capacity) is not None and (blocks := backlog // capacity):
             # Behind `blocks` blocks' worth of ours, each as long as the recent ones, with the same margin.
-            gap = max(statistics.fmean(self._gaps) if self._gaps else 1.0, float(self.pace or 1))
-            landing = next_block + math.ceil(RATE_MARGIN * blocks * gap)
-        rate = self.rate
+            landing = next_block + math.ceil(RATE_MARGIN * blocks * self._now.mean_gap)
+        rate = self._rate
         if rate is None or not self._left_behind():
             return landing
         # A full chain takes ours at its rate, unevenly (its speed changes with its load): some time and one
         # block more, so that none lands just too late.
-        return max(landing, next_block + math.ceil(RATE_MARGIN * backlog / rate) + (self.pace or 1))
+        return max(landing, next_block + math.ceil(RATE_MARGIN * backlog / rate) + (pace or 1))
