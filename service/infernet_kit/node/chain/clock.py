@@ -9,16 +9,17 @@ are made). The offset is the largest of the recent heads': a node too busy to se
 otherwise take the chain to be behind. On an automining chain (blocks on demand, many in one second) a
 transaction lands at once.
 
-Behind a backlog of ours, how many of ours one block takes decides the wait. A block that took all of ours
-the chain had says only what we sent, never what the chain can take: it is no bound (a burst that follows a
-few quiet deliveries must not be judged by them). While nothing says the chain is full, a block takes as
-many of ours as its gas limit holds at the most gas one of ours used lately; before either is known, the
-backlog is taken to fit in the next block. Once the chain leaves ours behind (it is full: a block left some
-behind, or one landed late), its best recent block is what it takes, and ours land at the rate it mined ours
-lately in chain time, a block later for safety: a chain that runs out of CPU makes its blocks late and uneven
-(gaps of 1, 3, 2 s at a 1-second block time), so a count per block alone would say little, while ours per
-second of chain time is what it takes. Either way the blocks a backlog needs each take the recent mean gap,
-with a quarter more time.
+Behind a backlog of ours, how many of ours one block takes decides the wait: the blocks the backlog needs,
+each as long as the recent mean gap, with a quarter more time. A block that took all of ours the chain had
+says only what we sent, never what the chain can take: it is no bound (a burst that follows a few quiet
+deliveries must not be judged by them). While nothing says the chain is full, a block takes as many of ours
+as its gas limit holds at the most gas one of ours used lately; before either is known, the backlog is taken
+to fit in the next block. Once the chain leaves ours behind (it is full: a block left some behind, or one
+landed late), its best recent block is what it takes; and ours land no sooner than at the rate it mined ours
+lately in chain time, with a quarter more time and a block later for safety: a chain that runs out of CPU
+makes its blocks late and uneven (gaps of 1, 3, 2 s at a 1-second block time), so a count per block alone
+would say little, while ours per second of chain time is what it takes. Everything but the local clock is
+worked out once per head: the estimate is asked for every delivery queued, at every send.
 """
 
 from __future__ import annotations
