@@ -60,6 +60,21 @@ def test_a_burst_after_a_few_deliveries_is_not_judged_by_them() -> None:
     assert clock.landing(1_981, now=T0 + last + 0.2) == T0 + last + 1
 
 
+def test_blocks_that_took_ours_while_more_waited_in_the_node_bound_a_backlog() -> None:
+    """A loaded node (its own CPU, its mempool depth) gets 50 a block mined while hundreds wait to be sent, the
+    blocks on time and nothing left in the mempool: 50 a block is what chain and node do together, whatever the
+    gas limit holds, so the 1,000th waits for 20 blocks' worth (a quarter more time)."""
+    clock = ChainClock()
+    last = _steady(clock, 8, gas_limit=10**9)
+    for n in range(last + 1, last + 9):
+        clock.observe(_block(n, T0 + n, 10**9), 50, waiting=400, now=T0 + n + 0.1)
+        clock.landed(signed_at=n - 1, mined_in=n, gas_used=GAS)
+    last += 8
+    assert clock.capacity == 50 and clock.rate is None  # the chain itself left none behind
+    assert clock.landing(49, now=T0 + last + 0.2) == T0 + last + 1
+    assert clock.landing(1_000, now=T0 + last + 0.2) == T0 + last + 1 + 25
+
+
 def test_a_backlog_with_nothing_to_bound_it_is_taken_to_fit() -> None:
     """No gas facts yet (no receipt of ours, or a head without its gas limit) and no block that left ours
     behind: nothing says the chain cannot take the backlog."""

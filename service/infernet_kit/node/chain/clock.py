@@ -10,16 +10,18 @@ otherwise take the chain to be behind. On an automining chain (blocks on demand,
 transaction lands at once.
 
 Behind a backlog of ours, how many of ours one block takes decides the wait: the blocks the backlog needs,
-each as long as the recent mean gap, with a quarter more time. A block that took all of ours the chain had
-says only what we sent, never what the chain can take: it is no bound (a burst that follows a few quiet
-deliveries must not be judged by them). While nothing says the chain is full, a block takes as many of ours
-as its gas limit holds at the most gas one of ours used lately; before either is known, the backlog is taken
-to fit in the next block. Once the chain leaves ours behind (it is full: a block left some behind, or one
-landed late), its best recent block is what it takes; and ours land no sooner than at the rate it mined ours
-lately in chain time, with a quarter more time and a block later for safety: a chain that runs out of CPU
-makes its blocks late and uneven (gaps of 1, 3, 2 s at a 1-second block time), so a count per block alone
-would say little, while ours per second of chain time is what it takes. Everything but the local clock is
-worked out once per head: the estimate is asked for every delivery queued, at every send.
+each as long as the recent mean gap, with a quarter more time. A block that took all of ours there were (none
+waited in the node or the mempool) says only what we had, never what the chain and the node can do: it is no
+bound (a burst that follows a few quiet deliveries must not be judged by them). Until a block takes ours while
+more wait, a block takes as many of ours as its gas limit holds at the most gas one of ours used lately;
+before either is known, the backlog is taken to fit in the next block. Once a block took ours while more
+waited, the most of ours one recent block took is what they take: the chain, or the node itself (its CPU,
+its mempool depth) on a loaded machine, where blocks still come on time. Once the chain leaves ours behind
+(it is full: a block left some in the mempool, or one landed late), ours also land no sooner than at the
+rate it mined ours lately in chain time, with a quarter more time and a block later for safety: a chain that
+runs out of CPU makes its blocks late and uneven (gaps of 1, 3, 2 s at a 1-second block time), so a count
+per block alone would say little, while ours per second of chain time is what it takes. Everything but the
+local clock is worked out once per head: the estimate is asked for every delivery queued, at every send.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class _Seen:
     seconds: int  # chain time since the previous head seen
     ours: int  # our transactions mined in this block and those since the previous head seen
     full: bool  # it left some of ours behind: it took what the chain could, not what we sent
+    pressed: bool  # more of ours waited (in the node or the mempool): it took what chain and node could do
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class _Pace:
     mean_gap: float = 1.0
     offset: float = 0.0  # the largest chain-minus-local offset
     full: bool = False  # a recent block left ours behind
+    pressed: bool = False  # a recent block took ours while more waited
     taken: int = 0  # the most of ours one recent block took
 
 
@@ -111,9 +115,12 @@ class ChainClock:
         there for the next block to take."""
         return 0.0 if self._head is None else self._head.timestamp - self._now.offset
 
-    def observe(self, block: Block, ours: int = 0, *, left_behind: int = 0, now: float | None = None) -> None:
-        """A new head, with how many of this node's transactions it (and the blocks since the last) held and
-        how many it left behind: broadcast before the previous head was made (`head_made_at`), still waiting."""
+    def observe(
+        self, block: Block, ours: int = 0, *, left_behind: int = 0, waiting: int = 0, now: float | None = None
+    ) -> None:
+        """A new head, with how many of this node's transactions it (and the blocks since the last) held, how
+        many it left behind (broadcast before the previous head was made, `head_made_at`, still waiting) and
+        how many more were due and not sent yet (`waiting`: the node's own backlog)."""
         now = time.time() if now is None else now
         if self._head is not None:
             if block.number <= self._head.number:
@@ -121,7 +128,8 @@ class ChainClock:
             seconds = block.timestamp - self._head.timestamp
             self._gaps.append(seconds // (block.number - self._head.number))
             self._per_block.append(ours // (block.number - self._head.number))
-            self._seen.append(_Seen(seconds, ours, full=ours > 0 and left_behind > 0))
+            pressed = ours > 0 and left_behind + waiting > 0
+            self._seen.append(_Seen(seconds, ours, full=ours > 0 and left_behind > 0, pressed=pressed))
             self._rate = self._measured_rate() or self._rate
         self._head = block
         self._offsets.append(block.timestamp - now)
@@ -137,6 +145,7 @@ class ChainClock:
             mean_gap=max(statistics.fmean(gaps) if gaps else 1.0, float(pace or 1)),
             offset=max(self._offsets),
             full=any(seen.full for seen in self._seen),
+            pressed=any(seen.pressed for seen in self._seen),
             taken=max(self._per_block, default=0),
         )
 
@@ -155,11 +164,12 @@ class ChainClock:
 
     @property
     def capacity(self) -> int | None:
-        """How many of ours one block takes. On a full chain, the most of ours it mined in one recent block;
-        otherwise as many as the block gas limit holds at the most gas one of ours used lately (never fewer
-        than a recent block took). None when nothing bounds it: a backlog fits in the next block."""
+        """How many of ours one block takes. Once a recent block took ours while more waited (or the chain is
+        full), the most of ours one recent block took; otherwise as many as the block gas limit holds at the
+        most gas one of ours used lately (never fewer than a recent block took). None when nothing bounds it: a
+        backlog fits in the next block."""
         taken = self._now.taken
-        if self._head is not None and self._left_behind():
+        if self._head is not None and (self._now.pressed or self._left_behind()):
             return taken or None
         gas_limit = None if self._head is None else self._head.gas_limit
         if gas_limit is None or not self._most_gas:

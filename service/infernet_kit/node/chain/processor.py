@@ -251,6 +251,11 @@ class DeliveryProcessor:
     def pending(self) -> int:
         return len(self._active)
 
+    @property
+    def unsent(self) -> int:
+        """Deliveries due and not signed yet: preparing, or waiting for a slot (a slot is given back at signing)."""
+        return self._slots.waiting + self._slots.taken
+
     def handled(self, subscription_id: int, interval: int) -> bool:
         """In flight or settled: never dispatched again."""
         return (subscription_id, interval) in self._active or self.settled(subscription_id, interval)

@@ -314,7 +314,8 @@ class ChainService:
     async def _scan_receipts(self, head: Block) -> None:
         """Resolve our transactions mined up to `head`, and tell the clock about the head."""
         mined = await self._mined_until(head)
-        self._clock.observe(head, mined, left_behind=self._wallet.left_behind(self._clock.head_made_at))
+        left_behind = self._wallet.left_behind(self._clock.head_made_at)
+        self._clock.observe(head, mined, left_behind=left_behind, waiting=self._processor.unsent)
 
     async def _mined_until(self, head: Block) -> int:
         if not self._wallet.waiting:
