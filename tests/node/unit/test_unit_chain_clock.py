@@ -75,18 +75,6 @@ def test_blocks_that_took_ours_while_more_waited_in_the_node_bound_a_backlog() -
     assert clock.landing(1_000, now=T0 + last + 0.2) == T0 + last + 1 + 25
 
 
-def test_pressed_blocks_that_swing_bound_a_backlog_by_their_mean_not_their_best() -> None:
-    """An overloaded node got 944, then 94 to 591 a block mined: at the best block's pace a delivery 641 deep
-    would be sent for an interval that closes two blocks later, and revert."""
-    clock = ChainClock()
-    last = _steady(clock, 2, gas_limit=10**9)
-    for n, ours in enumerate((944, 119, 94, 537, 253, 591, 359, 398), start=last + 1):
-        clock.observe(_block(n, T0 + n, 10**9), ours, waiting=2_000, now=T0 + n + 0.1)
-    last += 8
-    assert clock.capacity == 412  # the mean, rounded up
-    assert clock.landing(641, now=T0 + last + 0.2) == T0 + last + 1 + 2
-
-
 def test_a_backlog_with_nothing_to_bound_it_is_taken_to_fit() -> None:
     """No gas facts yet (no receipt of ours, or a head without its gas limit) and no block that left ours
     behind: nothing says the chain cannot take the backlog."""

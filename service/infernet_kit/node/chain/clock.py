@@ -15,14 +15,13 @@ waited in the node or the mempool) says only what we had, never what the chain a
 bound (a burst that follows a few quiet deliveries must not be judged by them). Until a block takes ours while
 more wait, a block takes as many of ours as its gas limit holds at the most gas one of ours used lately;
 before either is known, the backlog is taken to fit in the next block. Once a block took ours while more
-waited, the mean of such recent blocks is what a block takes (it swings from block to block): the limit is
-the chain's, or the node's own (its CPU, its mempool depth) on a loaded machine whose blocks still come on
-time. Once the chain leaves ours behind (it is full: a block left some in the mempool, or one landed late),
-ours also land no sooner than at the rate it mined ours lately in chain time, with a quarter more time and a
-block later for safety: a chain that runs out of CPU makes its blocks late and uneven (gaps of 1, 3, 2 s at a
-1-second block time), so a count per block alone would say little, while ours per second of chain time is
-what it takes. Everything but the local clock is worked out once per head: the estimate is asked for every
-delivery queued, at every send.
+waited, the most of ours one recent block took is what they take: the chain, or the node itself (its CPU,
+its mempool depth) on a loaded machine, where blocks still come on time. Once the chain leaves ours behind
+(it is full: a block left some in the mempool, or one landed late), ours also land no sooner than at the
+rate it mined ours lately in chain time, with a quarter more time and a block later for safety: a chain that
+runs out of CPU makes its blocks late and uneven (gaps of 1, 3, 2 s at a 1-second block time), so a count
+per block alone would say little, while ours per second of chain time is what it takes. Everything but the
+local clock is worked out once per head: the estimate is asked for every delivery queued, at every send.
 """
 
 from __future__ import annotations
@@ -65,7 +64,7 @@ class _Pace:
     offset: float = 0.0  # the largest chain-minus-local offset
     full: bool = False  # a recent block left ours behind
     pressed: bool = False  # a recent block took ours while more waited
-    taken: int = 0  # ours one recent block takes: the mean of the pressed ones, else the most any took
+    taken: int = 0  # the most of ours one recent block took
 
 
 class ChainClock:
@@ -147,7 +146,7 @@ class ChainClock:
             offset=max(self._offsets),
             full=any(seen.full for seen in self._seen),
             pressed=any(seen.pressed for seen in self._seen),
-            taken=_taken(self._seen, self._per_block),
+            taken=max(self._per_block, default=0),
         )
 
     @property
@@ -166,9 +165,9 @@ class ChainClock:
     @property
     def capacity(self) -> int | None:
         """How many of ours one block takes. Once a recent block took ours while more waited (or the chain is
-        full), the mean of those blocks (the most one took, when only late landings say so); otherwise as many
-        as the block gas limit holds at the most gas one of ours used lately (never fewer than a recent block
-        took). None when nothing bounds it: a backlog fits in the next block."""
+        full), the most of ours one recent block took; otherwise as many as the block gas limit holds at the
+        most gas one of ours used lately (never fewer than a recent block took). None when nothing bounds it: a
+        backlog fits in the next block."""
         taken = self._now.taken
         if self._head is not None and (self._now.pressed or self._left_behind()):
             return taken or None
@@ -209,11 +208,3 @@ class ChainClock:
         # A full chain takes ours at its rate, unevenly (its speed changes with its load): some time and one
         # block more, so that none lands just too late.
         return max(landing, next_block + math.ceil(RATE_MARGIN * backlog / rate) + (pace or 1))
-
-
-def _taken(seen: deque[_Seen], per_block: deque[int]) -> int:
-    """Ours one block takes: the mean of the recent blocks that took ours while more waited (what chain and node
-    did together swings from block to block: 94 to 944 within 16 blocks of one overloaded run, where the most
-    would have sent hundreds of deliveries that landed after their interval closed), else the most one took."""
-    pressed = [count for item, count in zip(seen, per_block, strict=True) if item.pressed]
-    return math.ceil(statistics.fmean(pressed)) if pressed else max(per_block, default=0)
