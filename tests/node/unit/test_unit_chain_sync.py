@@ -196,7 +196,7 @@ async def test_listener_learns_judges_by_chain_time_and_resumes(world: World, tm
         subs = [world.subscribe(f"p{n}", frequency=2, period=PERIOD) for n in range(3)]
         listener, store = parts.listener, parts.store
 
-        advance = await listener.advance(await parts.client.block("latest"), never)  # learned in batches of 2
+        advance = await listener.advance(await parts.client.block("latest"), never, never)  # learned in batches of 2
         assert (advance.due, advance.settled) == ([], [])  # none is active yet
         assert (listener.tracked, listener.cursor) == (3, subs[-1])
         assert sorted(await store.tracked()) == subs
@@ -204,15 +204,36 @@ async def test_listener_learns_judges_by_chain_time_and_resumes(world: World, tm
 
         start = max(world.active_at(s) for s in subs)  # read now: a cancelled one's is 2**32 - 1
         block = await world.mined_at(parts.client, start)
-        advance = await listener.advance(block, lambda sub_id, interval: sub_id == subs[0])
+
+        def first(sub_id: int, interval: int) -> bool:
+            return sub_id == subs[0]
+
+        def first_or_last(sub_id: int, interval: int) -> bool:
+            return sub_id in (subs[0], subs[2])
+
+        def last(sub_id: int, interval: int) -> bool:
+            return sub_id == subs[2]
+
+        # subs[0]'s interval is in hand, not settled (in flight): not due, and judged again at the next block.
+        advance = await listener.advance(block, first, never)
         assert [(d.subscription_id, d.interval, d.containers, d.block) for d in advance.due] == [
             (sub_id, 1, [TGI], block.hash) for sub_id in subs[1:]
         ]
+        # subs[2]'s interval is settled: it sleeps until interval 2 opens. subs[0]'s is still in flight.
+        advance = await listener.advance(await world.mined_at(parts.client, start + 1), first_or_last, last)
+        assert [d.subscription_id for d in advance.due] == [subs[1]]
+        # subs[0]'s delivery ended unsettled (its task crashed): proposed again; subs[2] is not looked at.
+        advance = await listener.advance(await world.mined_at(parts.client, start + 2), never, never)
+        assert [d.subscription_id for d in advance.due] == [subs[0], subs[1]]
 
         transact(world.contract("RecurringConsumer").functions.cancel(subs[1]))
-        advance = await listener.advance(await parts.client.block("latest"), never)
-        assert [d.subscription_id for d in advance.due] == [subs[0], subs[2]]
+        latest = await parts.client.block("latest")
+        assert latest.timestamp < start + PERIOD, "the test took a whole period: interval 1 is over"
+        advance = await listener.advance(latest, never, never)
+        assert [d.subscription_id for d in advance.due] == [subs[0]]
         assert sorted(await store.tracked()) == [subs[0], subs[2]]
+        advance = await listener.advance(await world.mined_at(parts.client, start + PERIOD), never, never)
+        assert [(d.subscription_id, d.interval) for d in advance.due] == [(subs[0], 2), (subs[2], 2)]
         judged = listener.judged
         assert judged is not None
 
@@ -220,7 +241,7 @@ async def test_listener_learns_judges_by_chain_time_and_resumes(world: World, tm
         await again.listener.load()
         assert (again.listener.tracked, again.listener.cursor, again.listener.judged) == (2, subs[-1], judged)
         ended = start + 2 * PERIOD  # past the last interval of each
-        advance = await again.listener.advance(await world.mined_at(again.client, ended), never)
+        advance = await again.listener.advance(await world.mined_at(again.client, ended), never, never)
         assert advance.due == [] and again.listener.tracked == 0
         assert await again.store.tracked() == {}
 
@@ -235,7 +256,7 @@ async def test_listener_serves_only_its_containers_and_owners(
         block = await other.client.block("latest")
         with caplog.at_level(logging.INFO, logger="infernet_kit.node.chain.listener"):
             for parts in (other, picky):
-                advance = await parts.listener.advance(block, never)
+                advance = await parts.listener.advance(block, never, never)
                 assert advance.due == [] and parts.listener.tracked == 0
                 assert parts.listener.cursor == sub_id  # read past, not read again
         # One line per node, with the reason: another container's (its hash, and what this node serves), and an
@@ -254,7 +275,7 @@ async def test_processor_delivers_and_records_every_outcome(world: World, tmp_pa
     async with world.parts(tmp_path) as parts:
         good = world.subscribe("weather", frequency=1, period=0)
         bad = world.subscribe("garbage", frequency=1, period=0)
-        advance = await parts.listener.advance(await parts.client.block("latest"), never)
+        advance = await parts.listener.advance(await parts.client.block("latest"), never, never)
         due = {d.subscription_id: d for d in advance.due}
         assert sorted(due) == [good, bad]
         # Its inputs read fine; the chain has no such id. A later interval: a delivery shape not simulated yet (one
@@ -283,7 +304,7 @@ async def test_processor_delivers_and_records_every_outcome(world: World, tmp_pa
         assert (bad_interval.status, bad_interval.error) == (DeliveryStatus.FAILED, failed.error)
         assert all(parts.processor.handled(d.subscription_id, 1) for d in (*due.values(), missing))
 
-        advance = await parts.listener.advance(await parts.client.block("latest"), never)
+        advance = await parts.listener.advance(await parts.client.block("latest"), never, never)
         assert [(d.subscription_id, reason) for d, reason in advance.settled] == [(good, "this node already responded")]
 
         # Sent before a restart: a transaction the chain has is followed up, one it never got is counted a failure.

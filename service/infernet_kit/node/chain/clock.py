@@ -6,17 +6,22 @@ estimate costs no RPC call. The next block comes at the chain's pace after the n
 when recent blocks came at a steady gap), and never before the local clock plus the chain's offset from it
 (automine makes blocks on demand, at the current time; a chain out of CPU makes them late, at the time they
 are made). The offset is the largest of the recent heads': a node too busy to see a head at once would
-otherwise take the chain to be behind. While the chain takes ours as they come (each
-mined in the block after it was signed), that is where a new one lands too. Once it leaves some behind (it
-is full: a block left some behind, or one landed late), a transaction sent behind `backlog` others of ours
-lands when the chain has mined those, at the rate it mined ours lately in chain time, and a block later for
-safety: a chain that runs out of CPU makes its blocks late and uneven (gaps of 1, 3, 2 s at a 1-second block
-time), so a count per block would say nothing, while ours per second of chain time is what it takes. On
-an automining chain (blocks on demand, many in one second) the rate is unbounded and a transaction lands at
-once. Whether the chain looks full or not, a transaction never lands sooner than the blocks its backlog
-needs at the most of ours the chain mined in one recent block, each block taking the recent mean gap: a
-node that keeps its mempool shallow rarely sees a block leave its transactions behind, yet the backlog
-still waits its turn.
+otherwise take the chain to be behind. On an automining chain (blocks on demand, many in one second) a
+transaction lands at once.
+
+Behind a backlog of ours, how many of ours one block takes decides the wait: the blocks the backlog needs,
+each as long as the recent mean gap, with a quarter more time. A block that took all of ours there were (none
+waited in the node or the mempool) says only what we had, never what the chain and the node can do: it is no
+bound (a burst that follows a few quiet deliveries must not be judged by them). Until a block takes ours while
+more wait, a block takes as many of ours as its gas limit holds at the most gas one of ours used lately;
+before either is known, the backlog is taken to fit in the next block. Once a block took ours while more
+waited, the most of ours one recent block took is what they take: the chain, or the node itself (its CPU,
+its mempool depth) on a loaded machine, where blocks still come on time. Once the chain leaves ours behind
+(it is full: a block left some in the mempool, or one landed late), ours also land no sooner than at the
+rate it mined ours lately in chain time, with a quarter more time and a block later for safety: a chain that
+runs out of CPU makes its blocks late and uneven (gaps of 1, 3, 2 s at a 1-second block time), so a count
+per block alone would say little, while ours per second of chain time is what it takes. Everything but the
+local clock is worked out once per head: the estimate is asked for every delivery queued, at every send.
 """
 
 from __future__ import annotations
@@ -46,6 +51,20 @@ class _Seen:
     seconds: int  # chain time since the previous head seen
     ours: int  # our transactions mined in this block and those since the previous head seen
     full: bool  # it left some of ours behind: it took what the chain could, not what we sent
+    pressed: bool  # more of ours waited (in the node or the mempool): it took what chain and node could do
+
+
+@dataclass(frozen=True)
+class _Pace:
+    """What the recent heads say, worked out once per head: `landing` is asked for every delivery queued."""
+
+    pace: int | None = None  # the block time, when steady
+    automine: bool = False
+    mean_gap: float = 1.0
+    offset: float = 0.0  # the largest chain-minus-local offset
+    full: bool = False  # a recent block left ours behind
+    pressed: bool = False  # a recent block took ours while more waited
+    taken: int = 0  # the most of ours one recent block took
 
 
 class ChainClock:
@@ -61,6 +80,9 @@ class ChainClock:
         self._late_in: int | None = None  # the newest block that held one of ours it had left behind before
         self._rate: float | None = None
         self._per_block: deque[int] = deque(maxlen=WINDOW)  # ours mined per block, between the heads seen
+        self._gas: deque[int] = deque(maxlen=WINDOW)  # gas used by each of ours that landed lately
+        self._most_gas = 0  # the largest of those
+        self._now = _Pace()
 
     def reset(self) -> None:
         """Forget the chain seen so far (it was reset or replaced)."""
@@ -71,14 +93,19 @@ class ChainClock:
         self._late_in = None
         self._rate = None
         self._per_block.clear()
+        self._gas.clear()
+        self._most_gas = 0
+        self._now = _Pace()
 
     @property
     def head(self) -> int | None:
         """The newest block number seen."""
         return None if self._head is None else self._head.number
 
-    def landed(self, signed_at: int, mined_in: int) -> None:
-        """One of ours, signed when `signed_at` was the newest block, was mined in `mined_in`."""
+    def landed(self, signed_at: int, mined_in: int, gas_used: int) -> None:
+        """One of ours, signed when `signed_at` was the newest block, was mined in `mined_in` using `gas_used`."""
+        self._gas.append(gas_used)
+        self._most_gas = max(self._gas)
         if mined_in - signed_at - 1 >= LATE_BLOCKS:
             self._late_in = max(self._late_in or 0, mined_in)
 
@@ -86,11 +113,14 @@ class ChainClock:
     def head_made_at(self) -> float:
         """Local time by which the newest head was made (0 before any): a transaction broadcast before it was
         there for the next block to take."""
-        return 0.0 if self._head is None else self._head.timestamp - max(self._offsets)
+        return 0.0 if self._head is None else self._head.timestamp - self._now.offset
 
-    def observe(self, block: Block, ours: int = 0, *, left_behind: int = 0, now: float | None = None) -> None:
-        """A new head, with how many of this node's transactions it (and the blocks since the last) held and
-        how many it left behind: broadcast before the previous head was made (`head_made_at`), still waiting."""
+    def observe(
+        self, block: Block, ours: int = 0, *, left_behind: int = 0, waiting: int = 0, now: float | None = None
+    ) -> None:
+        """A new head, with how many of this node's transactions it (and the blocks since the last) held, how
+        many it left behind (broadcast before the previous head was made, `head_made_at`, still waiting) and
+        how many more were due and not sent yet (`waiting`: the node's own backlog)."""
         now = time.time() if now is None else now
         if self._head is not None:
             if block.number <= self._head.number:
@@ -98,20 +128,31 @@ class ChainClock:
             seconds = block.timestamp - self._head.timestamp
             self._gaps.append(seconds // (block.number - self._head.number))
             self._per_block.append(ours // (block.number - self._head.number))
-            self._seen.append(_Seen(seconds, ours, full=ours > 0 and left_behind > 0))
+            pressed = ours > 0 and left_behind + waiting > 0
+            self._seen.append(_Seen(seconds, ours, full=ours > 0 and left_behind > 0, pressed=pressed))
             self._rate = self._measured_rate() or self._rate
         self._head = block
         self._offsets.append(block.timestamp - now)
+        self._now = self._pace()
+
+    def _pace(self) -> _Pace:
+        gaps = self._gaps
+        steady = len(gaps) >= PACE_MIN and min(gaps) >= 1 and max(gaps) <= 2 * min(gaps)
+        pace = int(statistics.median_low(gaps)) if steady else None
+        return _Pace(
+            pace=pace,
+            automine=AUTOMINE_SHARE * sum(gap == 0 for gap in gaps) >= max(1, len(gaps)),
+            mean_gap=max(statistics.fmean(gaps) if gaps else 1.0, float(pace or 1)),
+            offset=max(self._offsets),
+            full=any(seen.full for seen in self._seen),
+            pressed=any(seen.pressed for seen in self._seen),
+            taken=max(self._per_block, default=0),
+        )
 
     @property
     def pace(self) -> int | None:
         """The chain's block time when recent blocks came at a steady gap; None (automine, or not known yet)."""
-        if len(self._gaps) < PACE_MIN:
-            return None
-        low, high = min(self._gaps), max(self._gaps)
-        if low < 1 or high > 2 * low:
-            return None
-        return int(statistics.median_low(self._gaps))
+        return self._now.pace
 
     @property
     def rate(self) -> float | None:
@@ -119,16 +160,21 @@ class ChainClock:
         measured over the recent full blocks, or the last such measure; None when not known, or when the chain
         often made several blocks in one second (automine, which mines each on arrival; a chain with a block
         time does it only now and then, catching up)."""
-        return None if self._automine else self._rate
-
-    @property
-    def _automine(self) -> bool:
-        return AUTOMINE_SHARE * sum(gap == 0 for gap in self._gaps) >= max(1, len(self._gaps))
+        return None if self._now.automine else self._rate
 
     @property
     def capacity(self) -> int | None:
-        """The most of ours the chain mined in one recent block (None: none of ours lately)."""
-        return max(self._per_block, default=0) or None
+        """How many of ours one block takes. Once a recent block took ours while more waited (or the chain is
+        full), the most of ours one recent block took; otherwise as many as the block gas limit holds at the
+        most gas one of ours used lately (never fewer than a recent block took). None when nothing bounds it: a
+        backlog fits in the next block."""
+        taken = self._now.taken
+        if self._head is not None and (self._now.pressed or self._left_behind()):
+            return taken or None
+        gas_limit = None if self._head is None else self._head.gas_limit
+        if gas_limit is None or not self._most_gas:
+            return None
+        return max(taken, gas_limit // self._most_gas, 1)
 
     def _measured_rate(self) -> float | None:
         full = [seen for seen in self._seen if seen.full]
@@ -140,7 +186,7 @@ class ChainClock:
         late (known only once its receipt is read)."""
         assert self._head is not None
         late = self._late_in is not None and self._late_in >= self._head.number - WINDOW
-        return late or any(seen.full for seen in self._seen)
+        return late or self._now.full
 
     def landing(self, backlog: int = 0, *, now: float | None = None) -> int | None:
         """Chain time of the block that takes a transaction sent now behind `backlog` of ours still waiting
@@ -148,17 +194,17 @@ class ChainClock:
         if self._head is None:
             return None
         now = time.time() if now is None else now
-        next_block = max(self._head.timestamp + (self.pace or 1), math.ceil(now + max(self._offsets)))
-        if backlog == 0 or self._automine:
+        pace = self._now.pace
+        next_block = max(self._head.timestamp + (pace or 1), math.ceil(now + self._now.offset))
+        if backlog == 0 or self._now.automine:
             return next_block
         landing = next_block
         if (capacity := self.capacity) is not None and (blocks := backlog // capacity):
             # Behind `blocks` blocks' worth of ours, each as long as the recent ones, with the same margin.
-            gap = max(statistics.fmean(self._gaps) if self._gaps else 1.0, float(self.pace or 1))
-            landing = next_block + math.ceil(RATE_MARGIN * blocks * gap)
-        rate = self.rate
+            landing = next_block + math.ceil(RATE_MARGIN * blocks * self._now.mean_gap)
+        rate = self._rate
         if rate is None or not self._left_behind():
             return landing
         # A full chain takes ours at its rate, unevenly (its speed changes with its load): some time and one
         # block more, so that none lands just too late.
-        return max(landing, next_block + math.ceil(RATE_MARGIN * backlog / rate) + (self.pace or 1))
+        return max(landing, next_block + math.ceil(RATE_MARGIN * backlog / rate) + (pace or 1))

@@ -3,12 +3,16 @@
 New subscriptions come from the coordinator's `id` (one call per block) and the Reader in batches;
 cancellations from `SubscriptionCancelled` logs; whether an interval is still open from the Reader's
 redundancy counts (batched) and, for intervals some node answered, `nodeResponded`. Nothing is read per
-subscription per block.
+subscription per block, and a block looks only at the subscriptions that may owe something at it: those whose
+next interval opened since (kept in order of that time), and those whose last judgement left work open (new,
+not yet answered, or still in flight, which may end unsettled and be proposed again). A settled interval stays
+settled, so its subscription sleeps until its next interval opens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,6 +67,7 @@ class Advance:
     cancelled: set[int] = field(default_factory=set)
 
 
+# (subscription, interval) -> whether the processor took it in hand (in flight or settled), or settled it.
 Handled = Callable[[int, int], bool]
 
 
@@ -90,6 +95,8 @@ class SubscriptionListener:
         self._payment_address = payment_address
         self._snapshot = snapshot
         self._subs: dict[int, Subscription] = {}
+        self._recheck: set[int] = set()  # judged again at the next block: new, unanswered or in flight
+        self._wakes: list[tuple[int, int]] = []  # heap of (chain time its next interval opens, subscription)
         self._cursor = self._first_cursor  # highest subscription id already read
         self._last_block: int | None = None  # newest block whose cancellations were applied (the judged block)
         self._last_hash: str | None = None  # its hash: the node's state holds only while it is on the chain
@@ -118,6 +125,8 @@ class SubscriptionListener:
         """Forget every subscription and cursor (the chain they were read from is gone); the store is the
         caller's to clear."""
         self._subs.clear()
+        self._recheck.clear()
+        self._wakes.clear()
         self._cursor = self._first_cursor
         self._last_block = self._last_hash = None
         self.behind = False
@@ -135,15 +144,16 @@ class SubscriptionListener:
                 dropped.append(sub_id)
             else:
                 self._subs[sub_id] = sub
+                self._recheck.add(sub_id)
         if dropped:
             await self._store.untrack(dropped)
         log.info("chain listener resumed: %d subscriptions tracked, cursor %d", len(self._subs), self._cursor)
 
-    async def advance(self, block: Block, handled: Handled) -> Advance:
+    async def advance(self, block: Block, handled: Handled, settled: Handled) -> Advance:
         """Everything that changed up to `block`, and what is due at its timestamp."""
         await self._learn(block)
         cancelled = await self._apply_cancellations(block)
-        advance = await self._judge(block, handled)
+        advance = await self._judge(block, handled, settled)
         advance.cancelled = cancelled
         return advance
 
@@ -173,6 +183,7 @@ class SubscriptionListener:
                 if self._accept(sub_id, sub, sub_terms, seen_at=block.number) is not None:
                     accepted[sub_id] = sub
             self._subs.update(accepted)
+            self._recheck.update(accepted)
             self._cursor = end - 1
             await self._store.track(accepted, cursor=self._cursor)
             if end < min(start + batch, next_id):
@@ -255,15 +266,25 @@ class SubscriptionListener:
         if ids:
             for sub_id in ids:
                 self._subs.pop(sub_id, None)
+                self._recheck.discard(sub_id)
             await self._store.untrack(ids)
 
     # -- judging -----------------------------------------------------------------------------------------
 
-    async def _judge(self, block: Block, handled: Handled) -> Advance:
+    def _awake(self, timestamp: int) -> list[int]:
+        """The tracked subscriptions to judge at chain time `timestamp`, in id order (the order they were learned)."""
+        awake, self._recheck = self._recheck, set()
+        while self._wakes and self._wakes[0][0] <= timestamp:
+            awake.add(heapq.heappop(self._wakes)[1])
+        return sorted(awake & self._subs.keys())
+
+    async def _judge(self, block: Block, handled: Handled, settled: Handled) -> Advance:
         candidates: list[Due] = []
         finished: set[int] = set()
-        for sub_id, sub in self._subs.items():
+        for sub_id in self._awake(block.timestamp):
+            sub = self._subs[sub_id]
             if block.timestamp < sub.active_at:
+                heapq.heappush(self._wakes, (sub.active_at, sub_id))
                 continue
             interval = interval_at(sub.active_at, sub.period, block.timestamp)
             if interval > sub.frequency:
@@ -275,7 +296,12 @@ class SubscriptionListener:
                 if interval == sub.frequency or sub.period == 0:
                     finished.add(sub_id)
                     self._report.ended(sub_id, "finished")
+                elif settled(sub_id, interval):
+                    heapq.heappush(self._wakes, (sub.active_at + interval * sub.period, sub_id))
+                else:
+                    self._recheck.add(sub_id)
                 continue
+            self._recheck.add(sub_id)
             containers = self._lookup.containers(sub.container_id) or []
             candidates.append(Due(sub_id, interval, sub, containers, block.hash, block.timestamp))
         await self._drop(finished)

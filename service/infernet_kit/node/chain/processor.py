@@ -251,9 +251,18 @@ class DeliveryProcessor:
     def pending(self) -> int:
         return len(self._active)
 
+    @property
+    def unsent(self) -> int:
+        """Deliveries due and not signed yet: preparing, or waiting for a slot (a slot is given back at signing)."""
+        return self._slots.waiting + self._slots.taken
+
     def handled(self, subscription_id: int, interval: int) -> bool:
         """In flight or settled: never dispatched again."""
-        return (subscription_id, interval) in self._active or self._settled.get(subscription_id, 0) >= interval
+        return (subscription_id, interval) in self._active or self.settled(subscription_id, interval)
+
+    def settled(self, subscription_id: int, interval: int) -> bool:
+        """Ended for good (delivered, skipped or failed): never in flight or proposed again."""
+        return self._settled.get(subscription_id, 0) >= interval
 
     async def load(self) -> None:
         """Resume from the store: settled intervals stay settled; sent transactions are followed up."""
@@ -507,7 +516,7 @@ class DeliveryProcessor:
                 )
             raise self._name_consumer(exc, sub.owner) from None
         if signed_at is not None:
-            self._clock.landed(signed_at, receipt.block_number)
+            self._clock.landed(signed_at, receipt.block_number, receipt.gas_used)
         return receipt
 
     def _name_consumer(self, exc: Reverted, owner: str) -> Reverted:

@@ -126,6 +126,7 @@ class Block:
     hash: str
     transactions: frozenset[str]
     base_fee: int | None
+    gas_limit: int | None = None  # what one block can hold: with the gas of ours, how many of ours it can take
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,7 @@ def _block(raw: dict[str, Any]) -> Block:
         hash=str(raw["hash"]).lower(),
         transactions=frozenset(str(tx).lower() for tx in raw.get("transactions", [])),
         base_fee=int(base_fee, 16) if base_fee is not None else None,
+        gas_limit=int(raw["gasLimit"], 16) if "gasLimit" in raw else None,
     )
 
 

@@ -285,7 +285,7 @@ class ChainService:
         if target == self._judged and not learning:
             return
         block = head if target == head.number else await self._client.block(target)
-        advance = await self._listener.advance(block, self._processor.handled)
+        advance = await self._listener.advance(block, self._processor.handled, self._processor.settled)
         self._processor.cancelled(advance.cancelled)
         for due, reason in advance.settled:
             await self._processor.settle(due, reason)
@@ -314,7 +314,8 @@ class ChainService:
     async def _scan_receipts(self, head: Block) -> None:
         """Resolve our transactions mined up to `head`, and tell the clock about the head."""
         mined = await self._mined_until(head)
-        self._clock.observe(head, mined, left_behind=self._wallet.left_behind(self._clock.head_made_at))
+        left_behind = self._wallet.left_behind(self._clock.head_made_at)
+        self._clock.observe(head, mined, left_behind=left_behind, waiting=self._processor.unsent)
 
     async def _mined_until(self, head: Block) -> int:
         if not self._wallet.waiting:
