@@ -298,11 +298,13 @@ class ChainService:
         log.log(level, "judged block=%d due=%d settled=%d", target, len(advance.due), len(advance.settled))
 
     async def _catch_up(self, due: Due) -> None:
-        """The interval closed (or would have, before the delivery could land). If the next block is in a later
-        interval, answer that one now rather than when the next block arrives (never one further ahead: it is
-        not open yet). The time is the clock's estimate: nothing is fetched per missed interval."""
+        """The interval closed (or would have, before the delivery could land). If the newest head is in a later
+        interval, answer that one now rather than when the listener judges the next block. Never one the head is
+        not in yet, though the delivery may be estimated to land there: the next block may come in the same
+        second as the head (anvil does so when it catches up), and a delivery for an interval that has not
+        opened in it reverts with `IntervalMismatch` (or is simulated to, and skipped for good)."""
         sub = due.subscription
-        chain_time = self._clock.landing()
+        chain_time = self._clock.head_time
         if sub.period == 0 or chain_time is None:
             return
         interval = interval_at(sub.active_at, sub.period, chain_time)
