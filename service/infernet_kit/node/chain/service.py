@@ -261,14 +261,17 @@ class ChainService:
                 await self._heads.wait()
 
     async def _step(self) -> None:
-        if not self._identified:
-            await self._client.identify()
-            await self._store.set_state(self._identity())
-            self._identified = True
-        head = await self._head_unless_diverged()
-        if head is None:
-            return
-        with self._wallet.holding():  # what this head cancels is known before the room it makes is filled
+        # Nothing is signed from the moment the node looks at the head until it has taken the head in: what the
+        # head cancels is known before the room it makes is filled, and a delivery that became ready while the
+        # head was being read (a round trip to a busy RPC) is not sent for a subscription that head cancelled.
+        with self._wallet.holding():
+            if not self._identified:
+                await self._client.identify()
+                await self._store.set_state(self._identity())
+                self._identified = True
+            head = await self._head_unless_diverged()
+            if head is None:
+                return
             await self._take_in(head)
 
     async def _take_in(self, head: Block) -> None:
