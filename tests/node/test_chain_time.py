@@ -195,3 +195,52 @@ def test_transaction_in_flight_at_a_crash_is_followed_up_not_resent(
     node.wait_settled()
     assert sub.deliveries() == 1
     assert node.sent() == 1
+
+
+@pytest.mark.usefixtures("manual_mining")
+def test_next_interval_is_answered_only_once_a_block_is_in_it(
+    start_node: Any, chain: Anvil, user: Web3, deployment: Deployment
+) -> None:
+    """A head in an interval's last second: a delivery sent then would land after it closed, so it is skipped.
+    The next interval is not answered until the node has seen a block in it: anvil may mine the next block in
+    the same second as the last (it does when it catches up), and a delivery for an interval not open there
+    reverts with IntervalMismatch and spends gas for nothing."""
+    node = start_node()
+    consumer = deployment.contract(user, "RecurringConsumer")
+    request = consumer.functions.start("one second late", 3, PERIOD, 1, False).transact()
+    chain.mine()
+    sub = Recurring(chain, user, deployment, user.eth.get_transaction_receipt(request))
+    last_second = sub.active_at + PERIOD - 1
+
+    chain.rpc("evm_setNextBlockTimestamp", last_second)
+    chain.mine()
+    wait_until(
+        lambda: f"not delivering subscription={sub.id} interval=1: interval closes" in node.log_text(),
+        what="the node to skip interval 1 as closing",
+    )
+    # Whatever the node does about interval 2 at this head is done once it sent it or has nothing in flight.
+    wait_until(lambda: node.sent() > 0 or node.node.pending()["onchain"] == 0, what="the node to act on the head")
+    chain.rpc("evm_setNextBlockTimestamp", last_second)  # the next block in the same second: interval 1 still
+    chain.mine()
+    assert chain.timestamp() == last_second
+    assert _reverted(chain, node.address, sub.block) == []
+
+    sub.enter(2)
+    wait_until(lambda: node.sent() == 1, what="the node to send interval 2 once a block is in it")
+    chain.mine()
+    sub.wait_delivered(1)
+    assert sub.output(2) == fake_models.generate("one second late (interval 2)")
+    assert _reverted(chain, node.address, sub.block) == []
+    assert node.sent() == 1
+
+
+def _reverted(chain: Anvil, sender: str, first_block: int) -> list[str]:
+    """Hashes of `sender`'s transactions mined from `first_block` on that reverted."""
+    w3 = chain.w3
+    failed = []
+    for number in range(first_block, w3.eth.block_number + 1):
+        for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]:
+            assert not isinstance(tx, bytes)
+            if tx["from"] == sender and w3.eth.get_transaction_receipt(tx["hash"])["status"] == 0:
+                failed.append(tx["hash"].to_0x_hex())
+    return failed

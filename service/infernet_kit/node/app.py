@@ -100,6 +100,8 @@ def configure_logging(config: NodeConfig, *, base_dir: Path) -> None:
         handler.addFilter(mask)
         root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # No line shows a record's thread or process (`LineFormatter`): not looked up for each (a syscall each).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     for noisy in ("httpx", "httpcore", "web3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -69,7 +69,11 @@ class ContainerCall:
 
     container: str
     ms: float
-    backend: list[BackendCall]
+    server_timing: str | None  # the header as it came: read only when an event shows it (most are never shown)
+
+    @property
+    def backend(self) -> list[BackendCall]:
+        return parse_backend_timing(self.server_timing)
 
     def event(self) -> dict[str, Any]:
         """The call as the node's event feed shows it."""
@@ -265,9 +269,9 @@ class Orchestrator:
         started = time.perf_counter()
         outcome = "failed"
         try:
-            answer, backend = await self._call_once(container_id, body, completed, tag)
+            answer, timing = await self._call_once(container_id, body, completed, tag)
             outcome = "ok"
-            return answer, ContainerCall(container_id, (time.perf_counter() - started) * 1000, backend)
+            return answer, ContainerCall(container_id, (time.perf_counter() - started) * 1000, timing)
         finally:
             container_call(container_id, outcome, time.perf_counter() - started)
 
@@ -307,7 +311,7 @@ class Orchestrator:
 
     async def _call_once(
         self, container_id: str, body: bytes, completed: Sequence[ContainerOutput], tag: str | None
-    ) -> tuple[Any, list[BackendCall]]:
+    ) -> tuple[Any, str | None]:
         config = self._config(container_id, completed)
         try:
             answer = await self._answer(config, body, tag)
@@ -317,7 +321,7 @@ class Orchestrator:
             description = _describe_error(answer.status, answer.body)
             raise ContainerFailure(container_id, description, completed, status=answer.status)
         try:
-            return parse_json(answer.body), parse_backend_timing(answer.headers.get(SERVER_TIMING_HEADER))
+            return parse_json(answer.body), answer.headers.get(SERVER_TIMING_HEADER)
         except ValueError:
             raise ContainerFailure(container_id, "answer is not JSON", completed) from None
 

@@ -110,6 +110,11 @@ class ChainClock:
             self._late_in = max(self._late_in or 0, mined_in)
 
     @property
+    def head_time(self) -> int | None:
+        """The newest head's timestamp: the earliest the next block can have (a chain may make two in one second)."""
+        return None if self._head is None else self._head.timestamp
+
+    @property
     def head_made_at(self) -> float:
         """Local time by which the newest head was made (0 before any): a transaction broadcast before it was
         there for the next block to take."""

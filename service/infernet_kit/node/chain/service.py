@@ -261,14 +261,17 @@ class ChainService:
                 await self._heads.wait()
 
     async def _step(self) -> None:
-        if not self._identified:
-            await self._client.identify()
-            await self._store.set_state(self._identity())
-            self._identified = True
-        head = await self._head_unless_diverged()
-        if head is None:
-            return
-        with self._wallet.holding():  # what this head cancels is known before the room it makes is filled
+        # Nothing is signed from the moment the node looks at the head until it has taken the head in: what the
+        # head cancels is known before the room it makes is filled, and a delivery that became ready while the
+        # head was being read (a round trip to a busy RPC) is not sent for a subscription that head cancelled.
+        with self._wallet.holding():
+            if not self._identified:
+                await self._client.identify()
+                await self._store.set_state(self._identity())
+                self._identified = True
+            head = await self._head_unless_diverged()
+            if head is None:
+                return
             await self._take_in(head)
 
     async def _take_in(self, head: Block) -> None:
@@ -298,11 +301,13 @@ class ChainService:
         log.log(level, "judged block=%d due=%d settled=%d", target, len(advance.due), len(advance.settled))
 
     async def _catch_up(self, due: Due) -> None:
-        """The interval closed (or would have, before the delivery could land). If the next block is in a later
-        interval, answer that one now rather than when the next block arrives (never one further ahead: it is
-        not open yet). The time is the clock's estimate: nothing is fetched per missed interval."""
+        """The interval closed (or would have, before the delivery could land). If the newest head is in a later
+        interval, answer that one now rather than when the listener judges the next block. Never one the head is
+        not in yet, though the delivery may be estimated to land there: the next block may come in the same
+        second as the head (anvil does so when it catches up), and a delivery for an interval that has not
+        opened in it reverts with `IntervalMismatch` (or is simulated to, and skipped for good)."""
         sub = due.subscription
-        chain_time = self._clock.landing()
+        chain_time = self._clock.head_time
         if sub.period == 0 or chain_time is None:
             return
         interval = interval_at(sub.active_at, sub.period, chain_time)

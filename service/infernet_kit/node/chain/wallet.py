@@ -156,7 +156,7 @@ class NodeWallet:
 
     @contextmanager
     def holding(self) -> Iterator[None]:
-        """Nothing is signed inside: the node takes in a new block (its receipts, cancellations and due
+        """Nothing is signed inside: the node reads and takes in a new block (its receipts, cancellations and due
         intervals) before the room it made is filled, so the sends after it know of the cancellations."""
         self._held += 1
         try:
