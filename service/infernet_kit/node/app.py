@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import signal
 import socket
@@ -14,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -247,9 +246,6 @@ async def serve(config: NodeConfig, data_dir: Path) -> None:
             "enabled" if config.chain.enabled else "disabled",
             data_dir,
         )
-        if os.environ.get("KIT_GRANIAN"):  # experiment: the same app on granian's embedded server, same socket
-            await _serve_granian(api, sock)
-            return
         await server.serve(sockets=[sock])
         if not server.started:
             raise ConfigError(f"server.port: cannot listen on {config.server.host}:{config.server.port}")
@@ -262,27 +258,6 @@ async def serve(config: NodeConfig, data_dir: Path) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         log.info("node stopped")
-
-
-async def _serve_granian(api: NodeApi, sock: socket.socket) -> None:
-    """EXPERIMENT (issue 15): the node's ASGI app on granian's embedded server (a Rust HTTP/1.1 server whose
-    requests reach this event loop through `call_soon_threadsafe`), on the pre-bound dual-stack socket."""
-    from granian._granian import SocketHolder
-    from granian.constants import HTTPModes, Interfaces
-    from granian.server.embed import Server
-
-    sock.listen(4096)
-
-    class PreBound(Server):
-        def _init_shared_socket(self) -> None:
-            state: Any = self  # granian's private socket slots (its stub gives SocketHolder no arguments)
-            holder: Any = SocketHolder
-            state._ssp, state._shd, state._sfd = None, holder(sock.fileno(), False, 4096), sock.fileno()
-
-    server = PreBound(
-        api.app(), interface=Interfaces.ASGINL, backlog=4096, log_enabled=False, websockets=False, http=HTTPModes.http1
-    )
-    await server.serve()
 
 
 def run(config: NodeConfig, data_dir: Path) -> None:
