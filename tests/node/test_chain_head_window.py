@@ -38,7 +38,7 @@ WAIT = 30.0
 @dataclass
 class HeadGate:
     """JSON-RPC to anvil. While `closed`, a request that reads the latest block (the head follower's) waits until
-    the gate opens; `held` is set once one does. Every raw transaction passing through is kept."""
+    the gate opens; `held` is set once one does. Every raw transaction passing through is kept once anvil took it."""
 
     upstream: str
     closed: bool = False
@@ -54,9 +54,11 @@ class HeadGate:
         if self.closed and reads_head:
             self.held.set()
             await self.opened.wait()
-        self.raw_transactions += [i["params"][0] for i in items if i["method"] == "eth_sendRawTransaction"]
         async with ClientSession() as session, session.post(self.upstream, data=body, headers=_JSON) as answer:
-            return web.Response(body=await answer.read(), content_type="application/json")
+            forwarded = await answer.read()
+        # Kept once anvil has answered: a transaction seen here is in its mempool, so a block mined next holds it.
+        self.raw_transactions += [i["params"][0] for i in items if i["method"] == "eth_sendRawTransaction"]
+        return web.Response(body=forwarded, content_type="application/json")
 
 
 _JSON = {"content-type": "application/json"}
