@@ -7,8 +7,8 @@ collector ran ~150 times a second and its full collections, each scanning every 
 of its CPU; a service worker, whose inference client allocates more per request, collected every few requests.
 At 10,000 subscriptions (staggered) a first collection every 10,000 still came once a second, ~6-10 ms each over
 the deliveries in flight (which survive it: hardly any of what it scans is garbage), 4-6 % of the node's CPU; at
-100,000 it came once in a 170-second stretch (0.2-0.4 %), RSS unchanged (README, "Catch-up, cancellations and the
-collector at 10,000").
+100,000 it came once in a 170-second stretch (0.2-0.4 %), RSS unchanged (docs/PERFORMANCE.md, "Catch-up,
+cancellations and the collector at 10,000").
 """
 
 from __future__ import annotations

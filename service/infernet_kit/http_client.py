@@ -5,8 +5,8 @@ Why it exists: profiles put aiohttp's client first in the node's CPU per job and
 through the orchestrator), and a fifth of a service worker's CPU per request went to aiohttp under the inference
 client. This client is an asyncio Protocol with httptools' response parser (llhttp in C, as the kit's servers use
 through uvicorn) and a request head built once per endpoint. One call at a time against the echo container, in one
-run under uvloop: 46-59 µs of CPU per call, where aiohttp's took 235-310 µs (README, "The node on chain" and
-"Benchmark").
+run under uvloop: 46-59 µs of CPU per call, where aiohttp's took 235-310 µs (docs/PERFORMANCE.md, "On chain"
+and "Off chain").
 
 What it does, as aiohttp's client did for these calls (`tests/node/test_container_http.py` holds the two side by
 side and fails if they part):
