@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import aiohttp
@@ -22,6 +23,8 @@ from infernet_kit.http_client import Answer, BrokenAnswer, Endpoint, HttpPool, N
 from infernet_kit.protocol.container import REQUEST_TAG_HEADER
 from infernet_kit.retrying import describe
 from infernet_kit.services.transport import AiohttpTransport, aiohttp_timeout, request_tag
+
+log = logging.getLogger("infernet_kit.services")
 
 __all__ = ["LEAN_POST_KEYWORDS", "LeanAsyncClient", "hf_response_hook", "pooled_async_client", "read_response"]
 
@@ -82,20 +85,24 @@ class LeanAsyncClient(httpx2.AsyncClient):
         request: httpx2.Request,
     ) -> Answer:
         """POST over the lean client; its failures come out as the httpx2 exceptions aiohttp's were mapped to.
-        A call no byte answered on a pooled connection is sent once more at once on a new one (the server may
-        have closed it while idle), as the node does with its container calls."""
+        A stale kept-alive connection is the lean client's to resend on (`http_client`); this only logs it."""
         if self._lean is None:
             self._lean = HttpPool(self._aiohttp.max_connections)
-        if (tag := request_tag.get()) is not None:
+        tag = request_tag.get()
+        if tag is not None:
             headers[REQUEST_TAG_HEADER] = tag
+
+        def resent(stale: NoAnswer) -> None:
+            log.warning(
+                "backend %s%s: a kept-alive connection sent no answer (%s); sent again at once on a new connection",
+                url,
+                f" ({tag})" if tag else "",
+                describe(stale),
+            )
+
         try:
             async with asyncio.timeout(seconds):
-                try:
-                    return await self._lean.post(endpoint, body, headers=headers)
-                except NoAnswer as exc:
-                    if exc.connecting:
-                        raise
-                    return await self._lean.post(endpoint, body, headers=headers, fresh=True)
+                return await self._lean.post(endpoint, body, headers=headers, on_resend=resent)
         except TimeoutError as exc:
             raise httpx2.ReadTimeout(f"timed out waiting for {url}", request=request) from exc
         except NoAnswer as exc:
