@@ -136,7 +136,8 @@ async def caller(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixtur
         for node in nodes:
             await node.aclose()
     else:
-        client = pooled_async_client()
+        connections = HttpPool(4)
+        client = pooled_async_client(connections)
 
         async def backend_call(url: str) -> Any:
             response = await client.post(url + "/", json={"inputs": "hi"})
@@ -144,6 +145,7 @@ async def caller(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixtur
 
         yield Caller(backend_call, logged, "backend {url}/: ")
         await client.aclose()
+        await connections.aclose()
 
 
 async def test_a_connection_the_server_closed_while_idle_never_fails_a_call(

@@ -37,13 +37,14 @@ class LeanAsyncClient(httpx2.AsyncClient):
 
     The answer is a fully read `httpx2.Response` bound to its request, so `raise_for_status`, `.json()` and
     the inference client's error parsing behave as usual. Anything else (streams, cookies, form data,
-    redirects) takes the normal httpx path over aiohttp's pool.
+    redirects) takes the normal httpx path over aiohttp's pool. `connections` is the worker's lean pool, whose
+    bound the transport's requests take a place in too; its owner (the service) closes it.
     """
 
-    def __init__(self, transport: AiohttpTransport, **kwargs: Any) -> None:
+    def __init__(self, transport: AiohttpTransport, connections: HttpPool, **kwargs: Any) -> None:
         super().__init__(transport=transport, **kwargs)
         self._aiohttp = transport
-        self._lean: HttpPool | None = None  # made on first use: it belongs to the running event loop
+        self._lean = connections
         self._urls: dict[str, tuple[Endpoint | None, httpx2.Request]] = {}
 
     def _url(self, url: str) -> tuple[Endpoint | None, httpx2.Request]:
@@ -86,8 +87,6 @@ class LeanAsyncClient(httpx2.AsyncClient):
     ) -> Answer:
         """POST over the lean client; its failures come out as the httpx2 exceptions aiohttp's were mapped to.
         A stale kept-alive connection is the lean client's to resend on (`http_client`); this only logs it."""
-        if self._lean is None:
-            self._lean = HttpPool(self._aiohttp.max_connections)
         tag = request_tag.get()
         if tag is not None:
             headers[REQUEST_TAG_HEADER] = tag
@@ -126,13 +125,8 @@ class LeanAsyncClient(httpx2.AsyncClient):
         except aiohttp.ClientError as exc:
             raise httpx2.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
         finally:
-            response.release()
+            self._aiohttp.release(response)
         return Answer(response.status, response.headers, content)
-
-    async def aclose(self) -> None:
-        await super().aclose()
-        if self._lean is not None:
-            await self._lean.aclose()
 
 
 def read_response(answer: Answer, request: httpx2.Request) -> httpx2.Response:
@@ -147,12 +141,17 @@ def read_response(answer: Answer, request: httpx2.Request) -> httpx2.Response:
     return response
 
 
-def pooled_async_client() -> httpx2.AsyncClient:
-    """The `httpx2.AsyncClient` factory for `huggingface_hub.set_async_client_factory`.
+def pooled_async_client(connections: HttpPool) -> httpx2.AsyncClient:
+    """The `httpx2.AsyncClient` factory for `huggingface_hub.set_async_client_factory` (with `connections`, the
+    worker's lean pool, bound), every client of a worker counting against that pool's bound.
 
     The library's request hook only stamps a random trace id and logs at debug level; its response hook reads
     error bodies so failures carry the backend's message, so that one stays.
     """
     return LeanAsyncClient(
-        AiohttpTransport(), event_hooks={"response": [hf_response_hook]}, follow_redirects=True, timeout=None
+        AiohttpTransport(connections.slot()),
+        connections,
+        event_hooks={"response": [hf_response_hook]},
+        follow_redirects=True,
+        timeout=None,
     )
