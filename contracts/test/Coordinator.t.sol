@@ -22,11 +22,8 @@ contract CoordinatorTest is KitTestBase {
 
     function setUp() public override {
         super.setUp();
-        consumer =
-            RecordingConsumer(deployArtifact("Consumers.sol", "RecordingConsumer", abi.encode(address(registry))));
-        callback = NoopCallbackConsumer(
-            deployArtifact("Consumers.sol", "NoopCallbackConsumer", abi.encode(address(registry)))
-        );
+        consumer = RecordingConsumer(deployConsumer("RecordingConsumer"));
+        callback = NoopCallbackConsumer(deployConsumer("NoopCallbackConsumer"));
     }
 
     function createRecurring(uint32 frequency, uint32 period, uint16 redundancy) internal returns (uint32) {

@@ -15,25 +15,7 @@ contract EIP712CoordinatorTest is KitTestBase {
 
     function setUp() public override {
         super.setUp();
-        delegator = NoopDelegatorConsumer(
-            deployArtifact("Consumers.sol", "NoopDelegatorConsumer", abi.encode(address(registry), signer))
-        );
-    }
-
-    function makeSub(address owner) internal view returns (Subscription memory) {
-        return Subscription({
-            owner: owner,
-            activeAt: uint32(clock),
-            period: 0,
-            frequency: 1,
-            redundancy: 1,
-            containerId: containerHash("tgi_client_inference_service"),
-            lazy: false,
-            verifier: payable(address(0)),
-            paymentAmount: 0,
-            paymentToken: address(0),
-            wallet: payable(address(0))
-        });
+        delegator = NoopDelegatorConsumer(deployDelegator("NoopDelegatorConsumer"));
     }
 
     /// @dev The EIP-712 digest computed here from the spec strings, independently of the contract.
@@ -88,7 +70,7 @@ contract EIP712CoordinatorTest is KitTestBase {
             coordinator.EIP712_DELEGATE_SUBSCRIPTION_TYPEHASH(),
             0xba9ff1aef2b048b42767aade2b901745a3acf14f698a9ec13952098cfd03d0b6
         );
-        Subscription memory sub = makeSub(address(delegator));
+        Subscription memory sub = oneShotSub(address(delegator), TGI);
         assertEq(coordinator.delegateSubscriptionDigest(3, 9, sub), digestOf(3, 9, sub));
         (, string memory name, string memory version, uint256 chainId, address verifying,,) = coordinator.eip712Domain();
         assertEq(name, "InfernetCoordinator");
@@ -98,7 +80,7 @@ contract EIP712CoordinatorTest is KitTestBase {
     }
 
     function test_CreateSubscriptionDelegatee() public {
-        Subscription memory sub = makeSub(address(delegator));
+        Subscription memory sub = oneShotSub(address(delegator), TGI);
         sub.activeAt = uint32(clock + 5);
         sub.period = 7;
         sub.frequency = 3;
@@ -122,7 +104,7 @@ contract EIP712CoordinatorTest is KitTestBase {
     }
 
     function test_ReplayReturnsSameIdWithoutEvent() public {
-        Subscription memory sub = makeSub(address(delegator));
+        Subscription memory sub = oneShotSub(address(delegator), TGI);
         uint32 expiry = uint32(clock + 60);
         (uint8 v, bytes32 r, bytes32 s) = signed(SIGNER_KEY, 1, expiry, sub);
         uint32 id = coordinator.createSubscriptionDelegatee(1, expiry, sub, v, r, s);
@@ -136,7 +118,7 @@ contract EIP712CoordinatorTest is KitTestBase {
     }
 
     function test_MaxSubscriberNonceOnlyGrows() public {
-        Subscription memory sub = makeSub(address(delegator));
+        Subscription memory sub = oneShotSub(address(delegator), TGI);
         uint32 expiry = uint32(clock + 60);
         (uint8 v, bytes32 r, bytes32 s) = signed(SIGNER_KEY, 10, expiry, sub);
         coordinator.createSubscriptionDelegatee(10, expiry, sub, v, r, s);
@@ -147,7 +129,7 @@ contract EIP712CoordinatorTest is KitTestBase {
     }
 
     function test_RevertWhen_SignatureExpired() public {
-        Subscription memory sub = makeSub(address(delegator));
+        Subscription memory sub = oneShotSub(address(delegator), TGI);
         uint32 expiry = uint32(clock);
         (uint8 v, bytes32 r, bytes32 s) = signed(SIGNER_KEY, 1, expiry, sub);
         vm.expectRevert(EIP712Coordinator.SignatureExpired.selector);
@@ -155,7 +137,7 @@ contract EIP712CoordinatorTest is KitTestBase {
     }
 
     function test_RevertWhen_WrongSigner() public {
-        Subscription memory sub = makeSub(address(delegator));
+        Subscription memory sub = oneShotSub(address(delegator), TGI);
         uint32 expiry = uint32(clock + 60);
         (uint8 v, bytes32 r, bytes32 s) = signed(0xB0B, 1, expiry, sub);
         vm.expectRevert(EIP712Coordinator.SignerMismatch.selector);
@@ -163,7 +145,7 @@ contract EIP712CoordinatorTest is KitTestBase {
     }
 
     function test_RevertWhen_SignedFieldsChanged() public {
-        Subscription memory sub = makeSub(address(delegator));
+        Subscription memory sub = oneShotSub(address(delegator), TGI);
         uint32 expiry = uint32(clock + 60);
         (uint8 v, bytes32 r, bytes32 s) = signed(SIGNER_KEY, 1, expiry, sub);
         sub.redundancy = 2;
@@ -175,9 +157,8 @@ contract EIP712CoordinatorTest is KitTestBase {
     }
 
     function test_RevertWhen_OwnerIsNoDelegator() public {
-        RecordingConsumer plain =
-            RecordingConsumer(deployArtifact("Consumers.sol", "RecordingConsumer", abi.encode(address(registry))));
-        Subscription memory sub = makeSub(address(plain));
+        RecordingConsumer plain = RecordingConsumer(deployConsumer("RecordingConsumer"));
+        Subscription memory sub = oneShotSub(address(plain), TGI);
         uint32 expiry = uint32(clock + 60);
         (uint8 v, bytes32 r, bytes32 s) = signed(SIGNER_KEY, 1, expiry, sub);
         vm.expectRevert(EIP712Coordinator.SignerMismatch.selector);
@@ -185,7 +166,7 @@ contract EIP712CoordinatorTest is KitTestBase {
     }
 
     function test_RevertWhen_SignerRotated() public {
-        Subscription memory sub = makeSub(address(delegator));
+        Subscription memory sub = oneShotSub(address(delegator), TGI);
         uint32 expiry = uint32(clock + 60);
         (uint8 v, bytes32 r, bytes32 s) = signed(SIGNER_KEY, 1, expiry, sub);
         delegator.updateSigner(address(0xB0B));
@@ -194,7 +175,7 @@ contract EIP712CoordinatorTest is KitTestBase {
     }
 
     function test_RevertWhen_SignedSubscriptionInvalid() public {
-        Subscription memory sub = makeSub(address(delegator));
+        Subscription memory sub = oneShotSub(address(delegator), TGI);
         sub.frequency = 0;
         uint32 expiry = uint32(clock + 60);
         (uint8 v, bytes32 r, bytes32 s) = signed(SIGNER_KEY, 1, expiry, sub);
@@ -204,7 +185,7 @@ contract EIP712CoordinatorTest is KitTestBase {
 
     function test_DeliverComputeDelegateeCreatesAndDelivers() public {
         DelegateConsumer example = DelegateConsumer(d.delegateConsumer);
-        Subscription memory sub = makeSub(address(example));
+        Subscription memory sub = oneShotSub(address(example), TGI);
         sub.redundancy = 2;
         uint32 expiry = uint32(clock + 60);
         (uint8 v, bytes32 r, bytes32 s) = signed(SIGNER_KEY, 7, expiry, sub);
@@ -228,7 +209,7 @@ contract EIP712CoordinatorTest is KitTestBase {
     }
 
     function test_DeliverComputeDelegateeRevertsAtomically() public {
-        Subscription memory sub = makeSub(address(delegator));
+        Subscription memory sub = oneShotSub(address(delegator), TGI);
         uint32 expiry = uint32(clock + 60);
         (uint8 v, bytes32 r, bytes32 s) = signed(SIGNER_KEY, 1, expiry, sub);
         vm.prank(NODE1);

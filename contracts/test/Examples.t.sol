@@ -36,7 +36,7 @@ contract ExamplesTest is KitTestBase {
         bytes memory inputs = abi.encode("Is the sky blue during a clear day?");
         uint32 id = tgi.chatWithLLM(inputs);
         Subscription memory sub = coordinator.getSubscription(id);
-        assertEq(sub.containerId, containerHash("tgi_client_inference_service"));
+        assertEq(sub.containerId, containerHash(TGI));
         assertEq(tgi.getContainerInputs(id, 1, uint32(clock), NODE1), inputs);
 
         (bytes memory input, bytes memory output) = tgiDelivery(inputs, "Yes, the sky is blue.");
@@ -136,7 +136,7 @@ contract ExamplesTest is KitTestBase {
         skipTime(10);
         deliver(NODE2, id, 1, nodeOutput(abi.encode("from the inbox")));
         assertEq(recurring.outputs(id, 1), "from the inbox");
-        assertEq(inbox.itemCount(containerHash("tgi_client_inference_service"), NODE2), 1);
+        assertEq(inbox.itemCount(containerHash(TGI), NODE2), 1);
     }
 
     function test_SeedConsumerIsDropIn() public {

@@ -14,8 +14,7 @@ contract FuzzTest is KitTestBase {
 
     function setUp() public override {
         super.setUp();
-        consumer =
-            RecordingConsumer(deployArtifact("Consumers.sol", "RecordingConsumer", abi.encode(address(registry))));
+        consumer = RecordingConsumer(deployConsumer("RecordingConsumer"));
     }
 
     /// @notice getSubscriptionInterval matches `(now - activeAt) / period + 1` (1 for period 0, 0 before activeAt).
@@ -99,22 +98,8 @@ contract FuzzTest is KitTestBase {
     /// @notice Any (nonce, expiry) signed by the delegator's signer creates exactly one subscription while
     ///         unexpired; the same pair then always answers the same id.
     function testFuzz_DelegatedNonceAndExpiry(uint32 nonce, uint32 expiry) public {
-        NoopDelegatorConsumer delegator = NoopDelegatorConsumer(
-            deployArtifact("Consumers.sol", "NoopDelegatorConsumer", abi.encode(address(registry), signer))
-        );
-        Subscription memory sub = Subscription({
-            owner: address(delegator),
-            activeAt: uint32(clock),
-            period: 0,
-            frequency: 1,
-            redundancy: 1,
-            containerId: containerHash("svc"),
-            lazy: false,
-            verifier: payable(address(0)),
-            paymentAmount: 0,
-            paymentToken: address(0),
-            wallet: payable(address(0))
-        });
+        NoopDelegatorConsumer delegator = NoopDelegatorConsumer(deployDelegator("NoopDelegatorConsumer"));
+        Subscription memory sub = oneShotSub(address(delegator), "svc");
         (uint8 v, bytes32 r, bytes32 s) =
             vm.sign(SIGNER_KEY, coordinator.delegateSubscriptionDigest(nonce, expiry, sub));
         if (expiry <= clock) {

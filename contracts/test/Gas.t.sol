@@ -38,15 +38,9 @@ contract GasTest is KitTestBase {
 
     function setUp() public override {
         super.setUp();
-        callback = NoopCallbackConsumer(
-            deployArtifact("Consumers.sol", "NoopCallbackConsumer", abi.encode(address(registry)))
-        );
-        subscriber = NoopSubscriptionConsumer(
-            deployArtifact("Consumers.sol", "NoopSubscriptionConsumer", abi.encode(address(registry)))
-        );
-        delegator = NoopDelegatorConsumer(
-            deployArtifact("Consumers.sol", "NoopDelegatorConsumer", abi.encode(address(registry), signer))
-        );
+        callback = NoopCallbackConsumer(deployConsumer("NoopCallbackConsumer"));
+        subscriber = NoopSubscriptionConsumer(deployConsumer("NoopSubscriptionConsumer"));
+        delegator = NoopDelegatorConsumer(deployDelegator("NoopDelegatorConsumer"));
         oneShot = callback.request("tgi_client_inference_service", inputs, 1, address(0), 0, address(0), address(0));
         redundant = callback.request("tgi_client_inference_service", inputs, 2, address(0), 0, address(0), address(0));
         vm.prank(NODE1);
@@ -54,19 +48,7 @@ contract GasTest is KitTestBase {
         lazy = subscriber.create("tgi_client_inference_service", 1, 0, 1, true);
         recurring = subscriber.create("tgi_client_inference_service", 3, 60, 1, false);
 
-        sub = Subscription({
-            owner: address(delegator),
-            activeAt: uint32(clock),
-            period: 0,
-            frequency: 1,
-            redundancy: 1,
-            containerId: containerHash("tgi_client_inference_service"),
-            lazy: false,
-            verifier: payable(address(0)),
-            paymentAmount: 0,
-            paymentToken: address(0),
-            wallet: payable(address(0))
-        });
+        sub = oneShotSub(address(delegator), "tgi_client_inference_service");
         (v, r, s) = vm.sign(SIGNER_KEY, coordinator.delegateSubscriptionDigest(1, uint32(clock + 600), sub));
     }
 

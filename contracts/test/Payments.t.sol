@@ -24,8 +24,7 @@ contract PaymentsTest is KitTestBase {
 
     function setUp() public override {
         super.setUp();
-        consumer =
-            RecordingConsumer(deployArtifact("Consumers.sol", "RecordingConsumer", abi.encode(address(registry))));
+        consumer = RecordingConsumer(deployConsumer("RecordingConsumer"));
         vm.prank(ALICE);
         consumerWallet = Wallet(payable(walletFactory.createWallet(ALICE)));
         nodeWallet = Wallet(payable(walletFactory.createWallet(NODE_OWNER)));
@@ -34,6 +33,20 @@ contract PaymentsTest is KitTestBase {
 
     function paidSub(address paymentToken, uint256 amount, address wallet) internal returns (uint32) {
         return consumer.create("svc", 1, 0, 1, false, paymentToken, amount, wallet, address(0));
+    }
+
+    /// @dev Alice lets the consumer spend `amount` of `paymentToken` (address(0): ETH) from her wallet.
+    function allow(address paymentToken, uint256 amount) internal {
+        vm.prank(ALICE);
+        consumerWallet.approve(address(consumer), paymentToken, amount);
+    }
+
+    /// @dev Token `name` of fixtures/KitTestToken.sol, `amount` of it minted to Alice's wallet and allowed to the
+    ///      consumer.
+    function fundedToken(string memory name, uint256 amount) internal returns (address paymentToken) {
+        paymentToken = deployArtifact("KitTestToken.sol", name, "");
+        KitTestToken(paymentToken).mint(address(consumerWallet), amount); // every fixture token mints alike
+        allow(paymentToken, amount);
     }
 
     function deliverPaid(uint32 id, address toWallet) internal {
@@ -52,8 +65,7 @@ contract PaymentsTest is KitTestBase {
 
     function test_EthPaymentSplitsFee() public {
         vm.deal(address(consumerWallet), 10 ether);
-        vm.prank(ALICE);
-        consumerWallet.approve(address(consumer), address(0), 3 ether);
+        allow(address(0), 3 ether);
         uint32 id = paidSub(address(0), 1 ether, address(consumerWallet));
 
         address recipient = fee.FEE_RECIPIENT();
@@ -70,8 +82,7 @@ contract PaymentsTest is KitTestBase {
 
     function test_TokenPaymentSplitsFee() public {
         token.mint(address(consumerWallet), 1000);
-        vm.prank(ALICE);
-        consumerWallet.approve(address(consumer), address(token), 1000);
+        allow(address(token), 1000);
         vm.prank(FEE_RECIPIENT);
         fee.updateFee(1000); // 10 %, taken twice
         uint32 id = paidSub(address(token), 250, address(consumerWallet));
@@ -88,10 +99,7 @@ contract PaymentsTest is KitTestBase {
     }
 
     function test_TokenWithoutReturnValueIsAccepted() public {
-        KitNoReturnToken usdtLike = KitNoReturnToken(deployArtifact("KitTestToken.sol", "KitNoReturnToken", ""));
-        usdtLike.mint(address(consumerWallet), 100);
-        vm.prank(ALICE);
-        consumerWallet.approve(address(consumer), address(usdtLike), 100);
+        KitNoReturnToken usdtLike = KitNoReturnToken(fundedToken("KitNoReturnToken", 100));
         uint32 id = paidSub(address(usdtLike), 100, address(consumerWallet));
         deliverPaid(id, address(nodeWallet));
         assertEq(usdtLike.balanceOf(address(nodeWallet)), 90);
@@ -99,10 +107,7 @@ contract PaymentsTest is KitTestBase {
     }
 
     function test_RevertWhen_TokenTransferFails() public {
-        KitFalseToken broken = KitFalseToken(deployArtifact("KitTestToken.sol", "KitFalseToken", ""));
-        broken.mint(address(consumerWallet), 100);
-        vm.prank(ALICE);
-        consumerWallet.approve(address(consumer), address(broken), 100);
+        KitFalseToken broken = KitFalseToken(fundedToken("KitFalseToken", 100));
         uint32 id = paidSub(address(broken), 100, address(consumerWallet));
         vm.expectRevert(Wallet.TransferFailed.selector);
         deliverPaid(id, address(nodeWallet));
@@ -113,8 +118,7 @@ contract PaymentsTest is KitTestBase {
         vm.prank(FEE_RECIPIENT);
         fee.updateFee(0);
         vm.deal(address(consumerWallet), 1 ether);
-        vm.prank(ALICE);
-        consumerWallet.approve(address(consumer), address(0), 1 ether);
+        allow(address(0), 1 ether);
         uint32 id = paidSub(address(0), 1 ether, address(consumerWallet));
         deliverPaid(id, address(nodeWallet));
         assertEq(address(nodeWallet).balance, 1 ether);
@@ -128,8 +132,7 @@ contract PaymentsTest is KitTestBase {
 
     function test_RevertWhen_NodeWalletNotFromFactory() public {
         vm.deal(address(consumerWallet), 1 ether);
-        vm.prank(ALICE);
-        consumerWallet.approve(address(consumer), address(0), 1 ether);
+        allow(address(0), 1 ether);
         uint32 id = paidSub(address(0), 1, address(consumerWallet));
         vm.expectRevert(Coordinator.InvalidWallet.selector);
         deliverPaid(id, NODE1);
@@ -139,8 +142,7 @@ contract PaymentsTest is KitTestBase {
 
     function test_RevertWhen_InsufficientAllowance() public {
         vm.deal(address(consumerWallet), 1 ether);
-        vm.prank(ALICE);
-        consumerWallet.approve(address(consumer), address(0), 0.5 ether);
+        allow(address(0), 0.5 ether);
         uint32 id = paidSub(address(0), 1 ether, address(consumerWallet));
         vm.expectRevert(Wallet.InsufficientAllowance.selector);
         deliverPaid(id, address(nodeWallet));
@@ -151,8 +153,7 @@ contract PaymentsTest is KitTestBase {
 
     function test_RevertWhen_InsufficientFunds() public {
         vm.deal(address(consumerWallet), 0.5 ether);
-        vm.prank(ALICE);
-        consumerWallet.approve(address(consumer), address(0), 5 ether);
+        allow(address(0), 5 ether);
         uint32 id = paidSub(address(0), 1 ether, address(consumerWallet));
         vm.expectRevert(Wallet.InsufficientFunds.selector);
         deliverPaid(id, address(nodeWallet));
@@ -166,8 +167,7 @@ contract PaymentsTest is KitTestBase {
 
     function test_WalletEscrowLockUnlock() public {
         vm.deal(address(consumerWallet), 10 ether);
-        vm.prank(ALICE);
-        consumerWallet.approve(address(consumer), address(0), 4 ether);
+        allow(address(0), 4 ether);
 
         vm.prank(address(coordinator));
         consumerWallet.cLock(address(consumer), address(0), 3 ether);

@@ -40,8 +40,7 @@ contract ProofsTest is KitTestBase {
 
     function setUp() public override {
         super.setUp();
-        consumer =
-            RecordingConsumer(deployArtifact("Consumers.sol", "RecordingConsumer", abi.encode(address(registry))));
+        consumer = RecordingConsumer(deployConsumer("RecordingConsumer"));
         consumerWallet = Wallet(payable(walletFactory.createWallet(ALICE)));
         nodeWallet = Wallet(payable(walletFactory.createWallet(NODE_OWNER)));
         vm.deal(address(consumerWallet), 10 ether);

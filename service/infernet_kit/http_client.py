@@ -19,10 +19,14 @@ side and fails if they part):
 - bodies by content-length, chunked, or until the server closes; `gzip` and `deflate` answers are decoded with
   zlib (none is asked for: no `accept-encoding` is sent), any other encoding is refused; an answer's head is
   bounded (`MAX_HEAD_BYTES`), its body is not (aiohttp's was not either);
-- every failure is typed for the caller to word and retry: `NoAnswer` when not one byte came back (a refused,
-  reset or closed connection, a pooled one the server had closed while idle included: sending again is safe;
-  `connecting` says whether the connection could not even be opened), `BrokenAnswer` when an answer began and
-  then broke off, `UnreadableAnswer` when it cannot be read; a call cancelled (its caller's timeout) closes its
+- a stale connection never fails a call: a request that got not one byte back on a kept-alive connection (the
+  server closed it while idle, its close not yet seen here) is sent once more at once on a new connection. This
+  is the kit's one policy for it (the node's container calls and the services' backend calls both come here);
+  `post(on_resend=...)` tells the caller, which only logs it;
+- every failure is typed for the caller to word and retry: `NoAnswer` when not one byte came back, on a new
+  connection (refused, reset or closed: sending again later is safe, the server never answered; `connecting`
+  says whether the connection could not even be opened), `BrokenAnswer` when an answer began and then broke
+  off, `UnreadableAnswer` when it cannot be read; a call cancelled (its caller's timeout) closes its
   connection, since the answer may still come.
 
 What it does not do: TLS, streamed answers, redirects, proxies, cookies, 1xx interim answers, pipelining.
@@ -34,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, cast
 
@@ -51,8 +55,9 @@ _DECODED = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate
 
 
 class NoAnswer(ConnectionError):
-    """The server sent back nothing at all: the request can be sent again. `connecting`: no connection could
-    even be opened (refused, unreachable), so the server never saw the request."""
+    """The server sent back nothing at all: the request is safe to send again (the one mark of it, whichever
+    client carried the call). `connecting`: no connection could even be opened (refused, unreachable), so the
+    server never saw the request."""
 
     def __init__(self, reason: str, *, connecting: bool = False) -> None:
         super().__init__(reason)
@@ -261,23 +266,33 @@ class HttpPool:
         body: bytes,
         *,
         headers: Mapping[str, str] | None = None,
-        fresh: bool = False,
+        on_resend: Callable[[NoAnswer], None] | None = None,
     ) -> Answer:
-        """POST `body` to `endpoint` with this call's `headers`; `fresh` opens a new connection instead of reusing
-        an idle one (a resend: the idle one may be the next the server closed). A caller's timeout (cancellation)
-        counts the wait for a free connection too, and closes the connection."""
+        """POST `body` to `endpoint` with this call's `headers`, on the most recently used idle connection or a
+        new one. When a kept-alive connection got no answer byte, the request is sent again at once on a new
+        connection, and `on_resend` hears why (for the caller's log line); `NoAnswer` is raised only when a new
+        connection got none either. A caller's timeout (cancellation) counts the wait for a free connection
+        too, and closes the connection."""
         request = endpoint.request(body, headers)
         async with self._slots:
-            connection = None if fresh else self._take_idle(endpoint)
-            if connection is None:
-                connection = await self._connect(endpoint)
-            try:
-                answer = await connection.request(request)
-            except BaseException:
-                connection.close()
-                raise
-            self._release(connection)
-            return answer
+            idle = self._take_idle(endpoint)
+            if idle is not None:
+                try:
+                    return await self._exchange(idle, request)
+                except NoAnswer as stale:
+                    if on_resend is not None:
+                        on_resend(stale)
+            return await self._exchange(await self._connect(endpoint), request)
+
+    async def _exchange(self, connection: _Connection, request: bytes) -> Answer:
+        """One request on `connection`, which goes back to the pool when it may be reused, else closes."""
+        try:
+            answer = await connection.request(request)
+        except BaseException:
+            connection.close()
+            raise
+        self._release(connection)
+        return answer
 
     async def aclose(self) -> None:
         """Close every connection."""

@@ -17,22 +17,13 @@ import pytest
 
 from infernet_kit.processes import kit_command
 
-# The seeds' files, as printed (comments and trailing commas included).
-SEED_PARAMS = """{
-    "owner": "%(owner)s", // Subscription Owner
-    "active_at": 0, // Instantly active
-    "period": 3, // 3 seconds between intervals
-    "frequency": 2, // Process 2 times
-    "redundancy": 2, // 2 nodes respond each time
-    "containers": ["%(container)s"], // comma-separated list of containers
-    "lazy": false,
-    "verifier": "0x0000000000000000000000000000000000000000",
-    "payment_amount": 0,
-    "payment_token": "0x0000000000000000000000000000000000000000",
-    "wallet": "0x0000000000000000000000000000000000000000",
-}
-"""
-SEED_TGI_INPUT = '{\n    "text": "Is the sky blue during a clear day?"\n}\n'
+from .seed_snippets import PARAMS_JSON
+
+# The seeds' files, as printed (comments and trailing commas included): `seed_snippets` holds them, checked
+# against the seeds; the subscription's owner and container are filled in per test.
+SEED_PARAMS = PARAMS_JSON.replace('"0x00Bd138aBD7...................."', '"%(owner)s"').replace(
+    '["tgi_client_inference_service"]', '["%(container)s"]'
+)
 SEED_HF_INPUT = """{
     "task_id": 1,
     "prompt": "Is the sky blue during a clear day?",

@@ -8,7 +8,8 @@ import pytest
 
 from infernet_kit.processes import free_port
 
-from .conftest import SEED_PARAMS, SEED_TGI_INPUT, CliRunner, KitRunner
+from .conftest import SEED_PARAMS, CliRunner, KitRunner
+from .seed_snippets import TGI_INPUT_JSON
 
 ANVIL_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 COORDINATOR = "0x2E983A1Ba5e8b38AAAeC4B440B9dDcFBf72E15d1"
@@ -51,7 +52,7 @@ def test_unreadable_input_file(kit: KitRunner, tmp_path: Path) -> None:
 
 
 def test_node_not_reachable(cli: CliRunner, tmp_path: Path) -> None:
-    (tmp_path / "input.json").write_text(SEED_TGI_INPUT)
+    (tmp_path / "input.json").write_text(TGI_INPUT_JSON)
     url = f"http://127.0.0.1:{free_port()}"
     line = assert_one_line_error(
         cli("job", "-c", "x", "-i", "input.json", "--sync", "--url", url), "not reachable", url
@@ -70,12 +71,12 @@ def test_results_names_unknown_ids(node_url_for_errors: str, cli: CliRunner) -> 
 
 
 def test_empty_container_list(kit: KitRunner, tmp_path: Path) -> None:
-    (tmp_path / "input.json").write_text(SEED_TGI_INPUT)
+    (tmp_path / "input.json").write_text(TGI_INPUT_JSON)
     assert_one_line_error(kit("job", "-c", " , ", "-i", "input.json"), "no containers")
 
 
 def test_sub_key_file_errors_never_echo_the_key(kit: KitRunner, tmp_path: Path) -> None:
-    (tmp_path / "input.json").write_text(SEED_TGI_INPUT)
+    (tmp_path / "input.json").write_text(TGI_INPUT_JSON)
     (tmp_path / "params.json").write_text(SEED_PARAMS % {"owner": COORDINATOR, "container": "x"})
     base = [
         "sub",
@@ -98,7 +99,7 @@ def test_sub_key_file_errors_never_echo_the_key(kit: KitRunner, tmp_path: Path) 
 
 
 def test_sub_params_errors_name_the_field(kit: KitRunner, tmp_path: Path) -> None:
-    (tmp_path / "input.json").write_text(SEED_TGI_INPUT)
+    (tmp_path / "input.json").write_text(TGI_INPUT_JSON)
     (tmp_path / "key.txt").write_text(ANVIL_KEY_0)
     base = ["sub", "--address", COORDINATOR, "--expiry", "1713376164", "--key", "key.txt", "--input", "input.json"]
     # The seed's placeholder owner is not an address: the error says which field.
@@ -112,7 +113,7 @@ def test_sub_params_errors_name_the_field(kit: KitRunner, tmp_path: Path) -> Non
 
 
 def test_sub_rpc_not_reachable(kit: KitRunner, tmp_path: Path) -> None:
-    (tmp_path / "input.json").write_text(SEED_TGI_INPUT)
+    (tmp_path / "input.json").write_text(TGI_INPUT_JSON)
     (tmp_path / "key.txt").write_text(ANVIL_KEY_0)
     (tmp_path / "params.json").write_text(SEED_PARAMS % {"owner": COORDINATOR, "container": "x"})
     rpc = f"http://127.0.0.1:{free_port()}"

@@ -4,20 +4,10 @@ the client ports of the requests an injected latency holds, and drops each one w
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-
-import pytest
 
 from infernet_kit.polling import wait_until
 from infernet_kit.testing.service_fixtures import DevBackendHandle
-
-
-@pytest.fixture
-def backend(dev_backend: DevBackendHandle) -> Iterator[DevBackendHandle]:
-    dev_backend.reset()
-    yield dev_backend
-    dev_backend.reset()
 
 
 def test_held_ports_name_the_client_a_slowed_request_came_from(backend: DevBackendHandle) -> None:

@@ -17,12 +17,6 @@ PROMPT = "Is the sky blue during a clear day?"
 TEXT = "Alice met Bob in Paris. the weather was fine and everyone was happy about it all day long"
 
 
-@pytest.fixture
-def backend(dev_backend: DevBackendHandle) -> DevBackendHandle:
-    dev_backend.reset()
-    return dev_backend
-
-
 def _post(url: str, body: object) -> httpx.Response:
     return httpx.post(url, json=body, timeout=10, trust_env=False)
 

@@ -10,24 +10,17 @@ from eth_abi.abi import encode
 from web3 import Web3
 from web3.contract import Contract
 
-from infernet_kit.chain.accounts import USER, dev_account
 from infernet_kit.chain.deploy import Deployment
 from infernet_kit.chain.encoding import container_id
-from infernet_kit.chain.transactions import connect
 from infernet_kit.chain.watch import wait_for_fulfillments
 from infernet_kit.devstack import fake_models
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.polling import wait_until
 from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory, request_compute
-from infernet_kit.testing.node_fixtures import NodeLauncher, node_container
+from infernet_kit.testing.node_fixtures import NodeLauncher
 
 TGI = "tgi_client_inference_service"
 HF = "hf_inference_client_service"
-
-
-@pytest.fixture(scope="module")
-def containers(tgi_service: str, hf_service: str) -> list[dict[str, Any]]:
-    return [node_container(TGI, tgi_service), node_container(HF, hf_service)]
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +29,6 @@ def shared_node(
 ) -> ChainNode:
     """One node for the tests that only need a node serving both containers (node starts cost seconds)."""
     return ChainNodeFactory(node_launcher, anvil, infernet_deployment)(containers=containers)
-
-
-@pytest.fixture
-def user(anvil: Anvil) -> Web3:
-    return connect(anvil.url, dev_account(USER).key.to_0x_hex())
-
-
-@pytest.fixture
-def coordinator(user: Web3, infernet_deployment: Deployment) -> Contract:
-    return infernet_deployment.contract(user, "EIP712Coordinator")
 
 
 def test_tgi_callback_answer_is_stored_by_the_consumer(

@@ -7,39 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from eth_abi.abi import encode
 from web3 import Web3
 from web3.contract import Contract
 
-from infernet_kit.chain.accounts import USER, dev_account
 from infernet_kit.chain.deploy import Deployment
 from infernet_kit.chain.encoding import redundancy_key
-from infernet_kit.chain.transactions import connect
 from infernet_kit.chain.watch import wait_for_fulfillments
 from infernet_kit.devstack import fake_models
-from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.polling import wait_until
 from infernet_kit.testing.chain_node_fixtures import ChainNodeFactory, request_compute
 from infernet_kit.testing.node_fixtures import node_container
 
 TGI = "tgi_client_inference_service"
 HF = "hf_inference_client_service"
-
-
-@pytest.fixture
-def containers(tgi_service: str, hf_service: str) -> list[dict[str, Any]]:
-    return [node_container(TGI, tgi_service), node_container(HF, hf_service)]
-
-
-@pytest.fixture
-def user(anvil: Anvil) -> Web3:
-    return connect(anvil.url, dev_account(USER).key.to_0x_hex())
-
-
-@pytest.fixture
-def coordinator(user: Web3, infernet_deployment: Deployment) -> Contract:
-    return infernet_deployment.contract(user, "EIP712Coordinator")
 
 
 def test_allowed_addresses_limit_which_consumers_are_served(

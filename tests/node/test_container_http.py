@@ -301,20 +301,25 @@ async def test_a_call_that_got_no_answer_is_sent_again_on_a_new_connection(
     node = orchestrator(raw_server.url)
     try:
         first = await run(node)
-        # The server closes the pooled connection as the request arrives (it had closed it while idle): the call
-        # is sent again, on a new connection, and answered.
+        # The server closes the pooled connection as the request arrives (it had closed it while idle): the lean
+        # client sends the call again at once, on a new connection, and the node logs what it reported.
         again = await run(node, drop_reused=True)
         assert again["connection"] != first["connection"] and again["index"] == 0
         (line,) = no_answer_lines()
-        assert f"container c at {raw_server.url}: attempt 1 of" in line
+        assert line.startswith(f"container c at {raw_server.url}: a kept-alive connection sent no answer ("), line
+        assert line.endswith("; sent again at once on a new connection"), line
 
+        # A container that never answers: the kept-alive connection's resend, then the node's retries (each on a
+        # new connection, after a backoff) until it gives up with the same clear text.
         mark = len(raw_server.received)
         with pytest.raises(ContainerFailure) as caught:
             await run(node, drop=True)
         assert failure(caught).startswith(f"cannot reach {raw_server.url}: "), failure(caught)
-        assert len(raw_server.received) - mark == UNANSWERED_ATTEMPTS
-        assert len({r.connection for r in raw_server.received[mark:]}) == UNANSWERED_ATTEMPTS
-        assert len(no_answer_lines()) == 1 + UNANSWERED_ATTEMPTS - 1
+        assert len(raw_server.received) - mark == 1 + UNANSWERED_ATTEMPTS
+        assert len({r.connection for r in raw_server.received[mark:]}) == 1 + UNANSWERED_ATTEMPTS
+        lines = no_answer_lines()[1:]
+        assert len(lines) == 1 + UNANSWERED_ATTEMPTS - 1, lines
+        assert "sent again at once" in lines[0] and f"attempt {UNANSWERED_ATTEMPTS} of" in lines[-1], lines
     finally:
         await node.aclose()
 

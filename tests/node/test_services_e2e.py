@@ -8,7 +8,6 @@ import os
 import re
 import shlex
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +46,6 @@ def node(node_launcher: NodeLauncher, tgi_service: str, hf_service: str) -> Runn
             "server": {"rate_limit": {"num_requests": 100000, "period": 1}},
         }
     )
-
-
-@pytest.fixture
-def backend(dev_backend: DevBackendHandle) -> Iterator[DevBackendHandle]:
-    dev_backend.reset()
-    yield dev_backend
-    dev_backend.reset()
 
 
 def submit(node: RunningNode, containers: list[str], data: dict[str, Any]) -> str:

@@ -62,11 +62,6 @@ def interval_outcome(url: str, sub_id: int, status: str, timeout: float = 20.0) 
     return wait_until(ended, timeout=timeout, interval=POLL, what=f"subscription {sub_id} interval 1 to be {status}")
 
 
-@pytest.fixture
-def user(anvil: Anvil) -> Web3:
-    return connect(anvil.url, dev_account(USER).key.to_0x_hex())
-
-
 @pytest.fixture(scope="module")
 def strict_node(
     node_launcher: NodeLauncher, anvil: Anvil, infernet_deployment: Deployment, tgi_service: str, hf_service: str

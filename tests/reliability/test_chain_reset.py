@@ -13,6 +13,7 @@ import signal
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from web3 import Web3
@@ -96,15 +97,29 @@ def _frozen(node: ChainNode) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
+class Served(NamedTuple):
+    """A node that served one request on a chain snapshotted before it: where each revert test starts."""
+
+    deployment: Deployment
+    node: ChainNode
+    snapshot: str
+    sub_id: int
+    delivered_at: int
+
+
+def _served_after_snapshot(chain_node: ChainNodeFactory, tgi_service: str, chain: Anvil, prompt: str) -> Served:
+    """Deploy, start a node, snapshot the chain, have `prompt` served and wait until the node judged the
+    delivery's block (so a revert goes below what it saw)."""
+    deployment = _deploy(chain)
+    node = chain_node(containers=[node_container(TGI, tgi_service)], chain=chain, deployment=deployment)
+    snapshot = chain.rpc("evm_snapshot")
+    sub_id, delivered_at = _request_and_await(chain, deployment, node, prompt)
+    wait_until(lambda: _judged_block(node) == delivered_at, timeout=10, what="the node judging the delivery block")
+    return Served(deployment, node, snapshot, sub_id, delivered_at)
+
+
 def _reset_lines(node: ChainNode) -> list[str]:
     return [line for line in node.log_text().splitlines() if "chain reset:" in line]
-
-
-@pytest.fixture
-def backend(dev_backend: DevBackendHandle) -> Iterator[DevBackendHandle]:
-    dev_backend.reset()
-    yield dev_backend
-    dev_backend.reset()
 
 
 @contextlib.contextmanager
@@ -163,11 +178,9 @@ def test_a_replaced_chain_is_noticed_and_served(
 def test_a_chain_reverted_below_the_judged_block_is_noticed(
     chain_node: ChainNodeFactory, tgi_service: str, chain: Anvil
 ) -> None:
-    deployment = _deploy(chain)
-    node = chain_node(containers=[node_container(TGI, tgi_service)], chain=chain, deployment=deployment)
-    snapshot = chain.rpc("evm_snapshot")
-    first_sub, delivered_at = _request_and_await(chain, deployment, node, "reverted away")
-    wait_until(lambda: _judged_block(node) == delivered_at, timeout=10, what="the node judging the delivery block")
+    deployment, node, snapshot, first_sub, delivered_at = _served_after_snapshot(
+        chain_node, tgi_service, chain, "reverted away"
+    )
 
     with _frozen(node):
         assert chain.rpc("evm_revert", snapshot) is True
@@ -187,11 +200,9 @@ def test_a_chain_reverted_below_the_judged_block_is_noticed(
 def test_a_reorganised_block_at_the_same_height_is_noticed(
     chain_node: ChainNodeFactory, tgi_service: str, chain: Anvil
 ) -> None:
-    deployment = _deploy(chain)
-    node = chain_node(containers=[node_container(TGI, tgi_service)], chain=chain, deployment=deployment)
-    snapshot = chain.rpc("evm_snapshot")
-    first_sub, delivered_at = _request_and_await(chain, deployment, node, "reorganised away")
-    wait_until(lambda: _judged_block(node) == delivered_at, timeout=10, what="the node judging the delivery block")
+    deployment, node, snapshot, first_sub, delivered_at = _served_after_snapshot(
+        chain_node, tgi_service, chain, "reorganised away"
+    )
     replaced = chain.w3.eth.get_block(delivered_at)["hash"].to_0x_hex()
 
     with _frozen(node):
@@ -221,11 +232,9 @@ def test_a_reorganised_block_at_the_same_height_is_noticed(
 def test_a_chain_reverted_while_the_node_was_down_is_noticed_at_start(
     chain_node: ChainNodeFactory, tgi_service: str, chain: Anvil
 ) -> None:
-    deployment = _deploy(chain)
-    node = chain_node(containers=[node_container(TGI, tgi_service)], chain=chain, deployment=deployment)
-    snapshot = chain.rpc("evm_snapshot")
-    first_sub, delivered_at = _request_and_await(chain, deployment, node, "before the stop")
-    wait_until(lambda: _judged_block(node) == delivered_at, timeout=10, what="the node judging the delivery block")
+    deployment, node, snapshot, first_sub, delivered_at = _served_after_snapshot(
+        chain_node, tgi_service, chain, "before the stop"
+    )
     node.node.stop()
 
     assert chain.rpc("evm_revert", snapshot) is True

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -33,13 +32,6 @@ def node(node_launcher: NodeLauncher, tgi_service: str) -> RunningNode:
             "server": {"rate_limit": {"num_requests": 100000, "period": 1}},
         }
     )
-
-
-@pytest.fixture
-def backend(dev_backend: DevBackendHandle) -> Iterator[DevBackendHandle]:
-    dev_backend.reset()
-    yield dev_backend
-    dev_backend.reset()
 
 
 def running_ids(node: RunningNode) -> list[str]:

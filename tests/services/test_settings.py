@@ -89,6 +89,8 @@ def test_headers_and_cookies() -> None:
         ({"TGI_REQUEST_TRIES": "three"}, "TGI_REQUEST_TRIES", "invalid JSON"),
         ({"TGI_REQUEST_DELAY": '"soon"'}, "TGI_REQUEST_DELAY", "delay"),
         ({"SERVICE_MAX_BODY_BYTES": "12"}, "SERVICE_MAX_BODY_BYTES", ">= 1024"),
+        ({"SERVICE_MAX_CONNECTIONS": "0"}, "SERVICE_MAX_CONNECTIONS", ">= 1"),
+        ({"SERVICE_MAX_CONNECTIONS": "2.5"}, "SERVICE_MAX_CONNECTIONS", "integer"),
     ],
 )
 def test_bad_tgi_config_names_the_variable(env: dict[str, str], variable: str, fragment: str) -> None:
@@ -107,11 +109,19 @@ def test_bad_tgi_config_names_the_variable(env: dict[str, str], variable: str, f
         ({"HF_INF_RETRY_PARAMS": '{"tries": "x"}'}, "HF_INF_RETRY_PARAMS"),
         ({"HF_INF_RETRY_PARAMS": '{"retries": 3}'}, "HF_INF_RETRY_PARAMS"),
         ({"HF_INF_DEFAULT_MODELS": '{"translation": "t5-small"}'}, "HF_INF_DEFAULT_MODELS"),
+        ({"SERVICE_MAX_CONNECTIONS": "true"}, "SERVICE_MAX_CONNECTIONS"),
     ],
 )
 def test_bad_hf_config_names_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         load_hf_settings(env)
+
+
+def test_both_services_read_the_connection_limit_alike() -> None:
+    tgi_env = {"TGI_INF_WORKFLOW_POSITIONAL_ARGS": '["http://x", 30]'}
+    assert load_tgi_settings(tgi_env).max_connections == load_hf_settings({}).max_connections == 512
+    limit = {"SERVICE_MAX_CONNECTIONS": "8"}
+    assert load_tgi_settings({**tgi_env, **limit}).max_connections == load_hf_settings(limit).max_connections == 8
 
 
 def test_retry_delays_follow_the_protocol() -> None:

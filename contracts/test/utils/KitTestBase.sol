@@ -51,6 +51,8 @@ abstract contract KitTestBase is Test {
     address internal constant NODE3 = address(0x1003);
 
     bytes internal constant EMPTY = "";
+    /// @dev The TGI service's container id, as consumers name it.
+    string internal constant TGI = "tgi_client_inference_service";
 
     /// @dev The test's clock. Tests move time with `skipTime`/`warpTo` and read it from here: under via-IR,
     ///      `block.timestamp` may be read once per call frame, so it does not see `vm.warp` inside a test.
@@ -89,6 +91,34 @@ abstract contract KitTestBase is Test {
         returns (address)
     {
         return vm.deployCode(artifact(file, name), constructorArgs);
+    }
+
+    /// @dev Deploys consumer `name` of fixtures/Consumers.sol on the kit's registry.
+    function deployConsumer(string memory name) internal returns (address) {
+        return deployArtifact("Consumers.sol", name, abi.encode(address(registry)));
+    }
+
+    /// @dev Deploys delegator consumer `name` of fixtures/Consumers.sol, its subscriptions signed by `signer`.
+    function deployDelegator(string memory name) internal returns (address) {
+        return deployArtifact("Consumers.sol", name, abi.encode(address(registry), signer));
+    }
+
+    /// @dev A one-shot, free, eager subscription of `owner` to `containerId`, active now: the delegated
+    ///      subscription the tests sign.
+    function oneShotSub(address owner, string memory containerId) internal view returns (Subscription memory) {
+        return Subscription({
+            owner: owner,
+            activeAt: uint32(clock),
+            period: 0,
+            frequency: 1,
+            redundancy: 1,
+            containerId: containerHash(containerId),
+            lazy: false,
+            verifier: payable(address(0)),
+            paymentAmount: 0,
+            paymentToken: address(0),
+            wallet: payable(address(0))
+        });
     }
 
     /// @dev The output shape nodes deliver: `abi.encode(bytes raw, bytes processed)`.

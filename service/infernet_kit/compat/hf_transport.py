@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import aiohttp
@@ -22,6 +23,8 @@ from infernet_kit.http_client import Answer, BrokenAnswer, Endpoint, HttpPool, N
 from infernet_kit.protocol.container import REQUEST_TAG_HEADER
 from infernet_kit.retrying import describe
 from infernet_kit.services.transport import AiohttpTransport, aiohttp_timeout, request_tag
+
+log = logging.getLogger("infernet_kit.services")
 
 __all__ = ["LEAN_POST_KEYWORDS", "LeanAsyncClient", "hf_response_hook", "pooled_async_client", "read_response"]
 
@@ -34,13 +37,14 @@ class LeanAsyncClient(httpx2.AsyncClient):
 
     The answer is a fully read `httpx2.Response` bound to its request, so `raise_for_status`, `.json()` and
     the inference client's error parsing behave as usual. Anything else (streams, cookies, form data,
-    redirects) takes the normal httpx path over aiohttp's pool.
+    redirects) takes the normal httpx path over aiohttp's pool. `connections` is the worker's lean pool, whose
+    bound the transport's requests take a place in too; its owner (the service) closes it.
     """
 
-    def __init__(self, transport: AiohttpTransport, **kwargs: Any) -> None:
+    def __init__(self, transport: AiohttpTransport, connections: HttpPool, **kwargs: Any) -> None:
         super().__init__(transport=transport, **kwargs)
         self._aiohttp = transport
-        self._lean: HttpPool | None = None  # made on first use: it belongs to the running event loop
+        self._lean = connections
         self._urls: dict[str, tuple[Endpoint | None, httpx2.Request]] = {}
 
     def _url(self, url: str) -> tuple[Endpoint | None, httpx2.Request]:
@@ -82,20 +86,22 @@ class LeanAsyncClient(httpx2.AsyncClient):
         request: httpx2.Request,
     ) -> Answer:
         """POST over the lean client; its failures come out as the httpx2 exceptions aiohttp's were mapped to.
-        A call no byte answered on a pooled connection is sent once more at once on a new one (the server may
-        have closed it while idle), as the node does with its container calls."""
-        if self._lean is None:
-            self._lean = HttpPool(self._aiohttp.max_connections)
-        if (tag := request_tag.get()) is not None:
+        A stale kept-alive connection is the lean client's to resend on (`http_client`); this only logs it."""
+        tag = request_tag.get()
+        if tag is not None:
             headers[REQUEST_TAG_HEADER] = tag
+
+        def resent(stale: NoAnswer) -> None:
+            log.warning(
+                "backend %s%s: a kept-alive connection sent no answer (%s); sent again at once on a new connection",
+                url,
+                f" ({tag})" if tag else "",
+                describe(stale),
+            )
+
         try:
             async with asyncio.timeout(seconds):
-                try:
-                    return await self._lean.post(endpoint, body, headers=headers)
-                except NoAnswer as exc:
-                    if exc.connecting:
-                        raise
-                    return await self._lean.post(endpoint, body, headers=headers, fresh=True)
+                return await self._lean.post(endpoint, body, headers=headers, on_resend=resent)
         except TimeoutError as exc:
             raise httpx2.ReadTimeout(f"timed out waiting for {url}", request=request) from exc
         except NoAnswer as exc:
@@ -119,13 +125,8 @@ class LeanAsyncClient(httpx2.AsyncClient):
         except aiohttp.ClientError as exc:
             raise httpx2.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
         finally:
-            response.release()
+            self._aiohttp.release(response)
         return Answer(response.status, response.headers, content)
-
-    async def aclose(self) -> None:
-        await super().aclose()
-        if self._lean is not None:
-            await self._lean.aclose()
 
 
 def read_response(answer: Answer, request: httpx2.Request) -> httpx2.Response:
@@ -140,12 +141,17 @@ def read_response(answer: Answer, request: httpx2.Request) -> httpx2.Response:
     return response
 
 
-def pooled_async_client() -> httpx2.AsyncClient:
-    """The `httpx2.AsyncClient` factory for `huggingface_hub.set_async_client_factory`.
+def pooled_async_client(connections: HttpPool) -> httpx2.AsyncClient:
+    """The `httpx2.AsyncClient` factory for `huggingface_hub.set_async_client_factory` (with `connections`, the
+    worker's lean pool, bound), every client of a worker counting against that pool's bound.
 
     The library's request hook only stamps a random trace id and logs at debug level; its response hook reads
     error bodies so failures carry the backend's message, so that one stays.
     """
     return LeanAsyncClient(
-        AiohttpTransport(), event_hooks={"response": [hf_response_hook]}, follow_redirects=True, timeout=None
+        AiohttpTransport(connections.slot()),
+        connections,
+        event_hooks={"response": [hf_response_hook]},
+        follow_redirects=True,
+        timeout=None,
     )

@@ -18,9 +18,10 @@ One raw ASGI app (no framework: it is the baseline of the services benchmark, so
 - Control (tests): `POST /_control/faults` `{"fail_next": N, "status": 503, "error": "msg", "error_type": null,
   "latency_ms": 0, "token_delay_ms": 0}` fails the next N inference requests and/or delays every inference
   request and/or every streamed token after the first (a slow stream, to cut off mid-way);
-  `GET /_control/stats` gives `{"requests": n, "failed": n, "by_path": {...}, "held_ports": [...]}` (the
-  client ports of the requests an injected latency holds right now, so that a test can tell which process
-  has a call in flight); `POST /_control/reset` clears faults and counters.
+  `GET /_control/stats` gives `{"requests": n, "failed": n, "by_path": {...}, "held_ports": [...],
+  "peak_held": n}` (the client ports of the requests an injected latency holds right now, so that a test can
+  tell which process has a call in flight, and the most it held at once: how many calls a client had in flight);
+  `POST /_control/reset` clears faults and counters.
 
 Answers come from `infernet_kit.devstack.fake_models` (pure functions tests import too). State lives in the
 process, so run it with one worker (the default).
@@ -84,6 +85,8 @@ class BackendState:
     failed: int = 0
     by_path: Counter[str] = field(default_factory=Counter)
     held_ports: Counter[int] = field(default_factory=Counter)
+    held: int = 0
+    peak_held: int = 0
 
 
 async def _read_body(scope: Scope, receive: Receive) -> bytes:
@@ -98,10 +101,13 @@ async def _hold(state: BackendState, scope: Scope, latency_ms: float) -> None:
     client = scope.get("client")
     port = client[1] if client else 0
     state.held_ports[port] += 1
+    state.held += 1
+    state.peak_held = max(state.peak_held, state.held)
     try:
         await asyncio.sleep(latency_ms / 1000)
     finally:
         state.held_ports[port] -= 1
+        state.held -= 1
 
 
 async def _send_json(send: Send, status: int, payload: Any) -> None:
@@ -346,6 +352,7 @@ class DevBackend:
                 "failed": state.failed,
                 "by_path": dict(state.by_path),
                 "held_ports": sorted(+state.held_ports),
+                "peak_held": state.peak_held,
             }
             await _send_json(send, 200, stats)
         elif method == "POST" and path == "/_control/reset":

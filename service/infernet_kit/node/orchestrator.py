@@ -9,11 +9,12 @@ never sees more than that many calls at once, whichever client carries them. (ht
 dropped: 3.4 ms of CPU per request one at a time, 7.4 ms at 64 in flight, its pool scanning every connection per
 request.)
 
-A call the container never answered (connection refused or reset, the worker died, the server closed the
-connection before any response byte) is sent again, a bounded number of times, on a new connection: a service
-replaces a dead worker, and its other workers can take the job meanwhile. Once any byte of an answer arrived,
-nothing is retried (a partial or streamed answer cannot be taken back), and neither is a timeout (the container
-may still be working on the job).
+A kept-alive connection the container closed while idle never fails a call: `http_client` sends the request
+again at once on a new connection (its one policy for that; this module only logs it). A call the container
+never answered on a new connection either (`NoAnswer`: refused or reset, the worker died) is sent again a
+bounded number of times after a short backoff (`retrying`): a service replaces a dead worker, and its other
+workers can take the job meanwhile. Once any byte of an answer arrived, nothing is retried (a partial or
+streamed answer cannot be taken back), and neither is a timeout (the container may still be working on the job).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from yarl import URL
 
 from infernet_kit import __version__
 from infernet_kit.compat.aiohttp_pool import open_connections
-from infernet_kit.http_client import Answer, BrokenAnswer, Endpoint, HttpPool, UnreadableAnswer
+from infernet_kit.http_client import Answer, BrokenAnswer, Endpoint, HttpPool, NoAnswer, UnreadableAnswer
 from infernet_kit.jsonbody import parse_json
 from infernet_kit.node.config import ContainerConfig
 from infernet_kit.node.metrics import container_call
@@ -49,7 +50,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_CONNECTIONS = 128
 _DESCRIPTION_LIMIT = 1000
-# Sends of one container call that got no answer at all: the first plus retries, a short backoff between.
+# Sends of one container call that got no answer at all on a new connection: the first plus retries, a short
+# backoff between (a stale kept-alive connection is not counted: `http_client` resends at once on a new one).
 UNANSWERED_ATTEMPTS = 4
 UNANSWERED_BACKOFF = 0.05
 UNANSWERED_MAX_WAIT = 0.5
@@ -148,10 +150,9 @@ _TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, BrokenA
 
 
 def unanswered(error: BaseException) -> bool:
-    """Whether a request failed before the container sent any byte back, so sending it again is safe."""
-    if isinstance(error, asyncio.TimeoutError):
-        return False  # the container may still be working on it (aiohttp's ServerTimeoutError is one too)
-    return isinstance(error, aiohttp.ClientConnectionError | ConnectionError)
+    """Whether a request failed before the container sent any byte back, so sending it again is safe: the lean
+    client's `NoAnswer`, which aiohttp's failures before an answer are mapped to (`_post_once`)."""
+    return isinstance(error, NoAnswer)
 
 
 _UNANSWERED = RetryPolicy(
@@ -161,6 +162,12 @@ _UNANSWERED = RetryPolicy(
 
 def _no_answer(error: BaseException) -> str:
     return f"sent no answer: {describe(error)}"
+
+
+def _call_label(config: ContainerConfig, tag: str | None) -> str:
+    """Who a call's log lines are about: the container, its URL and the job or interval it serves."""
+    label = f"container {config.id} at {config.service_url}"
+    return f"{label} ({tag})" if tag else label
 
 
 USER_AGENT = f"infernet-kit-node/{__version__}"
@@ -244,21 +251,26 @@ class Orchestrator:
         return config
 
     async def _post_once(self, config: ContainerConfig, data: bytes, tag: str | None) -> aiohttp.ClientResponse:
+        """One POST through aiohttp; a failure before the response's headers is `NoAnswer`, as the lean client's
+        (a timeout is not one: the container may still be working on it)."""
         endpoint = self._endpoints[config.id]
-        return await self._client().post(
-            endpoint.url, data=data, headers=endpoint.headers_for(tag), timeout=endpoint.timeout
-        )
+        try:
+            return await self._client().post(
+                endpoint.url, data=data, headers=endpoint.headers_for(tag), timeout=endpoint.timeout
+            )
+        except TimeoutError:
+            raise  # aiohttp's ServerTimeoutError is one too
+        except (aiohttp.ClientConnectionError, ConnectionError) as exc:
+            connecting = isinstance(exc, aiohttp.ClientConnectorError)
+            raise NoAnswer(describe(exc), connecting=connecting) from exc
 
     async def _post(self, config: ContainerConfig, data: bytes, tag: str | None) -> aiohttp.ClientResponse:
-        """POST `data` (a JSON body); until the response's headers arrive, a send that got no answer is retried.
-
-        A retry takes a connection the pool still holds open (those of a dead worker are closed by
-        then) or opens a new one; the failed one is already closed.
-        """
+        """POST `data` (a JSON body) through aiohttp; until the response's headers arrive, a send that got no
+        answer is retried (the failed connection is already closed; a retry takes another or opens one)."""
         return await call_with_retries(
             lambda: self._post_once(config, data, tag),
             _UNANSWERED,
-            label=f"container {config.id} at {config.service_url}",
+            label=_call_label(config, tag),
             log=log,
             reason=_no_answer,
         )
@@ -276,22 +288,24 @@ class Orchestrator:
             container_call(container_id, outcome, time.perf_counter() - started)
 
     async def _answer(self, config: ContainerConfig, body: bytes, tag: str | None) -> Answer:
-        """The container's whole answer to `body`; a send that got no answer is retried (on a new connection)."""
+        """The container's whole answer to `body`; a send that got no answer is retried (see the module doc)."""
         lean = self._endpoints[config.id].lean
         if lean is None:
             return await self._aiohttp_answer(config, body, tag)
         headers = {REQUEST_TAG_HEADER: tag} if tag else None
-        sent = 0
+
+        def resent(stale: NoAnswer) -> None:
+            log.warning(
+                "%s: a kept-alive connection sent no answer (%s); sent again at once on a new connection",
+                _call_label(config, tag),
+                describe(stale),
+            )
 
         async def send() -> Answer:
-            nonlocal sent
-            sent += 1
             async with asyncio.timeout(config.timeout):
-                return await self._http.post(lean, body, headers=headers, fresh=sent > 1)
+                return await self._http.post(lean, body, headers=headers, on_resend=resent)
 
-        return await call_with_retries(
-            send, _UNANSWERED, label=f"container {config.id} at {config.service_url}", log=log, reason=_no_answer
-        )
+        return await call_with_retries(send, _UNANSWERED, label=_call_label(config, tag), log=log, reason=_no_answer)
 
     async def _aiohttp_answer(self, config: ContainerConfig, body: bytes, tag: str | None) -> Answer:
         """`_answer` of an `https://` container, through aiohttp (holding a place in the shared bound)."""

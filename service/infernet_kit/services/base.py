@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 
 from huggingface_hub import AsyncInferenceClient
 
+from infernet_kit.http_client import HttpPool
 from infernet_kit.protocol import ComputeCapability, ServiceResources
 from infernet_kit.services.clients import close_client, use_inline_executor
 
@@ -15,14 +16,17 @@ log = logging.getLogger("infernet_kit.services")
 
 
 class BackendService(ABC):
-    """A service holding one pooled inference client per worker, created at start and closed at shutdown."""
+    """A service holding one pooled inference client per worker, created at start and closed at shutdown, and
+    the worker's one connection pool (`connections`), which every client it makes (streams have their own)
+    goes through or counts against: at most `max_connections` backend calls in flight at once."""
 
     service_id: str
     capability_type: str
     tasks: tuple[str, ...]
 
-    def __init__(self) -> None:
+    def __init__(self, max_connections: int) -> None:
         self._client: AsyncInferenceClient | None = None
+        self.connections = HttpPool(max_connections)
 
     @abstractmethod
     def _new_client(self) -> AsyncInferenceClient:
@@ -47,6 +51,7 @@ class BackendService(ABC):
         if self._client is not None:
             await close_client(self._client)
             self._client = None
+        await self.connections.aclose()
 
     def resources(self) -> ServiceResources:
         return ServiceResources(

@@ -1,8 +1,9 @@
 """The backend HTTP client of a service worker: one `AsyncInferenceClient` and one connection pool per process.
 
 `huggingface_hub` builds an `httpx2.AsyncClient` per inference client; the factory installed here
-(`infernet_kit.compat.hf_transport`) gives it pools sized for many requests in flight: the kit's lean client for
-JSON POSTs to an `http://` backend, the aiohttp transport for the rest (`https://`, streams).
+(`infernet_kit.compat.hf_transport`) gives it the worker's pools: the kit's lean client for JSON POSTs to an
+`http://` backend, the aiohttp transport for the rest (`https://`, streams), every call of every client of the
+worker holding a place in the lean pool's one bound (`SERVICE_MAX_CONNECTIONS`).
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
+from functools import partial
 from typing import Any, TypeVar
 
 from huggingface_hub import AsyncInferenceClient, set_async_client_factory
 
 from infernet_kit.compat.hf_transport import pooled_async_client
+from infernet_kit.http_client import HttpPool
 
 # The library looks the token up on every call when none is given (environment, then a file read), and would
 # send an ambient Hugging Face login to whatever server is configured. A placeholder stops the look-up; the
@@ -28,12 +31,14 @@ def inference_client(
     base_url: str | None,
     token: str | None,
     timeout: float | None,
+    connections: HttpPool,
     headers: dict[str, str] | None = None,
     cookies: dict[str, str] | None = None,
     ambient_token: bool = False,
 ) -> AsyncInferenceClient:
-    """An inference client sending exactly `token` as bearer (or, with `ambient_token`, the user's HF login)."""
-    set_async_client_factory(pooled_async_client)
+    """An inference client sending exactly `token` as bearer (or, with `ambient_token`, the user's HF login), its
+    calls going through `connections` (the worker's lean pool) or taking a place in its bound."""
+    set_async_client_factory(partial(pooled_async_client, connections))
     request_headers: dict[str, str | None] = dict(headers or {})
     if token is not None:
         request_headers["authorization"] = f"Bearer {token}"

@@ -42,7 +42,7 @@ class HFService(BackendService):
     tasks = tuple(TASK_NAMES.values())
 
     def __init__(self, settings: HFSettings) -> None:
-        super().__init__()
+        super().__init__(settings.max_connections)
         self.settings = settings
         self.max_body_bytes = settings.max_body_bytes
         self.models = {**DEFAULT_MODELS, **settings.default_models}
@@ -51,14 +51,18 @@ class HFService(BackendService):
         s = self.settings
         # An ambient Hugging Face login is only ever sent to the Hugging Face router itself.
         return inference_client(
-            base_url=None, token=s.token, timeout=s.timeout, ambient_token=s.endpoint == wire.HUB_ENDPOINT
+            base_url=None,
+            token=s.token,
+            timeout=s.timeout,
+            connections=self.connections,
+            ambient_token=s.endpoint == wire.HUB_ENDPOINT,
         )
 
     def describe(self) -> str:
         s = self.settings
         return (
             f"endpoint={s.endpoint} timeout={s.timeout} token={'set' if s.token else 'none'} "
-            f"models={self.models} retry={s.retry.model_dump()}"
+            f"models={self.models} retry={s.retry.model_dump()} max_connections={s.max_connections}"
         )
 
     async def supports_model(self, model_id: str) -> bool:

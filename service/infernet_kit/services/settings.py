@@ -19,6 +19,10 @@ from infernet_kit.services.retry import RetryParams
 
 MAX_BODY_ENV = "SERVICE_MAX_BODY_BYTES"
 DEFAULT_MAX_BODY = 1024 * 1024
+# The most backend calls a worker has in flight at once, through either of its clients (the lean one for JSON
+# POSTs to an `http://` backend, aiohttp for `https://` and streams): one bound both take a place in.
+MAX_CONNECTIONS_ENV = "SERVICE_MAX_CONNECTIONS"
+DEFAULT_MAX_CONNECTIONS = 512
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -36,6 +40,7 @@ class TGISettings(BaseModel):
     generation: GenerationParams = Field(default_factory=GenerationParams)
     retry: RetryParams = Field(default_factory=RetryParams)
     max_body_bytes: int = DEFAULT_MAX_BODY
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
 
 class HFSettings(BaseModel):
@@ -49,6 +54,7 @@ class HFSettings(BaseModel):
     retry: RetryParams = Field(default_factory=RetryParams)
     default_models: dict[str, str] = Field(default_factory=dict)
     max_body_bytes: int = DEFAULT_MAX_BODY
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
 
 def _env(environ: Mapping[str, str] | None) -> dict[str, str]:
@@ -89,11 +95,19 @@ def _token(env: Mapping[str, str], name: str) -> str | None:
     return token or None
 
 
-def _max_body(env: Mapping[str, str]) -> int:
-    value = env_json(MAX_BODY_ENV, DEFAULT_MAX_BODY, environ=dict(env))
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
-        raise ConfigError(f"environment variable {MAX_BODY_ENV}: must be an integer >= 1024, got {value!r}")
+def _env_int(env: Mapping[str, str], name: str, default: int, least: int) -> int:
+    value = env_json(name, default, environ=dict(env))
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError(f"environment variable {name}: must be an integer >= {least}, got {value!r}")
     return value
+
+
+def _limits(env: Mapping[str, str]) -> dict[str, int]:
+    """What both services read alike: the largest request body and the bound on backend calls in flight."""
+    return {
+        "max_body_bytes": _env_int(env, MAX_BODY_ENV, DEFAULT_MAX_BODY, 1024),
+        "max_connections": _env_int(env, MAX_CONNECTIONS_ENV, DEFAULT_MAX_CONNECTIONS, 1),
+    }
 
 
 def load_tgi_settings(environ: Mapping[str, str] | None = None) -> TGISettings:
@@ -134,7 +148,7 @@ def load_tgi_settings(environ: Mapping[str, str] | None = None) -> TGISettings:
         token=_token(env, tgi.TOKEN_ENV),
         generation=generation,
         retry=retry,
-        max_body_bytes=_max_body(env),
+        **_limits(env),
     )
 
 
@@ -158,5 +172,5 @@ def load_hf_settings(environ: Mapping[str, str] | None = None) -> HFSettings:
         timeout=timeout,
         retry=retry,
         default_models=models,
-        max_body_bytes=_max_body(env),
+        **_limits(env),
     )

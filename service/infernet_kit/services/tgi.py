@@ -42,7 +42,7 @@ class TGIService(BackendService):
     tasks = wire.TASKS
 
     def __init__(self, settings: TGISettings) -> None:
-        super().__init__()
+        super().__init__(settings.max_connections)
         self.settings = settings
         self.max_body_bytes = settings.max_body_bytes
         self._generation = settings.generation.kwargs()
@@ -50,14 +50,20 @@ class TGIService(BackendService):
     def _new_client(self) -> AsyncInferenceClient:
         s = self.settings
         return inference_client(
-            base_url=s.server_url, token=s.token, timeout=s.timeout, headers=s.headers, cookies=s.cookies
+            base_url=s.server_url,
+            token=s.token,
+            timeout=s.timeout,
+            connections=self.connections,
+            headers=s.headers,
+            cookies=s.cookies,
         )
 
     def describe(self) -> str:
         s = self.settings
         return (
             f"server={s.server_url} timeout={s.timeout} token={'set' if s.token else 'none'} "
-            f"headers={sorted(s.headers)} generation={self._generation} retry={s.retry.model_dump()}"
+            f"headers={sorted(s.headers)} generation={self._generation} retry={s.retry.model_dump()} "
+            f"max_connections={s.max_connections}"
         )
 
     async def supports_model(self, model_id: str) -> bool:

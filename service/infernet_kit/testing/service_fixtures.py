@@ -72,8 +72,9 @@ class DevBackendHandle:
         self.http.post(f"{self.url}/_control/faults", json=spec).raise_for_status()
 
     def stats(self) -> dict[str, Any]:
-        """`{"requests": n, "failed": n, "by_path": {path: n}}` since the last reset, and `held_ports`: the
-        client ports of the requests an injected latency holds now."""
+        """`{"requests": n, "failed": n, "by_path": {path: n}, "peak_held": n}` since the last reset (the last:
+        the most requests an injected latency held at once), and `held_ports`: the client ports of the requests
+        an injected latency holds now."""
         response = self.http.get(f"{self.url}/_control/stats")
         response.raise_for_status()
         result: dict[str, Any] = response.json()
