@@ -65,10 +65,8 @@ MAX_SEND_BATCH = 200
 # From this many of our transactions in one block on, its receipts are read in one call.
 BLOCK_RECEIPTS_FROM = 3
 # Ours out in the mempool at most: what the chain mined of ours in its best recent block (of `DEPTH_WINDOW`),
-# times `DEPTH_BLOCKS`, and never fewer than `MIN_DEPTH` (a chain that took all we sent may take more). One block's
-# worth: a transaction signed before the node saw a block that cancels its subscription can only be mined, and
-# revert; with two blocks' worth out, those signed at the back landed a block after the cancellation too.
-DEPTH_BLOCKS = 1
+# times `DEPTH_BLOCKS`, and never fewer than `MIN_DEPTH` (a chain that took all we sent may take more).
+DEPTH_BLOCKS = 2
 DEPTH_WINDOW = 16
 MIN_DEPTH = 256
 
