@@ -65,11 +65,8 @@ MAX_SEND_BATCH = 200
 # From this many of our transactions in one block on, its receipts are read in one call.
 BLOCK_RECEIPTS_FROM = 3
 # Ours out in the mempool at most: what the chain mined of ours in its best recent block (of `DEPTH_WINDOW`),
-# times `DEPTH_BLOCKS`, and never fewer than `MIN_DEPTH` (a chain that took all we sent may take more). A block
-# takes no more of ours than are out, so above 1 is what lets the depth grow (one block's worth stayed at
-# `MIN_DEPTH`: 66 % of the 3,000 overload delivered); below 2 is fewer signed before a block that cancels their
-# subscription and mined in the block after it, where they revert.
-DEPTH_BLOCKS = 1.5
+# times `DEPTH_BLOCKS`, and never fewer than `MIN_DEPTH` (a chain that took all we sent may take more).
+DEPTH_BLOCKS = 2
 DEPTH_WINDOW = 16
 MIN_DEPTH = 256
 
@@ -155,7 +152,7 @@ class NodeWallet:
     @property
     def depth(self) -> int:
         """How many of ours may be out in the mempool at once."""
-        return max(MIN_DEPTH, int(DEPTH_BLOCKS * max(self._mined, default=0)))
+        return max(MIN_DEPTH, DEPTH_BLOCKS * max(self._mined, default=0))
 
     @contextmanager
     def holding(self) -> Iterator[None]:
