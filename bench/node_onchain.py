@@ -327,6 +327,16 @@ def _scale_stack(label: str) -> Iterator[tuple[Stack, Chain, str, Window]]:
             chain.close()
 
 
+def _drained(chain: Chain, node: str, timeout: float = 30.0) -> int:
+    """The head once the stopped node's transactions left in the mempool were mined (or `timeout` passed)."""
+    deadline = time.monotonic() + timeout
+    while chain.mined_count(node) < int(chain.one("eth_getTransactionCount", node, "pending"), 16):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    return chain.head()
+
+
 def curve_point(count: int, period: int, spread: float, periods: int) -> tuple[Result, Window]:
     """`count` subscriptions of `period` seconds created over `spread` seconds, measured for `periods`."""
     label = f"{count} {'aligned' if spread == 0 else 'staggered'}, period {period} s"
@@ -341,13 +351,17 @@ def curve_point(count: int, period: int, spread: float, periods: int) -> tuple[R
         result = judge(chain, consumer, node, subs, window, label)
         top = ", ".join(f"{m} {n}" for m, n in running.proxy.methods.most_common(6))
         result.notes.append(f"RPC methods over the whole run: {top}")
+        running.node.stop()  # before the replays, which hold anvil (see `Chain.name`)
+        result.reverts = chain.name(result.failed)
         return result, idle
 
 
 def overload(count: int, period: int, periods: int) -> tuple[list[Result], Window]:
     """`count` aligned subscriptions, more than the chain takes; then two thirds cancelled. The reverts between
-    the two measured stretches are printed apart: a delivery mined in the block of its subscription's
-    cancellation was sent before the cancellation could be seen (a race no node can avoid)."""
+    the two measured stretches are printed apart (a delivery mined in the block of its subscription's
+    cancellation was sent before the cancellation could be seen: a race no node can avoid), and so are those
+    after the last stretch until the node is stopped. Reverts are named (replayed) only once the node is
+    stopped."""
     with _scale_stack(f"overload-{count}") as (running, chain, node, idle):
         assert running.proxy is not None and running.node.pid is not None
         consumer = running.deployment.consumers["RecurringConsumer"]
@@ -368,12 +382,24 @@ def overload(count: int, period: int, periods: int) -> tuple[list[Result], Windo
         with measured(chain, running.proxy, running.node.pid, node) as light:
             _wait_chain_time(chain, start + periods * period)
         after = judge(chain, consumer, node, subs, light, f"after cancelling to {len(subs.active_at)}")
-        between = chain.reverts(node, loaded.last_block, light.first_block)
-        race = sum(cancelled.get(r.subscription_id) == r.block for r in between)
+        between = chain.failed(node, loaded.last_block, light.first_block)
+        # The node's reverts from the end of the last stretch until it stops: none should land late there either.
+        running.node.stop()
+        end = _drained(chain, node)
+        later = chain.failed(node, light.last_block, end)
+        # Replayed only now, the node stopped: a replay holds anvil for tens of seconds (see `Chain.name`).
+        heavy.reverts, after.reverts = chain.name(heavy.failed), chain.name(after.failed)
+        named = chain.name(between)
+        race = sum(cancelled.get(r.subscription_id) == r.block for r in named)
         heavy.notes.append(
             f"between the two stretches (blocks {loaded.last_block + 1}-{light.first_block}, the cancellations in "
-            f"{min(cancelled.values())}-{cancelled_at}): reverted {len(between)}"
-            + (f" ({by_error(between)}), {race} in the block of their subscription's cancellation" if between else "")
+            f"{min(cancelled.values())}-{cancelled_at}): reverted {len(named)}"
+            + (f" ({by_error(named)}), {race} in the block of their subscription's cancellation" if named else "")
+        )
+        after_last = chain.name(later)
+        after.notes.append(
+            f"after the stretch until the node stopped (blocks {light.last_block + 1}-{end}): "
+            f"reverted {len(after_last)}" + (f" ({by_error(after_last)})" if after_last else "")
         )
         return [heavy, after], idle
 

@@ -179,6 +179,7 @@ class Result:
     delays: list[int]
     window: Window
     reverted: int
+    failed: list[tuple[int, str]] = field(default_factory=list)  # (block, hash) of each revert, named by `name`
     reverts: list[Revert] = field(default_factory=list)
     per_interval: Counter[int] = field(default_factory=Counter)  # delivered, by interval number
     notes: list[str] = field(default_factory=list)
@@ -255,16 +256,21 @@ class Chain:
             time.sleep(0.5)
         return [receipts[h] for h in tx_hashes]
 
-    def reverts(self, node: str, first: int, last: int) -> list[Revert]:
-        """`node`'s transactions mined in blocks `first`+1..`last` that reverted, each replayed (callTracer) to
-        name its error; the subscription is the first argument of `deliverCompute`."""
+    def failed(self, node: str, first: int, last: int) -> list[tuple[int, str]]:
+        """(block, hash) of `node`'s transactions mined in blocks `first`+1..`last` that reverted (receipts only:
+        naming their errors is `name`'s, which replays them)."""
         blocks = self.batch([("eth_getBlockReceipts", [hex(n)]) for n in range(first + 1, last + 1)])
-        failed = [
+        return [
             (int(r["blockNumber"], 16), r["transactionHash"])
             for receipts in blocks
             for r in receipts or []
             if r["from"].lower() == node.lower() and int(r["status"], 16) == 0
         ]
+
+    def name(self, failed: list[tuple[int, str]]) -> list[Revert]:
+        """Each of `failed` replayed (callTracer) to name its error; the subscription is the first argument of
+        `deliverCompute`. Replays are slow: anvil answers nothing else meanwhile (tens of seconds for hundreds),
+        so they are made once the node is stopped, or they would hold its deliveries until their intervals closed."""
         if not failed:
             return []
         selectors: dict[bytes, str] = {}
@@ -406,5 +412,5 @@ def judge(
     gaps = Counter(stamps[b] - stamps[a] for a, b in itertools.pairwise(blocks))
     shown = ", ".join(f"{gap} s: {n}" for gap, n in sorted(gaps.items()))
     notes = [f"block gaps (chain time between blocks; anvil late when out of CPU): {shown}"]
-    reverts = chain.reverts(node, window.first_block, window.last_block) if reverted else []
-    return Result(label, due, delivered, delays, window, reverted, reverts, per_interval, notes)
+    failed = chain.failed(node, window.first_block, window.last_block) if reverted else []
+    return Result(label, due, delivered, delays, window, reverted, failed, per_interval=per_interval, notes=notes)
