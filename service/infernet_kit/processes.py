@@ -16,6 +16,7 @@ from types import TracebackType
 import httpx
 
 from infernet_kit.polling import WaitTimeout, wait_until
+from infernet_kit.tls import tls_context
 
 
 class ProcessError(RuntimeError):
@@ -164,6 +165,6 @@ class ManagedProcess:
 def _answers(url: str) -> bool:
     """Whether `url` answers 2xx now."""
     try:
-        return httpx.get(url, timeout=1.0).is_success
+        return httpx.get(url, timeout=1.0, verify=tls_context()).is_success
     except httpx.HTTPError:
         return False
