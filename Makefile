@@ -64,17 +64,15 @@ test: setup
 test-contracts: build build-tests
 	$(MAKE) --no-print-directory forge-test gas-check
 
-# Four workers, a test file each at a time: most tests wait on blocks and processes, not on the 2 cores (with the
-# TLS contexts shared, three workers kept ~1.5 cores busy: pytest took 255 s here, and 228 s and 234 s with four).
-# Tests that raced the machine's load (a sleep outlasting a fill, a kill landing on an idle worker) now wait on
-# events.
+# Three workers, a test file each at a time: most tests wait on blocks and processes, not on the 2 cores. Tests
+# that raced the machine's load (a sleep outlasting a fill, a kill landing on an idle worker) now wait on events.
 # Bytecode caches are written (in __pycache__, which git ignores) even where PYTHONDONTWRITEBYTECODE is set: the
 # suite starts hundreds of Python processes (nodes, services, CLI commands), and without the caches (uv installs
 # none) each compiled every module it imports again, twice a node's CPU, and pytest rewrote every test module in
 # every worker.
 test-python: export PYTHONDONTWRITEBYTECODE :=
 test-python: build
-	$(PY) -m pytest -n 4 --dist loadfile
+	$(PY) -m pytest -n 3 --dist loadfile
 
 # FORGE_FLAGS (e.g. `--root DIR`) lets a test point these two at another project and watch them fail.
 forge-test:
