@@ -13,8 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-import httpx
-
 from infernet_kit.polling import WaitTimeout, wait_until
 
 
@@ -163,7 +161,13 @@ class ManagedProcess:
 
 def _answers(url: str) -> bool:
     """Whether `url` answers 2xx now."""
+    # Imported here: httpx imports its command line's libraries (click, rich, pygments: ~0.14 s of CPU) with
+    # itself, and the node, which imports this module for its command containers, never needs it otherwise.
+    import httpx
+
+    from infernet_kit.tls import tls_context
+
     try:
-        return httpx.get(url, timeout=1.0).is_success
+        return httpx.get(url, timeout=1.0, verify=tls_context()).is_success
     except httpx.HTTPError:
         return False

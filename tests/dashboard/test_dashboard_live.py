@@ -30,6 +30,7 @@ from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.node.events import MAX_READERS
 from infernet_kit.paths import state_dir
 from infernet_kit.polling import wait_until
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory, request_compute
 from infernet_kit.testing.node_fixtures import NodeLauncher, node_container, wait_for_job
 
@@ -71,7 +72,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 def events(url: str) -> list[tuple[str, Any]]:
     """The (event, data) pairs of `GET /api/events?follow=false`: the snapshot only."""
-    response = httpx.get(f"{url}/api/events", params={"follow": "false"}, timeout=10)
+    response = httpx_calls.get(f"{url}/api/events", params={"follow": "false"}, timeout=10)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/event-stream")
     pairs = []
@@ -115,7 +116,7 @@ def test_page_shows_a_callback_request_live(node: ChainNode, page: Page, inferne
 
     # An off-chain job appears live too, with its input and decoded output, and becomes the path drawn...
     job = {"containers": [TGI], "data": {"text": "Why is the sea salty?"}}
-    job_id = httpx.post(f"{node.url}/api/jobs", json=job, timeout=10).json()["id"]
+    job_id = httpx_calls.post(f"{node.url}/api/jobs", json=job, timeout=10).json()["id"]
     job_row = page.locator(f'#jobs tr[data-job="{job_id}"]')
     expect(job_row).to_contain_text("success")
     expect(job_row).to_contain_text(fake_models.generate("Why is the sea salty?"))
@@ -137,7 +138,7 @@ def test_page_shows_a_callback_request_live(node: ChainNode, page: Page, inferne
 
 
 def test_snapshot_tells_jobs_and_subscriptions(node: ChainNode) -> None:
-    job_id = httpx.post(
+    job_id = httpx_calls.post(
         f"{node.url}/api/jobs", json={"containers": [TGI], "data": {"text": PROMPT}}, timeout=10
     ).json()["id"]
     assert wait_for_job(node.url, job_id)["status"] == "success"

@@ -11,6 +11,7 @@ from huggingface_hub import AsyncInferenceClient
 
 from infernet_kit.devstack import fake_models
 from infernet_kit.protocol import hf
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.service_fixtures import DevBackendHandle
 
 PROMPT = "Is the sky blue during a clear day?"
@@ -18,7 +19,7 @@ TEXT = "Alice met Bob in Paris. the weather was fine and everyone was happy abou
 
 
 def _post(url: str, body: object) -> httpx.Response:
-    return httpx.post(url, json=body, timeout=10, trust_env=False)
+    return httpx_calls.post(url, json=body, timeout=10, trust_env=False)
 
 
 # The fake model stops early only when the prompt has no words to echo (see fake_models).
@@ -78,7 +79,7 @@ def test_hf_bare_inputs_are_routed_by_model(backend: DevBackendHandle) -> None:
 
 
 def test_api_tasks_lists_each_tasks_default_model_and_that_model_serves_the_task(backend: DevBackendHandle) -> None:
-    table = httpx.get(f"{backend.url}/api/tasks", timeout=10, trust_env=False).json()
+    table = httpx_calls.get(f"{backend.url}/api/tasks", timeout=10, trust_env=False).json()
     defaults = {task: details["widgetModels"][0] for task, details in table.items()}
     assert defaults == {task.replace("_", "-"): model for task, model in hf.DEFAULT_MODELS.items()}
     (generated,) = _post(f"{backend.url}/models/{defaults['text-generation']}", {"inputs": PROMPT}).json()

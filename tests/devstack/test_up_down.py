@@ -12,8 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
-
 from infernet_kit.chain.accounts import USER, dev_key
 from infernet_kit.chain.compiler import compile_sources
 from infernet_kit.chain.deploy import deploy_artifact
@@ -21,6 +19,7 @@ from infernet_kit.chain.transactions import connect, transact
 from infernet_kit.paths import project_root
 from infernet_kit.polling import wait_until
 from infernet_kit.processes import free_port, kit_command, port_is_open
+from infernet_kit.testing import httpx_calls
 
 
 def _kit(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -73,11 +72,11 @@ def test_up_then_down(tmp_path: Path) -> None:
             "hf_inference_client_service": f"http://127.0.0.1:{ports['hf']}",
         }
         assert record["deployment"]["registry"] == "0x663F3ad617193148711d28f5334eE4Ed07016602"
-        assert httpx.get(f"http://127.0.0.1:{ports['node']}/health").json() == {"status": "healthy"}
-        info = httpx.get(f"http://127.0.0.1:{ports['node']}/info").json()
+        assert httpx_calls.get(f"http://127.0.0.1:{ports['node']}/health").json() == {"status": "healthy"}
+        info = httpx_calls.get(f"http://127.0.0.1:{ports['node']}/info").json()
         assert info["chain"]["enabled"] is True and info["chain"]["address"] == record["nodes"][0]["address"]
         dashboard = f"http://127.0.0.1:{ports['node']}/dashboard"
-        assert dashboard in up.stdout and "/dashboard/dashboard.js" in httpx.get(dashboard).text
+        assert dashboard in up.stdout and "/dashboard/dashboard.js" in httpx_calls.get(dashboard).text
         for name, port in ports.items():
             assert _listening_addresses(port) == {LOOPBACK}, f"{name} listens on {_listening_addresses(port)}"
 

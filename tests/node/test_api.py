@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from infernet_kit.client.node import NodeClient
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container, wait_for_job
 
 
@@ -35,20 +36,20 @@ def node(node_launcher: NodeLauncher, echo_container: str) -> RunningNode:
 def post(node: RunningNode, path: str, body: Any = None, **kw: Any) -> httpx.Response:
     if body is not None:
         kw["json"] = body
-    return httpx.post(f"{node.url}{path}", timeout=10, **kw)
+    return httpx_calls.post(f"{node.url}{path}", timeout=10, **kw)
 
 
 def test_health_info_resources(node: RunningNode) -> None:
-    assert httpx.get(f"{node.url}/health").json() == {"status": "healthy"}
-    info = httpx.get(f"{node.url}/info").json()
+    assert httpx_calls.get(f"{node.url}/health").json() == {"status": "healthy"}
+    info = httpx_calls.get(f"{node.url}/info").json()
     assert info["chain"] == {"enabled": False, "address": "", "judged_block": None}
     assert info["pending"] == {"offchain": 0, "onchain": 0}
     assert {"id": "echo", "description": "echoes its input", "external": True, "image": "infernet-kit/echo"} in info[
         "containers"
     ]
-    resources = httpx.get(f"{node.url}/resources").json()
+    resources = httpx_calls.get(f"{node.url}/resources").json()
     assert resources["echo"]["service_id"] == "echo"
-    assert httpx.get(f"{node.url}/resources", params={"model_id": "echo"}).json()["echo"] == {"supported": True}
+    assert httpx_calls.get(f"{node.url}/resources", params={"model_id": "echo"}).json()["echo"] == {"supported": True}
 
 
 def test_offchain_job_and_ids_of_the_caller(node: RunningNode) -> None:
@@ -69,9 +70,9 @@ def test_offchain_job_and_ids_of_the_caller(node: RunningNode) -> None:
             },
         },
     }
-    assert job_id in httpx.get(f"{node.url}/api/jobs").json()
-    assert job_id in httpx.get(f"{node.url}/api/jobs", params={"pending": "false"}).json()
-    assert job_id not in httpx.get(f"{node.url}/api/jobs", params={"pending": "true"}).json()
+    assert job_id in httpx_calls.get(f"{node.url}/api/jobs").json()
+    assert job_id in httpx_calls.get(f"{node.url}/api/jobs", params={"pending": "false"}).json()
+    assert job_id not in httpx_calls.get(f"{node.url}/api/jobs", params={"pending": "true"}).json()
 
 
 def test_client_chosen_id_and_ip_in_the_body_are_ignored(node: RunningNode) -> None:
@@ -97,7 +98,7 @@ def test_chained_job_with_intermediate_results(node: RunningNode) -> None:
     assert first["container"] == "echo"
     assert job["result"]["container"] == "echo2"
     assert job["result"]["output"]["output"]["received"]["data"] == first["output"]
-    without = httpx.get(f"{node.url}/api/jobs", params={"id": job_id}).json()[0]
+    without = httpx_calls.get(f"{node.url}/api/jobs", params={"id": job_id}).json()[0]
     assert "intermediate_results" not in without
 
 
@@ -142,7 +143,9 @@ def test_batch_answers_each_request_in_order(node: RunningNode) -> None:
 
 
 def test_stream_sends_the_id_then_the_bytes(node: RunningNode) -> None:
-    with httpx.stream("POST", f"{node.url}/api/jobs/stream", json={"containers": ["echo"], "data": {"s": 1}}) as r:
+    with httpx_calls.stream(
+        "POST", f"{node.url}/api/jobs/stream", json={"containers": ["echo"], "data": {"s": 1}}
+    ) as r:
         assert r.status_code == 200
         body = r.read()
     job_id, _, streamed = body.partition(b"\n")
@@ -213,27 +216,27 @@ def test_body_limit_is_413_with_and_without_content_length(node: RunningNode) ->
 
     chunked = post(node, "/api/jobs", content=chunks(), headers={"content-type": "application/json"})
     assert chunked.status_code == 413
-    assert httpx.get(f"{node.url}/health").status_code == 200
+    assert httpx_calls.get(f"{node.url}/health").status_code == 200
 
 
 def test_unknown_routes_and_methods_answer_json(node: RunningNode) -> None:
-    missing = httpx.get(f"{node.url}/nope")
+    missing = httpx_calls.get(f"{node.url}/nope")
     assert missing.status_code == 404 and "error" in missing.json()
-    wrong = httpx.delete(f"{node.url}/api/jobs")
+    wrong = httpx_calls.delete(f"{node.url}/api/jobs")
     assert wrong.status_code == 405 and wrong.json()["error"] == "Method Not Allowed"
-    assert httpx.get(f"{node.url}/api/jobs", params={"pending": "perhaps"}).status_code == 400
+    assert httpx_calls.get(f"{node.url}/api/jobs", params={"pending": "perhaps"}).status_code == 400
 
 
 def test_waiting_read_answers_when_the_job_ends(node: RunningNode, echo_container: str) -> None:
     data = {"hold": "waiting-read"}  # the echo container answers once the test releases it
     job_id = post(node, "/api/jobs", {"containers": ["echo"], "data": data}).json()["id"]
-    (before,) = httpx.get(f"{node.url}/api/jobs", params={"id": job_id}).json()
+    (before,) = httpx_calls.get(f"{node.url}/api/jobs", params={"id": job_id}).json()
     assert before["status"] == "running"  # a plain read answers at once...
     # ...a held one is in the node's socket (loopback delivers before `sendall` returns) before the job can end.
     with socket.create_connection(("127.0.0.1", node.port), timeout=30) as held:
         held.sendall(f"GET /api/jobs?id={job_id}&wait=20 HTTP/1.1\r\nHost: node\r\nConnection: close\r\n\r\n".encode())
         released = time.monotonic()
-        assert httpx.post(f"{echo_container}/release/waiting-read", timeout=10).status_code == 200
+        assert httpx_calls.post(f"{echo_container}/release/waiting-read", timeout=10).status_code == 200
         answer = b"".join(iter(lambda: held.recv(65536), b""))
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200") and b"x-infernet-wait: 20" in head.lower()
@@ -244,11 +247,11 @@ def test_waiting_read_answers_when_the_job_ends(node: RunningNode, echo_containe
 
 def test_waiting_read_ends_at_its_wait_with_the_running_record(node: RunningNode) -> None:
     job_id = post(node, "/api/jobs", {"containers": ["echo"], "data": {"sleep": 3}}).json()["id"]
-    held = httpx.get(f"{node.url}/api/jobs", params={"id": job_id, "wait": "0.2"})
+    held = httpx_calls.get(f"{node.url}/api/jobs", params={"id": job_id, "wait": "0.2"})
     assert held.json() == [{"id": job_id, "status": "running", "result": None}]
     assert held.headers["x-infernet-wait"] == "0.2"
     # Longer waits are cut to 30 s; an unknown id has nothing to wait for.
-    cut = httpx.get(f"{node.url}/api/jobs", params={"id": "unknown", "wait": "1e9"})
+    cut = httpx_calls.get(f"{node.url}/api/jobs", params={"id": "unknown", "wait": "1e9"})
     assert cut.json() == [] and cut.headers["x-infernet-wait"] == "30"
 
 
@@ -262,7 +265,7 @@ def test_waiting_read_ends_at_its_wait_with_the_running_record(node: RunningNode
     ],
 )
 def test_bad_wait_is_400_naming_it(node: RunningNode, params: dict[str, str], reason: str) -> None:
-    response = httpx.get(f"{node.url}/api/jobs", params=params)
+    response = httpx_calls.get(f"{node.url}/api/jobs", params=params)
     assert response.status_code == 400
     assert response.json()["error"].startswith(reason) and response.json()["params"] == {"wait": params["wait"]}
 
@@ -274,10 +277,10 @@ def test_status_reports_from_local_clients(node: RunningNode) -> None:
         "containers": ["echo"],
         "result": {"container": "echo", "output": 1},
     }
-    assert httpx.put(f"{node.url}/api/status", json=report).json() == {}
+    assert httpx_calls.put(f"{node.url}/api/status", json=report).json() == {}
     job = wait_for_job(node.url, "external-1")
     assert job["result"] == {"container": "echo", "output": 1}
-    bad = httpx.put(f"{node.url}/api/status", json={"id": "x", "status": "done", "containers": []})
+    bad = httpx_calls.put(f"{node.url}/api/status", json={"id": "x", "status": "done", "containers": []})
     assert bad.status_code == 400 and "status" in bad.json()["error"]
 
 
@@ -316,14 +319,14 @@ def test_rate_limit_per_client(infernet_node: Any, echo_container: str) -> None:
             "server": {"rate_limit": {"num_requests": 5, "period": 60}},
         }
     )
-    codes = [httpx.get(f"{limited.url}/api/jobs").status_code for _ in range(7)]
+    codes = [httpx_calls.get(f"{limited.url}/api/jobs").status_code for _ in range(7)]
     assert codes == [200] * 5 + [429] * 2
     refused = post(limited, "/api/jobs", {"containers": ["echo"], "data": {}})
     assert refused.status_code == 429
     assert refused.json()["error"] == "Rate limit exceeded"
     assert refused.json()["params"]["limit"] == 5
     assert int(refused.headers["retry-after"]) >= 1
-    assert httpx.get(f"{limited.url}/health").status_code == 200
+    assert httpx_calls.get(f"{limited.url}/health").status_code == 200
 
 
 # The kit's client: `get_job_result_sync` makes one held read (`wait`) of this node, and polls a node that answers

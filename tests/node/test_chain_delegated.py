@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import httpx
 import pytest
 from eth_abi.abi import decode
 from eth_account import Account
@@ -25,6 +24,7 @@ from infernet_kit.chain.watch import wait_for_fulfillments
 from infernet_kit.devstack import fake_models
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.polling import wait_until
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory
 from infernet_kit.testing.node_fixtures import NodeLauncher, node_container
 
@@ -79,7 +79,7 @@ def _sign(sub: Subscription, deployment: Deployment, *, expiry: int, key: str = 
 
 def _intervals(node: ChainNode, sub_id: int) -> list[dict[str, Any]]:
     """The intervals of `sub_id` in the node's `GET /api/subscriptions?id=` (none before it has seen it)."""
-    answer = httpx.get(f"{node.url}/api/subscriptions", params={"id": sub_id}, timeout=5)
+    answer = httpx_calls.get(f"{node.url}/api/subscriptions", params={"id": sub_id}, timeout=5)
     assert answer.status_code == 200, answer.text
     views = answer.json()["subscriptions"]
     return list(views[0]["intervals"]) if views else []
@@ -102,7 +102,7 @@ def test_delegated_subscription_is_created_and_delivered(
     signature = _sign(sub, infernet_deployment, expiry=anvil.timestamp() + 300)
     start_block = anvil.w3.eth.block_number
 
-    response = httpx.post(f"{node.url}/api/jobs", json=_body(sub, signature, {"text": prompt}), timeout=10)
+    response = httpx_calls.post(f"{node.url}/api/jobs", json=_body(sub, signature, {"text": prompt}), timeout=10)
     assert response.status_code == 200, response.text
     assert response.json() == {}
 
@@ -125,7 +125,7 @@ def test_delegated_subscription_is_created_and_delivered(
     assert wait_until(lambda: _intervals(node, sub_id), what="the node's report of the subscription") == [delivered]
 
     # The same signed subscription again: already on chain, accepted, and not delivered twice.
-    again = httpx.post(f"{node.url}/api/jobs", json=_body(sub, signature, {"text": prompt}), timeout=10)
+    again = httpx_calls.post(f"{node.url}/api/jobs", json=_body(sub, signature, {"text": prompt}), timeout=10)
     assert again.status_code == 200, again.text
     already = (
         f"delegated subscription owner={sub.owner} nonce={signature.nonce} already exists as subscription={sub_id}"
@@ -172,12 +172,12 @@ def test_bad_delegations_are_refused_with_the_reason(
         ),
     ]
     for bad_sub, signature, reason in cases:
-        response = httpx.post(f"{node.url}/api/jobs", json=_body(bad_sub, signature, data), timeout=10)
+        response = httpx_calls.post(f"{node.url}/api/jobs", json=_body(bad_sub, signature, data), timeout=10)
         assert 400 <= response.status_code < 500, (reason, response.status_code, response.text)
         assert response.json()["error"] == reason, response.text
 
     never_served = _subscription(owner, now, redundancy=0)
-    response = httpx.post(
+    response = httpx_calls.post(
         f"{node.url}/api/jobs",
         json=_body(never_served, _sign(never_served, infernet_deployment, expiry=now + 300), data),
         timeout=10,
@@ -186,11 +186,11 @@ def test_bad_delegations_are_refused_with_the_reason(
     assert response.json()["error"] == "Invalid subscription", response.text
 
     tampered = _sign(sub, infernet_deployment, expiry=now + 300).model_copy(update={"s": 12345})
-    response = httpx.post(f"{node.url}/api/jobs", json=_body(sub, tampered, data), timeout=10)
+    response = httpx_calls.post(f"{node.url}/api/jobs", json=_body(sub, tampered, data), timeout=10)
     assert 400 <= response.status_code < 500, response.text
 
     unknown = _subscription(owner, now, container_id=container_id("not-on-this-node"))
-    response = httpx.post(
+    response = httpx_calls.post(
         f"{node.url}/api/jobs", json=_body(unknown, _sign(unknown, infernet_deployment, expiry=now + 300), data)
     )
     assert 400 <= response.status_code < 500, response.text
@@ -205,7 +205,7 @@ def test_allowed_delegate_addresses_are_enforced(
     sub = _subscription(owner, anvil.timestamp())
     signature = _sign(sub, infernet_deployment, expiry=anvil.timestamp() + 300)
 
-    response = httpx.post(f"{node.url}/api/jobs", json=_body(sub, signature, {"text": "x"}), timeout=10)
+    response = httpx_calls.post(f"{node.url}/api/jobs", json=_body(sub, signature, {"text": "x"}), timeout=10)
 
     assert 400 <= response.status_code < 500, response.text
     assert response.json()["error"] == "Container not allowed for address"

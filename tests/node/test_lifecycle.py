@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from infernet_kit.config import ConfigError
@@ -21,6 +20,7 @@ from infernet_kit.node.containers import ContainerProcesses, serve_arguments
 from infernet_kit.node.store import CRASH_REASON
 from infernet_kit.polling import wait_until
 from infernet_kit.processes import free_port, kit_command, port_is_open
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.node_fixtures import NodeFactory, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle, tgi_service_env
 
@@ -123,31 +123,35 @@ def test_missing_config_file(tmp_path: Path) -> None:
 def test_results_survive_restart_and_crashed_jobs_fail(infernet_node: NodeFactory, echo_container: str) -> None:
     config = {"containers": [node_container("echo", echo_container)], "log_path": "node.log"}
     first = infernet_node(config)
-    done_id = httpx.post(f"{first.url}/api/jobs", json={"containers": ["echo"], "data": {"keep": 1}}).json()["id"]
+    done_id = httpx_calls.post(f"{first.url}/api/jobs", json={"containers": ["echo"], "data": {"keep": 1}}).json()["id"]
     done = wait_for_job(first.url, done_id)
     assert done["status"] == "success"
-    slow_id = httpx.post(f"{first.url}/api/jobs", json={"containers": ["echo"], "data": {"sleep": 30}}).json()["id"]
-    assert httpx.get(f"{first.url}/api/jobs", params={"pending": "true"}).json() == [slow_id]
-    assert httpx.get(f"{first.url}/info").json()["pending"]["offchain"] == 1
+    slow_id = httpx_calls.post(f"{first.url}/api/jobs", json={"containers": ["echo"], "data": {"sleep": 30}}).json()[
+        "id"
+    ]
+    assert httpx_calls.get(f"{first.url}/api/jobs", params={"pending": "true"}).json() == [slow_id]
+    assert httpx_calls.get(f"{first.url}/info").json()["pending"]["offchain"] == 1
     first.kill()
 
     second = infernet_node(config, data_dir=first.data_dir, port=first.port)
-    jobs = httpx.get(f"{second.url}/api/jobs", params=[("id", done_id), ("id", slow_id)]).json()
+    jobs = httpx_calls.get(f"{second.url}/api/jobs", params=[("id", done_id), ("id", slow_id)]).json()
     assert jobs[0] == done
     assert jobs[1] == {"id": slow_id, "status": "failed", "result": {"container": "echo", "error": CRASH_REASON}}
-    assert httpx.get(f"{second.url}/api/jobs", params={"pending": "false"}).json() == [done_id, slow_id]
+    assert httpx_calls.get(f"{second.url}/api/jobs", params={"pending": "false"}).json() == [done_id, slow_id]
     assert f"job {slow_id} failed: {CRASH_REASON}" in second.log_text()
 
 
 def test_graceful_stop_fails_jobs_still_running(infernet_node: NodeFactory, echo_container: str) -> None:
     config = {"containers": [node_container("echo", echo_container)]}
     first = infernet_node(config)
-    slow_id = httpx.post(f"{first.url}/api/jobs", json={"containers": ["echo"], "data": {"sleep": 30}}).json()["id"]
+    slow_id = httpx_calls.post(f"{first.url}/api/jobs", json={"containers": ["echo"], "data": {"sleep": 30}}).json()[
+        "id"
+    ]
     started = time.monotonic()
     first.stop()
     assert time.monotonic() - started < 12
     second = infernet_node(config, data_dir=first.data_dir)
-    (job,) = httpx.get(f"{second.url}/api/jobs", params={"id": slow_id}).json()
+    (job,) = httpx_calls.get(f"{second.url}/api/jobs", params={"id": slow_id}).json()
     assert job["status"] == "failed" and job["result"]["error"] == CRASH_REASON
 
 
@@ -167,7 +171,7 @@ def test_command_containers_are_started_and_stopped(infernet_node: NodeFactory, 
     node = infernet_node({"containers": [entry], "log_path": "node.log"})
     assert port_is_open(port)
     prompt = "Is the sky blue during a clear day?"
-    job_id = httpx.post(
+    job_id = httpx_calls.post(
         f"{node.url}/api/jobs", json={"containers": ["tgi_client_inference_service"], "data": {"text": prompt}}
     ).json()["id"]
     job = wait_for_job(node.url, job_id)
@@ -192,7 +196,7 @@ def test_taken_api_port_is_named_before_anything_starts(tmp_path: Path) -> None:
 def test_v14_log_path_key_is_honoured(infernet_node: NodeFactory, echo_container: str) -> None:
     """The reference node v1.4 spells it `"log": {"path": ...}` (relative to config.json, as `log_path`)."""
     node = infernet_node({"containers": [node_container("echo", echo_container)], "log": {"path": "logs/v14.log"}})
-    job_id = httpx.post(f"{node.url}/api/jobs", json={"containers": ["echo"], "data": {}}).json()["id"]
+    job_id = httpx_calls.post(f"{node.url}/api/jobs", json={"containers": ["echo"], "data": {}}).json()["id"]
     assert wait_for_job(node.url, job_id)["status"] == "success"
     log_file = node.config_path.parent / "logs" / "v14.log"
     wait_until(lambda: log_file.exists() and f"job {job_id} success" in log_file.read_text(), what="the log file")

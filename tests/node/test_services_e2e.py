@@ -11,12 +11,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from infernet_kit.devstack import fake_models
 from infernet_kit.paths import project_root
 from infernet_kit.protocol.hf import DEFAULT_MODELS
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle
 
@@ -49,7 +49,7 @@ def node(node_launcher: NodeLauncher, tgi_service: str, hf_service: str) -> Runn
 
 
 def submit(node: RunningNode, containers: list[str], data: dict[str, Any]) -> str:
-    response = httpx.post(f"{node.url}/api/jobs", json={"containers": containers, "data": data}, timeout=10)
+    response = httpx_calls.post(f"{node.url}/api/jobs", json={"containers": containers, "data": data}, timeout=10)
     assert response.status_code == 200, response.text
     return str(response.json()["id"])
 
@@ -80,7 +80,7 @@ def test_hf_jobs_end_to_end(node: RunningNode, backend: DevBackendHandle, data: 
 
 
 def test_batch_of_tgi_and_hf_jobs(node: RunningNode, backend: DevBackendHandle) -> None:
-    response = httpx.post(
+    response = httpx_calls.post(
         f"{node.url}/api/jobs/batch",
         json=[
             {"containers": [TGI], "data": {"text": "first prompt"}},
@@ -95,7 +95,9 @@ def test_batch_of_tgi_and_hf_jobs(node: RunningNode, backend: DevBackendHandle) 
 
 
 def test_tgi_stream(node: RunningNode, backend: DevBackendHandle) -> None:
-    with httpx.stream("POST", f"{node.url}/api/jobs/stream", json={"containers": [TGI], "data": {"text": PROMPT}}) as r:
+    with httpx_calls.stream(
+        "POST", f"{node.url}/api/jobs/stream", json={"containers": [TGI], "data": {"text": PROMPT}}
+    ) as r:
         assert r.status_code == 200
         body = r.read().decode()
     job_id, _, text = body.partition("\n")

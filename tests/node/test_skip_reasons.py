@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from web3 import Web3
 from web3.contract import Contract
@@ -27,6 +26,7 @@ from infernet_kit.paths import project_root
 from infernet_kit.polling import wait_until
 from infernet_kit.protocol import hf, tgi
 from infernet_kit.protocol.hf import HFTaskId
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.callback_fixtures import WaitForCallback
 from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory, request_compute
 from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container
@@ -40,7 +40,7 @@ OWN_TGI = "strict-tgi"
 
 def subscription(url: str, sub_id: int) -> dict[str, Any]:
     """The node's view of one subscription (`GET /api/subscriptions?id=`), or {} before it has seen it."""
-    answer = httpx.get(f"{url}/api/subscriptions", params={"id": sub_id}, timeout=5)
+    answer = httpx_calls.get(f"{url}/api/subscriptions", params={"id": sub_id}, timeout=5)
     assert answer.status_code == 200, answer.text
     views = answer.json()["subscriptions"]
     return views[0] if views else {}
@@ -48,7 +48,7 @@ def subscription(url: str, sub_id: int) -> dict[str, Any]:
 
 def assert_idle(url: str) -> None:
     """The node is alive and has nothing in flight (exact pending counts)."""
-    info = httpx.get(f"{url}/info", timeout=5).json()
+    info = httpx_calls.get(f"{url}/info", timeout=5).json()
     assert info["pending"] == {"offchain": 0, "onchain": 0}
 
 
@@ -207,9 +207,9 @@ def test_a_delivered_interval_reports_tx_block_and_gas(strict_node: ChainNode, u
 
 def test_subscription_ids_are_checked(strict_node: ChainNode) -> None:
     for bad in ("0", "-1", "x", "4294967296", "1.5"):
-        answer = httpx.get(f"{strict_node.url}/api/subscriptions", params={"id": bad}, timeout=5)
+        answer = httpx_calls.get(f"{strict_node.url}/api/subscriptions", params={"id": bad}, timeout=5)
         assert answer.status_code == 400
         assert answer.json()["error"].startswith("Invalid subscription id") and answer.json()["params"] == {"id": bad}
-    listed = httpx.get(f"{strict_node.url}/api/subscriptions", timeout=5).json()
+    listed = httpx_calls.get(f"{strict_node.url}/api/subscriptions", timeout=5).json()
     assert isinstance(listed["subscriptions"], list) and listed["judged_block"] >= 0
     assert_idle(strict_node.url)

@@ -14,7 +14,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -28,6 +27,7 @@ from infernet_kit.paths import STATE_ENV
 from infernet_kit.polling import wait_until
 from infernet_kit.processes import free_port, kit_command
 from infernet_kit.protocol import tgi
+from infernet_kit.testing import httpx_calls
 
 PROMPT = "Is the sky blue during a clear day?"
 
@@ -43,10 +43,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]
         w3 = connect(info.rpc_url, info.user_private_key)
         callback = request_tgi_callback(w3, info.deployment, PROMPT, timeout=60)
         node = info.nodes[0].url
-        job = httpx.post(f"{node}/api/jobs", json={"containers": [tgi.CONTAINER_ID], "data": {"text": PROMPT}})
+        job = httpx_calls.post(f"{node}/api/jobs", json={"containers": [tgi.CONTAINER_ID], "data": {"text": PROMPT}})
         job_id = job.json()["id"]
         wait_until(
-            lambda: httpx.get(f"{node}/api/jobs", params={"id": job_id}).json()[0]["status"] != "running",
+            lambda: httpx_calls.get(f"{node}/api/jobs", params={"id": job_id}).json()[0]["status"] != "running",
             timeout=30,
             what="the off-chain job",
         )
@@ -145,7 +145,9 @@ def test_logs_follow_prints_new_lines_as_they_are_written(stack: SimpleNamespace
     reader.start()
     try:
         wait_until(lambda: any(stack.job_id in line for line in lines), timeout=30, what="the old lines")
-        job = httpx.post(f"{stack.node}/api/jobs", json={"containers": [tgi.CONTAINER_ID], "data": {"text": "new"}})
+        job = httpx_calls.post(
+            f"{stack.node}/api/jobs", json={"containers": [tgi.CONTAINER_ID], "data": {"text": "new"}}
+        )
         new_id = job.json()["id"]
         wait_until(
             lambda: {"node1", "tgi", "backend"} <= {line.split()[1] for line in lines if new_id in line},
@@ -180,7 +182,7 @@ def _metric(text: str, name: str, **labels: str) -> float:
 
 
 def test_metrics_of_the_node_and_a_service(stack: SimpleNamespace) -> None:
-    node = httpx.get(f"{stack.node}/metrics")
+    node = httpx_calls.get(f"{stack.node}/metrics")
     assert node.status_code == 200 and node.headers["content-type"].startswith("text/plain")
     text = node.text
     assert _metric(text, "infernet_node_jobs_total", status="success") >= 1
@@ -189,7 +191,7 @@ def test_metrics_of_the_node_and_a_service(stack: SimpleNamespace) -> None:
     assert _metric(text, "infernet_node_container_seconds_count", container=tgi.CONTAINER_ID, outcome="ok") >= 2
     assert _metric(text, "infernet_node_rpc_requests_total", method="eth_sendRawTransaction") >= 1
     assert "infernet_node_sync_lag_blocks" in text
-    service = httpx.get(f"{stack.info.services[tgi.CONTAINER_ID]}/metrics").text
+    service = httpx_calls.get(f"{stack.info.services[tgi.CONTAINER_ID]}/metrics").text
     assert re.search(r'^infernet_service_requests_total\{.*outcome="answered".*\} [1-9]', service, re.MULTILINE)
     assert "infernet_service_request_seconds_bucket" in service
 

@@ -9,7 +9,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import httpx
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
@@ -37,6 +36,7 @@ from infernet_kit.node.chain.wallet import NodeWallet
 from infernet_kit.node.proofs import Escrow, EscrowRefused
 from infernet_kit.polling import wait_until
 from infernet_kit.protocol import signer
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.chain_node_fixtures import FUNDING_WEI, ChainNode, ChainNodeFactory
 from infernet_kit.testing.node_fixtures import NodeLauncher, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle, run_service
@@ -277,7 +277,7 @@ def test_optimistic_proofs_are_challenged_within_the_window_or_settled_after_it(
 def test_verifiers_the_node_cannot_be_paid_through_are_refused_with_the_reason(stack: ProofStack) -> None:
     def reason(subscription_id: int) -> str:
         def found() -> str | None:
-            answer = httpx.get(f"{stack.node.url}/api/subscriptions", params={"id": subscription_id}, timeout=5)
+            answer = httpx_calls.get(f"{stack.node.url}/api/subscriptions", params={"id": subscription_id}, timeout=5)
             views = answer.json()["subscriptions"]
             return str(views[0]["reason"]) if views and views[0]["reason"] else None
 
@@ -300,7 +300,7 @@ def test_verifiers_the_node_cannot_be_paid_through_are_refused_with_the_reason(s
 
 
 def test_an_offchain_job_requiring_a_proof_gets_the_signers_signature(stack: ProofStack) -> None:
-    response = httpx.post(
+    response = httpx_calls.post(
         f"{stack.node.url}/api/jobs",
         json={"containers": [signer.CONTAINER_ID], "data": {"text": PROMPT}, "requires_proof": True},
         timeout=10,

@@ -20,6 +20,7 @@ from infernet_kit.processes import free_port, kit_command, port_is_open
 from infernet_kit.protocol import JobLocation
 from infernet_kit.protocol.container import decode_string, encode_string
 from infernet_kit.protocol.registry import PLUGINS_ENV, UnknownService, service, services
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.node_fixtures import NodeFactory, wait_for_job
 from infernet_kit.testing.service_fixtures import run_service
 
@@ -114,15 +115,15 @@ def test_the_node_starts_the_plugin_and_runs_jobs_on_it(infernet_node: NodeFacto
     node = infernet_node({"containers": [entry], "log_path": "node.log"})
     assert port_is_open(port)
     jobs = f"{node.url}/api/jobs"
-    job_id = httpx.post(jobs, json={"containers": ["reverse_service"], "data": {"text": "hello"}}).json()["id"]
+    job_id = httpx_calls.post(jobs, json={"containers": ["reverse_service"], "data": {"text": "hello"}}).json()["id"]
     done = wait_for_job(node.url, job_id)
     assert done["result"] == {"container": "reverse_service", "output": {"output": "olleholleh"}}
 
-    bad_id = httpx.post(jobs, json={"containers": ["reverse_service"], "data": {"txt": "hello"}}).json()["id"]
+    bad_id = httpx_calls.post(jobs, json={"containers": ["reverse_service"], "data": {"txt": "hello"}}).json()["id"]
     failed = wait_for_job(node.url, bad_id)
     assert failed["status"] == "failed"
     assert "data must be an object" in failed["result"]["error"]
-    assert httpx.get(f"{node.url}/info").json()["pending"] == {"offchain": 0, "onchain": 0}
+    assert httpx_calls.get(f"{node.url}/info").json()["pending"] == {"offchain": 0, "onchain": 0}
     assert "container reverse_service: ready" in node.log_text()
 
     node.stop()

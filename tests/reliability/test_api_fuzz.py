@@ -4,10 +4,10 @@ process still serving afterwards with no job left pending. The fuzzing itself is
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from infernet_kit.polling import wait_until
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container
 from infernet_kit.testing.service_fixtures import DevBackendHandle
 
@@ -33,14 +33,14 @@ def test_fuzz_node_api(node: RunningNode) -> None:
     ran_jobs = [c for c in cases if c.operation.path == "/api/jobs" and c.method == "POST"]
     assert ran_jobs, "no job request was generated"
     assert node.process.running(), node.log_tail()
-    assert httpx.get(f"{node.url}/health", timeout=5).json() == {"status": "healthy"}
+    assert httpx_calls.get(f"{node.url}/health", timeout=5).json() == {"status": "healthy"}
     # Jobs still running finish within their container's timeout (2 s); then nothing is pending.
     wait_until(
-        lambda: httpx.get(f"{node.url}/info", timeout=5).json()["pending"] == {"offchain": 0, "onchain": 0},
+        lambda: httpx_calls.get(f"{node.url}/info", timeout=5).json()["pending"] == {"offchain": 0, "onchain": 0},
         timeout=20,
         what="no job pending on the node",
     )
-    running = httpx.get(f"{node.url}/api/jobs", params={"pending": "true"}, timeout=5).json()
+    running = httpx_calls.get(f"{node.url}/api/jobs", params={"pending": "true"}, timeout=5).json()
     reported = {
         c.body["id"]
         for c in cases
@@ -56,12 +56,12 @@ def test_fuzz_service_api(request: pytest.FixtureRequest, dev_backend: DevBacken
 
     url: str = request.getfixturevalue(f"{kind}_service")
     fuzz(url, SERVICE_REWRITES[kind])
-    assert httpx.get(f"{url}/", timeout=5).json()["status"] == "ready"
-    assert httpx.get(f"{dev_backend.url}/health", timeout=5).status_code == 200
+    assert httpx_calls.get(f"{url}/", timeout=5).json()["status"] == "ready"
+    assert httpx_calls.get(f"{dev_backend.url}/health", timeout=5).status_code == 200
 
 
 def operations_of(url: str) -> set[tuple[str, str]]:
-    document = httpx.get(f"{url}/openapi.json", timeout=5).json()
+    document = httpx_calls.get(f"{url}/openapi.json", timeout=5).json()
     assert document["openapi"] == "3.1.0"
     return {(method.upper(), path) for path, entry in document["paths"].items() for method in entry}
 
@@ -84,7 +84,7 @@ def test_documents_describe_every_route(node: RunningNode, tgi_service: str, hf_
         ("GET", "/dashboard/dashboard.js"),
         ("GET", "/openapi.json"),
     }
-    document = httpx.get(f"{node.url}/openapi.json").json()
+    document = httpx_calls.get(f"{node.url}/openapi.json").json()
     body = document["paths"]["/api/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert [option["$ref"].rsplit("/", 1)[1] for option in body["anyOf"]] == [
         "OffchainJobRequest",

@@ -24,6 +24,7 @@ from infernet_kit.devstack import fake_models
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.node.chain.delegation import SECP256K1_N
 from infernet_kit.polling import wait_until
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.chain_node_fixtures import ChainNode, ChainNodeFactory
 from infernet_kit.testing.node_fixtures import node_container
 
@@ -52,7 +53,7 @@ def _signed(anvil: Anvil, deployment: Deployment) -> tuple[Subscription, Signatu
 
 def _post(node: ChainNode, sub: Subscription, signature: Signature, prompt: str) -> httpx.Response:
     body = {"subscription": sub.serialized, "signature": signature.model_dump(), "data": {"text": prompt}}
-    return httpx.post(f"{node.url}/api/jobs", json=body, timeout=10)
+    return httpx_calls.post(f"{node.url}/api/jobs", json=body, timeout=10)
 
 
 def _assert_delivered(node: ChainNode, anvil: Anvil, deployment: Deployment, sub: Subscription, nonce: int) -> None:
@@ -91,7 +92,7 @@ def test_bad_v_r_s_are_refused_before_acceptance(
     assert node.sent() == 0
     # Nothing of the refused ones reached the chain, and the node still serves the same subscription when
     # it comes with its valid signature.
-    assert httpx.get(f"{node.url}/health", timeout=5).json() == {"status": "healthy"}
+    assert httpx_calls.get(f"{node.url}/health", timeout=5).json() == {"status": "healthy"}
     response = _post(node, sub, good, "the valid one")
     assert response.status_code == 200, response.text
     _assert_delivered(node, anvil, infernet_deployment, sub, good.nonce)

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from infernet_kit.polling import wait_until
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle
 
@@ -43,18 +44,18 @@ def node(node_launcher: NodeLauncher, echo_container: str) -> Iterator[RunningNo
 
 def send(node: RunningNode, method: str, path: str, raw: bytes) -> httpx.Response:
     headers = {"content-type": "application/json"}
-    return httpx.request(method, f"{node.url}{path}", content=raw, headers=headers, timeout=10)
+    return httpx_calls.request(method, f"{node.url}{path}", content=raw, headers=headers, timeout=10)
 
 
 def assert_serving(node: RunningNode) -> None:
     """The process is alive and answers, and no job is left pending."""
     assert node.process.running(), node.log_tail()
-    assert httpx.get(f"{node.url}/health", timeout=5).json() == {"status": "healthy"}
-    assert httpx.get(f"{node.url}/info", timeout=5).json()["pending"] == {"offchain": 0, "onchain": 0}
+    assert httpx_calls.get(f"{node.url}/health", timeout=5).json() == {"status": "healthy"}
+    assert httpx_calls.get(f"{node.url}/info", timeout=5).json()["pending"] == {"offchain": 0, "onchain": 0}
 
 
 def my_jobs(node: RunningNode) -> list[str]:
-    ids: list[str] = httpx.get(f"{node.url}/api/jobs", timeout=5).json()
+    ids: list[str] = httpx_calls.get(f"{node.url}/api/jobs", timeout=5).json()
     return ids
 
 
@@ -92,7 +93,7 @@ def test_oversized_body_is_413_with_and_without_content_length(node: RunningNode
     response = send(node, "POST", path, big)
     assert response.status_code == 413
     assert response.json() == {"error": "Request body too large", "params": {"limit_bytes": MAX_BODY}}
-    chunked = httpx.post(f"{node.url}{path}", content=iter([big[:1000], big[1000:]]), timeout=10)
+    chunked = httpx_calls.post(f"{node.url}{path}", content=iter([big[:1000], big[1000:]]), timeout=10)
     assert chunked.status_code == 413 and chunked.json()["params"] == {"limit_bytes": MAX_BODY}
     assert_serving(node)
 
@@ -134,7 +135,7 @@ def test_status_report_with_a_huge_int_is_400_and_records_nothing(node: RunningN
     raw = b'{"id": "huge", "status": "success", "containers": ["echo"], "result": {"n": ' + HUGE_INT + b"}}"
     response = send(node, "PUT", "/api/status", raw)
     assert response.status_code == 400 and response.json()["params"]["max_digits"] == 4300
-    assert httpx.get(f"{node.url}/api/jobs", params={"id": "huge"}).json() == []
+    assert httpx_calls.get(f"{node.url}/api/jobs", params={"id": "huge"}).json() == []
     assert_serving(node)
 
 
@@ -154,7 +155,7 @@ def test_big_but_valid_numbers_and_surrogate_pairs_are_accepted(node: RunningNod
 def test_batch_over_the_limit_is_413_and_runs_nothing(node: RunningNode) -> None:
     before = my_jobs(node)
     jobs = [{"containers": ["echo"], "data": {"i": i}} for i in range(6)]
-    response = httpx.post(f"{node.url}/api/jobs/batch", json=jobs, timeout=10)
+    response = httpx_calls.post(f"{node.url}/api/jobs/batch", json=jobs, timeout=10)
     assert response.status_code == 413
     assert response.json() == {"error": "Too many jobs in one batch", "params": {"limit": 5, "jobs": 6}}
     assert "batch of 6 jobs from 127.0.0.1 refused: over server.max_batch_jobs=5" in node.log_text()
@@ -167,9 +168,9 @@ def test_too_many_containers_is_400_naming_the_limit(node: RunningNode) -> None:
     expected = {"error": "Too many containers", "params": {"limit": 3, "containers": 4}}
     chain = {"containers": ["echo", "echo2", "echo", "echo2"], "data": {}}
     for path in ("/api/jobs", "/api/jobs/stream"):
-        response = httpx.post(f"{node.url}{path}", json=chain, timeout=10)
+        response = httpx_calls.post(f"{node.url}{path}", json=chain, timeout=10)
         assert (response.status_code, response.json()) == (400, expected)
-    batch = httpx.post(f"{node.url}/api/jobs/batch", json=[chain, {"containers": ["echo"] * 10_000, "data": {}}])
+    batch = httpx_calls.post(f"{node.url}/api/jobs/batch", json=[chain, {"containers": ["echo"] * 10_000, "data": {}}])
     assert batch.status_code == 200
     assert batch.json() == [expected, {"error": "Too many containers", "params": {"limit": 3, "containers": 10_000}}]
     assert my_jobs(node) == before
@@ -178,19 +179,19 @@ def test_too_many_containers_is_400_naming_the_limit(node: RunningNode) -> None:
 
 def test_unknown_paths_are_echoed_short_and_as_json(node: RunningNode) -> None:
     for path in ("/%ed%a0%80", "/%ff%fe", "/a%00b", "/" + "x" * 5000):
-        response = httpx.get(f"{node.url}{path}", timeout=5)
+        response = httpx_calls.get(f"{node.url}{path}", timeout=5)
         assert response.status_code == 404
         body = response.json()
         assert body["error"] == "Not Found" and len(body["params"]["path"]) <= 200
-    assert httpx.delete(f"{node.url}/api/jobs%ff", timeout=5).status_code == 404
-    assert httpx.delete(f"{node.url}/api/jobs", timeout=5).json()["error"] == "Method Not Allowed"
+    assert httpx_calls.delete(f"{node.url}/api/jobs%ff", timeout=5).status_code == 404
+    assert httpx_calls.delete(f"{node.url}/api/jobs", timeout=5).json()["error"] == "Method Not Allowed"
     assert_serving(node)
 
 
 def get_allowed(url: str, **params: Any) -> Any:
     """GET through a tight rate limit: wait out 429s (the limit refills continuously)."""
     deadline = time.monotonic() + 20
-    while (response := httpx.get(url, params=params, timeout=5)).status_code == 429:
+    while (response := httpx_calls.get(url, params=params, timeout=5)).status_code == 429:
         assert time.monotonic() < deadline, "still rate limited"
         time.sleep(float(response.headers["retry-after"]))
     response.raise_for_status()
@@ -205,7 +206,7 @@ def test_each_job_of_a_batch_costs_a_rate_limit_token(node_launcher: NodeLaunche
         }
     )
     jobs = [{"containers": ["echo"], "data": {"i": i}} for i in range(5)]
-    answers = httpx.post(f"{limited.url}/api/jobs/batch", json=jobs, timeout=10).json()
+    answers = httpx_calls.post(f"{limited.url}/api/jobs/batch", json=jobs, timeout=10).json()
     assert [set(answer) for answer in answers[:3]] == [{"id"}] * 3
     assert [answer["error"] for answer in answers[3:]] == ["Rate limit exceeded"] * 2
     assert answers[3]["params"]["limit"] == 3
@@ -223,7 +224,7 @@ def test_each_job_of_a_batch_costs_a_rate_limit_token(node_launcher: NodeLaunche
 
 
 def service_post(url: str, raw: bytes) -> httpx.Response:
-    return httpx.post(f"{url}/service_output", content=raw, timeout=10)
+    return httpx_calls.post(f"{url}/service_output", content=raw, timeout=10)
 
 
 @pytest.mark.parametrize(
@@ -247,7 +248,7 @@ def test_services_refuse_hostile_bodies_and_keep_serving(
         body: dict[str, Any] = response.json()
         assert body["code"] == "400" and body["name"] == "InvalidJSON"
         assert fragment in body["description"].lower()
-        assert httpx.get(f"{url}/", timeout=5).json()["status"] == "ready"
+        assert httpx_calls.get(f"{url}/", timeout=5).json()["status"] == "ready"
     assert dev_backend.stats()["requests"] == 0  # nothing reached the backend
 
 
@@ -255,12 +256,12 @@ def test_services_refuse_hostile_bodies_and_keep_serving(
 def test_dev_backend_refuses_hostile_bodies_and_keeps_serving(dev_backend: DevBackendHandle, path: str) -> None:
     dev_backend.reset()
     for raw, fragment in ((DEEP, "nested deeper"), (HUGE_INT, "longer than 4300"), (b'"\\ud800"', "not valid JSON")):
-        response = httpx.post(f"{dev_backend.url}{path}", content=raw, timeout=10)
+        response = httpx_calls.post(f"{dev_backend.url}{path}", content=raw, timeout=10)
         assert response.status_code == 400, response.text
         assert fragment in response.json()["error"]
     assert dev_backend.process.running()
-    assert httpx.get(f"{dev_backend.url}/health", timeout=5).status_code == 200
-    generated = httpx.post(f"{dev_backend.url}/generate", json={"inputs": "still there?"}, timeout=10)
+    assert httpx_calls.get(f"{dev_backend.url}/health", timeout=5).status_code == 200
+    generated = httpx_calls.post(f"{dev_backend.url}/generate", json={"inputs": "still there?"}, timeout=10)
     assert generated.status_code == 200 and generated.json()["generated_text"]
 
 
@@ -271,7 +272,7 @@ def test_a_hostile_container_answer_fails_the_job_and_the_node_survives(
     node: RunningNode, answer: str, repeat: int
 ) -> None:
     """A container's answer is parsed as carefully as a client's body: the job fails naming it, the node lives."""
-    created = httpx.post(
+    created = httpx_calls.post(
         f"{node.url}/api/jobs",
         json={"containers": ["echo"], "data": {"answer_raw": answer, "repeat": repeat}},
         timeout=10,

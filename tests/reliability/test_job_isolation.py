@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from infernet_kit.polling import wait_until
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.node_fixtures import NodeFactory, NodeLauncher, RunningNode, node_container, wait_for_job
 
 OTHER = "127.0.0.2"
@@ -55,7 +56,7 @@ def jobs(url: str, client: httpx.Client | None = None, **params: Any) -> Any:
 
 
 def assert_idle(node: RunningNode) -> None:
-    assert httpx.get(f"{node.url}/info").json()["pending"] == {"offchain": 0, "onchain": 0}
+    assert httpx_calls.get(f"{node.url}/info").json()["pending"] == {"offchain": 0, "onchain": 0}
 
 
 def wait_for_job_of(node: RunningNode, client: httpx.Client, job_id: str) -> dict[str, Any]:
@@ -70,7 +71,7 @@ def wait_for_job_of(node: RunningNode, client: httpx.Client, job_id: str) -> dic
 
 def test_the_node_sees_two_loopback_clients_as_distinct_peers(node: RunningNode, other: httpx.Client) -> None:
     body = {"containers": ["other-only"], "data": {}}
-    refused = httpx.post(f"{node.url}/api/jobs", json=body)
+    refused = httpx_calls.post(f"{node.url}/api/jobs", json=body)
     assert refused.status_code == 403 and refused.json()["params"]["address"] == "127.0.0.1"
     accepted = other.post(f"{node.url}/api/jobs", json=body)
     assert accepted.status_code == 200, accepted.text
@@ -98,7 +99,7 @@ def test_another_client_cannot_read_list_or_overwrite_a_job(node: RunningNode, o
     assert jobs(node.url).count(job_id) == 1
 
     # The owner cannot report a status for a job the node runs itself either.
-    mine = httpx.put(f"{node.url}/api/status", json={**forged, "status": "success"})
+    mine = httpx_calls.put(f"{node.url}/api/status", json={**forged, "status": "success"})
     assert mine.status_code == 409
     assert mine.json() == {"error": "Job is run by this node: its status cannot be reported", "params": {"id": job_id}}
     assert jobs(node.url, id=job_id, intermediate="true") == [done]

@@ -7,10 +7,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from infernet_kit.processes import free_port, kit_command
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.node_fixtures import NodeFactory, node_container, wait_for_job
 
 
@@ -18,13 +18,13 @@ def test_host_ipv6_any_listens_on_ipv4_and_ipv6(infernet_node: NodeFactory, echo
     # The fixture waits for /health on 127.0.0.1: the node must take IPv4 clients on "::".
     node = infernet_node({"containers": [node_container("echo", echo_container)], "server": {"host": "::"}})
     for base in (f"http://127.0.0.1:{node.port}", f"http://[::1]:{node.port}"):
-        assert httpx.get(f"{base}/health", timeout=5).json() == {"status": "healthy"}
-        job_id = httpx.post(f"{base}/api/jobs", json={"containers": ["echo"], "data": {}}, timeout=5).json()["id"]
+        assert httpx_calls.get(f"{base}/health", timeout=5).json() == {"status": "healthy"}
+        job_id = httpx_calls.post(f"{base}/api/jobs", json={"containers": ["echo"], "data": {}}, timeout=5).json()["id"]
         assert wait_for_job(base, job_id)["status"] == "success"
         # An IPv4 client is seen as its IPv4 address (not ::ffff:127.0.0.1), so it is local for /api/status.
         report = {"id": f"local-{base[-6:]}", "status": "success", "containers": ["echo"], "result": {}}
-        assert httpx.put(f"{base}/api/status", json=report, timeout=5).status_code == 200
-    assert httpx.get(f"{node.url}/info", timeout=5).json()["pending"] == {"offchain": 0, "onchain": 0}
+        assert httpx_calls.put(f"{base}/api/status", json=report, timeout=5).status_code == 200
+    assert httpx_calls.get(f"{node.url}/info", timeout=5).json()["pending"] == {"offchain": 0, "onchain": 0}
 
 
 def run_node(config_dir: Path, data_dir: Path) -> subprocess.CompletedProcess[str]:

@@ -15,6 +15,7 @@ import pytest
 
 from infernet_kit.node.store import CRASH_REASON
 from infernet_kit.polling import wait_until
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.disk import fill, small_tmpfs
 from infernet_kit.testing.node_fixtures import NodeFactory, RunningNode, node_container, wait_for_job
 
@@ -45,7 +46,7 @@ async def burst(url: str, count: int) -> list[httpx.Response]:
 
 
 def submit(node: RunningNode, data: dict[str, Any]) -> str:
-    response = httpx.post(f"{node.url}/api/jobs", json={"containers": ["echo"], "data": data}, timeout=10)
+    response = httpx_calls.post(f"{node.url}/api/jobs", json={"containers": ["echo"], "data": data}, timeout=10)
     assert response.status_code == 200, response.text
     return str(response.json()["id"])
 
@@ -76,14 +77,16 @@ def test_full_disk_refuses_new_jobs_finishes_running_ones_and_recovers(
     assert len(refused) > 250, f"only {len(refused)} of 300 refused: is the disk full?"
     for answer in refused:
         assert_unavailable(answer)
-    assert_unavailable(httpx.post(f"{node.url}/api/jobs/stream", json={"containers": ["echo"], "data": {}}, timeout=10))
+    assert_unavailable(
+        httpx_calls.post(f"{node.url}/api/jobs/stream", json={"containers": ["echo"], "data": {}}, timeout=10)
+    )
     report = {"id": "reported-1", "status": "success", "containers": ["echo"]}
-    assert_unavailable(httpx.put(f"{node.url}/api/status", json=report, timeout=10))
-    batch = httpx.post(f"{node.url}/api/jobs/batch", json=[{"containers": ["echo"], "data": {}}], timeout=10)
+    assert_unavailable(httpx_calls.put(f"{node.url}/api/status", json=report, timeout=10))
+    batch = httpx_calls.post(f"{node.url}/api/jobs/batch", json=[{"containers": ["echo"], "data": {}}], timeout=10)
     assert batch.status_code == 200 and batch.json()[0]["error"].startswith(UNAVAILABLE)
 
     # Jobs that were running end with their real result, although the database cannot take it yet.
-    assert httpx.post(f"{echo_container}/release/store-failure", timeout=10).status_code == 200
+    assert httpx_calls.post(f"{echo_container}/release/store-failure", timeout=10).status_code == 200
     for job_id in running:
         job = wait_for_job(node.url, job_id)
         assert job["status"] == "success", job
@@ -91,12 +94,12 @@ def test_full_disk_refuses_new_jobs_finishes_running_ones_and_recovers(
     for job_id in accepted:
         assert wait_for_job(node.url, job_id)["status"] != "running"
     assert node.pending() == {"offchain": 0, "onchain": 0}
-    assert httpx.get(f"{node.url}/api/jobs", params={"pending": "true"}).json() == []
-    finished = httpx.get(f"{node.url}/api/jobs", params={"pending": "false"}).json()
+    assert httpx_calls.get(f"{node.url}/api/jobs", params={"pending": "true"}).json() == []
+    finished = httpx_calls.get(f"{node.url}/api/jobs", params={"pending": "false"}).json()
     assert set(running) <= set(finished)
     on_disk = db_statuses(small_disk)
     assert [on_disk[job_id] for job_id in running] == ["running"] * len(running)  # the disk really refused them
-    assert httpx.get(f"{node.url}/health").status_code == 200
+    assert httpx_calls.get(f"{node.url}/health").status_code == 200
     log = node.log_text()
     assert "store: cannot write" in log and "database or disk is full" in log
     assert "PUT /api/status from 127.0.0.1 refused: job store unavailable" in log
@@ -133,7 +136,7 @@ def test_stopping_while_the_disk_is_full_names_what_was_not_saved(
     node = infernet_node(config, data_dir=small_disk)
     job_id = submit(node, {"hold": "stop-while-full"})
     filler = fill(small_disk)
-    assert httpx.post(f"{echo_container}/release/stop-while-full", timeout=10).status_code == 200
+    assert httpx_calls.post(f"{echo_container}/release/stop-while-full", timeout=10).status_code == 200
     assert wait_for_job(node.url, job_id)["status"] == "success"  # in memory only: the disk is full
     assert db_statuses(small_disk)[job_id] == "running"
     node.stop()

@@ -16,6 +16,7 @@ from infernet_kit.devstack import fake_models
 from infernet_kit.node.jobs import CLIENT_GONE
 from infernet_kit.node.store import CRASH_REASON
 from infernet_kit.polling import wait_until
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.node_fixtures import NodeFactory, NodeLauncher, RunningNode, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle
 
@@ -35,7 +36,7 @@ def node(node_launcher: NodeLauncher, tgi_service: str) -> RunningNode:
 
 
 def running_ids(node: RunningNode) -> list[str]:
-    return list(httpx.get(f"{node.url}/api/jobs", params={"pending": "true"}, timeout=5).json())
+    return list(httpx_calls.get(f"{node.url}/api/jobs", params={"pending": "true"}, timeout=5).json())
 
 
 def assert_client_gone(node: RunningNode, job_id: str) -> None:
@@ -43,8 +44,8 @@ def assert_client_gone(node: RunningNode, job_id: str) -> None:
     or end `success`), and nothing is left pending."""
     job = wait_for_job(node.url, job_id, timeout=10)
     assert job == {"id": job_id, "status": "failed", "result": {"container": TGI, "error": CLIENT_GONE}}
-    assert httpx.get(f"{node.url}/info").json()["pending"] == {"offchain": 0, "onchain": 0}
-    assert httpx.get(f"{node.url}/health").json() == {"status": "healthy"}
+    assert httpx_calls.get(f"{node.url}/info").json()["pending"] == {"offchain": 0, "onchain": 0}
+    assert httpx_calls.get(f"{node.url}/health").json() == {"status": "healthy"}
     assert f"job {job_id} failed (stream): {CLIENT_GONE} (client 127.0.0.1)" in node.log_text()
 
 
@@ -90,13 +91,13 @@ def test_disconnect_after_the_stream_began(node: RunningNode, backend: DevBacken
 
 def test_a_client_that_stays_gets_the_whole_slow_stream(node: RunningNode, backend: DevBackendHandle) -> None:
     backend.inject(token_delay_ms=20)
-    with httpx.stream("POST", f"{node.url}/api/jobs/stream", json=BODY, timeout=10) as r:
+    with httpx_calls.stream("POST", f"{node.url}/api/jobs/stream", json=BODY, timeout=10) as r:
         body = r.read().decode()
     job_id, _, text = body.partition("\n")
     assert text == fake_models.generate(PROMPT)
     job: dict[str, Any] = wait_for_job(node.url, job_id)
     assert job["result"] == {"container": TGI, "output": {"output": text}}
-    assert httpx.get(f"{node.url}/info").json()["pending"] == {"offchain": 0, "onchain": 0}
+    assert httpx_calls.get(f"{node.url}/info").json()["pending"] == {"offchain": 0, "onchain": 0}
 
 
 def test_a_stream_running_when_the_node_stops_is_recorded_as_it_ended(
@@ -108,7 +109,7 @@ def test_a_stream_running_when_the_node_stops_is_recorded_as_it_ended(
     received: list[bytes] = []
 
     def read_all() -> None:
-        with httpx.stream("POST", f"{node.url}/api/jobs/stream", json=BODY, timeout=30) as r:
+        with httpx_calls.stream("POST", f"{node.url}/api/jobs/stream", json=BODY, timeout=30) as r:
             for chunk in r.iter_raw():
                 received.append(chunk)
 

@@ -20,6 +20,7 @@ from infernet_kit.devstack import fake_models
 from infernet_kit.node.orchestrator import UNANSWERED_ATTEMPTS
 from infernet_kit.polling import wait_until
 from infernet_kit.processes import free_port
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.node_fixtures import NodeFactory, node_container, wait_for_job
 from infernet_kit.testing.service_fixtures import DevBackendHandle, RunningService, run_service, tgi_service_env
 
@@ -139,7 +140,7 @@ def test_a_killed_worker_loses_no_job(
     assert len(done) == JOBS
     for prompt, record in done.items():
         assert record["result"] == {"container": TGI, "output": {"output": fake_models.generate(prompt)}}, record
-    info = httpx.get(f"{node.url}/info", timeout=5).json()
+    info = httpx_calls.get(f"{node.url}/info", timeout=5).json()
     assert info["pending"] == {"offchain": 0, "onchain": 0}, info
     assert _no_answer_lines(node.log_text(), TGI), "the node logged no retry: the kill hit no call in flight"
     # The service replaced its dead worker and still serves.
@@ -148,7 +149,7 @@ def test_a_killed_worker_loses_no_job(
         timeout=10,
         what="the supervisor replacing the killed worker",
     )
-    assert httpx.get(f"{service.url}/", timeout=5).status_code == 200
+    assert httpx_calls.get(f"{service.url}/", timeout=5).status_code == 200
 
 
 def _no_answer_lines(log_text: str, container: str) -> list[str]:
@@ -159,7 +160,7 @@ def test_a_container_that_never_answers_is_tried_a_bounded_number_of_times(infer
     nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens: every connection is refused
     node = infernet_node({"containers": [node_container("nowhere", nowhere)]})
 
-    job = httpx.post(f"{node.url}/api/jobs", json={"containers": ["nowhere"], "data": {}}, timeout=5).json()
+    job = httpx_calls.post(f"{node.url}/api/jobs", json={"containers": ["nowhere"], "data": {}}, timeout=5).json()
     record = wait_for_job(node.url, job["id"], timeout=10)
 
     assert record["status"] == "failed", record
@@ -167,13 +168,13 @@ def test_a_container_that_never_answers_is_tried_a_bounded_number_of_times(infer
     lines = _no_answer_lines(node.log_text(), "nowhere")
     assert len(lines) == UNANSWERED_ATTEMPTS - 1, lines
     assert f"attempt {UNANSWERED_ATTEMPTS} of {UNANSWERED_ATTEMPTS} in" in lines[-1], lines
-    assert httpx.get(f"{node.url}/info", timeout=5).json()["pending"] == {"offchain": 0, "onchain": 0}
+    assert httpx_calls.get(f"{node.url}/info", timeout=5).json()["pending"] == {"offchain": 0, "onchain": 0}
 
 
 def test_an_answer_broken_off_midway_is_not_sent_again(infernet_node: NodeFactory, echo_container: str) -> None:
     node = infernet_node({"containers": [node_container("echo", echo_container)]})
 
-    job = httpx.post(
+    job = httpx_calls.post(
         f"{node.url}/api/jobs", json={"containers": ["echo"], "data": {"break_after": 10}}, timeout=5
     ).json()
     record = wait_for_job(node.url, job["id"], timeout=10)
@@ -182,4 +183,4 @@ def test_an_answer_broken_off_midway_is_not_sent_again(infernet_node: NodeFactor
     assert record["result"]["container"] == "echo"
     assert record["result"]["error"].startswith(f"the answer from {echo_container} broke off: "), record
     assert _no_answer_lines(node.log_text(), "echo") == []
-    assert httpx.get(f"{node.url}/info", timeout=5).json()["pending"] == {"offchain": 0, "onchain": 0}
+    assert httpx_calls.get(f"{node.url}/info", timeout=5).json()["pending"] == {"offchain": 0, "onchain": 0}

@@ -25,7 +25,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
 import pytest
 from eth_abi.abi import decode
 
@@ -42,6 +41,7 @@ from infernet_kit.paths import project_root
 from infernet_kit.polling import wait_until
 from infernet_kit.processes import free_port, kit_command
 from infernet_kit.protocol import hf, tgi
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.snippets import run_python_snippet
 
 SEEDS = next((d for d in (project_root().parent / "shared" / "seeds", Path("/work/shared/seeds")) if d.is_dir()), None)
@@ -384,7 +384,7 @@ async def _run_delegated_python(block: Block, stack: SimpleNamespace) -> None:
 
 
 def stack_node_address(stack: SimpleNamespace, index: int) -> str:
-    return str(httpx.get(f"{stack.nodes[index]}/info", timeout=10).json()["chain"]["address"])
+    return str(httpx_calls.get(f"{stack.nodes[index]}/info", timeout=10).json()["chain"]["address"])
 
 
 # What a user adds to a seed contract that calls `console.log` without importing it.
@@ -416,7 +416,7 @@ def _run_curl(block: Block, stack: SimpleNamespace) -> None:
         lambda: next(
             (
                 r
-                for r in httpx.get(f"{stack.nodes[0]}/api/jobs", params={"id": job_id}).json()
+                for r in httpx_calls.get(f"{stack.nodes[0]}/api/jobs", params={"id": job_id}).json()
                 if r["status"] != "running"
             ),
             None,
@@ -535,7 +535,8 @@ async def test_block(block_id: str, stack: SimpleNamespace, tmp_path: Path) -> N
     for url in stack.nodes:
         info = wait_until(
             lambda url=url: (
-                (i := httpx.get(f"{url}/info", timeout=10).json())["pending"] == {"offchain": 0, "onchain": 0} and i
+                (i := httpx_calls.get(f"{url}/info", timeout=10).json())["pending"] == {"offchain": 0, "onchain": 0}
+                and i
             ),
             timeout=30,
             what="nothing pending on the node",

@@ -15,6 +15,7 @@ import pytest
 from infernet_kit.devstack import fake_models
 from infernet_kit.polling import wait_until
 from infernet_kit.processes import ManagedProcess, free_port, kit_command
+from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.service_fixtures import DevBackendHandle, run_service
 
 from .helpers import post
@@ -63,7 +64,7 @@ def test_seed_env_and_command_start_the_service(tmp_path: Path, kind: str, env: 
     command = kit_command("serve", kind, f"--bind=0.0.0.0:{port}", "--workers=2")
     with ManagedProcess(f"seed {kind}", command, log_path=tmp_path / "service.log", env=env) as process:
         process.wait_for_http(f"http://127.0.0.1:{port}/", timeout=60)
-        resources = httpx.get(f"http://127.0.0.1:{port}/service-resources").json()
+        resources = httpx_calls.get(f"http://127.0.0.1:{port}/service-resources").json()
     assert resources["service_id"] == {"tgi": "tgi_client_inference_service", "hf": "hf_inference_client_service"}[kind]
     assert "YOUR_TOKEN_HERE" not in process.log_tail(200)
 

@@ -12,6 +12,7 @@ from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
 
 from infernet_kit.polling import WaitTimeout, wait_until
+from infernet_kit.tls import tls_context
 
 NODE_ASK_TIMEOUT = 5.0  # seconds to wait for a node's account of a subscription
 
@@ -40,7 +41,9 @@ def why_no_callback(nodes: Sequence[str], subscription_id: int) -> list[str]:
 
 def _node_account(url: str, subscription_id: int) -> str:
     try:
-        answer = httpx.get(f"{url}/api/subscriptions", params={"id": subscription_id}, timeout=NODE_ASK_TIMEOUT)
+        answer = httpx.get(
+            f"{url}/api/subscriptions", params={"id": subscription_id}, timeout=NODE_ASK_TIMEOUT, verify=tls_context()
+        )
         body: Any = answer.json()
     except (httpx.HTTPError, ValueError) as exc:
         return f"could not be asked ({type(exc).__name__}: {exc})"

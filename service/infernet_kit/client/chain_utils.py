@@ -21,6 +21,7 @@ from web3.types import TxParams, TxReceipt
 
 from infernet_kit.chain import encoding
 from infernet_kit.client.errors import RpcUnreachableError
+from infernet_kit.tls import tls_context
 
 T = TypeVar("T")
 
@@ -167,7 +168,7 @@ class RPC:
         if self._chain_id is None:
             body = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
             try:
-                async with httpx.AsyncClient(timeout=self.timeout) as http:
+                async with httpx.AsyncClient(timeout=self.timeout, verify=tls_context()) as http:
                     response = await http.post(self.url, json=body)
                 response.raise_for_status()
                 self._chain_id = int(response.json()["result"], 16)

@@ -29,6 +29,7 @@ from infernet_kit.client.types import (
     NodeInfo,
 )
 from infernet_kit.protocol.defaults import DEFAULT_NODE_URL, JOB_WAIT_HEADER, MAX_JOB_WAIT
+from infernet_kit.tls import tls_context
 
 if TYPE_CHECKING:
     # Only for annotations: off-chain use of the client never loads web3 and eth-account.
@@ -86,6 +87,7 @@ class NodeClient:
                 base_url=self.base_url,
                 timeout=self.timeout,
                 transport=self._transport,
+                verify=tls_context(),
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             )
             self._loop = loop

@@ -35,6 +35,7 @@ from infernet_kit.chain.encoding import (
 )
 from infernet_kit.chain.transactions import connect
 from infernet_kit.protocol import hf, tgi
+from infernet_kit.tls import tls_context
 
 HTTP_TIMEOUT = 2.0
 MAX_SUBSCRIPTIONS = 20  # newest subscriptions `status` shows
@@ -260,14 +261,14 @@ def read_logs(log_dir: Path, *, subscription: int | None = None, job: str | None
 
 
 def _get_json(url: str, params: Any = None) -> Any:
-    response = httpx.get(url, params=params, timeout=HTTP_TIMEOUT)
+    response = httpx.get(url, params=params, timeout=HTTP_TIMEOUT, verify=tls_context())
     response.raise_for_status()
     return response.json()
 
 
 def _probe(name: str, url: str) -> Component:
     try:
-        response = httpx.get(url, timeout=HTTP_TIMEOUT)
+        response = httpx.get(url, timeout=HTTP_TIMEOUT, verify=tls_context())
     except httpx.HTTPError as exc:
         return Component(name=name, url=url, healthy=False, detail=f"{type(exc).__name__}: {exc}")
     return Component(

@@ -100,6 +100,19 @@ def _exit_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _preload(app: str) -> None:
+    """Import what the workers run (uvicorn, the protocol, the factory's module) here, before they are forked: each
+    starts with the modules loaded instead of importing them again (0.7 s of CPU per worker on the 2-core test
+    machine, where the suite starts dozens of services). Each worker still builds its own app (the factory)."""
+    import importlib
+
+    import uvicorn  # noqa: F401
+
+    import infernet_kit.http_protocol  # noqa: F401
+
+    importlib.import_module(app.partition(":")[0])
+
+
 def _worker(app: str, bind: Bind, log_level: str) -> None:
     """One worker process: its own SO_REUSEPORT socket, one event loop, the app built by its factory."""
     import uvicorn
@@ -162,6 +175,11 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
+        try:
+            _preload(self.app)
+        except Exception:
+            log.exception("cannot load %s; stopping", self.app)
+            return 1
         self.workers = [self._spawn() for _ in range(self.count)]
         log.info("serving %s on %s with %d worker(s)", self.app, self.bind, self.count)
         code = 0

@@ -33,6 +33,7 @@ from infernet_kit.chain.watch import created_subscription_id
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.polling import wait_until
 from infernet_kit.testing.node_fixtures import NodeFactory, RunningNode
+from infernet_kit.tls import tls_context
 
 __all__ = ["ChainNode", "ChainNodeFactory", "chain_node", "private_chain", "request_compute"]
 
@@ -71,7 +72,7 @@ class ChainNode:
 
     def judged(self) -> int:
         """The newest block this node process has acted on, from its `/info` (-1 before its first)."""
-        block = httpx.get(f"{self.node.url}/info", timeout=5).json()["chain"]["judged_block"]
+        block = httpx.get(f"{self.node.url}/info", timeout=5, verify=tls_context()).json()["chain"]["judged_block"]
         return -1 if block is None else int(block)
 
     def wait_judged(self, timeout: float = 15.0) -> None:

@@ -29,6 +29,7 @@ import pytest
 
 from infernet_kit.polling import wait_until
 from infernet_kit.processes import ManagedProcess, free_port, kit_command
+from infernet_kit.tls import tls_context
 
 __all__ = [
     "NodeFactory",
@@ -47,7 +48,7 @@ def wait_for_job(url: str, job_id: str, *, intermediate: bool = False, timeout: 
     params = {"id": job_id, **({"intermediate": "true"} if intermediate else {})}
 
     def finished() -> dict[str, Any] | None:
-        response = httpx.get(f"{url}/api/jobs", params=params, timeout=5)
+        response = httpx.get(f"{url}/api/jobs", params=params, timeout=5, verify=tls_context())
         response.raise_for_status()
         records = response.json()
         if len(records) != 1:
@@ -92,7 +93,7 @@ class RunningNode:
 
     def pending(self) -> dict[str, int]:
         """`/info`'s pending counts: `{"offchain": n, "onchain": m}`."""
-        return dict(httpx.get(f"{self.url}/info", timeout=5).json()["pending"])
+        return dict(httpx.get(f"{self.url}/info", timeout=5, verify=tls_context()).json()["pending"])
 
 
 class NodeFactory(Protocol):

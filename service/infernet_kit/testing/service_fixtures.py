@@ -23,6 +23,7 @@ import pytest
 
 from infernet_kit.processes import ManagedProcess, free_port, kit_command
 from infernet_kit.protocol import hf, tgi
+from infernet_kit.tls import tls_context
 
 __all__ = [
     "DevBackendHandle",
@@ -46,7 +47,7 @@ class DevBackendHandle:
 
     url: str
     process: ManagedProcess
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=5, trust_env=False))
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=5, trust_env=False, verify=tls_context()))
 
     def inject(
         self,
