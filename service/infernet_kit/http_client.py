@@ -37,6 +37,7 @@ services for `https://` backends and streamed generation.
 from __future__ import annotations
 
 import asyncio
+import logging
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -239,6 +240,20 @@ class _Connection(asyncio.Protocol):
         if not self._answer.done():
             self._answer.set_exception(error)
         self.close()
+
+
+def resend_logger(log: logging.Logger, label: str) -> Callable[[NoAnswer], None]:
+    """`HttpPool.post`'s `on_resend` for a caller that logs it: one warning line, `label` naming who was called
+    (and for which job), worded the same wherever the pool is used."""
+
+    def resent(stale: NoAnswer) -> None:
+        log.warning(
+            "%s: a kept-alive connection sent no answer (%s); sent again at once on a new connection",
+            label,
+            describe(stale),
+        )
+
+    return resent
 
 
 class HttpPool:

@@ -19,7 +19,15 @@ import aiohttp
 import httpx2
 from huggingface_hub.utils._http import async_hf_response_event_hook as hf_response_hook
 
-from infernet_kit.http_client import Answer, BrokenAnswer, Endpoint, HttpPool, NoAnswer, UnreadableAnswer
+from infernet_kit.http_client import (
+    Answer,
+    BrokenAnswer,
+    Endpoint,
+    HttpPool,
+    NoAnswer,
+    UnreadableAnswer,
+    resend_logger,
+)
 from infernet_kit.protocol.container import REQUEST_TAG_HEADER
 from infernet_kit.retrying import describe
 from infernet_kit.services.transport import AiohttpTransport, aiohttp_timeout, request_tag
@@ -91,14 +99,7 @@ class LeanAsyncClient(httpx2.AsyncClient):
         if tag is not None:
             headers[REQUEST_TAG_HEADER] = tag
 
-        def resent(stale: NoAnswer) -> None:
-            log.warning(
-                "backend %s%s: a kept-alive connection sent no answer (%s); sent again at once on a new connection",
-                url,
-                f" ({tag})" if tag else "",
-                describe(stale),
-            )
-
+        resent = resend_logger(log, f"backend {url} ({tag})" if tag else f"backend {url}")
         try:
             async with asyncio.timeout(seconds):
                 return await self._lean.post(endpoint, body, headers=headers, on_resend=resent)

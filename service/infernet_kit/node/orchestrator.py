@@ -33,7 +33,15 @@ from yarl import URL
 
 from infernet_kit import __version__
 from infernet_kit.compat.aiohttp_pool import open_connections
-from infernet_kit.http_client import Answer, BrokenAnswer, Endpoint, HttpPool, NoAnswer, UnreadableAnswer
+from infernet_kit.http_client import (
+    Answer,
+    BrokenAnswer,
+    Endpoint,
+    HttpPool,
+    NoAnswer,
+    UnreadableAnswer,
+    resend_logger,
+)
 from infernet_kit.jsonbody import parse_json
 from infernet_kit.node.config import ContainerConfig
 from infernet_kit.node.metrics import container_call
@@ -294,18 +302,14 @@ class Orchestrator:
             return await self._aiohttp_answer(config, body, tag)
         headers = {REQUEST_TAG_HEADER: tag} if tag else None
 
-        def resent(stale: NoAnswer) -> None:
-            log.warning(
-                "%s: a kept-alive connection sent no answer (%s); sent again at once on a new connection",
-                _call_label(config, tag),
-                describe(stale),
-            )
+        label = _call_label(config, tag)
+        resent = resend_logger(log, label)
 
         async def send() -> Answer:
             async with asyncio.timeout(config.timeout):
                 return await self._http.post(lean, body, headers=headers, on_resend=resent)
 
-        return await call_with_retries(send, _UNANSWERED, label=_call_label(config, tag), log=log, reason=_no_answer)
+        return await call_with_retries(send, _UNANSWERED, label=label, log=log, reason=_no_answer)
 
     async def _aiohttp_answer(self, config: ContainerConfig, body: bytes, tag: str | None) -> Answer:
         """`_answer` of an `https://` container, through aiohttp (holding a place in the shared bound)."""
