@@ -85,7 +85,6 @@ class BackendState:
     failed: int = 0
     by_path: Counter[str] = field(default_factory=Counter)
     held_ports: Counter[int] = field(default_factory=Counter)
-    held: int = 0
     peak_held: int = 0
 
 
@@ -101,13 +100,11 @@ async def _hold(state: BackendState, scope: Scope, latency_ms: float) -> None:
     client = scope.get("client")
     port = client[1] if client else 0
     state.held_ports[port] += 1
-    state.held += 1
-    state.peak_held = max(state.peak_held, state.held)
+    state.peak_held = max(state.peak_held, state.held_ports.total())
     try:
         await asyncio.sleep(latency_ms / 1000)
     finally:
         state.held_ports[port] -= 1
-        state.held -= 1
 
 
 async def _send_json(send: Send, status: int, payload: Any) -> None:
