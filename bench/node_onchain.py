@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import sys
@@ -46,6 +47,7 @@ from infernet_kit.chain.accounts import DEPLOYER, dev_account
 from infernet_kit.chain.deploy import Deployment, deploy
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.paths import state_dir
+from infernet_kit.polling import WaitTimeout, wait_until
 from infernet_kit.processes import ManagedProcess, free_port, kit_command
 from infernet_kit.testing.service_fixtures import run_service, tgi_service_env
 from onchain_scale import (
@@ -329,11 +331,12 @@ def _scale_stack(label: str) -> Iterator[tuple[Stack, Chain, str, Window]]:
 
 def _drained(chain: Chain, node: str, timeout: float = 30.0) -> int:
     """The head once the stopped node's transactions left in the mempool were mined (or `timeout` passed)."""
-    deadline = time.monotonic() + timeout
-    while chain.mined_count(node) < int(chain.one("eth_getTransactionCount", node, "pending"), 16):
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+
+    def mined() -> bool:
+        return chain.mined_count(node) >= int(chain.one("eth_getTransactionCount", node, "pending"), 16)
+
+    with contextlib.suppress(WaitTimeout):
+        wait_until(mined, timeout=timeout, interval=0.5, what="the stopped node's transactions mined")
     return chain.head()
 
 
