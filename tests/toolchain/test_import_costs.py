@@ -50,3 +50,20 @@ def test_an_off_chain_node_starts_without_what_only_some_paths_use() -> None:
     done = subprocess.run([sys.executable, "-c", NODE_START], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1:] == ["loaded: []"], done.stdout + done.stderr
+
+
+# What the CLI's client commands (`job`, `results`, ...) import to talk to a node.
+CLIENT_IMPORTS = """
+import sys
+import infernet_kit.cli
+import infernet_kit.client.node
+print("loaded:", sorted(name for name in ("click", "rich", "pygments") if name in sys.modules))
+"""
+
+
+def test_the_client_commands_load_httpx_without_its_command_line() -> None:
+    """httpx's own command line (click, rich, pygments; ~0.09 s) stays unloaded in every process of the kit that
+    uses httpx: compat/deferred_httpx_cli.py."""
+    done = subprocess.run([sys.executable, "-c", CLIENT_IMPORTS], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1:] == ["loaded: []"], done.stdout + done.stderr
