@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 # Libraries an off-chain node never uses, with what each costs at every start (CPU, 2-core test machine).
 NOT_AT_START = {
@@ -25,7 +26,7 @@ NOT_AT_START = {
 # A node started as `infernet-kit node` does (its command's module, its config read, its parts started and its
 # API built), then stopped; which of `NOT_AT_START` got loaded meanwhile.
 NODE_START = f"""
-import asyncio, sys, tempfile
+import asyncio, sys
 from pathlib import Path
 import infernet_kit.cli
 from infernet_kit.node.app import Node
@@ -35,7 +36,7 @@ async def main() -> None:
     config = NodeConfig.model_validate(
         {{"containers": [{{"id": "echo", "image": "x/echo", "url": "http://127.0.0.1:9", "external": True}}]}}
     )
-    node = Node(config, Path(tempfile.mkdtemp()))
+    node = Node(config, Path(sys.argv[1]))
     api = await node.start()
     api.app()
     await node.stop()
@@ -45,9 +46,10 @@ asyncio.run(main())
 """
 
 
-def test_an_off_chain_node_starts_without_what_only_some_paths_use() -> None:
+def test_an_off_chain_node_starts_without_what_only_some_paths_use(tmp_path: Path) -> None:
     """An off-chain node's start loads none of `NOT_AT_START`; each is imported where it is used."""
-    done = subprocess.run([sys.executable, "-c", NODE_START], capture_output=True, text=True, timeout=60)
+    command = [sys.executable, "-c", NODE_START, str(tmp_path / "data")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1:] == ["loaded: []"], done.stdout + done.stderr
 
