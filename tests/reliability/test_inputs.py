@@ -1,9 +1,10 @@
-"""Hostile request bodies against real processes: the node (which imports web3/eth_account, so py_ecc has raised
-the recursion limit to 100,000), both services and the dev backend. Each gets a 4xx JSON answer naming the
+"""Hostile request bodies against real processes: the node (with a chain node's eth_account loaded, so py_ecc has
+raised the recursion limit to 100,000), both services and the dev backend. Each gets a 4xx JSON answer naming the
 problem, loses nothing, and keeps serving with exact pending counts."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -24,11 +25,22 @@ BIG_INT = "9" * 4000  # within it: harmless, accepted
 MAX_BODY = 150_000
 
 
+# What a chain node imports to sign (node/chain/wallet.py) and an off-chain node does not: eth_account, whose
+# py_ecc raises the recursion limit. The off-chain node below loads it at start (a `sitecustomize` module on its
+# PYTHONPATH), so its parser is tested where `json.loads` would crash.
+CHAIN_NODE_IMPORTS = "import infernet_kit.node.chain.wallet\n"
+
+
 @pytest.fixture(scope="module")
-def node(node_launcher: NodeLauncher, echo_container: str) -> Iterator[RunningNode]:
+def node(
+    node_launcher: NodeLauncher, echo_container: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningNode]:
+    site = tmp_path_factory.mktemp("chain-node-imports")
+    (site / "sitecustomize.py").write_text(CHAIN_NODE_IMPORTS)
     # Python reports every import of the node process in its log: proof that py_ecc is loaded there.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTHONPROFILEIMPORTTIME", "1")
+        patch.setenv("PYTHONPATH", str(site), prepend=os.pathsep)
         yield node_launcher(
             {
                 "containers": [node_container("echo", echo_container), node_container("echo2", echo_container)],
@@ -60,10 +72,12 @@ def my_jobs(node: RunningNode) -> list[str]:
 
 
 def test_the_deep_body_would_crash_a_process_with_the_nodes_imports() -> None:
-    """Control: with the node's imports the recursion limit is 100,000 and `json.loads` of this body segfaults."""
+    """Control: with a chain node's imports the recursion limit is 100,000 and `json.loads` of this body
+    segfaults."""
     script = (
         "import sys, json, infernet_kit.node.app\n"
-        "print(sys.getrecursionlimit(), flush=True)\n"
+        + CHAIN_NODE_IMPORTS
+        + "print(sys.getrecursionlimit(), flush=True)\n"
         "json.loads(sys.stdin.buffer.read())\n"
     )
     result = subprocess.run([sys.executable, "-c", script], input=DEEP, capture_output=True, timeout=60)

@@ -16,6 +16,7 @@ import pytest
 from infernet_kit.polling import wait_until
 from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.node_fixtures import NodeFactory, NodeLauncher, RunningNode, node_container, wait_for_job
+from infernet_kit.tls import tls_context
 
 OTHER = "127.0.0.2"
 CONFIG_LIMIT = {"rate_limit": {"num_requests": 100000, "period": 1}}
@@ -37,7 +38,7 @@ def node(node_launcher: NodeLauncher, echo_container: str) -> RunningNode:
 @pytest.fixture
 def other() -> Iterator[httpx.Client]:
     """A client whose connections come from 127.0.0.2."""
-    with httpx.Client(transport=httpx.HTTPTransport(local_address=OTHER), timeout=10) as client:
+    with httpx.Client(transport=httpx.HTTPTransport(local_address=OTHER, verify=tls_context()), timeout=10) as client:
         yield client
 
 
@@ -131,7 +132,7 @@ def test_isolation_holds_in_the_database_across_a_restart(infernet_node: NodeFac
     done = wait_for_job(first.url, job_id)
     first.stop()
     second = infernet_node(config, data_dir=first.data_dir, port=first.port)
-    with httpx.Client(transport=httpx.HTTPTransport(local_address=OTHER), timeout=10) as client:
+    with httpx.Client(transport=httpx.HTTPTransport(local_address=OTHER, verify=tls_context()), timeout=10) as client:
         assert jobs(second.url, client, id=job_id) == []
         assert jobs(second.url, client) == []
     assert jobs(second.url, id=job_id) == [done]
@@ -164,7 +165,7 @@ def test_a_database_of_the_previous_schema_is_migrated(
     assert jobs(node.url, id="old-job") == [{"id": "old-job", "status": "success", "result": result}]
     assert jobs(node.url, id="old-running")[0]["status"] == "failed"
     assert jobs(node.url, pending="false") == ["old-job", "old-running"]
-    with httpx.Client(transport=httpx.HTTPTransport(local_address=OTHER), timeout=10) as client:
+    with httpx.Client(transport=httpx.HTTPTransport(local_address=OTHER, verify=tls_context()), timeout=10) as client:
         assert jobs(node.url, client, id="old-job") == []
     assert "job records migrated to schema 2" in node.log_text()
     assert_idle(node)

@@ -17,6 +17,7 @@ from infernet_kit.polling import wait_until
 from infernet_kit.processes import ManagedProcess, free_port, kit_command
 from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.service_fixtures import DevBackendHandle, run_service
+from infernet_kit.tls import tls_context
 
 from .helpers import post
 from .test_settings import SEED_000_ENV, SEED_001_ENV, SEED_002_ENV
@@ -71,7 +72,9 @@ def test_seed_env_and_command_start_the_service(tmp_path: Path, kind: str, env: 
 
 def one_shot_client(timeout: float = 10) -> httpx.Client:
     """A client that opens a new connection for every request."""
-    return httpx.Client(trust_env=False, timeout=timeout, limits=httpx.Limits(max_keepalive_connections=0))
+    return httpx.Client(
+        trust_env=False, timeout=timeout, limits=httpx.Limits(max_keepalive_connections=0), verify=tls_context()
+    )
 
 
 def workers_seen(url: str, connections: int = 24) -> set[int]:
@@ -88,11 +91,17 @@ def test_clients_hanging_up_mid_request_do_not_kill_workers(tgi_service: str, ba
     before = workers_seen(tgi_service)
     backend.inject(latency_ms=300)
     for _ in range(12):
-        with httpx.Client(trust_env=False, timeout=0.05) as impatient, pytest.raises(httpx.TimeoutException):
+        with (
+            httpx.Client(trust_env=False, timeout=0.05, verify=tls_context()) as impatient,
+            pytest.raises(httpx.TimeoutException),
+        ):
             impatient.post(
                 f"{tgi_service}/service_output", json={"source": 1, "destination": 2, "data": {"text": "bye"}}
             )
-        with httpx.Client(trust_env=False, timeout=0.05) as impatient, pytest.raises(httpx.TimeoutException):
+        with (
+            httpx.Client(trust_env=False, timeout=0.05, verify=tls_context()) as impatient,
+            pytest.raises(httpx.TimeoutException),
+        ):
             impatient.post(
                 f"{tgi_service}/service_output", json={"source": 1, "destination": 1, "data": {"text": "bye"}}
             )

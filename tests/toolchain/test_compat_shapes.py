@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import importlib
+import importlib.util
 import inspect
 import subprocess
 import sys
@@ -131,3 +132,39 @@ def test_importing_eth_account_leaves_bls_unloaded_until_a_bls_keystore_is_made(
     done = subprocess.run([sys.executable, "-c", BLS_CHECK], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["[]", "module", "_DeferredAttribute"], done.stdout
+
+
+def test_httpx_still_imports_only_main_from_its_command_line_module() -> None:
+    """httpx's `__init__` takes exactly `main` from `._main`: the one name deferred_httpx_cli's stand-in serves."""
+    spec = importlib.util.find_spec("httpx")
+    assert spec is not None and spec.origin is not None
+    with open(spec.origin) as source:
+        tree = ast.parse(source.read())
+    imported = [
+        tuple(alias.name for alias in node.names)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module == "_main"
+    ]
+    assert imported == [("main",)], f"httpx now imports {imported} from ._main: update compat/deferred_httpx_cli.py"
+
+
+HTTPX_CLI_CHECK = """
+import sys
+import infernet_kit, httpx
+loaded = sorted(name for name in ("httpx._main", "click", "rich", "pygments") if name in sys.modules)
+sys.argv = ["httpx", "--help"]
+try:
+    httpx.main()
+except SystemExit as exc:
+    code = exc.code
+print(loaded, code, type(sys.modules["httpx._main"].main).__name__)
+"""
+
+
+def test_importing_httpx_leaves_its_command_line_unloaded_until_it_runs() -> None:
+    """In a fresh process: httpx's import loads neither its command line nor click, rich or pygments, and leaves
+    no stand-in behind; `httpx.main` then runs the real command (its help, exit 0)."""
+    done = subprocess.run([sys.executable, "-c", HTTPX_CLI_CHECK], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].split() == ["[]", "0", "Command"], done.stdout
+    assert "Usage" in done.stdout and "httpx" in done.stdout

@@ -1,4 +1,9 @@
-"""The one place Infernet's on-chain data shapes are encoded and decoded (PROTOCOL.md section 1)."""
+"""The one place Infernet's on-chain data shapes are encoded and decoded (PROTOCOL.md section 1).
+
+eth-abi, eth-account and eth-utils are imported when first used (below): every node imports this module for its
+API's models, and importing the three cost ~0.3 s of CPU at each start of a node that never encodes anything (an
+off-chain one; tests/toolchain/test_import_costs.py keeps them out).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,6 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from eth_abi.abi import decode, encode
-from eth_account import Account
-from eth_account.messages import encode_typed_data
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from infernet_kit.protocol.container import decode_bytes as decode_bytes  # re-exported: its home is the protocol
@@ -56,14 +56,42 @@ SUBSCRIPTION_ABI_TYPE = "(" + ",".join(kind for _, kind in SUBSCRIPTION_FIELDS) 
 def container_id(containers: str | Sequence[str]) -> bytes:
     """`keccak256(abi.encode(string))` of the comma-joined container ids."""
     joined = containers if isinstance(containers, str) else ",".join(containers)
-    return keccak(encode(["string"], [joined]))
+    return _keccak(_abi_encode(["string"], [joined]))
 
 
 @functools.lru_cache(maxsize=4096)
 def checksum_address(value: str) -> str:
     """`to_checksum_address`, remembered: a node reads the same few owners, tokens and wallets for thousands of
     subscriptions, and each checksum costs a keccak in Python."""
+    from eth_utils.address import to_checksum_address
+
     return to_checksum_address(value)
+
+
+def _abi_encode(types: Sequence[str], values: Sequence[Any]) -> bytes:
+    from eth_abi.abi import encode
+
+    return encode(types, values)
+
+
+def _abi_decode(types: Sequence[str], data: bytes) -> tuple[Any, ...]:
+    from eth_abi.abi import decode
+
+    return decode(types, data)
+
+
+def _keccak(primitive: bytes | None = None, *, text: str | None = None) -> bytes:
+    from eth_utils.crypto import keccak
+
+    return keccak(primitive, text=text)
+
+
+def _sign_typed_data(typed: dict[str, Any], private_key: str) -> Any:
+    """The EIP-712 message `typed`, signed (`v`, `r`, `s`)."""
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    return Account.sign_message(encode_typed_data(full_message=typed), private_key)
 
 
 class Subscription(BaseModel):
@@ -173,7 +201,7 @@ def delegate_typed_data(
             "name": EIP712_DOMAIN_NAME,
             "version": EIP712_DOMAIN_VERSION,
             "chainId": chain_id,
-            "verifyingContract": to_checksum_address(coordinator),
+            "verifyingContract": checksum_address(coordinator),
         },
         "message": {"nonce": nonce, "expiry": expiry, "sub": sub.as_message()},
     }
@@ -193,11 +221,14 @@ def sign_delegate_subscription(
     sub: Subscription, *, nonce: int, expiry: int, chain_id: int, coordinator: str, private_key: str
 ) -> Signature:
     typed = delegate_typed_data(sub, nonce=nonce, expiry=expiry, chain_id=chain_id, coordinator=coordinator)
-    signed = Account.sign_message(encode_typed_data(full_message=typed), private_key)
+    signed = _sign_typed_data(typed, private_key)
     return Signature(nonce=nonce, expiry=expiry, v=signed.v, r=signed.r, s=signed.s)
 
 
 def recover_delegate_signer(sub: Subscription, signature: Signature, *, chain_id: int, coordinator: str) -> str:
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
     typed = delegate_typed_data(
         sub, nonce=signature.nonce, expiry=signature.expiry, chain_id=chain_id, coordinator=coordinator
     )
@@ -218,7 +249,7 @@ def compute_proof_typed_data(
             "name": PROOF_DOMAIN_NAME,
             "version": PROOF_DOMAIN_VERSION,
             "chainId": chain_id,
-            "verifyingContract": to_checksum_address(verifier),
+            "verifyingContract": checksum_address(verifier),
         },
         "message": {
             "subscriptionId": subscription_id,
@@ -241,11 +272,11 @@ def signature_proof(
 ) -> bytes:
     """The proof a `SignatureVerifier` accepts for a delivery of exactly these input and output bytes (as passed
     to `deliverCompute`): `keccak(input) ‖ keccak(output) ‖ r ‖ s ‖ v`, 129 bytes."""
-    input_hash, output_hash = keccak(input_bytes), keccak(output_bytes)
+    input_hash, output_hash = _keccak(input_bytes), _keccak(output_bytes)
     typed = compute_proof_typed_data(
         subscription_id, interval, input_hash, output_hash, chain_id=chain_id, verifier=verifier
     )
-    signed = Account.sign_message(encode_typed_data(full_message=typed), private_key)
+    signed = _sign_typed_data(typed, private_key)
     r: int = signed.r
     s: int = signed.s
     v: int = signed.v
@@ -253,15 +284,15 @@ def signature_proof(
 
 
 def node_responded_key(subscription_id: int, interval: int, node: str) -> bytes:
-    return keccak(encode(["uint32", "uint32", "address"], [subscription_id, interval, node]))
+    return _keccak(_abi_encode(["uint32", "uint32", "address"], [subscription_id, interval, node]))
 
 
 def redundancy_key(subscription_id: int, interval: int) -> bytes:
-    return keccak(encode(["uint32", "uint32"], [subscription_id, interval]))
+    return _keccak(_abi_encode(["uint32", "uint32"], [subscription_id, interval]))
 
 
 def delegate_key(owner: str, nonce: int) -> bytes:
-    return keccak(encode(["address", "uint32"], [owner, nonce]))
+    return _keccak(_abi_encode(["address", "uint32"], [owner, nonce]))
 
 
 def _hex_bytes(value: str) -> bytes:
@@ -273,7 +304,7 @@ def encode_flat(types: Sequence[str], values: Sequence[Any]) -> bytes:
     them at a fraction of its CPU: a node encodes several per delivery. Other types go to eth-abi."""
     plan = _flat_plan(tuple(types))
     if plan is None:
-        return encode(list(types), list(values))
+        return _abi_encode(list(types), list(values))
     head: list[bytes] = []
     tail: list[bytes] = []
     offset = 32 * len(plan)
@@ -351,19 +382,19 @@ def pack_pair(raw_hex: str, processed_hex: str) -> bytes:
 
 
 def unpack_pair(data: bytes) -> tuple[bytes, bytes]:
-    raw, processed = decode(["bytes", "bytes"], data)
+    raw, processed = _abi_decode(["bytes", "bytes"], data)
     return bytes(raw), bytes(processed)
 
 
 @functools.cache
 def selector(signature: str) -> bytes:
     """The 4-byte selector of a canonical function or error signature (`name(type,...)`)."""
-    return keccak(text=signature)[:4]
+    return _keccak(text=signature)[:4]
 
 
 def event_topic(signature: str) -> str:
     """The first log topic (hex) of a canonical event signature (`Name(type,...)`)."""
-    return "0x" + keccak(text=signature).hex()
+    return "0x" + _keccak(text=signature).hex()
 
 
 def _signature(item: dict[str, Any]) -> str:
@@ -393,8 +424,8 @@ def decode_event(item: dict[str, Any], topics: Sequence[bytes], data: bytes) -> 
     values: dict[str, Any] = {}
     for arg, topic in zip(indexed, topics[1:], strict=False):
         dynamic = arg["type"] in ("string", "bytes") or arg["type"].endswith("]") or arg["type"].startswith("tuple")
-        values[arg["name"]] = "0x" + bytes(topic).hex() if dynamic else decode([_abi_type(arg)], bytes(topic))[0]
-    decoded = decode([_abi_type(arg) for arg in plain], data) if plain else ()
+        values[arg["name"]] = "0x" + bytes(topic).hex() if dynamic else _abi_decode([_abi_type(arg)], bytes(topic))[0]
+    decoded = _abi_decode([_abi_type(arg) for arg in plain], data) if plain else ()
     values.update({arg["name"]: value for arg, value in zip(plain, decoded, strict=True)})
     addresses = {arg["name"] for arg in item["inputs"] if arg["type"] == "address"}
     return {name: _readable(value, name in addresses) for name, value in values.items()}
@@ -402,7 +433,7 @@ def decode_event(item: dict[str, Any], topics: Sequence[bytes], data: bytes) -> 
 
 def _readable(value: Any, address: bool) -> Any:
     if address:
-        return to_checksum_address(value)
+        return checksum_address(value)
     return "0x" + value.hex() if isinstance(value, bytes) else value
 
 
@@ -426,7 +457,7 @@ def decode_revert(data: bytes | str | None, selectors: dict[bytes, str]) -> str:
     """A revert's custom-error name (or `Error(string)` reason); `unknown revert 0x…` otherwise."""
     raw = _hex_bytes(data) if isinstance(data, str) else (data or b"")
     if raw[:4] == bytes.fromhex("08c379a0"):
-        (reason,) = decode(["string"], raw[4:])
+        (reason,) = _abi_decode(["string"], raw[4:])
         return str(reason)
     if name := selectors.get(raw[:4]):
         return name

@@ -7,6 +7,7 @@ from typing import Any
 
 from web3 import Web3
 
+from infernet_kit.chain.transactions import rpc_provider
 from infernet_kit.paths import foundry_tool
 from infernet_kit.processes import ManagedProcess, free_port, local_address
 
@@ -43,7 +44,7 @@ class Anvil:
     @property
     def w3(self) -> Web3:
         if self._w3 is None:
-            self._w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 30}))
+            self._w3 = Web3(rpc_provider(self.url, timeout=30))
         return self._w3
 
     def start(self) -> Anvil:

@@ -12,6 +12,7 @@ own (read, listed and reported per address).
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import logging
 import math
@@ -484,10 +485,11 @@ class NodeApi:
         (the API is polled, so its per-request cost is most of the node's cost per job)."""
         from infernet_kit.node import openapi
 
-        spec = openapi.document()
+        # Built when first asked for: its JSON schemas cost ~40 ms of CPU, at every start otherwise.
+        spec = functools.cache(openapi.document)
 
         async def openapi_json(request: Request, peer: str) -> Response:
-            return JSONResponse(spec)
+            return JSONResponse(spec())
 
         async def metrics(request: Request, peer: str) -> Response:
             return Response(exposition(), media_type=CONTENT_TYPE)

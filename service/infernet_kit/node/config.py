@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from eth_utils.address import is_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from infernet_kit.config import ConfigError, load_json_file
@@ -31,6 +30,8 @@ class _Section(BaseModel):
 
 
 def _addresses(values: list[str]) -> list[str]:
+    from eth_utils.address import is_address, to_checksum_address  # here: only a config with addresses needs it
+
     for value in values:
         if not is_address(value):
             raise ValueError(f"{value!r} is not an Ethereum address")
@@ -92,6 +93,8 @@ class ContainerConfig(_Section):
     @field_validator("accepted_payments")
     @classmethod
     def _payments(cls, values: dict[str, int]) -> dict[str, int]:
+        from eth_utils.address import is_address, to_checksum_address
+
         checked: dict[str, int] = {}
         for token, minimum in values.items():
             if not is_address(token):

@@ -10,8 +10,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils.address import is_address, to_checksum_address
-
 from infernet_kit.node.config import DEFAULT_MAX_CONTAINERS_PER_JOB, ContainerConfig, RateLimitConfig
 from infernet_kit.protocol.defaults import ZERO_ADDRESS
 
@@ -131,6 +129,8 @@ class Guardian:
         """
         if rejection := self._unsupported(containers):
             return rejection
+        from eth_utils.address import is_address, to_checksum_address  # here: off-chain nodes never need it
+
         owner_key = to_checksum_address(owner) if is_address(owner) else owner
         token = to_checksum_address(payment_token) if is_address(payment_token) else payment_token
         required = 0

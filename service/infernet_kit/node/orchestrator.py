@@ -15,24 +15,26 @@ never answered on a new connection either (`NoAnswer`: refused or reset, the wor
 bounded number of times after a short backoff (`retrying`): a service replaces a dead worker, and its other
 workers can take the job meanwhile. Once any byte of an answer arrived, nothing is retried (a partial or
 streamed answer cannot be taken back), and neither is a timeout (the container may still be working on the job).
+
+aiohttp is imported on the first call that goes through it: most nodes never make one, and importing it costs
+~0.1 s of CPU at each start (its connector builds SSL contexts; tests/toolchain/test_import_costs.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from pydantic import BaseModel
-from yarl import URL
 
 from infernet_kit import __version__
-from infernet_kit.compat.aiohttp_pool import open_connections
 from infernet_kit.http_client import (
     Answer,
     BrokenAnswer,
@@ -53,6 +55,10 @@ from infernet_kit.protocol.container import (
     parse_backend_timing,
 )
 from infernet_kit.retrying import RetryPolicy, call_with_retries, describe, exponential
+
+if TYPE_CHECKING:
+    import aiohttp
+    from yarl import URL
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +159,15 @@ def _describe_transport(error: BaseException, container: ContainerConfig, *, ans
     return f"cannot reach {container.service_url}: {reason}"
 
 
-# What a call can fail with in transport (http_client's `NoAnswer` is a ConnectionError, so an OSError).
-_TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, BrokenAnswer, UnreadableAnswer)
+# What a call can fail with in transport (http_client's `NoAnswer` is a ConnectionError, so an OSError), and
+# aiohttp's errors once a call went through it.
+_TRANSPORT_ERRORS = (asyncio.TimeoutError, OSError, BrokenAnswer, UnreadableAnswer)
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """`_TRANSPORT_ERRORS`, with aiohttp's `ClientError` when aiohttp is loaded (it raises nothing before)."""
+    aiohttp = sys.modules.get("aiohttp")
+    return _TRANSPORT_ERRORS if aiohttp is None else (*_TRANSPORT_ERRORS, aiohttp.ClientError)
 
 
 def unanswered(error: BaseException) -> bool:
@@ -199,11 +212,11 @@ class _Endpoint:
     """A container's `/service_output` as each call sends to it, built once per container: aiohttp parses a URL
     string, builds a timeout and copies a header dict on every call otherwise (a job's hot path), and the lean
     client's request head is these bytes. `lean` is set for an `http://` container: its job calls go through
-    `http_client`."""
+    `http_client`; aiohttp's URL and timeout are built on its first call through aiohttp."""
 
-    url: URL
+    address: str
     headers: dict[str, str]
-    timeout: aiohttp.ClientTimeout
+    seconds: float
     lean: Endpoint | None
 
     @classmethod
@@ -211,7 +224,19 @@ class _Endpoint:
         headers = request_headers(config)
         url = config.service_url + "/service_output"
         lean = Endpoint.of(url, headers) if url.startswith("http://") else None
-        return cls(URL(url), headers, aiohttp.ClientTimeout(total=config.timeout), lean)
+        return cls(url, headers, config.timeout, lean)
+
+    @functools.cached_property
+    def url(self) -> URL:
+        from yarl import URL
+
+        return URL(self.address)
+
+    @functools.cached_property
+    def timeout(self) -> aiohttp.ClientTimeout:
+        import aiohttp
+
+        return aiohttp.ClientTimeout(total=self.seconds)
 
     def headers_for(self, tag: str | None) -> dict[str, str]:
         return {**self.headers, REQUEST_TAG_HEADER: tag} if tag else self.headers
@@ -232,6 +257,8 @@ class Orchestrator:
     def _client(self) -> aiohttp.ClientSession:
         # Created on first use: an aiohttp session belongs to the running event loop.
         if self._session is None:
+            import aiohttp
+
             # No limit of its own: every aiohttp call takes a place in the lean pool's bound (`slot()`).
             connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30, ttl_dns_cache=300)
             # No cookie jar: a container's cookies are never sent anywhere, and filtering them costs every call.
@@ -244,7 +271,11 @@ class Orchestrator:
     def open_connections(self) -> int:
         """Connections currently open to containers (in use or idle, both clients'), for tests and diagnostics."""
         connector = self._session.connector if self._session is not None else None
-        return self._http.open_connections + (0 if connector is None else open_connections(connector))
+        if connector is None:
+            return self._http.open_connections
+        from infernet_kit.compat.aiohttp_pool import open_connections
+
+        return self._http.open_connections + open_connections(connector)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -261,6 +292,8 @@ class Orchestrator:
     async def _post_once(self, config: ContainerConfig, data: bytes, tag: str | None) -> aiohttp.ClientResponse:
         """One POST through aiohttp; a failure before the response's headers is `NoAnswer`, as the lean client's
         (a timeout is not one: the container may still be working on it)."""
+        import aiohttp
+
         endpoint = self._endpoints[config.id]
         try:
             return await self._client().post(
@@ -323,7 +356,7 @@ class Orchestrator:
                 raw = await response.read()
             except TimeoutError:
                 raise
-            except _TRANSPORT_ERRORS as exc:
+            except _transport_errors() as exc:
                 raise BrokenAnswer(describe(exc)) from exc
         return Answer(response.status, response.headers, raw)
 
@@ -333,7 +366,7 @@ class Orchestrator:
         config = self._config(container_id, completed)
         try:
             answer = await self._answer(config, body, tag)
-        except _TRANSPORT_ERRORS as exc:
+        except _transport_errors() as exc:
             raise ContainerFailure(container_id, _describe_transport(exc, config), completed) from exc
         if not 200 <= answer.status < 300:
             description = _describe_error(answer.status, answer.body)
@@ -407,7 +440,7 @@ class Orchestrator:
         async with self._http.slot():  # held until the stream ends: it is a call in flight all along
             try:
                 response = await self._post(config, body, tag)
-            except _TRANSPORT_ERRORS as exc:
+            except _transport_errors() as exc:
                 raise ContainerFailure(last, _describe_transport(exc, config), intermediate) from exc
             try:
                 if not 200 <= response.status < 300:
@@ -420,7 +453,7 @@ class Orchestrator:
                     async for chunk in response.content.iter_any():
                         if chunk:
                             yield chunk
-                except _TRANSPORT_ERRORS as exc:
+                except _transport_errors() as exc:
                     description = _describe_transport(exc, config, answering=True)
                     raise ContainerFailure(last, description, intermediate) from exc
             finally:
@@ -428,6 +461,8 @@ class Orchestrator:
 
     async def resources(self, model_id: str | None = None) -> dict[str, Any]:
         """Each reachable container's `/service-resources` answer (or model support when `model_id` is given)."""
+
+        import aiohttp
 
         async def one(config: ContainerConfig) -> tuple[str, Any]:
             params = {"model_id": model_id} if model_id is not None else None
@@ -444,7 +479,7 @@ class Orchestrator:
                 ):
                     if 200 <= response.status < 300:
                         return config.id, parse_json(await response.read())
-            except (*_TRANSPORT_ERRORS, ValueError):
+            except (*_TRANSPORT_ERRORS, aiohttp.ClientError, ValueError):
                 pass
             return config.id, None
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from enum import IntEnum
 from typing import Any
 
-from eth_abi.abi import encode
 from pydantic import BaseModel, ConfigDict, Field
 
 # Not in the reference protocol: which job or subscription interval a `POST /service_output` serves
@@ -112,6 +111,8 @@ class ServiceResources(BaseModel):
 
 def encode_string(value: str) -> bytes:
     """`abi.encode(string)`: the on-chain shape of a text input or answer."""
+    from eth_abi.abi import encode  # here: the node imports this module, and eth-abi costs ~0.15 s to import
+
     return encode(["string"], [value])
 
 

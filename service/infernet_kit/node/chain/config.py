@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from infernet_kit.chain.encoding import ZERO_ADDRESS
-from infernet_kit.node.chain.heads import derived_ws_url
+
+
+def derived_ws_url(rpc_url: str) -> str | None:
+    """`ws://host:port/path` for `http://host:port/path` (anvil and most nodes serve both on one port)."""
+    parts = urlsplit(rpc_url)
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
+    return None if scheme is None else urlunsplit(parts._replace(scheme=scheme))
 
 
 def _checksum(value: str) -> str:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import ClientSession, ClientTimeout, WSMsgType
 
@@ -22,13 +21,6 @@ log = logging.getLogger(__name__)
 SUBSCRIBED_POLL = 5.0
 # Between attempts to (re)open the WebSocket.
 RECONNECT_DELAY = 10.0
-
-
-def derived_ws_url(rpc_url: str) -> str | None:
-    """`ws://host:port/path` for `http://host:port/path` (anvil and most nodes serve both on one port)."""
-    parts = urlsplit(rpc_url)
-    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
-    return None if scheme is None else urlunsplit(parts._replace(scheme=scheme))
 
 
 class HeadSignal:
