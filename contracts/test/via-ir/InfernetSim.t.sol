@@ -6,11 +6,11 @@ import {vm} from "kit-test/Vm.sol";
 import {Coordinator, Subscription} from "infernet-sdk/Coordinator.sol";
 import {InfernetSim} from "infernet-kit/InfernetSim.sol";
 import {ServiceOutputs} from "infernet-kit/ServiceOutputs.sol";
-import {TGICallbackConsumer} from "../examples/TGICallbackConsumer.sol";
-import {HFCallbackConsumer} from "../examples/HFCallbackConsumer.sol";
-import {RecurringConsumer} from "../examples/RecurringConsumer.sol";
-import {DelegateConsumer} from "../examples/DelegateConsumer.sol";
-import {NoopCallbackConsumer, RecordingConsumer, Delivery} from "./fixtures/Consumers.sol";
+import {TGICallbackConsumer} from "../../examples/TGICallbackConsumer.sol";
+import {HFCallbackConsumer} from "../../examples/HFCallbackConsumer.sol";
+import {RecurringConsumer} from "../../examples/RecurringConsumer.sol";
+import {DelegateConsumer} from "../../examples/DelegateConsumer.sol";
+import {NoopCallbackConsumer, RecordingConsumer, Delivery} from "../fixtures/Consumers.sol";
 
 /// @notice The simulator drives the example consumers through every flow a node serves, inside `forge test`.
 contract InfernetSimTest is Test {
