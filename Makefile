@@ -47,15 +47,17 @@ $(COMPAT_STAMP): tests/node/compat/requirements.txt | $(VENV_STAMP)
 build: setup
 	$(FORGE) build --skip test
 
-# The forge tests, in foundry.toml's `tests` profile: unoptimized, apart in out/tests, deploying `build`'s output.
+# The forge tests, in foundry.toml's `tests` and `tests-via-ir` profiles: unoptimized, apart in out/tests*,
+# deploying `build`'s output.
 build-tests: setup
 	FOUNDRY_PROFILE=tests $(FORGE) build
+	FOUNDRY_PROFILE=tests-via-ir $(FORGE) build
 
 # An installable kit: the package with the contracts' sources and artifacts inside (hatch_build.py), in dist/.
 wheel: build
 	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --wheel-dir dist .
 
-# pytest needs only `build`: the forge tests' own build (about a minute of one core, fresh) and the forge tests
+# pytest needs only `build`: the forge tests' own build (about half a minute of one core, fresh) and the forge tests
 # run beside it, which pytest's waits on blocks and processes leave room for. Setup runs first and alone (its
 # apt-get steps must not run at once); lines of the two sides never tear.
 test: setup
@@ -77,11 +79,12 @@ test-python: build
 # FORGE_FLAGS (e.g. `--root DIR`) lets a test point these two at another project and watch them fail.
 forge-test:
 	FOUNDRY_PROFILE=tests $(FORGE) test $(FORGE_FLAGS)
+	FOUNDRY_PROFILE=tests-via-ir $(FORGE) test $(FORGE_FLAGS)
 
-# A gas regression in the benchmarked paths fails the build; `FOUNDRY_PROFILE=tests forge snapshot --mc GasTest`
-# accepts a new figure.
+# A gas regression in the benchmarked paths fails the build; `FOUNDRY_PROFILE=tests-via-ir forge snapshot --mc
+# GasTest` accepts a new figure.
 gas-check:
-	FOUNDRY_PROFILE=tests $(FORGE) snapshot --mc GasTest --check $(FORGE_FLAGS)
+	FOUNDRY_PROFILE=tests-via-ir $(FORGE) snapshot --mc GasTest --check $(FORGE_FLAGS)
 
 lint: setup
 	.venv/bin/ruff check service tests scripts bench

@@ -3,14 +3,15 @@ pragma solidity ^0.8.19;
 
 import {Test} from "kit-test/Test.sol";
 import {vm} from "kit-test/Vm.sol";
+import {artifact} from "kit-test/Artifacts.sol";
 import {Coordinator, Subscription} from "infernet-sdk/Coordinator.sol";
 import {InfernetSim} from "infernet-kit/InfernetSim.sol";
 import {ServiceOutputs} from "infernet-kit/ServiceOutputs.sol";
-import {TGICallbackConsumer} from "../examples/TGICallbackConsumer.sol";
-import {HFCallbackConsumer} from "../examples/HFCallbackConsumer.sol";
-import {RecurringConsumer} from "../examples/RecurringConsumer.sol";
-import {DelegateConsumer} from "../examples/DelegateConsumer.sol";
-import {NoopCallbackConsumer, RecordingConsumer, Delivery} from "./fixtures/Consumers.sol";
+import {TGICallbackConsumer} from "../../examples/TGICallbackConsumer.sol";
+import {HFCallbackConsumer} from "../../examples/HFCallbackConsumer.sol";
+import {RecurringConsumer} from "../../examples/RecurringConsumer.sol";
+import {DelegateConsumer} from "../../examples/DelegateConsumer.sol";
+import {NoopCallbackConsumer, RecordingConsumer, Delivery} from "../fixtures/Consumers.sol";
 
 /// @notice The simulator drives the example consumers through every flow a node serves, inside `forge test`.
 contract InfernetSimTest is Test {
@@ -22,8 +23,10 @@ contract InfernetSimTest is Test {
         registry = address(sim.deployAtReference());
     }
 
-    function _deploy(string memory artifact, bytes memory args) internal returns (address) {
-        return vm.deployCode(artifact, args);
+    /// @dev Consumer `name` of source `file` as `forge build` made it (the bytecode the kit ships), by path: its
+    ///      twin is not compiled in this test's profile.
+    function _deploy(string memory file, string memory name, bytes memory args) internal returns (address) {
+        return vm.deployCode(artifact(file, name), args);
     }
 
     function test_deploysAtTheReferenceAddresses() public view {
@@ -48,7 +51,7 @@ contract InfernetSimTest is Test {
 
     function test_callbackGetsTheTgiAnswer() public {
         TGICallbackConsumer consumer =
-            TGICallbackConsumer(_deploy("TGICallbackConsumer.sol:TGICallbackConsumer", abi.encode(registry)));
+            TGICallbackConsumer(_deploy("TGICallbackConsumer.sol", "TGICallbackConsumer", abi.encode(registry)));
         uint32 id = consumer.chatWithLLM(ServiceOutputs.tgiInput("Is the sky blue?"));
 
         assertEq(sim.deliver(id, ServiceOutputs.tgiOutput("Yes.")), 1);
@@ -60,7 +63,8 @@ contract InfernetSimTest is Test {
     }
 
     function test_theNodeReadsTheConsumersInputs() public {
-        RecordingConsumer consumer = RecordingConsumer(_deploy("Consumers.sol:RecordingConsumer", abi.encode(registry)));
+        RecordingConsumer consumer =
+            RecordingConsumer(_deploy("Consumers.sol", "RecordingConsumer", abi.encode(registry)));
         uint32 id = consumer.create(ServiceOutputs.TGI, 1, 0, 2, false, address(0), 0, address(0), address(0));
         uint256 second = sim.addNode();
 
@@ -78,7 +82,7 @@ contract InfernetSimTest is Test {
 
     function test_hfShapesDecodeInTheHfConsumer() public {
         HFCallbackConsumer consumer =
-            HFCallbackConsumer(_deploy("HFCallbackConsumer.sol:HFCallbackConsumer", abi.encode(registry)));
+            HFCallbackConsumer(_deploy("HFCallbackConsumer.sol", "HFCallbackConsumer", abi.encode(registry)));
         string[] memory labels = new string[](2);
         labels[0] = "POSITIVE";
         labels[1] = "NEGATIVE";
@@ -108,7 +112,7 @@ contract InfernetSimTest is Test {
 
     function test_recurringServesEachIntervalWithItsOwnInput() public {
         RecurringConsumer consumer =
-            RecurringConsumer(_deploy("RecurringConsumer.sol:RecurringConsumer", abi.encode(registry)));
+            RecurringConsumer(_deploy("RecurringConsumer.sol", "RecurringConsumer", abi.encode(registry)));
         uint32 id = consumer.start("Tell me a fact", 3, 60, 1, false);
 
         vm.expectRevert(Coordinator.SubscriptionNotActive.selector);
@@ -134,7 +138,7 @@ contract InfernetSimTest is Test {
 
     function test_lazyOutputsGoThroughTheInbox() public {
         RecurringConsumer consumer =
-            RecurringConsumer(_deploy("RecurringConsumer.sol:RecurringConsumer", abi.encode(registry)));
+            RecurringConsumer(_deploy("RecurringConsumer.sol", "RecurringConsumer", abi.encode(registry)));
         uint32 id = consumer.start("Lazy", 1, 30, 1, true);
         sim.skip(30);
 
@@ -154,7 +158,7 @@ contract InfernetSimTest is Test {
     function test_delegatedSubscriptionIsSignedAndServed() public {
         uint256 signerKey = 0xA11CE;
         DelegateConsumer consumer = DelegateConsumer(
-            _deploy("DelegateConsumer.sol:DelegateConsumer", abi.encode(registry, vm.addr(signerKey)))
+            _deploy("DelegateConsumer.sol", "DelegateConsumer", abi.encode(registry, vm.addr(signerKey)))
         );
         Subscription memory sub = sim.delegatedSubscription(address(consumer), ServiceOutputs.TGI, 2, 60, 1, false);
         sim.skip(60);
@@ -177,7 +181,7 @@ contract InfernetSimTest is Test {
 
     function test_paidDeliveryPaysTheNodeAndTheFee() public {
         NoopCallbackConsumer consumer =
-            NoopCallbackConsumer(_deploy("Consumers.sol:NoopCallbackConsumer", abi.encode(registry)));
+            NoopCallbackConsumer(_deploy("Consumers.sol", "NoopCallbackConsumer", abi.encode(registry)));
         address payable wallet = sim.openWallet(address(this), address(consumer), 1 ether);
         uint32 id = consumer.request(ServiceOutputs.TGI, "", 1, address(0), 0.1 ether, wallet, address(0));
         address feeRecipient = sim.REFERENCE_DEPLOYER();

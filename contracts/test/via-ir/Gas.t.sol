@@ -2,10 +2,10 @@
 pragma solidity ^0.8.19;
 
 import {vm} from "kit-test/Vm.sol";
-import {KitTestBase} from "./utils/KitTestBase.sol";
+import {KitTestBase} from "../utils/KitTestBase.sol";
 import {Subscription} from "infernet-sdk/Coordinator.sol";
 import {Wallet} from "infernet-sdk/payments/Wallet.sol";
-import {NoopCallbackConsumer, NoopSubscriptionConsumer, NoopDelegatorConsumer} from "./fixtures/Consumers.sol";
+import {NoopCallbackConsumer, NoopSubscriptionConsumer, NoopDelegatorConsumer} from "../fixtures/Consumers.sol";
 
 /// @notice One main path per test, consumers doing nothing in their callback (as the reference measured), so
 ///         `forge snapshot` (.gas-snapshot) tracks the coordinator's own cost.
