@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,6 +17,8 @@ from infernet_kit.chain.deploy import Deployment
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.node.chain.rpc import Call, ChainClient
 from infernet_kit.node.chain.wallet import NodeWallet, Reverted, SendFailed
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
@@ -31,7 +34,10 @@ async def wallet_on(
 
     async def receipts() -> None:
         while True:
-            await wallet.poll_waiters()
+            try:
+                await wallet.poll_waiters()
+            except Exception:  # one failed look (anvil slow under load) must not end the looking
+                log.exception("looking up the wallet's receipts failed; looking again")
             await asyncio.sleep(0.05)
 
     poller = asyncio.create_task(receipts())
