@@ -2,8 +2,8 @@
 
 eth_account imports eth_keyfile, which imports `py_ecc.bls` (for EIP-2335 BLS keystores, which the kit never makes)
 and `py_ecc.bls12_381.curve_order` at module level; importing those computes pairing tables: about 0.35 s of CPU,
-most of eth_account's import, in every process that signs or encodes (each node, CLI command and script, each
-test worker). `install()` hooks the import of `eth_keyfile.keyfile` alone: while it runs, stand-ins in
+most of eth_account's import, in every process that signs or encodes (each node, CLI command and script, each test
+worker). `install()` hooks the import of `eth_keyfile.keyfile` alone (`stand_ins`): while it runs, stand-ins in
 `sys.modules` serve the two names it imports (the curve order, a constant; the ciphersuite class, behind a proxy
 that loads py_ecc.bls when eth_keyfile first uses it); then they are withdrawn, so any other import of the two
 modules gets the real ones.
@@ -12,13 +12,13 @@ modules gets the real ones.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import os
 import sys
 import types
-from collections.abc import Sequence
 from typing import Any
+
+from infernet_kit.compat import stand_ins
 
 # The order r of BLS12-381's groups (py_ecc.bls12_381.curve_order; tests/toolchain/test_compat_shapes.py checks it).
 CURVE_ORDER = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
@@ -76,36 +76,6 @@ def _stand_ins() -> dict[str, _DeferredModule]:
     }
 
 
-class _KeyfileImportHook(importlib.abc.MetaPathFinder):
-    """Finds `eth_keyfile.keyfile` as the path finder does, and runs it with the stand-ins in place."""
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != KEYFILE_MODULE:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        loader = spec.loader if spec is not None else None
-        if spec is None or not isinstance(loader, importlib.abc.Loader):
-            return spec
-        exec_module = loader.exec_module
-
-        def exec_with_stand_ins(module: types.ModuleType) -> None:
-            stand_ins = _stand_ins()
-            sys.modules.update(stand_ins)
-            try:
-                exec_module(module)
-            finally:
-                for name, stand_in in stand_ins.items():
-                    if sys.modules.get(name) is stand_in:
-                        del sys.modules[name]
-
-        loader.exec_module = exec_with_stand_ins  # type: ignore[method-assign]
-        return spec
-
-
 def install() -> None:
     """Hook eth_keyfile's import, unless it happened already (or the hook is in place)."""
-    if KEYFILE_MODULE in sys.modules or any(isinstance(finder, _KeyfileImportHook) for finder in sys.meta_path):
-        return
-    sys.meta_path.insert(0, _KeyfileImportHook())
+    stand_ins.install(KEYFILE_MODULE, _stand_ins)
