@@ -1,6 +1,6 @@
 """The one place Infernet's on-chain data shapes are encoded and decoded (PROTOCOL.md section 1).
 
-eth-abi, eth-account and eth-utils are imported when first used (below): every node imports this module for its
+eth-abi (`protocol.abi`), eth-account and eth-utils are imported when first used: every node imports this module for its
 API's models, and importing the three cost ~0.3 s of CPU at each start of a node that never encodes anything (an
 off-chain one; tests/toolchain/test_import_costs.py keeps them out).
 """
@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
+from infernet_kit.protocol import abi
 from infernet_kit.protocol.container import decode_bytes as decode_bytes  # re-exported: its home is the protocol
 from infernet_kit.protocol.defaults import ZERO_ADDRESS as ZERO_ADDRESS  # re-exported: its home is protocol.defaults
 
@@ -56,7 +57,7 @@ SUBSCRIPTION_ABI_TYPE = "(" + ",".join(kind for _, kind in SUBSCRIPTION_FIELDS) 
 def container_id(containers: str | Sequence[str]) -> bytes:
     """`keccak256(abi.encode(string))` of the comma-joined container ids."""
     joined = containers if isinstance(containers, str) else ",".join(containers)
-    return _keccak(_abi_encode(["string"], [joined]))
+    return _keccak(abi.encode(["string"], [joined]))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -66,18 +67,6 @@ def checksum_address(value: str) -> str:
     from eth_utils.address import to_checksum_address
 
     return to_checksum_address(value)
-
-
-def _abi_encode(types: Sequence[str], values: Sequence[Any]) -> bytes:
-    from eth_abi.abi import encode
-
-    return encode(types, values)
-
-
-def _abi_decode(types: Sequence[str], data: bytes) -> tuple[Any, ...]:
-    from eth_abi.abi import decode
-
-    return decode(types, data)
 
 
 def _keccak(primitive: bytes | None = None, *, text: str | None = None) -> bytes:
@@ -284,15 +273,15 @@ def signature_proof(
 
 
 def node_responded_key(subscription_id: int, interval: int, node: str) -> bytes:
-    return _keccak(_abi_encode(["uint32", "uint32", "address"], [subscription_id, interval, node]))
+    return _keccak(abi.encode(["uint32", "uint32", "address"], [subscription_id, interval, node]))
 
 
 def redundancy_key(subscription_id: int, interval: int) -> bytes:
-    return _keccak(_abi_encode(["uint32", "uint32"], [subscription_id, interval]))
+    return _keccak(abi.encode(["uint32", "uint32"], [subscription_id, interval]))
 
 
 def delegate_key(owner: str, nonce: int) -> bytes:
-    return _keccak(_abi_encode(["address", "uint32"], [owner, nonce]))
+    return _keccak(abi.encode(["address", "uint32"], [owner, nonce]))
 
 
 def _hex_bytes(value: str) -> bytes:
@@ -304,7 +293,7 @@ def encode_flat(types: Sequence[str], values: Sequence[Any]) -> bytes:
     them at a fraction of its CPU: a node encodes several per delivery. Other types go to eth-abi."""
     plan = _flat_plan(tuple(types))
     if plan is None:
-        return _abi_encode(list(types), list(values))
+        return abi.encode(list(types), list(values))
     head: list[bytes] = []
     tail: list[bytes] = []
     offset = 32 * len(plan)
@@ -382,7 +371,7 @@ def pack_pair(raw_hex: str, processed_hex: str) -> bytes:
 
 
 def unpack_pair(data: bytes) -> tuple[bytes, bytes]:
-    raw, processed = _abi_decode(["bytes", "bytes"], data)
+    raw, processed = abi.decode(["bytes", "bytes"], data)
     return bytes(raw), bytes(processed)
 
 
@@ -424,8 +413,8 @@ def decode_event(item: dict[str, Any], topics: Sequence[bytes], data: bytes) -> 
     values: dict[str, Any] = {}
     for arg, topic in zip(indexed, topics[1:], strict=False):
         dynamic = arg["type"] in ("string", "bytes") or arg["type"].endswith("]") or arg["type"].startswith("tuple")
-        values[arg["name"]] = "0x" + bytes(topic).hex() if dynamic else _abi_decode([_abi_type(arg)], bytes(topic))[0]
-    decoded = _abi_decode([_abi_type(arg) for arg in plain], data) if plain else ()
+        values[arg["name"]] = "0x" + bytes(topic).hex() if dynamic else abi.decode([_abi_type(arg)], bytes(topic))[0]
+    decoded = abi.decode([_abi_type(arg) for arg in plain], data) if plain else ()
     values.update({arg["name"]: value for arg, value in zip(plain, decoded, strict=True)})
     addresses = {arg["name"] for arg in item["inputs"] if arg["type"] == "address"}
     return {name: _readable(value, name in addresses) for name, value in values.items()}
@@ -457,7 +446,7 @@ def decode_revert(data: bytes | str | None, selectors: dict[bytes, str]) -> str:
     """A revert's custom-error name (or `Error(string)` reason); `unknown revert 0x…` otherwise."""
     raw = _hex_bytes(data) if isinstance(data, str) else (data or b"")
     if raw[:4] == bytes.fromhex("08c379a0"):
-        (reason,) = _abi_decode(["string"], raw[4:])
+        (reason,) = abi.decode(["string"], raw[4:])
         return str(reason)
     if name := selectors.get(raw[:4]):
         return name

@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from infernet_kit.protocol import abi
+
 # Not in the reference protocol: which job or subscription interval a `POST /service_output` serves
 # (`job=<id>` or `subscription=<id> interval=<n>`). The node sends it, a service logs it and passes it on to its
 # backend, so one request can be followed through every log. Optional everywhere.
@@ -111,9 +113,7 @@ class ServiceResources(BaseModel):
 
 def encode_string(value: str) -> bytes:
     """`abi.encode(string)`: the on-chain shape of a text input or answer."""
-    from eth_abi.abi import encode  # here: the node imports this module, and eth-abi costs ~0.15 s to import
-
-    return encode(["string"], [value])
+    return abi.encode(["string"], [value])
 
 
 def decode_bytes(data: bytes) -> bytes:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from enum import IntEnum
 from typing import Any
 
+from infernet_kit.protocol import abi
 from infernet_kit.protocol.container import decode_string, encode_string
 from infernet_kit.protocol.service import ServiceEntry
 
@@ -82,9 +83,7 @@ def scored_items(task: HFTaskId, names: Sequence[str], scores: Sequence[int]) ->
 
 def encode_input(task: HFTaskId, prompt: str, model: str = "") -> bytes:
     """What a consumer sends on chain: `abi.encode(uint8 task_id, string model_id, string prompt)`."""
-    from eth_abi.abi import encode  # here, as each use: the node imports this module (the registry)
-
-    return encode(list(INPUT_TYPES), [int(task), model, prompt])
+    return abi.encode(INPUT_TYPES, [int(task), model, prompt])
 
 
 def encode_output(task: HFTaskId, output: Any) -> bytes:
@@ -95,9 +94,7 @@ def encode_output(task: HFTaskId, output: Any) -> bytes:
         return encode_string(str(output["summary_text"]))
     key = label_key(task)
     names = [str(item[key]) for item in output]
-    from eth_abi.abi import encode
-
-    return encode(list(_SCORED), [names, [scaled(float(item["score"])) for item in output]])
+    return abi.encode(_SCORED, [names, [scaled(float(item["score"])) for item in output]])
 
 
 def decode_output(task: HFTaskId, raw: bytes) -> Any:
@@ -106,9 +103,7 @@ def decode_output(task: HFTaskId, raw: bytes) -> Any:
         return decode_string(raw)
     if task == HFTaskId.SUMMARIZATION:
         return {"summary_text": decode_string(raw)}
-    from eth_abi.abi import decode
-
-    names, scores = decode(list(_SCORED), raw)
+    names, scores = abi.decode(_SCORED, raw)
     return scored_items(task, names, scores)
 
 
