@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from infernet_kit.client.node import NodeClient
+from infernet_kit.polling import wait_until
 from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container, wait_for_job
 
@@ -268,6 +270,94 @@ def test_bad_wait_is_400_naming_it(node: RunningNode, params: dict[str, str], re
     response = httpx_calls.get(f"{node.url}/api/jobs", params=params)
     assert response.status_code == 400
     assert response.json()["error"].startswith(reason) and response.json()["params"] == {"wait": params["wait"]}
+
+
+# The waiting POST: `POST /api/jobs?wait=<s>` creates the job as a plain POST does and answers with its record
+# once it ends (or the wait passes), as a waiting read of its id would.
+
+
+def test_waiting_post_answers_with_the_result(node: RunningNode) -> None:
+    job = {"containers": ["echo", "echo2"], "data": {"n": 3}}
+    response = post(node, "/api/jobs", job, params={"wait": "20", "intermediate": "true"})
+    assert response.status_code == 200 and response.headers["x-infernet-wait"] == "20"
+    answer = response.json()
+    assert answer["status"] == "success" and answer["result"]["container"] == "echo2"
+    assert answer["result"]["output"]["output"]["received"]["data"] == answer["intermediate_results"][0]["output"]
+    # One shape: the record a read of its id gives, with and without intermediate results.
+    read = {"id": answer["id"], "intermediate": "true"}
+    assert httpx_calls.get(f"{node.url}/api/jobs", params=read).json() == [answer]
+    plain = post(node, "/api/jobs", job, params={"wait": "20"})
+    assert plain.json() == httpx_calls.get(f"{node.url}/api/jobs", params={"id": plain.json()["id"]}).json()[0]
+    assert "intermediate_results" not in plain.json() and plain.json()["status"] == "success"
+
+
+def test_waiting_post_ends_at_its_wait_with_the_running_record(node: RunningNode, echo_container: str) -> None:
+    data = {"hold": "waiting-post"}  # the echo container answers once the test releases it
+    response = post(node, "/api/jobs", {"containers": ["echo"], "data": data}, params={"wait": "0.2"})
+    assert response.status_code == 200 and response.headers["x-infernet-wait"] == "0.2"
+    job_id = response.json()["id"]
+    assert response.json() == {"id": job_id, "status": "running", "result": None}
+    assert httpx_calls.post(f"{echo_container}/release/waiting-post", timeout=10).status_code == 200
+    job = wait_for_job(node.url, job_id)
+    assert job["status"] == "success" and job["result"]["output"]["output"]["received"]["data"] == data
+
+
+def test_post_without_wait_answers_the_id_alone(node: RunningNode) -> None:
+    response = post(node, "/api/jobs", {"containers": ["echo"], "data": {}}, params={"other": "1"})
+    assert list(response.json()) == ["id"] and "x-infernet-wait" not in response.headers
+
+
+DELEGATED = {"subscription": {}, "signature": {}, "data": {}}
+WAIT_ELSEWHERE = "wait applies to one off-chain job's POST /api/jobs or to a read of jobs by id"
+
+
+@pytest.mark.parametrize(
+    ("path", "wait", "body", "reason"),
+    [
+        ("/api/jobs", "-1", {"containers": ["echo"], "data": {}}, "Invalid wait"),
+        ("/api/jobs", "soon", {"containers": ["echo"], "data": {}}, "Invalid wait"),
+        ("/api/jobs", "inf", {"containers": ["echo"], "data": {}}, "Invalid wait"),
+        ("/api/jobs", "1", DELEGATED, WAIT_ELSEWHERE),
+        ("/api/jobs/batch", "1", [{"containers": ["echo"], "data": {}}], WAIT_ELSEWHERE),
+        ("/api/jobs/batch", "nan", [{"containers": ["echo"], "data": {}}], "Invalid wait"),
+        ("/api/jobs/stream", "1", {"containers": ["echo"], "data": {}}, WAIT_ELSEWHERE),
+    ],
+)
+def test_bad_or_misplaced_wait_on_a_post_is_400_naming_it(
+    node: RunningNode, path: str, wait: str, body: Any, reason: str
+) -> None:
+    before = httpx_calls.get(f"{node.url}/api/jobs").json()
+    response = post(node, path, body, params={"wait": wait})
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(reason) and response.json()["params"] == {"wait": wait}
+    assert httpx_calls.get(f"{node.url}/api/jobs").json() == before  # no job was created
+
+
+def test_a_held_post_whose_client_goes_away_completes_and_is_stored(
+    infernet_node: Any, echo_container: str, tmp_path: Path
+) -> None:
+    config = {"containers": [node_container("echo", echo_container)]}
+    first = infernet_node(config, data_dir=tmp_path)
+    data = {"hold": "held-post-gone"}
+    body = json.dumps({"containers": ["echo"], "data": data}).encode()
+    with socket.create_connection(("127.0.0.1", first.port), timeout=30) as held:
+        head = f"POST /api/jobs?wait=20 HTTP/1.1\r\nHost: node\r\nContent-Length: {len(body)}\r\n\r\n"
+        held.sendall(head.encode() + body)
+        (job_id,) = wait_until(
+            lambda: httpx_calls.get(f"{first.url}/api/jobs", params={"pending": "true"}).json(),
+            timeout=10,
+            what="the held job to be running",
+        )
+    # The client has gone while its answer was held; the job ends afterwards.
+    assert httpx_calls.post(f"{echo_container}/release/held-post-gone", timeout=10).status_code == 200
+    job = wait_for_job(first.url, job_id)
+    assert job["status"] == "success" and job["result"]["output"]["output"]["received"]["data"] == data
+    first.stop()
+    log = first.log_text()
+    assert f"job {job_id} success" in log and "ERROR" not in log and "Traceback" not in log
+    # Stored: a node started on the same data reads it from the table.
+    second = infernet_node(config, data_dir=tmp_path)
+    assert httpx_calls.get(f"{second.url}/api/jobs", params={"id": job_id}).json() == [job]
 
 
 def test_status_reports_from_local_clients(node: RunningNode) -> None:
