@@ -419,26 +419,31 @@ def test_rate_limit_per_client(infernet_node: Any, echo_container: str) -> None:
     assert httpx_calls.get(f"{limited.url}/health").status_code == 200
 
 
-# The kit's client: `get_job_result_sync` makes one held read (`wait`) of this node, and polls a node that answers
-# at once, as Ritual's reference does (it ignores `wait`: a transport that leaves `wait` out shows how the client
-# meets it).
+# The kit's client: `run_job` is one waiting POST on this node; `get_job_result_sync` makes one held read (`wait`).
+# A node that does not know `wait` on a POST (an older kit node) answers the id alone, and one that does not know
+# it at all (Ritual's reference) is polled: a transport that leaves `wait` out shows how the client meets each.
 
 CLIENT_SLEEP = 0.4  # seconds the echo container takes: several polls' worth
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
-    """The real HTTP transport, counting job reads; with `drop_wait`, the `wait` parameter is left out."""
+    """The real HTTP transport, recording each request to `/api/jobs`; `wait` is left out of those whose method
+    is in `drop_wait`, as a node that does not know it ignores it."""
 
-    def __init__(self, *, drop_wait: bool = False) -> None:
+    def __init__(self, *, drop_wait: tuple[str, ...] = ()) -> None:
         self._inner = httpx.AsyncHTTPTransport()
         self._drop_wait = drop_wait
-        self.job_reads: list[httpx.URL] = []
+        self.exchanges: list[tuple[str, httpx.URL]] = []
+
+    @property
+    def job_reads(self) -> list[httpx.URL]:
+        return [url for method, url in self.exchanges if method == "GET"]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "GET" and request.url.path == "/api/jobs":
-            if self._drop_wait:
+        if request.url.path == "/api/jobs":
+            if request.method in self._drop_wait:
                 request.url = request.url.copy_remove_param("wait")
-            self.job_reads.append(request.url)
+            self.exchanges.append((request.method, request.url))
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -462,7 +467,44 @@ async def test_one_held_read_gets_the_result(node: RunningNode) -> None:
 
 
 async def test_a_node_that_answers_at_once_is_polled(node: RunningNode) -> None:
-    transport = CountingTransport(drop_wait=True)
+    transport = CountingTransport(drop_wait=("GET",))
     await finished_job(node, transport)
     assert len(transport.job_reads) > 1, transport.job_reads
     assert all("wait" not in url.params for url in transport.job_reads)
+
+
+async def run_job(node: RunningNode, transport: CountingTransport) -> list[str]:
+    """`run_job` of a job that takes `CLIENT_SLEEP`: its result checked, the methods of its exchanges."""
+    async with NodeClient(node.url, transport=transport) as client:
+        job = await client.run_job("echo", {"sleep": CLIENT_SLEEP})
+    assert job["status"] == "success", job
+    assert job["result"]["output"]["output"]["received"]["data"] == {"sleep": CLIENT_SLEEP}  # type: ignore[typeddict-item]
+    return [method for method, _ in transport.exchanges]
+
+
+async def test_run_job_is_one_exchange(node: RunningNode) -> None:
+    transport = CountingTransport()
+    assert await run_job(node, transport) == ["POST"]
+    assert transport.exchanges[0][1].params["wait"] == "5.000"
+
+
+async def test_run_job_on_a_node_without_the_waiting_post_makes_one_waiting_read(node: RunningNode) -> None:
+    transport = CountingTransport(drop_wait=("POST",))
+    assert await run_job(node, transport) == ["POST", "GET"]
+    assert transport.job_reads[0].params.get("wait") is not None
+
+
+async def test_run_job_on_a_node_that_ignores_wait_polls(node: RunningNode) -> None:
+    transport = CountingTransport(drop_wait=("POST", "GET"))
+    methods = await run_job(node, transport)
+    assert methods[0] == "POST" and len(methods) > 2 and set(methods[1:]) == {"GET"}, methods
+
+
+async def test_run_job_times_out_naming_the_job(node: RunningNode, echo_container: str) -> None:
+    transport = CountingTransport()
+    async with NodeClient(node.url, transport=transport) as client:
+        with pytest.raises(TimeoutError, match=r"job \S+ still running after 0.3s"):
+            await client.run_job("echo", {"hold": "run-job-timeout"}, wait=0.3)
+    assert httpx_calls.post(f"{echo_container}/release/run-job-timeout", timeout=10).status_code == 200
+    # The held POST answered `running` at its wait; one last read found it still running.
+    assert [method for method, _ in transport.exchanges] == ["POST", "GET"]
