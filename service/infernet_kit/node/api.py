@@ -254,6 +254,13 @@ def _wait_seconds(text: str) -> float:
     return min(value, MAX_JOB_WAIT)
 
 
+def _is_delegated(body: Any) -> bool:
+    """Whether a job request's body is a delegated subscription (else an off-chain job); 400 if not an object."""
+    if not isinstance(body, dict):
+        raise bad_request("Invalid job request: expected a JSON object")
+    return "subscription" in body or "signature" in body
+
+
 def _asked_wait(query: Query) -> tuple[str, float] | None:
     """The query's `wait` (its text and seconds), or None when not asked for; 400 when not a wait."""
     text = query.get("wait")
@@ -372,9 +379,7 @@ class NodeApi:
         return {}
 
     async def _submit(self, body: Any, peer: str) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise bad_request("Invalid job request: expected a JSON object")
-        if "subscription" in body or "signature" in body:
+        if _is_delegated(body):
             return await self._submit_delegated(body)
         return await self._submit_offchain(_parse(OffchainJobRequest, body, "job request"), peer)
 
@@ -385,9 +390,7 @@ class NodeApi:
         if query is None or asked is None:
             return JSONResponse(await self._submit(body, peer))
         text, wait = asked
-        if not isinstance(body, dict):
-            raise bad_request("Invalid job request: expected a JSON object")
-        if "subscription" in body or "signature" in body:
+        if _is_delegated(body):
             raise bad_request(WAIT_ELSEWHERE, wait=text[:ECHOED_PATH_CHARS])
         job = _parse(OffchainJobRequest, body, "job request")
         job_id = (await self._submit_offchain(job, peer))["id"]
