@@ -3,19 +3,25 @@ in front of the real TGI and HF services and the dev backend."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import subprocess
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from infernet_kit.client.errors import APIError, NodeUnreachableError
 from infernet_kit.client.node import NodeClient
 from infernet_kit.devstack import fake_models
 from infernet_kit.processes import free_port
+from infernet_kit.protocol.defaults import JOB_WAIT_HEADER
 
 from . import seed_snippets as seeds
 from .conftest import CliRunner, KitRunner
@@ -77,6 +83,70 @@ def test_cli_seed_job_sync(
     result = cli(*command, env={"SERVER_URL": node_url})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"output": expected()}
+
+
+class _StandIn(http.server.ThreadingHTTPServer):
+    """A node that does not know `wait` on the methods in `drop_wait`: a real HTTP server in front of the real
+    node that leaves `wait` out of those requests (as such a node ignores it), recording each job request."""
+
+    def __init__(self, target: str, drop_wait: tuple[str, ...]) -> None:
+        self.exchanges: list[tuple[str, httpx.URL]] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def forward(self) -> None:
+                url = httpx.URL(target + self.path)
+                if self.command in drop_wait:
+                    url = url.copy_remove_param("wait")
+                if url.path == "/api/jobs":
+                    server.exchanges.append((self.command, url))
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                headers = {"content-type": self.headers.get("content-type") or "application/json"}
+                answer = httpx.request(self.command, url, content=body, headers=headers, timeout=60)
+                self.send_response(answer.status_code)
+                for name in ("content-type", JOB_WAIT_HEADER):
+                    if name in answer.headers:
+                        self.send_header(name, answer.headers[name])
+                self.send_header("content-length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            do_GET = do_POST = forward
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+@contextlib.contextmanager
+def stand_in(target: str, drop_wait: tuple[str, ...]) -> Iterator[_StandIn]:
+    server = _StandIn(target, drop_wait)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("drop_wait", "exchanges"),
+    [((), ["POST"]), (("POST",), ["POST", "GET"])],
+    ids=["this-node", "node-without-the-waiting-post"],
+)
+def test_cli_job_sync_is_one_exchange_here_and_two_on_an_older_node(
+    kit: KitRunner, tmp_path: Path, node_url: str, drop_wait: tuple[str, ...], exchanges: list[str]
+) -> None:
+    (tmp_path / "input.json").write_text(seeds.TGI_INPUT_JSON)
+    with stand_in(node_url, drop_wait) as node:
+        url = f"http://127.0.0.1:{node.server_address[1]}"
+        result = kit("job", "-c", TGI, "-i", "input.json", "--sync", "--url", url)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"output": expected_tgi()}
+    assert [method for method, _ in node.exchanges] == exchanges
+    assert all("wait" in url.params for _, url in node.exchanges[1:])  # the fallback is a waiting read
 
 
 def test_cli_job_without_sync_prints_an_id_that_results_finds(kit: KitRunner, tmp_path: Path, node_url: str) -> None:

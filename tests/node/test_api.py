@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from infernet_kit.client.node import NodeClient
+from infernet_kit.polling import wait_until
 from infernet_kit.testing import httpx_calls
 from infernet_kit.testing.node_fixtures import NodeLauncher, RunningNode, node_container, wait_for_job
 
@@ -270,6 +272,94 @@ def test_bad_wait_is_400_naming_it(node: RunningNode, params: dict[str, str], re
     assert response.json()["error"].startswith(reason) and response.json()["params"] == {"wait": params["wait"]}
 
 
+# The waiting POST: `POST /api/jobs?wait=<s>` creates the job as a plain POST does and answers with its record
+# once it ends (or the wait passes), as a waiting read of its id would.
+
+
+def test_waiting_post_answers_with_the_result(node: RunningNode) -> None:
+    job = {"containers": ["echo", "echo2"], "data": {"n": 3}}
+    response = post(node, "/api/jobs", job, params={"wait": "20", "intermediate": "true"})
+    assert response.status_code == 200 and response.headers["x-infernet-wait"] == "20"
+    answer = response.json()
+    assert answer["status"] == "success" and answer["result"]["container"] == "echo2"
+    assert answer["result"]["output"]["output"]["received"]["data"] == answer["intermediate_results"][0]["output"]
+    # One shape: the record a read of its id gives, with and without intermediate results.
+    read = {"id": answer["id"], "intermediate": "true"}
+    assert httpx_calls.get(f"{node.url}/api/jobs", params=read).json() == [answer]
+    plain = post(node, "/api/jobs", job, params={"wait": "20"})
+    assert plain.json() == httpx_calls.get(f"{node.url}/api/jobs", params={"id": plain.json()["id"]}).json()[0]
+    assert "intermediate_results" not in plain.json() and plain.json()["status"] == "success"
+
+
+def test_waiting_post_ends_at_its_wait_with_the_running_record(node: RunningNode, echo_container: str) -> None:
+    data = {"hold": "waiting-post"}  # the echo container answers once the test releases it
+    response = post(node, "/api/jobs", {"containers": ["echo"], "data": data}, params={"wait": "0.2"})
+    assert response.status_code == 200 and response.headers["x-infernet-wait"] == "0.2"
+    job_id = response.json()["id"]
+    assert response.json() == {"id": job_id, "status": "running", "result": None}
+    assert httpx_calls.post(f"{echo_container}/release/waiting-post", timeout=10).status_code == 200
+    job = wait_for_job(node.url, job_id)
+    assert job["status"] == "success" and job["result"]["output"]["output"]["received"]["data"] == data
+
+
+def test_post_without_wait_answers_the_id_alone(node: RunningNode) -> None:
+    response = post(node, "/api/jobs", {"containers": ["echo"], "data": {}}, params={"other": "1"})
+    assert list(response.json()) == ["id"] and "x-infernet-wait" not in response.headers
+
+
+DELEGATED = {"subscription": {}, "signature": {}, "data": {}}
+WAIT_ELSEWHERE = "wait applies to one off-chain job's POST /api/jobs or to a read of jobs by id"
+
+
+@pytest.mark.parametrize(
+    ("path", "wait", "body", "reason"),
+    [
+        ("/api/jobs", "-1", {"containers": ["echo"], "data": {}}, "Invalid wait"),
+        ("/api/jobs", "soon", {"containers": ["echo"], "data": {}}, "Invalid wait"),
+        ("/api/jobs", "inf", {"containers": ["echo"], "data": {}}, "Invalid wait"),
+        ("/api/jobs", "1", DELEGATED, WAIT_ELSEWHERE),
+        ("/api/jobs/batch", "1", [{"containers": ["echo"], "data": {}}], WAIT_ELSEWHERE),
+        ("/api/jobs/batch", "nan", [{"containers": ["echo"], "data": {}}], "Invalid wait"),
+        ("/api/jobs/stream", "1", {"containers": ["echo"], "data": {}}, WAIT_ELSEWHERE),
+    ],
+)
+def test_bad_or_misplaced_wait_on_a_post_is_400_naming_it(
+    node: RunningNode, path: str, wait: str, body: Any, reason: str
+) -> None:
+    before = httpx_calls.get(f"{node.url}/api/jobs").json()
+    response = post(node, path, body, params={"wait": wait})
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(reason) and response.json()["params"] == {"wait": wait}
+    assert httpx_calls.get(f"{node.url}/api/jobs").json() == before  # no job was created
+
+
+def test_a_held_post_whose_client_goes_away_completes_and_is_stored(
+    infernet_node: Any, echo_container: str, tmp_path: Path
+) -> None:
+    config = {"containers": [node_container("echo", echo_container)]}
+    first = infernet_node(config, data_dir=tmp_path)
+    data = {"hold": "held-post-gone"}
+    body = json.dumps({"containers": ["echo"], "data": data}).encode()
+    with socket.create_connection(("127.0.0.1", first.port), timeout=30) as held:
+        head = f"POST /api/jobs?wait=20 HTTP/1.1\r\nHost: node\r\nContent-Length: {len(body)}\r\n\r\n"
+        held.sendall(head.encode() + body)
+        (job_id,) = wait_until(
+            lambda: httpx_calls.get(f"{first.url}/api/jobs", params={"pending": "true"}).json(),
+            timeout=10,
+            what="the held job to be running",
+        )
+    # The client has gone while its answer was held; the job ends afterwards.
+    assert httpx_calls.post(f"{echo_container}/release/held-post-gone", timeout=10).status_code == 200
+    job = wait_for_job(first.url, job_id)
+    assert job["status"] == "success" and job["result"]["output"]["output"]["received"]["data"] == data
+    first.stop()
+    log = first.log_text()
+    assert f"job {job_id} success" in log and "ERROR" not in log and "Traceback" not in log
+    # Stored: a node started on the same data reads it from the table.
+    second = infernet_node(config, data_dir=tmp_path)
+    assert httpx_calls.get(f"{second.url}/api/jobs", params={"id": job_id}).json() == [job]
+
+
 def test_status_reports_from_local_clients(node: RunningNode) -> None:
     report = {
         "id": "external-1",
@@ -329,26 +419,31 @@ def test_rate_limit_per_client(infernet_node: Any, echo_container: str) -> None:
     assert httpx_calls.get(f"{limited.url}/health").status_code == 200
 
 
-# The kit's client: `get_job_result_sync` makes one held read (`wait`) of this node, and polls a node that answers
-# at once, as Ritual's reference does (it ignores `wait`: a transport that leaves `wait` out shows how the client
-# meets it).
+# The kit's client: `run_job` is one waiting POST on this node; `get_job_result_sync` makes one held read (`wait`).
+# A node that does not know `wait` on a POST (an older kit node) answers the id alone, and one that does not know
+# it at all (Ritual's reference) is polled: a transport that leaves `wait` out shows how the client meets each.
 
 CLIENT_SLEEP = 0.4  # seconds the echo container takes: several polls' worth
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
-    """The real HTTP transport, counting job reads; with `drop_wait`, the `wait` parameter is left out."""
+    """The real HTTP transport, recording each request to `/api/jobs`; `wait` is left out of those whose method
+    is in `drop_wait`, as a node that does not know it ignores it."""
 
-    def __init__(self, *, drop_wait: bool = False) -> None:
+    def __init__(self, *, drop_wait: tuple[str, ...] = ()) -> None:
         self._inner = httpx.AsyncHTTPTransport()
         self._drop_wait = drop_wait
-        self.job_reads: list[httpx.URL] = []
+        self.exchanges: list[tuple[str, httpx.URL]] = []
+
+    @property
+    def job_reads(self) -> list[httpx.URL]:
+        return [url for method, url in self.exchanges if method == "GET"]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "GET" and request.url.path == "/api/jobs":
-            if self._drop_wait:
+        if request.url.path == "/api/jobs":
+            if request.method in self._drop_wait:
                 request.url = request.url.copy_remove_param("wait")
-            self.job_reads.append(request.url)
+            self.exchanges.append((request.method, request.url))
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -372,7 +467,44 @@ async def test_one_held_read_gets_the_result(node: RunningNode) -> None:
 
 
 async def test_a_node_that_answers_at_once_is_polled(node: RunningNode) -> None:
-    transport = CountingTransport(drop_wait=True)
+    transport = CountingTransport(drop_wait=("GET",))
     await finished_job(node, transport)
     assert len(transport.job_reads) > 1, transport.job_reads
     assert all("wait" not in url.params for url in transport.job_reads)
+
+
+async def run_job(node: RunningNode, transport: CountingTransport) -> list[str]:
+    """`run_job` of a job that takes `CLIENT_SLEEP`: its result checked, the methods of its exchanges."""
+    async with NodeClient(node.url, transport=transport) as client:
+        job = await client.run_job("echo", {"sleep": CLIENT_SLEEP})
+    assert job["status"] == "success", job
+    assert job["result"]["output"]["output"]["received"]["data"] == {"sleep": CLIENT_SLEEP}  # type: ignore[typeddict-item]
+    return [method for method, _ in transport.exchanges]
+
+
+async def test_run_job_is_one_exchange(node: RunningNode) -> None:
+    transport = CountingTransport()
+    assert await run_job(node, transport) == ["POST"]
+    assert transport.exchanges[0][1].params["wait"] == "5.000"
+
+
+async def test_run_job_on_a_node_without_the_waiting_post_makes_one_waiting_read(node: RunningNode) -> None:
+    transport = CountingTransport(drop_wait=("POST",))
+    assert await run_job(node, transport) == ["POST", "GET"]
+    assert transport.job_reads[0].params.get("wait") is not None
+
+
+async def test_run_job_on_a_node_that_ignores_wait_polls(node: RunningNode) -> None:
+    transport = CountingTransport(drop_wait=("POST", "GET"))
+    methods = await run_job(node, transport)
+    assert methods[0] == "POST" and len(methods) > 2 and set(methods[1:]) == {"GET"}, methods
+
+
+async def test_run_job_times_out_naming_the_job(node: RunningNode, echo_container: str) -> None:
+    transport = CountingTransport()
+    async with NodeClient(node.url, transport=transport) as client:
+        with pytest.raises(TimeoutError, match=r"job \S+ still running after 0.3s"):
+            await client.run_job("echo", {"hold": "run-job-timeout"}, wait=0.3)
+    assert httpx_calls.post(f"{echo_container}/release/run-job-timeout", timeout=10).status_code == 200
+    # The held POST answered `running` at its wait; one last read found it still running.
+    assert [method for method, _ in transport.exchanges] == ["POST", "GET"]

@@ -155,6 +155,38 @@ def test_graceful_stop_fails_jobs_still_running(infernet_node: NodeFactory, echo
     assert job["status"] == "failed" and job["result"]["error"] == CRASH_REASON
 
 
+def test_held_answers_are_given_when_the_node_stops(infernet_node: NodeFactory, echo_container: str) -> None:
+    """A waiting POST and a waiting read answer at the stop with the running record: not a 500 and a traceback
+    each once the server's grace for open requests ran out; the job still ends failed, as any a stop cut off."""
+    config = {"containers": [node_container("echo", echo_container)]}
+    first = infernet_node(config)
+    body = json.dumps({"containers": ["echo"], "data": {"hold": "stopping-node"}}).encode()
+    with (
+        socket.create_connection(("127.0.0.1", first.port), timeout=30) as posted,
+        socket.create_connection(("127.0.0.1", first.port), timeout=30) as read,
+    ):
+        head = f"POST /api/jobs?wait=30 HTTP/1.1\r\nHost: node\r\nContent-Length: {len(body)}\r\n\r\n"
+        posted.sendall(head.encode() + body)
+        (job_id,) = wait_until(
+            lambda: httpx_calls.get(f"{first.url}/api/jobs", params={"pending": "true"}).json(),
+            timeout=10,
+            what="the held job to be running",
+        )
+        read.sendall(f"GET /api/jobs?id={job_id}&wait=30 HTTP/1.1\r\nHost: node\r\n\r\n".encode())
+        first.stop()
+        answers = [b"".join(iter(lambda s=s: s.recv(65536), b"")) for s in (posted, read)]
+    running = {"id": job_id, "status": "running", "result": None}
+    for answer, record in zip(answers, (running, [running]), strict=True):
+        head_bytes, _, answer_body = answer.partition(b"\r\n\r\n")
+        assert head_bytes.startswith(b"HTTP/1.1 200") and b"x-infernet-wait: 30" in head_bytes.lower(), answer
+        assert json.loads(answer_body) == record
+    log = first.log_text()
+    assert "ERROR" not in log and "Traceback" not in log, log
+    second = infernet_node(config, data_dir=first.data_dir)
+    (job,) = httpx_calls.get(f"{second.url}/api/jobs", params={"id": job_id}).json()
+    assert job["status"] == "failed" and job["result"]["error"] == CRASH_REASON
+
+
 def test_command_containers_are_started_and_stopped(infernet_node: NodeFactory, dev_backend: DevBackendHandle) -> None:
     port = free_port()
     entry = {

@@ -268,16 +268,15 @@ def job(
     from infernet_kit.client.node import NodeClient
 
     async def work() -> Any:
+        request = {"containers": names, "data": data, "requires_proof": requires_proof}
         async with NodeClient(url) as client:
-            job_id = await client.request_job({"containers": names, "data": data, "requires_proof": requires_proof})
             if not sync:
-                return job_id
-            result = await client.get_job_result_sync(job_id, retries=retries)
-            if result is None:
-                raise UserError(f"job {job_id} not found on the node")
+                return await client.request_job(request)
+            # One exchange on this kit's node (a waiting POST); a POST and reads on others.
+            result = await client.run_job(request, wait=float(max(retries, 1)))
             outcome: dict[str, Any] = dict(result["result"] or {})
             if result["status"] == "failed":
-                raise UserError(f"job {job_id} failed: {outcome.get('error', 'no error message')}")
+                raise UserError(f"job {result['id']} failed: {outcome.get('error', 'no error message')}")
             return outcome.get("output")
 
     write_output(run(work()), output)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+_JOB_RESULT = TypeAdapter(JobResult)
 _JOB_RESULTS = TypeAdapter(list[JobResult])
 _NODE_INFO = TypeAdapter(NodeInfo)
 
@@ -163,10 +164,42 @@ class NodeClient:
             timeout, data = float(data), None  # official positional form: request_job(job, timeout)
         body = _as_job_request(job, cast(Mapping[str, Any] | None, data), requires_proof)
         response = await self._request("POST", "/api/jobs", json=body, timeout=timeout)
-        answer = cast(JobResponse, _json(response))
-        if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
-            raise APIError(response.status_code, "node answered a job request without a job id", {"body": answer})
-        return answer["id"]
+        return _job_id(response, _json(response))
+
+    async def run_job(
+        self,
+        job: JobRequest | Mapping[str, Any] | str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        requires_proof: bool | None = None,
+        wait: float = 5.0,
+        timeout: float = 5,
+        poll_interval: float = 1.0,
+    ) -> JobResult:
+        """Submit a job and return its record once it has ended; TimeoutError if still running after `wait`
+        seconds (the official client's 5 retries x 1 s by default), `APIError` if the node then does not know it.
+
+        The POST asks the node to answer with the job's record once it ends (`wait`): one exchange on this kit's
+        node. A node that answers with the id alone (an older kit node, or the reference, which ignores `wait`)
+        is then read as `get_job_result_sync` reads: a waiting read, or polls every up to `poll_interval` s.
+        """
+        body = _as_job_request(job, data, requires_proof)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        held = min(max(wait, 0.0), MAX_JOB_WAIT)
+        response = await self._request(
+            "POST", "/api/jobs", json=body, params={"wait": f"{held:.3f}"}, timeout=timeout + held
+        )
+        answer = _json(response)
+        job_id = _job_id(response, answer)
+        if JOB_WAIT_HEADER in response.headers:
+            record = _validated(_JOB_RESULT, answer, "/api/jobs")
+            if record["status"] != "running":
+                return record
+        result = await self._await_result(job_id, deadline, wait, timeout=timeout, poll_interval=poll_interval)
+        if result is None:
+            raise APIError(404, "node does not know the job it accepted", {"id": job_id})
+        return result
 
     async def request_jobs(
         self, jobs: Sequence[JobRequest | Mapping[str, Any]], timeout: float = 10
@@ -206,9 +239,16 @@ class NodeClient:
         the node to hold its answer until the job ends (`wait`), so the result comes as soon as it exists; a
         node that answers at once (the reference) is polled, quickly at first.
         """
-        loop = asyncio.get_running_loop()
         budget = max(retries, 1) * poll_interval
-        deadline = loop.time() + budget
+        deadline = asyncio.get_running_loop().time() + budget
+        return await self._await_result(job_id, deadline, budget, timeout=timeout, poll_interval=poll_interval)
+
+    async def _await_result(
+        self, job_id: JobID, deadline: float, budget: float, *, timeout: float, poll_interval: float
+    ) -> JobResult | None:
+        """Read a job until it has ended or the loop's clock passes `deadline` (`budget` seconds from the start:
+        TimeoutError); None if the node does not know it. Held reads where the node holds them, else polls."""
+        loop = asyncio.get_running_loop()
         delay = min(0.05, poll_interval)
         while True:
             remaining = max(deadline - loop.time(), 0.0)
@@ -305,6 +345,13 @@ class NodeClient:
             "data": dict(data or {}),
         }
         await self._request("POST", "/api/jobs", json=body, timeout=timeout)
+
+
+def _job_id(response: httpx.Response, answer: Any) -> JobID:
+    """The id in a job request's answer (`{"id"}`, or a held answer's record)."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
+        raise APIError(response.status_code, "node answered a job request without a job id", {"body": answer})
+    return cast(JobID, answer["id"])
 
 
 def _transport_cause(exc: httpx.TransportError) -> str:

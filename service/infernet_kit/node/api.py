@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 _M = TypeVar("_M", bound=BaseModel)
 
 ECHOED_PATH_CHARS = 200  # how much of an unknown path a 404/405 answer repeats
+# A batch's answer mixes ids, `{}` and refusals, a stream is its own result and a delegated subscription's
+# results land on chain: only one off-chain job has a record to hold an answer for.
+WAIT_ELSEWHERE = "wait applies to one off-chain job's POST /api/jobs or to a read of jobs by id"
 MAX_SUBSCRIPTION_IDS = 100  # ids one `GET /api/subscriptions` may ask for
 UINT32_MAX = 2**32 - 1
 # The dashboard's files (package data in `node/dashboard/`) by route, with their media types.
@@ -251,6 +254,41 @@ def _wait_seconds(text: str) -> float:
     return min(value, MAX_JOB_WAIT)
 
 
+def _is_delegated(body: Any) -> bool:
+    """Whether a job request's body is a delegated subscription (else an off-chain job); 400 if not an object."""
+    if not isinstance(body, dict):
+        raise bad_request("Invalid job request: expected a JSON object")
+    return "subscription" in body or "signature" in body
+
+
+def _asked_wait(query: Query) -> tuple[str, float] | None:
+    """The query's `wait` (its text and seconds), or None when not asked for; 400 when not a wait."""
+    text = query.get("wait")
+    return None if text is None else (text, _wait_seconds(text))
+
+
+def _post_query(request: Request) -> Query | None:
+    """A POST's query, None when it has none (nearly every POST: nothing to parse)."""
+    return Query.of(request) if request.scope["query_string"] else None
+
+
+def _refuse_wait(request: Request) -> None:
+    """400 for a `wait` where no answer can be held (a batch, a stream)."""
+    if (query := _post_query(request)) is not None and (asked := _asked_wait(query)) is not None:
+        raise bad_request(WAIT_ELSEWHERE, wait=asked[0][:ECHOED_PATH_CHARS])
+
+
+def _intermediate(query: Query) -> bool:
+    """`intermediate=true` (any case) asks for a job record's intermediate results; anything else does not."""
+    return (query.get("intermediate") or "false").lower() == "true"
+
+
+def _held_answer(body: Any, wait: float) -> Response:
+    """An answer the node held until the jobs ended or `wait` passed: `JOB_WAIT_HEADER` says so, with the
+    seconds granted (a node without it, like the reference, answered at once)."""
+    return JSONResponse(body, headers={JOB_WAIT_HEADER: f"{wait:g}"})
+
+
 def _is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address).is_loopback
@@ -341,16 +379,37 @@ class NodeApi:
         return {}
 
     async def _submit(self, body: Any, peer: str) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise bad_request("Invalid job request: expected a JSON object")
-        if "subscription" in body or "signature" in body:
+        if _is_delegated(body):
             return await self._submit_delegated(body)
         return await self._submit_offchain(_parse(OffchainJobRequest, body, "job request"), peer)
 
     async def post_job(self, request: Request, peer: str) -> Response:
-        return JSONResponse(await self._submit(await self._read_json(request), peer))
+        query = _post_query(request)
+        asked = _asked_wait(query) if query is not None else None
+        body = await self._read_json(request)
+        if query is None or asked is None:
+            return JSONResponse(await self._submit(body, peer))
+        text, wait = asked
+        if _is_delegated(body):
+            raise bad_request(WAIT_ELSEWHERE, wait=text[:ECHOED_PATH_CHARS])
+        job = _parse(OffchainJobRequest, body, "job request")
+        job_id = (await self._submit_offchain(job, peer))["id"]
+        return await self._held_job(job_id, peer, wait, _intermediate(query))
+
+    async def _held_job(self, job_id: str, peer: str, wait: float, intermediate: bool) -> Response:
+        """A waiting POST's answer: the job's record as a waiting read of its id gives it, once the job has ended
+        or `wait` passed. The job runs on its own task: a client that goes away meanwhile changes nothing of it."""
+        try:
+            records = await self.store.wait([job_id], client=peer, seconds=wait)
+        except StoreUnavailable as unavailable:
+            records = []
+            log.warning("job %s: held answer not read (%s); answered with the id", job_id, unavailable)
+        if not records:  # the job exists: answer as a node that does not hold, so the client reads it later
+            return JSONResponse({"id": job_id})
+        return _held_answer(records[0].as_rest(intermediate=intermediate), wait)
 
     async def post_batch(self, request: Request, peer: str) -> Response:
+        _refuse_wait(request)
         body = await self._read_json(request)
         if not isinstance(body, list):
             raise bad_request("Invalid batch request: expected a JSON list of job requests")
@@ -371,6 +430,7 @@ class NodeApi:
         return JSONResponse(answers)
 
     async def post_stream(self, request: Request, peer: str) -> Response:
+        _refuse_wait(request)
         job = _parse(OffchainJobRequest, await self._read_json(request), "job request")
         with _job_request(peer):
             streamed = await self.jobs.stream(job.containers, job.data, requires_proof=job.requires_proof, client=peer)
@@ -382,13 +442,12 @@ class NodeApi:
         wait_text = query.get("wait")
         wait = _wait_seconds(wait_text) if wait_text is not None else None
         if ids:
-            intermediate = (query.get("intermediate") or "false").lower() == "true"
+            intermediate = _intermediate(query)
             if wait is None:
                 records = await self.store.get(ids, client=peer)
                 return JSONResponse([record.as_rest(intermediate=intermediate) for record in records])
             records = await self.store.wait(ids, client=peer, seconds=wait)
-            body = [record.as_rest(intermediate=intermediate) for record in records]
-            return JSONResponse(body, headers={JOB_WAIT_HEADER: f"{wait:g}"})
+            return _held_answer([record.as_rest(intermediate=intermediate) for record in records], wait)
         if wait is not None:
             raise bad_request("wait applies to a read of jobs by id", wait=wait_text)
         pending = _flag(request, "pending", False) if "pending" in query else None

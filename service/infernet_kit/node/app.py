@@ -213,6 +213,8 @@ async def serve(config: NodeConfig, data_dir: Path) -> None:
     def on_signal(signum: int) -> None:
         log.info("node received %s", signal.Signals(signum).name)
         node.events.close()  # event streams end now: the server's shutdown waits on open responses
+        if node.store is not None:
+            node.store.release_waits()  # so do held answers: they answer now, with the records as they are
         if server is not None and server.started:
             server.should_exit = True
         elif main is not None:

@@ -101,8 +101,29 @@ OPERATIONS = [
         "POST",
         "/api/jobs",
         "Run an off-chain job, or accept a delegated subscription",
-        _answers(Answer("The job's id (off-chain) or `{}` (delegated)", JobId | Empty), 400, 403, 404, 413, 503),
+        _answers(
+            Answer(
+                "The job's id (off-chain) or `{}` (delegated); with `wait`, the job's record (`x-infernet-wait`)",
+                JobId | JobRecord | Empty,
+            ),
+            400,
+            403,
+            404,
+            413,
+            503,
+        ),
         body=JobRequest,
+        query=(
+            Query(
+                "wait",
+                float,
+                "Off-chain job only: hold the answer until the job is no longer running, for up to this many seconds "
+                "(at most 30), and answer with its record as `GET /api/jobs?id=` gives it instead of its id alone "
+                "(the `x-infernet-wait` header gives the seconds granted). 400 with a delegated subscription, "
+                "a batch or a stream",
+            ),
+            Query("intermediate", bool, "With `wait`: include the record's intermediate results"),
+        ),
     ),
     Operation(
         "GET",

@@ -10,6 +10,7 @@ DEFAULT_BIND = "0.0.0.0:3000"
 # No verifier, no payment token (ETH), no wallet.
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 # Not in the reference: a node that held a `GET /api/jobs?id=…&wait=<s>` answer until the jobs ended (or <s>
-# passed) says so in this header, with the seconds granted; a node without it answered at once.
+# passed), or a `POST /api/jobs?wait=<s>` answer until the new job ended (answering its record, not just its id),
+# says so in this header, with the seconds granted; a node without it answered at once.
 JOB_WAIT_HEADER = "x-infernet-wait"
 MAX_JOB_WAIT = 30.0  # the longest wait a node grants; longer asks are cut to it

@@ -109,6 +109,10 @@ class JobStore(Protocol):
         """Ids of `client`'s jobs, oldest first; `pending` keeps running (True) or finished (False) ones."""
         ...
 
+    def release_waits(self) -> None:
+        """The node is stopping: every `wait` returns now, and later ones at once."""
+        ...
+
     def pending_count(self) -> int:
         """Off-chain jobs running in this process."""
         ...

@@ -76,6 +76,7 @@ class BufferedJobStore:
         self._retry_delay = RETRY_FIRST
         self._failing: str | None = None  # the last write error, while writes fail
         self._waiters: dict[JobKey, set[asyncio.Future[None]]] = {}  # waiting reads, woken when the job settles
+        self._released = False  # the node is stopping: waits return at once
         self._closed = False
 
     async def fail_interrupted(self) -> int:
@@ -306,12 +307,20 @@ class BufferedJobStore:
             records = await self.get(job_ids, client=client)
             running = [record.key for record in records if record.status == "running"]
             remaining = deadline - loop.time()
-            if not running or remaining <= 0:
+            if not running or remaining <= 0 or self._released:
                 return records
             if all(key in self._running for key in running):
                 await self._settled(running, remaining)
             else:  # run elsewhere (another replica) or reported: only the table will say when it ends
                 await asyncio.sleep(min(SHARED_POLL, remaining))
+
+    def release_waits(self) -> None:
+        """The node is stopping: waiting reads (and waiting POSTs) answer now with the records as they are, and
+        later ones at once. Held until the server's grace ran out, each was cancelled into a 500 and a traceback."""
+        self._released = True
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                _wake(waiter)
 
     async def _settled(self, keys: list[JobKey], seconds: float) -> None:
         """Return when one of `keys` gets a new record in memory, or after `seconds` (a timer on the loop, not
