@@ -18,11 +18,14 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 # The kit's Solidity a project compiles against, as `lib/` copies them with `--vendor`.
 KIT_CONTRACT_DIRS = ("contracts/src", "contracts/sim", "contracts/test/lib", "contracts/lib/console")
 VENDORED = Path("lib") / "infernet-kit-contracts"
+# The kit's compiled core, where InfernetSim deploys it from by path (its `PROJECT_ARTIFACTS`): a link to the
+# installed kit's `out/`, or with `--vendor` a copy of the artifacts of the vendored `contracts/src`.
+ARTIFACTS = VENDORED / "out"
 REFERENCE_REGISTRY = "0x663F3ad617193148711d28f5334eE4Ed07016602"
 
 
 class InitError(RuntimeError):
-    """The target is not empty (and `--force` was not given)."""
+    """The target is not empty (and `--force` was not given), or the kit's contracts were never built."""
 
 
 def _target_name(template: Path) -> Path:
@@ -36,6 +39,7 @@ def _values(target: Path, vendor: bool) -> dict[str, str]:
     allow = [] if vendor else [kit_dir().as_posix()]
     return {
         "CONTRACTS": contracts,
+        "ARTIFACTS": ARTIFACTS.as_posix(),
         "SOLC": solc_wrapper().as_posix(),
         "ALLOW_PATHS": ", ".join(json.dumps(path) for path in allow),
         "NODE_KEY": dev_key(NODE_OPERATORS[0]),
@@ -67,4 +71,26 @@ def init_project(target: Path, *, vendor: bool = False, force: bool = False) -> 
         for directory in KIT_CONTRACT_DIRS:
             shutil.copytree(kit_dir() / directory, target / VENDORED / directory, dirs_exist_ok=True)
         written.append(target / VENDORED)
+    written.append(_place_artifacts(target / ARTIFACTS, vendor))
     return written
+
+
+def _place_artifacts(destination: Path, vendor: bool) -> Path:
+    """The kit's compiled core at `destination`: linked to the kit's own `out/`, so the simulator deploys what this
+    kit ships and deploys (a kit upgrade included), or copied with `vendor`, so the project carries it along."""
+    built = kit_dir() / "out"
+    sources = sorted(source.name for source in (kit_dir() / "contracts" / "src").rglob("*.sol"))
+    missing = [name for name in sources if not (built / name).is_dir()]
+    if missing:
+        raise InitError(f"the kit's contracts are not built ({built / missing[0]} is missing): run `make build`")
+    if destination.is_symlink():
+        destination.unlink()
+    elif destination.is_dir():
+        shutil.rmtree(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    if vendor:
+        for name in sources:
+            shutil.copytree(built / name, destination / name)
+    else:
+        destination.symlink_to(built, target_is_directory=True)
+    return destination
