@@ -25,7 +25,7 @@ from uv import find_uv_bin
 
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.paths import CACHE_ENV, ROOT_ENV, checkout_root, foundry_platform
-from infernet_kit.project.scaffold import ARTIFACTS
+from infernet_kit.project.scaffold import ARTIFACTS, InitError, built_core
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> str:
@@ -246,3 +246,16 @@ def test_init_vendor_remaps_to_a_copy_in_lib(installed: tuple[Path, dict[str, st
 
     forge = _run(["forge", "test"], project, env, timeout=600)
     assert "2 passed; 0 failed" in forge, forge
+
+
+def test_init_refuses_a_kit_whose_contracts_were_never_built(tmp_path: Path) -> None:
+    """Before writing anything: the simulator would have no core to deploy."""
+    kit = tmp_path / "kit"
+    (kit / "contracts/src/payments").mkdir(parents=True)
+    (kit / "contracts/src/Registry.sol").write_text("")
+    (kit / "contracts/src/payments/Fee.sol").write_text("")
+    (kit / "out/Registry.sol").mkdir(parents=True)
+    with pytest.raises(InitError, match=r"out/Fee\.sol\): run `make build`"):
+        built_core(kit)
+    (kit / "out/Fee.sol").mkdir()
+    assert [path.name for path in built_core(kit)] == ["Fee.sol", "Registry.sol"]

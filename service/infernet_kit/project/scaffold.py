@@ -60,6 +60,7 @@ def init_project(target: Path, *, vendor: bool = False, force: bool = False) -> 
     target = target.resolve()
     if target.exists() and any(target.iterdir()) and not force:
         raise InitError(f"{target} is not empty: choose a new directory, or pass --force to write into it")
+    core = built_core(kit_dir())
     values = _values(target, vendor)
     written: list[Path] = []
     for template in sorted(path for path in TEMPLATES.rglob("*") if path.is_file()):
@@ -71,26 +72,32 @@ def init_project(target: Path, *, vendor: bool = False, force: bool = False) -> 
         for directory in KIT_CONTRACT_DIRS:
             shutil.copytree(kit_dir() / directory, target / VENDORED / directory, dirs_exist_ok=True)
         written.append(target / VENDORED)
-    written.append(_place_artifacts(target / ARTIFACTS, vendor))
+    written.append(_place_core(core, target / ARTIFACTS, vendor))
     return written
 
 
-def _place_artifacts(destination: Path, vendor: bool) -> Path:
-    """The kit's compiled core at `destination`: linked to the kit's own `out/`, so the simulator deploys what this
-    kit ships and deploys (a kit upgrade included), or copied with `vendor`, so the project carries it along."""
-    built = kit_dir() / "out"
-    sources = sorted(source.name for source in (kit_dir() / "contracts" / "src").rglob("*.sol"))
-    missing = [name for name in sources if not (built / name).is_dir()]
-    if missing:
-        raise InitError(f"the kit's contracts are not built ({built / missing[0]} is missing): run `make build`")
+def built_core(kit: Path) -> list[Path]:
+    """The artifact directories (`out/<File>.sol`) of `kit`'s `contracts/src`, checked before anything is written:
+    a checkout that was never built has none (a wheel always carries them)."""
+    out = kit / "out"
+    directories = [out / name for name in sorted({source.name for source in (kit / "contracts/src").rglob("*.sol")})]
+    missing = [directory for directory in directories if not directory.is_dir()]
+    if not directories or missing:
+        raise InitError(f"the kit's contracts are not built ({missing[0] if missing else out}): run `make build`")
+    return directories
+
+
+def _place_core(core: list[Path], destination: Path, vendor: bool) -> Path:
+    """The kit's compiled core at `destination`: a link to the kit's `out/`, so the simulator deploys what this kit
+    ships and deploys (a kit upgrade included), or with `vendor` a copy, which the project carries along."""
     if destination.is_symlink():
         destination.unlink()
     elif destination.is_dir():
         shutil.rmtree(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     if vendor:
-        for name in sources:
-            shutil.copytree(built / name, destination / name)
+        for directory in core:
+            shutil.copytree(directory, destination / directory.name)
     else:
-        destination.symlink_to(built, target_is_directory=True)
+        destination.symlink_to(core[0].parent, target_is_directory=True)
     return destination
