@@ -25,6 +25,7 @@ from uv import find_uv_bin
 
 from infernet_kit.devstack.anvil import Anvil
 from infernet_kit.paths import CACHE_ENV, ROOT_ENV, checkout_root, foundry_platform
+from infernet_kit.project.scaffold import ARTIFACTS, InitError, built_core
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> str:
@@ -70,14 +71,36 @@ def test_the_wheel_is_the_kit_that_runs(installed: tuple[Path, dict[str, str]]) 
     assert os.access(Path(kit) / "tools" / "solc", os.X_OK)
 
 
+def _installed_kit(venv: Path, env: dict[str, str]) -> Path:
+    code = "from infernet_kit.paths import kit_dir; print(kit_dir())"
+    return Path(_run([str(venv / "bin" / "python"), "-c", code], venv, env).strip())
+
+
 def test_init_gives_a_project_whose_forge_test_and_pytest_pass(installed: tuple[Path, dict[str, str]]) -> None:
     venv, env = installed
     project = venv.parent / "my-project"
     _run([str(venv / "bin" / "infernet-kit"), "init", str(project)], venv.parent, env)
     assert (project / ".gitignore").is_file() and (project / "config.json").is_file()
+    # The simulator's core is the installed kit's build, linked.
+    assert (project / ARTIFACTS).is_symlink()
+    assert (project / ARTIFACTS).resolve() == _installed_kit(venv, env) / "out"
 
-    forge = _run(["forge", "test"], project, env, timeout=600)
+    # Built with the scaffold in one forge build, run apart (its second test fails on purpose), then gone.
+    (project / "test" / "PrintTheCore.t.sol").write_text(PRINT_THE_CORE)
+    _run(["forge", "build"], project, env, timeout=600)
+    built = {path.parent.name for path in (project / "out").glob("*.sol/*.json")}
+    assert {"MyTGIConsumer.sol", "MyRecurringConsumer.sol", "MyConsumers.t.sol", "PrintTheCore.t.sol"} <= built
+    # The kit's contracts were type-checked, not generated: not the core, nor the simulator on its own; its
+    # import brings their ABIs only.
+    assert not built & {"EIP712Coordinator.sol", "Registry.sol", "Inbox.sol", "Simulator.sol"}, built
+    carriers = [json.loads(path.read_text()) for path in (project / "out" / "InfernetSim.sol").glob("*.json")]
+    assert {"deliver", "deliverCompute"} <= {item.get("name") for carrier in carriers for item in carrier["abi"]}
+    assert all(carrier["bytecode"]["object"] in ("", "0x") for carrier in carriers)
+
+    forge = _run(["forge", "test", "--match-path", "test/MyConsumers.t.sol"], project, env, timeout=600)
     assert "2 passed; 0 failed" in forge, forge
+    _the_simulator_deploys_the_shipped_core(project, env, _installed_kit(venv, env))
+    (project / "test" / "PrintTheCore.t.sol").unlink()
 
     pytest_run = _run([str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
     assert "1 passed" in pytest_run, pytest_run
@@ -87,6 +110,59 @@ def test_init_gives_a_project_whose_forge_test_and_pytest_pass(installed: tuple[
     # State stayed in the project, nothing was written into the installed package.
     assert (project / "deployments" / "31337.json").is_file()
     assert not list((venv / "lib").rglob(".kit")) and not list((venv / "lib").rglob("deployments"))
+
+
+# The core's contracts InfernetSim keeps, by artifact name, in the order PRINT_THE_CORE prints their code.
+CORE = ("Registry", "EIP712Coordinator", "Inbox", "Fee", "WalletFactory")
+PRINT_THE_CORE = """// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {console} from "forge-std/console.sol";
+import {vm} from "kit-test/Vm.sol";
+import {InfernetSim} from "infernet-kit/InfernetSim.sol";
+import {ServiceOutputs} from "infernet-kit/ServiceOutputs.sol";
+import {MyTGIConsumer} from "../src/MyTGIConsumer.sol";
+
+contract PrintTheCore {
+    function test_print() public {
+        InfernetSim sim = new InfernetSim();
+        sim.deployAtReference();
+        console.logBytes(address(sim.registry()).code);
+        console.logBytes(address(sim.coordinator()).code);
+        console.logBytes(address(sim.inbox()).code);
+        console.logBytes(address(sim.fee()).code);
+        console.logBytes(address(sim.walletFactory()).code);
+    }
+
+    function test_deliverTwice() public {
+        InfernetSim sim = new InfernetSim();
+        bytes memory registry = abi.encode(sim.deployAtReference());
+        MyTGIConsumer consumer = MyTGIConsumer(vm.deployCode("MyTGIConsumer.sol:MyTGIConsumer", registry));
+        uint32 id = consumer.ask("twice?");
+        sim.deliver(id, ServiceOutputs.tgiOutput("once"));
+        sim.deliver(id, ServiceOutputs.tgiOutput("twice"));
+    }
+}
+"""
+
+
+def _the_simulator_deploys_the_shipped_core(project: Path, env: dict[str, str], kit: Path) -> None:
+    """The code the simulator deployed, printed by PRINT_THE_CORE's forge test, is the kit's shipped (optimized)
+    runtime code, immutables aside (the artifact leaves them zero); a Coordinator error through it reads by name."""
+    command = ["forge", "test", "--match-contract", "PrintTheCore", "--json", "-vv"]
+    ran = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    (results,) = [suite["test_results"] for suite in json.loads(ran.stdout).values()]
+    assert results["test_deliverTwice()"]["reason"] == "IntervalCompleted()", results["test_deliverTwice()"]
+    printed = results["test_print()"]
+    assert printed["status"] == "Success", printed
+    for name, logged in zip(CORE, printed["decoded_logs"], strict=True):
+        shipped = json.loads((kit / "out" / f"{name}.sol" / f"{name}.json").read_text())
+        assert shipped["metadata"]["settings"]["optimizer"]["enabled"], name
+        code = bytearray(bytes.fromhex(logged.removeprefix("0x")))
+        for references in shipped["deployedBytecode"].get("immutableReferences", {}).values():
+            for reference in references:
+                code[reference["start"] : reference["start"] + reference["length"]] = bytes(reference["length"])
+        assert code.hex() == shipped["deployedBytecode"]["object"].removeprefix("0x"), name
 
 
 def _readme_blocks(language: str) -> list[str]:
@@ -159,3 +235,27 @@ def test_init_vendor_remaps_to_a_copy_in_lib(installed: tuple[Path, dict[str, st
     assert all((project / target).is_dir() for target in targets)
     assert (project / "lib/infernet-kit-contracts/contracts/sim/InfernetSim.sol").is_file()
     assert "allow_paths = []" in (project / "foundry.toml").read_text()
+    # The compiled core is copied too, and git keeps it (the scaffold ignores only the project's own out/).
+    kit = _installed_kit(venv, env)
+    copied = project / ARTIFACTS / "EIP712Coordinator.sol" / "EIP712Coordinator.json"
+    assert not (project / ARTIFACTS).is_symlink()
+    assert copied.read_bytes() == (kit / "out" / "EIP712Coordinator.sol" / "EIP712Coordinator.json").read_bytes()
+    _run(["git", "init", "--quiet"], project, env)
+    ignored = subprocess.run(["git", "check-ignore", "--quiet", str(copied)], cwd=project, env=env, timeout=60)
+    assert ignored.returncode == 1, "the vendored artifacts are git-ignored"
+
+    forge = _run(["forge", "test"], project, env, timeout=600)
+    assert "2 passed; 0 failed" in forge, forge
+
+
+def test_init_refuses_a_kit_whose_contracts_were_never_built(tmp_path: Path) -> None:
+    """Before writing anything: the simulator would have no core to deploy."""
+    kit = tmp_path / "kit"
+    (kit / "contracts/src/payments").mkdir(parents=True)
+    (kit / "contracts/src/Registry.sol").write_text("")
+    (kit / "contracts/src/payments/Fee.sol").write_text("")
+    (kit / "out/Registry.sol").mkdir(parents=True)
+    with pytest.raises(InitError, match=r"out/Fee\.sol\): run `make build`"):
+        built_core(kit)
+    (kit / "out/Fee.sol").mkdir()
+    assert [path.name for path in built_core(kit)] == ["Fee.sol", "Registry.sol"]
