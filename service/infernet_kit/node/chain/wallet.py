@@ -26,10 +26,9 @@ from typing import Any
 import coincurve
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_hash.auto import keccak  # eth-utils' `keccak` checks its arguments first: twice the CPU per hash
 from pydantic import SecretStr
 
-from infernet_kit.chain.encoding import RlpItem, rlp_item, rlp_list
+from infernet_kit.chain.encoding import RlpItem, keccak256, rlp_item, rlp_list
 from infernet_kit.node.chain.rpc import Block, Call, ChainClient, Receipt, RpcError
 
 log = logging.getLogger(__name__)
@@ -254,10 +253,10 @@ class NodeWallet:
                 [],
             ]
             body = b"".join(rlp_item(field) for field in fields)
-            signature = self._signer.sign_recoverable(keccak(DYNAMIC_FEE_TX + rlp_list(body)), hasher=None)
+            signature = self._signer.sign_recoverable(keccak256(DYNAMIC_FEE_TX + rlp_list(body)), hasher=None)
             r, s, v = (int.from_bytes(part, "big") for part in (signature[:32], signature[32:64], signature[64:]))
             raw = DYNAMIC_FEE_TX + rlp_list(body + rlp_item(v) + rlp_item(r) + rlp_item(s))
-            return "0x" + keccak(raw).hex(), "0x" + raw.hex()
+            return "0x" + keccak256(raw).hex(), "0x" + raw.hex()
         tx: dict[str, Any] = {
             "to": to,
             "data": data,
