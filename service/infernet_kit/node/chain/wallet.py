@@ -75,10 +75,13 @@ class _Outgoing:
     call: Call
     gas: int
     on_signed: OnSigned
-    waiter: asyncio.Future[str]
+    # Its hash once broadcast (`send`), or, for `transact`, its receipt once mined: the same future is then the
+    # receipt's waiter, so a delivery wakes once for both (no hash handed back to ask for the receipt with).
+    waiter: asyncio.Future[Any]
     guard: Guard | None
     priority: int
     order: int  # first come first served among equal priorities
+    mined: bool = False  # `waiter` is the receipt's
 
     def rank(self) -> tuple[int, int]:
         return -self.priority, self.order
@@ -106,6 +109,7 @@ class NodeWallet:
         self._room = asyncio.Event()  # set when a send may have become possible
         self._held = 0
         self._looking: set[asyncio.Task[None]] = set()  # last looks for receipts overdue
+        self._timers: dict[str, asyncio.TimerHandle] = {}  # `RECEIPT_TIMEOUT` of each transaction `transact` sent
 
     @property
     def address(self) -> str:
@@ -142,11 +146,17 @@ class NodeWallet:
         cannot. Sends queued while a batch is on its way leave together in the next batch, highest `priority`
         first, as the mempool's depth allows. `guard` is asked while it waits and last before signing, when
         the transaction's place in the queue is known (its exception is raised here instead)."""
-        waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._outbox.append(_Outgoing(call, gas, on_signed, waiter, guard, priority, next(self._order)))
+        return str(await self._queue(call, gas, on_signed, guard, priority, mined=False))
+
+    def _queue(
+        self, call: Call, gas: int, on_signed: OnSigned, guard: Guard | None, priority: int, *, mined: bool
+    ) -> asyncio.Future[Any]:
+        """Queue `call` for the sender; the future of its hash, or of its receipt when `mined`."""
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._outbox.append(_Outgoing(call, gas, on_signed, waiter, guard, priority, next(self._order), mined))
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._drain(), name="wallet-sender")
-        return await waiter
+        return waiter
 
     @property
     def depth(self) -> int:
@@ -208,8 +218,8 @@ class NodeWallet:
         pairs = list(zip(batch, signed, strict=True))
         await asyncio.gather(*(item.on_signed(tx_hash, base + i) for i, (item, (tx_hash, _)) in enumerate(pairs)))
         loop = asyncio.get_running_loop()
-        for tx_hash, _ in signed:
-            self._waiters[tx_hash] = loop.create_future()
+        for item, (tx_hash, _) in pairs:
+            self._waiters[tx_hash] = item.waiter if item.mined else loop.create_future()
         results = await asyncio.gather(
             *(self._client.submit("eth_sendRawTransaction", [raw]) for _, raw in signed), return_exceptions=True
         )
@@ -219,14 +229,18 @@ class NodeWallet:
         for i, (item, (tx_hash, _), result) in enumerate(zip(batch, signed, results, strict=True)):
             if not isinstance(result, BaseException):
                 self._sent_at[tx_hash] = sent_at
-                item.waiter.set_result(tx_hash)
+                if not item.mined:
+                    item.waiter.set_result(tx_hash)
+                elif not item.waiter.done():
+                    self._timers[tx_hash] = loop.call_later(RECEIPT_TIMEOUT, self._overdue, tx_hash, item.waiter)
                 continue
             self._waiters.pop(tx_hash, None)
             message = _short(str(result))
             log.warning("transaction with nonce %d refused: %s", base + i, message)
             if accepted and base + i < max(accepted) and not any(m in message.lower() for m in _NONCE_ERRORS):
                 await self._fill_gap(base + i, fees)
-            item.waiter.set_exception(SendFailed(message))
+            if not item.waiter.done():  # (its caller gave up meanwhile)
+                item.waiter.set_exception(SendFailed(message))
 
     async def _fill_gap(self, nonce: int, fees: dict[str, int]) -> None:
         """Use up a refused nonce with a transfer to self, so the later transactions of its batch can be mined."""
@@ -314,12 +328,11 @@ class NodeWallet:
                 if simulating is not None and shape is not None:
                     self._simulating.pop(shape, None)
                     simulating.set_result(None)
-        tx_hash = await self.send(call, gas=gas, on_signed=on_signed, guard=guard, priority=priority)
-        receipt = await self.wait(tx_hash)
+        receipt: Receipt = await self._queue(call, gas, on_signed, guard, priority, mined=True)
         if shape is not None and receipt.status != 1:
             self._known_gas.pop(shape, None)
         if receipt.status != 1:
-            raise Reverted("reverted on chain", tx_hash=tx_hash, block=receipt.block_number)
+            raise Reverted("reverted on chain", tx_hash=receipt.tx_hash, block=receipt.block_number)
         return receipt
 
     async def _known(self, shape: Shape | None) -> int | None:
@@ -388,6 +401,8 @@ class NodeWallet:
             waiter = None if receipt is None else self._waiters.pop(receipt.tx_hash, None)
             if receipt is None or waiter is None:
                 continue
+            if (timer := self._timers.pop(receipt.tx_hash, None)) is not None:
+                timer.cancel()
             settled += 1
             if not waiter.done():
                 waiter.set_result(receipt)
@@ -412,6 +427,7 @@ class NodeWallet:
             timer.cancel()
 
     def _overdue(self, tx_hash: str, waiter: asyncio.Future[Receipt]) -> None:
+        self._timers.pop(tx_hash, None)
         task = asyncio.create_task(self._last_look(tx_hash, waiter))
         self._looking.add(task)
         task.add_done_callback(self._looking.discard)
@@ -446,6 +462,9 @@ class NodeWallet:
         for waiter in self._waiters.values():
             waiter.cancel()
         self._waiters.clear()
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         self._room.set()
 
     def forget_chain(self) -> None:
