@@ -14,6 +14,7 @@ nothing per transaction per poll.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import time
@@ -28,7 +29,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from pydantic import SecretStr
 
-from infernet_kit.chain.encoding import RlpItem, keccak256, rlp_item, rlp_list
+from infernet_kit.chain.encoding import keccak256, rlp_item, rlp_list
 from infernet_kit.node.chain.rpc import Block, Call, ChainClient, Receipt, RpcError
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,8 @@ class NodeWallet:
         self._room = asyncio.Event()  # set when a send may have become possible
         self._held = 0
         self._looking: set[asyncio.Task[None]] = set()  # last looks for receipts overdue
+        self._fields_key: tuple[int, int, int] | None = None  # chain id and fees whose RLP `_fields` holds
+        self._fields = (b"", b"")
         self._timers: dict[str, asyncio.TimerHandle] = {}  # `RECEIPT_TIMEOUT` of each transaction `transact` sent
 
     @property
@@ -255,21 +258,14 @@ class NodeWallet:
         """Hash and raw bytes of a signed transaction. EIP-1559 ones are encoded here (eth_account's general
         path costs milliseconds of CPU per transaction, which bounds how many deliveries a node can send)."""
         if "maxFeePerGas" in fees:
-            fields: list[RlpItem] = [
-                self._client.chain_id,
-                nonce,
-                fees["maxPriorityFeePerGas"],
-                fees["maxFeePerGas"],
-                gas,
-                bytes.fromhex(to.removeprefix("0x")),
-                0,
-                data,
-                [],
-            ]
-            body = b"".join(rlp_item(field) for field in fields)
+            chain, fee_fields = self._same_fields(fees["maxPriorityFeePerGas"], fees["maxFeePerGas"])
+            # chain id, nonce, tip, fee cap, gas, to, value 0, data, no access list
+            fields = (chain, rlp_item(nonce), fee_fields, rlp_item(gas), _rlp_address(to), b"\x80", rlp_item(data))
+            body = b"".join(fields) + b"\xc0"
             signature = self._signer.sign_recoverable(keccak256(DYNAMIC_FEE_TX + rlp_list(body)), hasher=None)
-            r, s, v = (int.from_bytes(part, "big") for part in (signature[:32], signature[32:64], signature[64:]))
-            raw = DYNAMIC_FEE_TX + rlp_list(body + rlp_item(v) + rlp_item(r) + rlp_item(s))
+            # y parity, r and s as RLP integers: big-endian without leading zeros
+            r, s = signature[:32].lstrip(b"\0"), signature[32:64].lstrip(b"\0")
+            raw = DYNAMIC_FEE_TX + rlp_list(body + rlp_item(signature[64]) + rlp_item(r) + rlp_item(s))
             return "0x" + keccak256(raw).hex(), "0x" + raw.hex()
         tx: dict[str, Any] = {
             "to": to,
@@ -282,6 +278,13 @@ class NodeWallet:
         }
         signed = self._account.sign_transaction(tx)
         return "0x" + bytes(signed.hash).hex(), "0x" + bytes(signed.raw_transaction).hex()
+
+    def _same_fields(self, tip: int, fee_cap: int) -> tuple[bytes, bytes]:
+        """The RLP of the chain id, and of the two fees, which every transaction of a batch shares: made once."""
+        key = (self._client.chain_id, tip, fee_cap)
+        if self._fields_key != key:
+            self._fields_key, self._fields = key, (rlp_item(key[0]), rlp_item(tip) + rlp_item(fee_cap))
+        return self._fields
 
     async def _fees(self) -> dict[str, int]:
         if self._tip is None:
@@ -477,6 +480,12 @@ class NodeWallet:
         self._nonce = self._base_fee = self._tip = None
         self._known_gas.clear()
         self._mined.clear()
+
+
+@functools.lru_cache(maxsize=256)
+def _rlp_address(address: str) -> bytes:
+    """An address's RLP: the node sends to the coordinator nearly always."""
+    return rlp_item(bytes.fromhex(address.removeprefix("0x")))
 
 
 def _short(message: str, limit: int = 200) -> str:
