@@ -9,12 +9,14 @@ import pytest
 from eth_abi.abi import decode, encode
 from eth_abi.exceptions import DecodingError
 
-from infernet_kit.chain.encoding import decode_bytes, encode_flat
+from infernet_kit.chain.encoding import decode_bytes, decode_uints, encode_flat
 
-KINDS = ("uint16", "uint32", "uint256", "address", "bytes")
+KINDS = ("uint16", "uint32", "uint256", "address", "bytes", "uint32[]", "uint16[]", "uint256[]")
 
 
 def _value(kind: str, rng: random.Random) -> object:
+    if kind.endswith("[]"):
+        return [_value(kind.removesuffix("[]"), rng) for _ in range(rng.choice((0, 1, 2, 7, 166)))]
     if kind == "bytes":
         return rng.randbytes(rng.choice((0, 1, 31, 32, 33, 100)))
     if kind == "address":
@@ -33,7 +35,8 @@ def test_flat_encoding_is_eth_abi_encoding() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "value"), [("uint32", 2**32), ("uint256", -1), ("address", "0x1234"), ("uint16", 70_000)]
+    ("kind", "value"),
+    [("uint32", 2**32), ("uint256", -1), ("address", "0x1234"), ("uint16", 70_000), ("uint32[]", [1, 2**32])],
 )
 def test_flat_encoding_refuses_values_that_do_not_fit(kind: str, value: object) -> None:
     with pytest.raises(ValueError, match=r"fit|address"):
@@ -50,3 +53,28 @@ def test_bytes_decoding_is_eth_abi_decoding() -> None:
             decode(["bytes"], bad)
         with pytest.raises(ValueError, match="bytes"):
             decode_bytes(bad)
+
+
+def test_an_array_of_unsigned_integers_decodes_as_eth_abi_decodes_it() -> None:
+    rng = random.Random(15)
+    for bits in (16, 32, 256):
+        for count in (0, 1, 3, 166):
+            values = [rng.choice((0, 1, 2**bits - 1, rng.getrandbits(bits))) for _ in range(count)]
+            data = encode([f"uint{bits}[]"], [values])
+            assert decode_uints(data, bits) == list(decode([f"uint{bits}[]"], data)[0]) == values
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"", "no ABI-encoded array"),
+        ((64).to_bytes(32, "big") + bytes(32), "past"),  # the offset points beyond the data
+        ((32).to_bytes(32, "big") + (2).to_bytes(32, "big") + bytes(32), "do not fit"),  # 2 values, 1 word
+        (encode(["uint32[]"], [[2**20]]), "does not fit uint16"),  # read as uint16[]: non-zero padding
+    ],
+)
+def test_a_malformed_array_is_refused_as_eth_abi_refuses_it(data: bytes, error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        decode_uints(data, 16)
+    with pytest.raises(DecodingError):
+        decode(["uint16[]"], data)

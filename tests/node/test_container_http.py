@@ -288,6 +288,34 @@ async def test_a_flood_queues_on_the_bounded_pool_and_idle_connections_are_reuse
         await lean.aclose()
 
 
+async def test_a_calls_timeout_bounds_its_answer_and_its_wait_for_a_free_connection(raw_server: RawServer) -> None:
+    lean = HttpPool(1)
+    endpoint = Endpoint.of(raw_server.url + "/service_output", HEADERS)
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        with pytest.raises(TimeoutError):
+            await lean.post(endpoint, request_data(sleep=2), timeout=0.2)
+        assert 0.2 <= loop.time() - started < 1.5
+        await eventually(lambda: lean.open_connections == 0, "the late call's connection closed")
+        # The one connection is busy for 1 s: a call with 0.2 s to spare times out waiting for it.
+        received = len(raw_server.received)
+        busy = asyncio.ensure_future(lean.post(endpoint, request_data(sleep=1), timeout=5))
+        await eventually(lambda: len(raw_server.received) == received + 1, "the first call at the server")
+        started, received = loop.time(), len(raw_server.received)
+        with pytest.raises(TimeoutError):
+            await lean.post(endpoint, request_data(), timeout=0.2)
+        assert 0.2 <= loop.time() - started < 0.9
+        assert len(raw_server.received) == received, "sent although no connection was free in time"
+        assert (await busy).status == 200
+        # In time, with the pool free again: answered on the kept-alive connection, its timer gone with it.
+        assert (await lean.post(endpoint, request_data(), timeout=0.5)).status == 200
+        await asyncio.sleep(0.6)
+        assert (await lean.post(endpoint, request_data(), timeout=0.5)).status == 200
+    finally:
+        await lean.aclose()
+
+
 @pytest.fixture
 def no_answer_lines(caplog: pytest.LogCaptureFixture) -> Callable[[], list[str]]:
     """The orchestrator's "sent no answer" lines logged so far in the test."""

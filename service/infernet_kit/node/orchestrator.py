@@ -339,8 +339,7 @@ class Orchestrator:
         resent = resend_logger(log, label)
 
         async def send() -> Answer:
-            async with asyncio.timeout(config.timeout):
-                return await self._http.post(lean, body, headers=headers, on_resend=resent)
+            return await self._http.post(lean, body, headers=headers, on_resend=resent, timeout=config.timeout)
 
         return await call_with_retries(send, _UNANSWERED, label=label, log=log, reason=_no_answer)
 

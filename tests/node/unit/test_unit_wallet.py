@@ -143,6 +143,9 @@ async def test_an_overdue_receipt_gets_one_last_look_then_the_wallet_gives_up(
         mined = await wallet.send(Call(account.address, b""), gas=21_000, on_signed=_noted)
         receipt = await asyncio.wait_for(wallet.wait(mined), 10)
         assert (receipt.tx_hash, receipt.status, wallet.waiting) == (mined, 1, 0)
+        # The same through `transact`, whose receipt's timer is armed when the batch is broadcast.
+        receipt = await asyncio.wait_for(wallet.transact(Call(account.address, b""), on_signed=_noted), 10)
+        assert (receipt.status, wallet.waiting) == (1, 0)
 
         # Waiting in the pool behind a nonce gap, never mined: the wallet gives up on it and frees its room.
         gap = {"to": account.address, "value": 0, "gas": 21_000, "gasPrice": 10**10, "chainId": client.chain_id}

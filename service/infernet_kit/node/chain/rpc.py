@@ -30,6 +30,7 @@ from infernet_kit.chain.encoding import (
     checksum_address,
     decode_bytes,
     decode_revert,
+    decode_uints,
     delegate_key,
     encode_flat,
     error_selectors,
@@ -381,9 +382,8 @@ class ChainClient:
         if not pairs:
             return []
         args = [[p[0] for p in pairs], [p[1] for p in pairs]]
-        data = selector(_READ_REDUNDANCY) + encode(["uint32[]", "uint32[]"], args)
-        (counts,) = decode(["uint16[]"], await self.call(Call(self.reader, data), block))
-        return [int(c) for c in counts]
+        data = selector(_READ_REDUNDANCY) + encode_flat(["uint32[]", "uint32[]"], args)
+        return decode_uints(await self.call(Call(self.reader, data), block), 16)
 
     async def node_responded(self, pairs: Sequence[tuple[int, int]], node: str, block: BlockId) -> list[bool]:
         """Whether `node` already answered each (subscription, interval), in JSON-RPC batches."""

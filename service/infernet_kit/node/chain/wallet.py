@@ -14,6 +14,7 @@ nothing per transaction per poll.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import time
@@ -26,10 +27,9 @@ from typing import Any
 import coincurve
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_hash.auto import keccak  # eth-utils' `keccak` checks its arguments first: twice the CPU per hash
 from pydantic import SecretStr
 
-from infernet_kit.chain.encoding import RlpItem, rlp_item, rlp_list
+from infernet_kit.chain.encoding import keccak256, rlp_item, rlp_list
 from infernet_kit.node.chain.rpc import Block, Call, ChainClient, Receipt, RpcError
 
 log = logging.getLogger(__name__)
@@ -76,10 +76,13 @@ class _Outgoing:
     call: Call
     gas: int
     on_signed: OnSigned
-    waiter: asyncio.Future[str]
+    # Its hash once broadcast (`send`), or, for `transact`, its receipt once mined: the same future is then the
+    # receipt's waiter, so a delivery wakes once for both (no hash handed back to ask for the receipt with).
+    waiter: asyncio.Future[Any]
     guard: Guard | None
     priority: int
     order: int  # first come first served among equal priorities
+    mined: bool = False  # `waiter` is the receipt's
 
     def rank(self) -> tuple[int, int]:
         return -self.priority, self.order
@@ -107,6 +110,9 @@ class NodeWallet:
         self._room = asyncio.Event()  # set when a send may have become possible
         self._held = 0
         self._looking: set[asyncio.Task[None]] = set()  # last looks for receipts overdue
+        self._fields_key: tuple[int, int, int] | None = None  # chain id and fees whose RLP `_fields` holds
+        self._fields = (b"", b"")
+        self._timers: dict[str, asyncio.TimerHandle] = {}  # `RECEIPT_TIMEOUT` of each transaction `transact` sent
 
     @property
     def address(self) -> str:
@@ -143,11 +149,17 @@ class NodeWallet:
         cannot. Sends queued while a batch is on its way leave together in the next batch, highest `priority`
         first, as the mempool's depth allows. `guard` is asked while it waits and last before signing, when
         the transaction's place in the queue is known (its exception is raised here instead)."""
-        waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._outbox.append(_Outgoing(call, gas, on_signed, waiter, guard, priority, next(self._order)))
+        return str(await self._queue(call, gas, on_signed, guard, priority, mined=False))
+
+    def _queue(
+        self, call: Call, gas: int, on_signed: OnSigned, guard: Guard | None, priority: int, *, mined: bool
+    ) -> asyncio.Future[Any]:
+        """Queue `call` for the sender; the future of its hash, or of its receipt when `mined`."""
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._outbox.append(_Outgoing(call, gas, on_signed, waiter, guard, priority, next(self._order), mined))
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._drain(), name="wallet-sender")
-        return await waiter
+        return waiter
 
     @property
     def depth(self) -> int:
@@ -209,8 +221,8 @@ class NodeWallet:
         pairs = list(zip(batch, signed, strict=True))
         await asyncio.gather(*(item.on_signed(tx_hash, base + i) for i, (item, (tx_hash, _)) in enumerate(pairs)))
         loop = asyncio.get_running_loop()
-        for tx_hash, _ in signed:
-            self._waiters[tx_hash] = loop.create_future()
+        for item, (tx_hash, _) in pairs:
+            self._waiters[tx_hash] = item.waiter if item.mined else loop.create_future()
         results = await asyncio.gather(
             *(self._client.submit("eth_sendRawTransaction", [raw]) for _, raw in signed), return_exceptions=True
         )
@@ -220,14 +232,18 @@ class NodeWallet:
         for i, (item, (tx_hash, _), result) in enumerate(zip(batch, signed, results, strict=True)):
             if not isinstance(result, BaseException):
                 self._sent_at[tx_hash] = sent_at
-                item.waiter.set_result(tx_hash)
+                if not item.mined:
+                    item.waiter.set_result(tx_hash)
+                elif not item.waiter.done():
+                    self._timers[tx_hash] = loop.call_later(RECEIPT_TIMEOUT, self._overdue, tx_hash, item.waiter)
                 continue
             self._waiters.pop(tx_hash, None)
             message = _short(str(result))
             log.warning("transaction with nonce %d refused: %s", base + i, message)
             if accepted and base + i < max(accepted) and not any(m in message.lower() for m in _NONCE_ERRORS):
                 await self._fill_gap(base + i, fees)
-            item.waiter.set_exception(SendFailed(message))
+            if not item.waiter.done():  # (its caller gave up meanwhile)
+                item.waiter.set_exception(SendFailed(message))
 
     async def _fill_gap(self, nonce: int, fees: dict[str, int]) -> None:
         """Use up a refused nonce with a transfer to self, so the later transactions of its batch can be mined."""
@@ -242,22 +258,15 @@ class NodeWallet:
         """Hash and raw bytes of a signed transaction. EIP-1559 ones are encoded here (eth_account's general
         path costs milliseconds of CPU per transaction, which bounds how many deliveries a node can send)."""
         if "maxFeePerGas" in fees:
-            fields: list[RlpItem] = [
-                self._client.chain_id,
-                nonce,
-                fees["maxPriorityFeePerGas"],
-                fees["maxFeePerGas"],
-                gas,
-                bytes.fromhex(to.removeprefix("0x")),
-                0,
-                data,
-                [],
-            ]
-            body = b"".join(rlp_item(field) for field in fields)
-            signature = self._signer.sign_recoverable(keccak(DYNAMIC_FEE_TX + rlp_list(body)), hasher=None)
-            r, s, v = (int.from_bytes(part, "big") for part in (signature[:32], signature[32:64], signature[64:]))
-            raw = DYNAMIC_FEE_TX + rlp_list(body + rlp_item(v) + rlp_item(r) + rlp_item(s))
-            return "0x" + keccak(raw).hex(), "0x" + raw.hex()
+            chain, fee_fields = self._same_fields(fees["maxPriorityFeePerGas"], fees["maxFeePerGas"])
+            # chain id, nonce, tip, fee cap, gas, to, value 0, data, no access list
+            fields = (chain, rlp_item(nonce), fee_fields, rlp_item(gas), _rlp_address(to), b"\x80", rlp_item(data))
+            body = b"".join(fields) + b"\xc0"
+            signature = self._signer.sign_recoverable(keccak256(DYNAMIC_FEE_TX + rlp_list(body)), hasher=None)
+            # y parity, r and s as RLP integers: big-endian without leading zeros
+            r, s = signature[:32].lstrip(b"\0"), signature[32:64].lstrip(b"\0")
+            raw = DYNAMIC_FEE_TX + rlp_list(body + rlp_item(signature[64]) + rlp_item(r) + rlp_item(s))
+            return "0x" + keccak256(raw).hex(), "0x" + raw.hex()
         tx: dict[str, Any] = {
             "to": to,
             "data": data,
@@ -269,6 +278,13 @@ class NodeWallet:
         }
         signed = self._account.sign_transaction(tx)
         return "0x" + bytes(signed.hash).hex(), "0x" + bytes(signed.raw_transaction).hex()
+
+    def _same_fields(self, tip: int, fee_cap: int) -> tuple[bytes, bytes]:
+        """The RLP of the chain id, and of the two fees, which every transaction of a batch shares: made once."""
+        key = (self._client.chain_id, tip, fee_cap)
+        if self._fields_key != key:
+            self._fields_key, self._fields = key, (rlp_item(key[0]), rlp_item(tip) + rlp_item(fee_cap))
+        return self._fields
 
     async def _fees(self) -> dict[str, int]:
         if self._tip is None:
@@ -315,12 +331,11 @@ class NodeWallet:
                 if simulating is not None and shape is not None:
                     self._simulating.pop(shape, None)
                     simulating.set_result(None)
-        tx_hash = await self.send(call, gas=gas, on_signed=on_signed, guard=guard, priority=priority)
-        receipt = await self.wait(tx_hash)
+        receipt: Receipt = await self._queue(call, gas, on_signed, guard, priority, mined=True)
         if shape is not None and receipt.status != 1:
             self._known_gas.pop(shape, None)
         if receipt.status != 1:
-            raise Reverted("reverted on chain", tx_hash=tx_hash, block=receipt.block_number)
+            raise Reverted("reverted on chain", tx_hash=receipt.tx_hash, block=receipt.block_number)
         return receipt
 
     async def _known(self, shape: Shape | None) -> int | None:
@@ -389,6 +404,8 @@ class NodeWallet:
             waiter = None if receipt is None else self._waiters.pop(receipt.tx_hash, None)
             if receipt is None or waiter is None:
                 continue
+            if (timer := self._timers.pop(receipt.tx_hash, None)) is not None:
+                timer.cancel()
             settled += 1
             if not waiter.done():
                 waiter.set_result(receipt)
@@ -413,6 +430,7 @@ class NodeWallet:
             timer.cancel()
 
     def _overdue(self, tx_hash: str, waiter: asyncio.Future[Receipt]) -> None:
+        self._timers.pop(tx_hash, None)
         task = asyncio.create_task(self._last_look(tx_hash, waiter))
         self._looking.add(task)
         task.add_done_callback(self._looking.discard)
@@ -447,6 +465,9 @@ class NodeWallet:
         for waiter in self._waiters.values():
             waiter.cancel()
         self._waiters.clear()
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         self._room.set()
 
     def forget_chain(self) -> None:
@@ -459,6 +480,12 @@ class NodeWallet:
         self._nonce = self._base_fee = self._tip = None
         self._known_gas.clear()
         self._mined.clear()
+
+
+@functools.lru_cache(maxsize=256)
+def _rlp_address(address: str) -> bytes:
+    """An address's RLP: the node sends to the coordinator nearly always."""
+    return rlp_item(bytes.fromhex(address.removeprefix("0x")))
 
 
 def _short(message: str, limit: int = 200) -> str:
