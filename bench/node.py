@@ -342,7 +342,10 @@ async def offchain(args: argparse.Namespace) -> None:
             failed = failed or any(figure.errors for figure in figures)
             inside = job_durations(node_log.read_text().splitlines()[log_mark:])
             if inside:
-                label = "  inside the node: call to service"
+                # Not the service's latency: the job's run from its task's start to the parsed answer, with the
+                # request's building, both hops and the answer's loop turn (docs/PERFORMANCE.md, "Why the node's
+                # container call takes longer than the service alone").
+                label = "  inside the node: job run (log ms=)"
                 print(f"{label:<40} c={concurrency:<3} p50 {statistics.median(inside):7.2f} ms")
             direct, polled, waited, held, on_postgres, *baseline = figures
             if concurrency == 1:
