@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 
 from infernet_kit.protocol import abi
 from infernet_kit.protocol.container import decode_bytes as decode_bytes  # re-exported: its home is the protocol
+from infernet_kit.protocol.container import dynamic_head
 from infernet_kit.protocol.defaults import ZERO_ADDRESS as ZERO_ADDRESS  # re-exported: its home is protocol.defaults
 
 UINT32_MAX = 2**32 - 1
@@ -331,13 +332,8 @@ def _word(value: Any, bits: int) -> bytes:
 def decode_uints(data: bytes, bits: int) -> list[int]:
     """The one `uint<bits>[]` of an `abi.encode(uint<bits>[])` (a call's return), as eth-abi decodes it at a
     fraction of its CPU. `ValueError` when `data` is not that shape or a value does not fit."""
-    if len(data) < 64:
-        raise ValueError(f"{len(data)} bytes hold no ABI-encoded array")
-    offset = int.from_bytes(data[:32], "big")
-    if offset > len(data) - 32:
-        raise ValueError(f"offset {offset} points past the {len(data)} bytes")
-    start = offset + 32
-    end = start + 32 * int.from_bytes(data[offset:start], "big")
+    start, count = dynamic_head(data, "array")
+    end = start + 32 * count
     if end > len(data):
         raise ValueError(f"{(end - start) // 32} values do not fit the {len(data)} bytes")
     values = [int.from_bytes(data[at : at + 32], "big") for at in range(start, end, 32)]

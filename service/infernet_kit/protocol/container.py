@@ -116,17 +116,24 @@ def encode_string(value: str) -> bytes:
     return abi.encode(["string"], [value])
 
 
-def decode_bytes(data: bytes) -> bytes:
-    """The one `bytes` value of an `abi.encode(bytes)` (a call's return: offset word, length word, data), as
-    eth-abi decodes it at a fraction of its CPU: a node reads one per delivery. `ValueError` when `data` is
-    not that shape."""
+def dynamic_head(data: bytes, what: str) -> tuple[int, int]:
+    """Where the one dynamic value of an ABI encoding (`bytes`, or an array) starts, and its length word:
+    the offset word, then the length word it points at. `ValueError` naming `what` when `data` holds neither."""
     if len(data) < 64:
-        raise ValueError(f"{len(data)} bytes hold no ABI-encoded bytes value")
+        raise ValueError(f"{len(data)} bytes hold no ABI-encoded {what}")
     offset = int.from_bytes(data[:32], "big")
     if offset > len(data) - 32:
         raise ValueError(f"offset {offset} points past the {len(data)} bytes")
     start = offset + 32
-    end = start + int.from_bytes(data[offset:start], "big")
+    return start, int.from_bytes(data[offset:start], "big")
+
+
+def decode_bytes(data: bytes) -> bytes:
+    """The one `bytes` value of an `abi.encode(bytes)` (a call's return: offset word, length word, data), as
+    eth-abi decodes it at a fraction of its CPU: a node reads one per delivery. `ValueError` when `data` is
+    not that shape."""
+    start, length = dynamic_head(data, "bytes value")
+    end = start + length
     if end > len(data):
         raise ValueError(f"a {end - start}-byte value does not fit the {len(data)} bytes")
     return data[start:end]
